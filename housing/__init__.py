@@ -1,0 +1,67 @@
+"""Veilig Wonen: claims for home-security measures of threatened Dutch office holders."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from housing.config import PROJECT_ROOT, Settings
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then `config` overrides (tests)."""
+    settings = Settings.from_env()
+    settings.validate()
+    app = Flask(
+        __name__,
+        instance_path=str(settings.instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.from_mapping(settings.flask_config())
+    if config:
+        app.config.from_mapping(config)
+    app.extensions["housing.settings"] = settings
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+
+    from housing import crypto
+
+    crypto.configure(app.config["FIELD_ENCRYPTION_KEYS"])
+
+    from housing import logging as housing_logging
+
+    housing_logging.configure(app)
+
+    from housing.db import db
+    from housing.extensions import csrf, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+
+    from housing import i18n
+
+    i18n.init_app(app)
+
+    from housing.web import auth
+
+    auth.init_app(app)
+
+    from housing.web import register_web
+
+    register_web(app)
+
+    from housing.api import register_api
+
+    register_api(app)
+
+    from housing import cli
+
+    cli.register(app)
+
+    import housing.models
+    import housing.scope_rules  # noqa: F401  (registers the scope of every model)
+
+    return app

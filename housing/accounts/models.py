@@ -1,0 +1,123 @@
+"""User, its roles and its API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, String, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from housing.db import Base, created_at, intpk, str200, str_enum
+from housing.roles import ROLE_PRECEDENCE, Role
+
+if TYPE_CHECKING:
+    from housing.organisations.models import Organisation
+
+
+class Language(enum.StrEnum):
+    NL = "nl"
+    EN = "en"
+
+
+class Channel(enum.StrEnum):
+    """How the body may reach this person (electronic only when chosen, Awb 2026)."""
+
+    ELECTRONIC = "electronic"
+    POST = "post"
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[intpk]
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    full_name: Mapped[str200]
+    password_hash: Mapped[str] = mapped_column(String(255))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    language: Mapped[Language] = mapped_column(
+        str_enum(Language, "language"), default=Language.NL, server_default=Language.NL.value
+    )
+    channel_preference: Mapped[Channel] = mapped_column(
+        str_enum(Channel, "channel"), default=Channel.POST, server_default=Channel.POST.value
+    )
+    # Part of the session id: bumping it logs out every session of this user.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    last_login_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
+
+    organisation: Mapped[Organisation] = relationship(back_populates="users")
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user")
+
+    # Flask-Login protocol
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(r.role for r in self.role_rows)
+
+    @roles.setter
+    def roles(self, wanted: set[Role] | frozenset[Role]) -> None:
+        kept = [r for r in self.role_rows if r.role in wanted]
+        have = {r.role for r in kept}
+        self.role_rows = kept + [UserRole(role=r) for r in sorted(wanted - have)]
+
+    def has_role(self, *roles: Role) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def primary_role(self) -> Role | None:
+        return next((r for r in ROLE_PRECEDENCE if r in self.roles), None)
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.email!r}>"
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[Role] = mapped_column(str_enum(Role, "role"), primary_key=True)
+
+
+class ApiToken(Base):
+    """A bearer token; only its SHA-256 is stored, the secret is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the secret, so a person can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[created_at]
+    last_used_at: Mapped[dt.datetime | None]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    def usable_at(self, moment: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or moment < self.expires_at)

@@ -1,0 +1,35 @@
+"""The JSON API under /api/v1, described by OpenAPI 3.1 at /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from housing.extensions import csrf
+
+
+class ProblemApi(Api):
+    """flask-smorest without its app-wide JSON error handler: ours answers problem+json
+    under /api and HTML pages elsewhere (see housing.web)."""
+
+    def _register_error_handlers(self) -> None:
+        return None
+
+
+def register_api(app: Flask) -> Api:
+    from housing.api.resources import blp
+
+    api = ProblemApi(
+        app,
+        spec_kwargs={
+            "info": {"description": "Claims for home-security measures of office holders."},
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},
+    )
+    csrf.exempt(blp)
+    api.register_blueprint(blp)
+    app.extensions["housing.api"] = api
+    return api

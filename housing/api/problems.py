@@ -1,0 +1,62 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, json
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(
+    status: int,
+    detail: str | None = None,
+    *,
+    title: str | None = None,
+    errors: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or HTTP_STATUS_CODES.get(status, "Error"),
+        "status": status,
+    }
+    if detail:
+        body["detail"] = str(detail)
+    if errors:
+        body["errors"] = _stringify(errors)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def problem_from_http_exception(error: HTTPException) -> Response:
+    """Turn any HTTP error (webargs' 422 included) into a problem; never leak internals."""
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages")
+    # webargs nests errors by location ("json", "query"); keep that, it tells where to look.
+    detail = data.get("message") or (
+        "The request did not pass validation; see errors." if errors else error.description
+    )
+    if status >= 500:
+        detail = "An internal error occurred; it has been logged. Nothing was saved."
+    headers = dict(data.get("headers") or {})
+    if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return problem_response(status, detail, errors=errors, headers=headers)
+
+
+def _stringify(value: Any) -> Any:
+    # Lazy translation strings and other objects become plain JSON.
+    if isinstance(value, dict):
+        return {str(k): _stringify(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_stringify(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)

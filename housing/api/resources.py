@@ -1,0 +1,172 @@
+"""API v1 resources: who am I, organisations and office holders."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import func, select
+
+from housing.api.auth import api_scope, api_user, token_required
+from housing.api.schemas import (
+    MeSchema,
+    OfficeHolderPatchSchema,
+    OfficeHolderSchema,
+    OrganisationPatchSchema,
+    OrganisationSchema,
+)
+from housing.db import db
+from housing.errors import DomainError
+from housing.organisations.models import OfficeHolder, Organisation
+from housing.organisations.services import OfficeHolderData, OrganisationService
+from housing.roles import Role
+
+blp = Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Veilig Wonen API, version 1")
+SECURITY = [{"bearerAuth": []}]
+
+
+def _problem(exc: DomainError) -> None:
+    db.session.rollback()
+    abort(exc.status, message=str(exc.message), errors=exc.field_errors or None)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, MeSchema)
+    @token_required()
+    def get(self):  # type: ignore[no-untyped-def]
+        """The user the token belongs to."""
+        user = api_user()
+        return {
+            "id": user.id,
+            "email": user.email,
+            "full_name": user.full_name,
+            "roles": sorted(user.roles),
+            "language": user.language,
+            "channel_preference": user.channel_preference,
+            "organisation": user.organisation,
+        }
+
+
+@blp.route("/organisations")
+class Organisations(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, OrganisationSchema(many=True))
+    @token_required(Role.ADMIN)
+    def get(self):  # type: ignore[no-untyped-def]
+        """Organisations the administrator manages (their own)."""
+        return db.session.scalars(
+            api_scope().select(Organisation).order_by(Organisation.name)
+        ).all()
+
+
+@blp.route("/organisations/<int:organisation_id>")
+class OrganisationItem(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, OrganisationSchema)
+    @token_required(Role.ADMIN)
+    def get(self, organisation_id: int):  # type: ignore[no-untyped-def]
+        """One organisation."""
+        found = api_scope().get(db.session, Organisation, organisation_id)
+        if found is None:
+            abort(404, message="No such organisation.")
+        return found
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(OrganisationPatchSchema)
+    @blp.response(200, OrganisationSchema)
+    @token_required(Role.ADMIN)
+    def patch(self, changes: dict, organisation_id: int):  # type: ignore[no-untyped-def]
+        """Change the name, IBAN or BIC."""
+        scope = api_scope()
+        found = scope.get(db.session, Organisation, organisation_id)
+        if found is None:
+            abort(404, message="No such organisation.")
+        try:
+            updated = OrganisationService(db.session).update_organisation(
+                scope,
+                organisation_id,
+                name=changes.get("name", found.name),
+                iban=changes.get("iban", found.iban),
+                bic=changes.get("bic", found.bic),
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return updated
+
+
+@blp.route("/office-holders")
+class OfficeHolders(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, OfficeHolderSchema(many=True))
+    @blp.paginate()
+    @token_required(Role.ADMIN)
+    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+        """Office holders of the organisation, a page at a time."""
+        query = api_scope().select(OfficeHolder)
+        pagination_parameters.item_count = db.session.scalar(
+            select(func.count()).select_from(query.subquery())
+        )
+        return db.session.scalars(
+            query.order_by(OfficeHolder.full_name, OfficeHolder.id)
+            .offset(pagination_parameters.first_item)
+            .limit(pagination_parameters.page_size)
+        ).all()
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(OfficeHolderSchema)
+    @blp.response(201, OfficeHolderSchema)
+    @token_required(Role.ADMIN)
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """Add an office holder."""
+        try:
+            holder = OrganisationService(db.session).create_office_holder(
+                api_scope(), OfficeHolderData(**data)
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return holder
+
+
+@blp.route("/office-holders/<int:holder_id>")
+class OfficeHolderItem(MethodView):
+    @blp.doc(security=SECURITY)
+    @blp.response(200, OfficeHolderSchema)
+    @token_required(Role.ADMIN)
+    def get(self, holder_id: int):  # type: ignore[no-untyped-def]
+        """One office holder."""
+        found = api_scope().get(db.session, OfficeHolder, holder_id)
+        if found is None:
+            abort(404, message="No such office holder.")
+        return found
+
+    @blp.doc(security=SECURITY)
+    @blp.arguments(OfficeHolderPatchSchema)
+    @blp.response(200, OfficeHolderSchema)
+    @token_required(Role.ADMIN)
+    def patch(self, changes: dict, holder_id: int):  # type: ignore[no-untyped-def]
+        """Change some fields of an office holder."""
+        scope = api_scope()
+        found = scope.get(db.session, OfficeHolder, holder_id)
+        if found is None:
+            abort(404, message="No such office holder.")
+        current = OfficeHolderData(
+            full_name=found.full_name,
+            office_type=found.office_type,
+            term_start=found.term_start,
+            term_end=found.term_end,
+            appointment_certain_on=found.appointment_certain_on,
+            user_id=found.user_id,
+        )
+        try:
+            holder = OrganisationService(db.session).update_office_holder(
+                scope, holder_id, dataclasses.replace(current, **changes)
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return holder

@@ -1,0 +1,196 @@
+"""The `housing` command: Flask's CLI for this app, plus the operators' commands."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+from sqlalchemy import select, text
+
+from housing.accounts.models import User
+from housing.accounts.services import AccountService, normalise_email
+from housing.db import db
+from housing.errors import DomainError
+from housing.organisations.models import Organisation, OrganisationKind
+from housing.organisations.services import OrganisationService
+from housing.roles import Role
+
+
+def _fail(exc: DomainError) -> None:
+    db.session.rollback()
+    message = str(exc.message)
+    details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.field_errors.items())
+    raise click.ClickException(f"{message} {details}".strip())
+
+
+@click.group("tokens", help="Issue and revoke API bearer tokens.")
+def tokens() -> None:
+    pass
+
+
+@tokens.command("issue")
+@click.argument("email")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+@click.option("--days", type=click.IntRange(min=1), default=None, help="Expire after N days.")
+@with_appcontext
+def issue_token(email: str, name: str, days: int | None) -> None:
+    """Print a new bearer token for the user with EMAIL (shown once, stored hashed)."""
+    user = db.session.scalars(
+        select(User).where(User.email == normalise_email(email))
+    ).one_or_none()
+    if user is None or not user.active:
+        raise click.ClickException(f"No active user with e-mail address {email}.")
+    try:
+        _token, secret = AccountService(db.session).issue_token(
+            user, name, valid_for=dt.timedelta(days=days) if days else None
+        )
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("prefix")
+@with_appcontext
+def revoke_token(prefix: str) -> None:
+    """Revoke every token whose secret starts with PREFIX (at least 10 characters)."""
+    from housing.accounts.models import ApiToken
+
+    if len(prefix) < 10:
+        raise click.ClickException("Give at least the first 10 characters of the token.")
+    found = db.session.scalars(
+        select(ApiToken).where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None))
+    ).all()
+    if not found:
+        raise click.ClickException("No active token starts with that prefix.")
+    now = dt.datetime.now(dt.UTC)
+    for token in found:
+        token.revoked_at = now
+    db.session.commit()
+    click.echo(f"Revoked {len(found)} token(s).")
+
+
+@click.group("users", help="Manage user accounts.")
+def users() -> None:
+    pass
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", "full_name", required=True)
+@click.option("--organisation", "organisation_name", required=True)
+@click.option(
+    "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
+)
+@click.password_option()
+@with_appcontext
+def add_user(
+    email: str, full_name: str, organisation_name: str, roles: tuple[str, ...], password: str
+) -> None:
+    """Add a user to an existing organisation."""
+    organisation = db.session.scalars(
+        select(Organisation).where(Organisation.name == organisation_name)
+    ).one_or_none()
+    if organisation is None:
+        raise click.ClickException(f"No organisation named {organisation_name!r}.")
+    try:
+        user = AccountService(db.session).create_user(
+            organisation=organisation,
+            email=email,
+            full_name=full_name,
+            password=password,
+            roles={Role(r) for r in roles},
+        )
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Added user {user.email} ({', '.join(sorted(user.roles))}).")
+
+
+@click.group("orgs", help="Manage the organisations on this installation.")
+def orgs() -> None:
+    pass
+
+
+@orgs.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice([k.value for k in OrganisationKind]))
+@click.option("--iban", required=True)
+@click.option("--bic", default=None)
+@with_appcontext
+def add_organisation(name: str, kind: str, iban: str, bic: str | None) -> None:
+    """Add an organisation (a municipality, province or water board)."""
+    try:
+        organisation = OrganisationService(db.session).create_organisation(
+            kind=OrganisationKind(kind), name=name, iban=iban, bic=bic
+        )
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"Added {organisation.kind.value} {organisation.name} (id {organisation.id}).")
+
+
+@click.group("keys", help="Field-encryption keys.")
+def keys() -> None:
+    pass
+
+
+@keys.command("generate")
+def generate_key() -> None:
+    """Print a new key to put first in FIELD_ENCRYPTION_KEYS."""
+    from housing.crypto import FieldCipher
+
+    click.echo(FieldCipher.generate_key())
+
+
+@keys.command("rotate")
+@with_appcontext
+def rotate_keys() -> None:
+    """Re-encrypt every encrypted field under the first key of FIELD_ENCRYPTION_KEYS."""
+    from housing.crypto_rotation import rotate_all
+
+    counts = rotate_all(db.session)
+    db.session.commit()
+    for name, count in counts.items():
+        click.echo(f"{name}: {count} value(s) re-encrypted")
+
+
+@click.group("demo", help="Demonstration data.")
+def demo() -> None:
+    pass
+
+
+@demo.command("seed")
+@with_appcontext
+def seed_demo() -> None:
+    """Create the demo organisations, office holders and users (idempotent)."""
+    from housing.demo import DEMO_PASSWORD, seed
+
+    report = seed(db.session)
+    db.session.commit()
+    click.echo(f"Demo data: {report.created} created, {report.existing} already present.")
+    click.echo(f"Every demo user's password: {DEMO_PASSWORD}")
+    for email, roles in report.logins:
+        click.echo(f"  {email:<38} {roles}")
+
+
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Check the database connection and the migration state."""
+    db.session.execute(text("SELECT 1"))
+    click.echo("database: reachable")
+
+
+def register(app: Flask) -> None:
+    for command in (tokens, users, orgs, keys, demo, check):
+        app.cli.add_command(command)
+
+
+def main() -> None:
+    from housing import create_app
+
+    FlaskGroup(create_app=create_app, help="Veilig Wonen operations.")(prog_name="housing")

@@ -1,0 +1,209 @@
+"""Settings read from the environment, with safe development defaults.
+
+Nothing is read at import time: `Settings.from_env()` is called by the app factory, so
+tests and commands can pass their own environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Development-only values: each is refused when HOUSING_ENV=production.
+DEV_SECRET_KEY = "dev-only-secret-key-never-use-in-production"  # noqa: S105
+# A valid Fernet key, public in this repository and therefore never safe.
+DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
+
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in TRUE_WORDS
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration is unsafe or invalid; the message names every problem."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    instance_path: Path
+    secret_key: str
+    database_url: str
+    celery_broker_url: str
+    celery_result_backend: str
+    field_encryption_keys: tuple[str, ...]
+    ratelimit_storage_uri: str
+    mail_backend: str
+    mail_server: str
+    mail_port: int
+    mail_use_tls: bool
+    mail_username: str | None
+    mail_password: str | None
+    mail_default_sender: str
+    mail_file_dir: Path
+    port: int
+    debug: bool
+    base_url: str
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (default: os.environ)."""
+        env = os.environ if environ is None else environ
+        mode = env.get("HOUSING_ENV", "development").strip().lower()
+        instance = Path(env.get("HOUSING_INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'housing.sqlite3'}"
+        # SQLAlchemy wants the psycopg 3 dialect spelled out; operators write postgresql://.
+        if database_url.startswith(("postgres://", "postgresql://")):
+            database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+        broker = env.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite3'}"
+        if env.get("CELERY_RESULT_BACKEND"):
+            backend = env["CELERY_RESULT_BACKEND"]
+        elif broker.startswith("redis"):
+            backend = broker
+        else:
+            backend = f"db+sqlite:///{instance / 'results.sqlite3'}"
+        keys = tuple(
+            k.strip()
+            for k in env.get("FIELD_ENCRYPTION_KEYS", DEV_FIELD_KEY).split(",")
+            if k.strip()
+        )
+        redis_url = env.get("REDIS_URL")
+        ratelimit = env.get("RATELIMIT_STORAGE_URI") or (redis_url if redis_url else "memory://")
+        try:
+            port = int(env.get("PORT", "5000"))
+            mail_port = int(env.get("MAIL_PORT", "25"))
+        except ValueError as exc:
+            raise ConfigurationError(f"PORT and MAIL_PORT must be whole numbers: {exc}") from exc
+        return cls(
+            env=mode,
+            instance_path=instance,
+            secret_key=env.get("SECRET_KEY", DEV_SECRET_KEY),
+            database_url=database_url,
+            celery_broker_url=broker,
+            celery_result_backend=backend,
+            field_encryption_keys=keys,
+            ratelimit_storage_uri=ratelimit,
+            mail_backend=env.get("MAIL_BACKEND", "file" if mode != "production" else "smtp"),
+            mail_server=env.get("MAIL_SERVER", "localhost"),
+            mail_port=mail_port,
+            mail_use_tls=_flag(env.get("MAIL_USE_TLS")),
+            mail_username=env.get("MAIL_USERNAME") or None,
+            mail_password=env.get("MAIL_PASSWORD") or None,
+            mail_default_sender=env.get("MAIL_DEFAULT_SENDER", "veilig-wonen@localhost"),
+            mail_file_dir=Path(env.get("MAIL_FILE_DIR", str(instance / "mail"))),
+            port=port,
+            debug=_flag(env.get("FLASK_DEBUG")) or _flag(env.get("DEBUG")),
+            base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
+        )
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def unsafe_settings(self) -> list[str]:
+        """Name every setting that must not reach production."""
+        problems = []
+        if not self.secret_key or self.secret_key == DEV_SECRET_KEY:
+            problems.append("SECRET_KEY is not set (the development key is public)")
+        elif len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is shorter than 32 characters")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL points to SQLite; production needs PostgreSQL")
+        if self.debug:
+            problems.append("debug mode is on (FLASK_DEBUG/DEBUG)")
+        if not self.field_encryption_keys or DEV_FIELD_KEY in self.field_encryption_keys:
+            problems.append("FIELD_ENCRYPTION_KEYS holds the public development key")
+        if self.celery_broker_url.startswith("sqla+"):
+            problems.append("CELERY_BROKER_URL is the embedded broker; production needs Redis")
+        if self.ratelimit_storage_uri.startswith("memory"):
+            problems.append(
+                "rate limits are kept in memory; set REDIS_URL or RATELIMIT_STORAGE_URI"
+            )
+        if self.mail_backend == "file":
+            problems.append("MAIL_BACKEND=file writes e-mail to disk instead of sending it")
+        return problems
+
+    def validate(self) -> None:
+        """Refuse an unsafe production configuration, naming every problem."""
+        if self.env not in {"development", "production", "test"}:
+            raise ConfigurationError(
+                f"HOUSING_ENV must be development, production or test, not {self.env!r}"
+            )
+        if self.mail_backend not in {"file", "smtp"}:
+            raise ConfigurationError(
+                f"MAIL_BACKEND must be file or smtp, not {self.mail_backend!r}"
+            )
+        if self.is_production:
+            problems = self.unsafe_settings()
+            if problems:
+                raise ConfigurationError(
+                    "Refusing to start in production: " + "; ".join(problems) + "."
+                )
+
+    def flask_config(self) -> dict[str, object]:
+        """Translate into Flask and extension configuration keys."""
+        engine_options: dict[str, object] = {"pool_pre_ping": True}
+        return {
+            "HOUSING_ENV": self.env,
+            "SECRET_KEY": self.secret_key,
+            "DEBUG": self.debug,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+            "FIELD_ENCRYPTION_KEYS": self.field_encryption_keys,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.is_production,
+            "REMEMBER_COOKIE_SECURE": self.is_production,
+            "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            "BABEL_DEFAULT_LOCALE": "nl",
+            "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
+            "MAIL_BACKEND": self.mail_backend,
+            "MAIL_SERVER": self.mail_server,
+            "MAIL_PORT": self.mail_port,
+            "MAIL_USE_TLS": self.mail_use_tls,
+            "MAIL_USERNAME": self.mail_username,
+            "MAIL_PASSWORD": self.mail_password,
+            "MAIL_DEFAULT_SENDER": self.mail_default_sender,
+            "MAIL_FILE_DIR": str(self.mail_file_dir),
+            "PORT": self.port,
+            "BASE_URL": self.base_url,
+            "API_TITLE": "Veilig Wonen",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.1.0",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "CELERY": {
+                "broker_url": self.celery_broker_url,
+                "result_backend": self.celery_result_backend,
+                "task_acks_late": True,
+                # A task whose worker dies mid-run is delivered again instead of lost.
+                "task_reject_on_worker_lost": True,
+                "worker_prefetch_multiplier": 1,
+                "task_serializer": "json",
+                "accept_content": ["json"],
+                "result_serializer": "json",
+                "result_expires": 24 * 3600,
+                "timezone": "Europe/Amsterdam",
+                "enable_utc": True,
+                "broker_connection_retry_on_startup": True,
+                # With acks_late, Redis re-delivers a message that is not acknowledged within
+                # the visibility timeout. Celery's default of one hour would hand a slow batch
+                # build or a task waiting on an eta/countdown to a second worker while the
+                # first still runs; 12 hours is longer than any task or retry we schedule.
+                "broker_transport_options": {"visibility_timeout": 12 * 3600},
+                "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
+            },
+            **self.extra,
+        }

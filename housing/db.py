@@ -1,0 +1,98 @@
+"""The declarative base, naming convention and reusable column types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import Annotated, Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, Text, TypeDecorator, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+
+from housing.crypto import active_cipher
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in and out, on PostgreSQL and on SQLite alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use an aware UTC datetime")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        # SQLite returns naive values; they were stored as UTC.
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class EncryptedText(TypeDecorator[str]):
+    """Text encrypted at rest with the field cipher; the database sees only ciphertext."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else active_cipher().encrypt(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else active_cipher().decrypt(value)
+
+
+def str_enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum's lower-case values as text, checked by a constraint on every database."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=40,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+intpk = Annotated[int, mapped_column(primary_key=True)]
+str80 = Annotated[str, mapped_column(String(80))]
+str200 = Annotated[str, mapped_column(String(200))]
+money = Annotated[Decimal, mapped_column(Numeric(12, 2))]
+encrypted = Annotated[str, mapped_column(EncryptedText)]
+created_at = Annotated[
+    dt.datetime,
+    mapped_column(UTCDateTime, default=utcnow, server_default=text("CURRENT_TIMESTAMP")),
+]
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={
+            dt.datetime: UTCDateTime,
+            Decimal: Numeric(12, 2),
+            str: String(255),
+        },
+    )
+
+
+db = SQLAlchemy(model_class=Base)

@@ -1,0 +1,169 @@
+"""Demo data for `make run`: two municipalities, a province, office holders, every role.
+
+Idempotent: each record is looked up by its natural key first, so running the seed
+again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from housing.accounts.models import Channel, User
+from housing.accounts.services import AccountService
+from housing.organisations.models import (
+    Home,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
+from housing.organisations.services import OrganisationService
+from housing.roles import Role
+
+DEMO_PASSWORD = "demo-wachtwoord-2026"
+
+ORGANISATIONS = [
+    # (slug, kind, name, IBAN)
+    ("rivierstad", OrganisationKind.GEMEENTE, "Gemeente Rivierstad", "NL44RABO0123456789"),
+    ("duinwijk", OrganisationKind.GEMEENTE, "Gemeente Duinwijk", "NL20INGB0001234567"),
+    ("noordland", OrganisationKind.PROVINCIE, "Provincie Noordland", "NL14BNGH0285001234"),
+]
+
+# (local part, role, display name); finance twice, for dual control of payment batches.
+STAFF = [
+    ("aanvrager", Role.APPLICANT, "Aanvrager"),
+    ("beoordelaar", Role.ASSESSOR, "Beoordelaar"),
+    ("beslisser", Role.DECIDER, "Beslisser"),
+    ("financien", Role.FINANCE, "Financiën"),
+    ("financien2", Role.FINANCE, "Financiën (tweede)"),
+    ("beheerder", Role.ADMIN, "Beheerder"),
+    ("auditor", Role.AUDITOR, "Auditor"),
+]
+
+# (organisation slug, name, office, term start, linked applicant?, home)
+OFFICE_HOLDERS = [
+    (
+        "rivierstad",
+        "Mr. A. (Anna) de Vries",
+        OfficeType.BURGEMEESTER,
+        dt.date(2021, 3, 1),
+        True,
+        ("Kerkstraat", "12", "1234 AB", "Rivierstad"),
+    ),
+    (
+        "rivierstad",
+        "B. (Bram) Jansen",
+        OfficeType.WETHOUDER,
+        dt.date(2022, 6, 1),
+        False,
+        ("Dijkweg", "3a", "1234 CD", "Rivierstad"),
+    ),
+    ("rivierstad", "C. (Chantal) Bakker", OfficeType.RAADSLID, dt.date(2022, 3, 30), False, None),
+    (
+        "duinwijk",
+        "D. (Dirk) Visser",
+        OfficeType.WETHOUDER,
+        dt.date(2022, 6, 1),
+        True,
+        ("Duinpad", "7", "2345 EF", "Duinwijk"),
+    ),
+    (
+        "noordland",
+        "E. (Eva) Smit",
+        OfficeType.GEDEPUTEERDE,
+        dt.date(2023, 6, 15),
+        True,
+        ("Provincieweg", "101", "3456 GH", "Noordhaven"),
+    ),
+]
+
+
+@dataclass
+class SeedReport:
+    created: int = 0
+    existing: int = 0
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def demo_email(local: str, slug: str) -> str:
+    return f"{local}@{slug}.example"
+
+
+def seed(session: Session) -> SeedReport:
+    report = SeedReport()
+    organisations = OrganisationService(session)
+    accounts = AccountService(session)
+    by_slug: dict[str, Organisation] = {}
+
+    for slug, kind, name, iban in ORGANISATIONS:
+        organisation = session.scalars(
+            select(Organisation).where(Organisation.name == name)
+        ).one_or_none()
+        if organisation is None:
+            organisation = organisations.create_organisation(kind=kind, name=name, iban=iban)
+            report.created += 1
+        else:
+            report.existing += 1
+        by_slug[slug] = organisation
+
+        for local, role, label in STAFF:
+            email = demo_email(local, slug)
+            report.logins.append((email, role.value))
+            if session.scalars(select(User).where(User.email == email)).one_or_none():
+                report.existing += 1
+                continue
+            accounts.create_user(
+                organisation=organisation,
+                email=email,
+                full_name=f"{label} {name.split(' ', 1)[1]}",
+                password=DEMO_PASSWORD,
+                roles={role},
+                channel=Channel.ELECTRONIC if role is Role.APPLICANT else Channel.POST,
+            )
+            report.created += 1
+
+    for slug, full_name, office, term_start, linked, address in OFFICE_HOLDERS:
+        organisation = by_slug[slug]
+        holder = session.scalars(
+            select(OfficeHolder).where(
+                OfficeHolder.organisation_id == organisation.id,
+                OfficeHolder.full_name == full_name,
+            )
+        ).one_or_none()
+        if holder is not None:
+            report.existing += 1
+            continue
+        applicant = None
+        if linked:
+            applicant = session.scalars(
+                select(User).where(User.email == demo_email("aanvrager", slug))
+            ).one()
+        holder = OfficeHolder(
+            organisation=organisation,
+            full_name=full_name,
+            office_type=office,
+            term_start=term_start,
+            term_end=None,
+            user=applicant,
+        )
+        session.add(holder)
+        if address:
+            street, number, postcode, city = address
+            session.add(
+                Home(
+                    office_holder=holder,
+                    street=street,
+                    house_number=number,
+                    postcode=postcode,
+                    city=city,
+                    is_registered_address=True,
+                    moved_in_on=term_start - dt.timedelta(days=400),
+                )
+            )
+        report.created += 1
+    session.flush()
+    return report

@@ -1,0 +1,50 @@
+"""Structured logs (structlog) that carry the request id of the work they describe."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import structlog
+from flask import Flask, Response, g, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+def configure(app: Flask) -> None:
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if app.config["HOUSING_ENV"] == "production"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        cache_logger_on_first_use=True,
+    )
+
+    @app.before_request
+    def bind_request_id() -> None:
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
+        # Accept a caller's id only if it looks like one, so logs cannot be injected into.
+        request_id = (
+            incoming if 8 <= len(incoming) <= 64 and incoming.isalnum() else uuid.uuid4().hex
+        )
+        g.request_id = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+
+    @app.after_request
+    def echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers[REQUEST_ID_HEADER] = g.request_id
+        return response
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    return structlog.get_logger(name)

@@ -1,0 +1,1 @@
+"""Operational state: worker liveness and health."""

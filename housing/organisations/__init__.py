@@ -1,0 +1,1 @@
+"""Organisations (the bodies that pay), their office holders and the holders' homes."""

@@ -1,0 +1,124 @@
+"""Organisation, OfficeHolder and Home."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from housing.db import Base, created_at, encrypted, intpk, str200, str_enum
+
+if TYPE_CHECKING:
+    from housing.accounts.models import User
+
+
+class OrganisationKind(enum.StrEnum):
+    GEMEENTE = "gemeente"
+    PROVINCIE = "provincie"
+    WATERSCHAP = "waterschap"
+
+
+class OfficeType(enum.StrEnum):
+    BURGEMEESTER = "burgemeester"
+    WETHOUDER = "wethouder"
+    GEDEPUTEERDE = "gedeputeerde"
+    COMMISSARIS_VAN_DE_KONING = "commissaris_van_de_koning"
+    DIJKGRAAF = "dijkgraaf"
+    LID_DAGELIJKS_BESTUUR = "lid_dagelijks_bestuur"
+    RAADSLID = "raadslid"
+    STATENLID = "statenlid"
+
+
+# DOMAIN.md §2: eligible by default; organisations may change this (claims issue).
+DEFAULT_ELIGIBLE_OFFICES = frozenset(
+    {
+        OfficeType.BURGEMEESTER,
+        OfficeType.WETHOUDER,
+        OfficeType.GEDEPUTEERDE,
+        OfficeType.COMMISSARIS_VAN_DE_KONING,
+        OfficeType.DIJKGRAAF,
+        OfficeType.LID_DAGELIJKS_BESTUUR,
+    }
+)
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[intpk]
+    kind: Mapped[OrganisationKind] = mapped_column(str_enum(OrganisationKind, "organisation_kind"))
+    name: Mapped[str200] = mapped_column(unique=True)
+    iban: Mapped[str] = mapped_column(String(34))
+    bic: Mapped[str | None] = mapped_column(String(11))
+    created_at: Mapped[created_at]
+
+    users: Mapped[list[User]] = relationship(back_populates="organisation")
+    office_holders: Mapped[list[OfficeHolder]] = relationship(back_populates="organisation")
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.id} {self.name!r}>"
+
+
+class OfficeHolder(Base):
+    __tablename__ = "office_holder"
+    __table_args__ = (
+        CheckConstraint("term_end IS NULL OR term_end >= term_start", name="term_order"),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    full_name: Mapped[str200]
+    office_type: Mapped[OfficeType] = mapped_column(str_enum(OfficeType, "office_type"))
+    term_start: Mapped[dt.date] = mapped_column(Date)
+    term_end: Mapped[dt.date | None] = mapped_column(Date)
+    # The day the appointment became certain: claims may start from then (DOMAIN.md §2).
+    appointment_certain_on: Mapped[dt.date | None] = mapped_column(Date)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), unique=True)
+    created_at: Mapped[created_at]
+
+    organisation: Mapped[Organisation] = relationship(back_populates="office_holders")
+    user: Mapped[User | None] = relationship()
+    homes: Mapped[list[Home]] = relationship(back_populates="office_holder")
+
+    @property
+    def eligible_by_default(self) -> bool:
+        return self.office_type in DEFAULT_ELIGIBLE_OFFICES
+
+    def in_office_on(self, day: dt.date) -> bool:
+        starts = min(d for d in (self.term_start, self.appointment_certain_on) if d is not None)
+        return starts <= day and (self.term_end is None or day <= self.term_end)
+
+
+class Home(Base):
+    """A home to protect; every part of the address is encrypted at rest."""
+
+    __tablename__ = "home"
+    __table_args__ = (
+        CheckConstraint(
+            "is_registered_address OR exemption_reference IS NOT NULL",
+            name="registered_or_exempt",
+        ),
+        CheckConstraint("moved_out_on IS NULL OR moved_out_on >= moved_in_on", name="move_order"),
+    )
+
+    id: Mapped[intpk]
+    office_holder_id: Mapped[int] = mapped_column(ForeignKey("office_holder.id"), index=True)
+    street: Mapped[encrypted]
+    house_number: Mapped[encrypted]
+    postcode: Mapped[encrypted]
+    city: Mapped[encrypted]
+    # The BRP address in the body's territory, or else an exemption (ontheffing) on record.
+    is_registered_address: Mapped[bool] = mapped_column(default=True, server_default=true())
+    exemption_reference: Mapped[str | None] = mapped_column(String(100))
+    moved_in_on: Mapped[dt.date | None] = mapped_column(Date)
+    moved_out_on: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[created_at]
+
+    office_holder: Mapped[OfficeHolder] = relationship(back_populates="homes")
+
+    @property
+    def organisation_id(self) -> int:
+        return self.office_holder.organisation_id

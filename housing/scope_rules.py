@@ -1,0 +1,53 @@
+"""Scope rules for every model that holds organisation or case data."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false
+
+from housing.accounts.models import ApiToken, User
+from housing.organisations.models import Home, OfficeHolder, Organisation
+from housing.roles import Role
+from housing.scoping import Scope, scope_rule
+
+
+@scope_rule(Organisation)
+def _organisation(scope: Scope) -> list[ColumnElement[bool]]:
+    return [Organisation.id == scope.organisation_id]
+
+
+@scope_rule(User)
+def _user(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.sees_whole_organisation:
+        return [User.organisation_id == scope.organisation_id]
+    return [User.id == scope.user_id]
+
+
+@scope_rule(ApiToken)
+def _api_token(scope: Scope) -> list[ColumnElement[bool]]:
+    # Tokens are personal: even an administrator sees only their own.
+    return [ApiToken.user_id == scope.user_id]
+
+
+@scope_rule(OfficeHolder)
+def _office_holder(scope: Scope) -> list[ColumnElement[bool]]:
+    criteria = [OfficeHolder.organisation_id == scope.organisation_id]
+    if scope.sees_whole_organisation:
+        return criteria
+    if scope.sees_own_records:
+        return [*criteria, OfficeHolder.user_id == scope.user_id]
+    return [false()]
+
+
+# The address is the most sensitive datum we hold: only those who handle the case see it,
+# not finance (who pay) nor administrators (who manage office holders).
+HOME_READERS = frozenset({Role.ASSESSOR, Role.DECIDER})
+
+
+@scope_rule(Home)
+def _home(scope: Scope) -> list[ColumnElement[bool]]:
+    in_organisation = OfficeHolder.organisation_id == scope.organisation_id
+    if scope.roles & HOME_READERS:
+        return [Home.office_holder.has(in_organisation)]
+    if scope.sees_own_records:
+        return [Home.office_holder.has(in_organisation, OfficeHolder.user_id == scope.user_id)]
+    return [false()]

@@ -1,0 +1,92 @@
+"""The one scoping mechanism: every read of scoped data goes through a `Scope`.
+
+A scope is built from the acting user. Each scoped model registers a rule saying which
+of its rows that user may see: their own organisation's, and for someone who is only an
+applicant, only their own records. Views and services ask the scope for a `select()` or
+an object; a row outside the scope is indistinguishable from a row that does not exist,
+so the answer is 404, never a hint that it exists elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy.orm import Session
+
+from housing.roles import Role
+
+if TYPE_CHECKING:
+    from housing.accounts.models import User
+
+T = TypeVar("T")
+
+# Roles that handle case data for the whole organisation. An auditor is not one of them:
+# they read the audit trail and access log only (DESIGN.md §1).
+CASE_STAFF = frozenset({Role.ASSESSOR, Role.DECIDER, Role.FINANCE, Role.ADMIN})
+
+Rule = Callable[["Scope"], list[ColumnElement[bool]]]
+_RULES: dict[type[Any], Rule] = {}
+
+
+def scope_rule(model: type[T]) -> Callable[[Rule], Rule]:
+    """Register the rule that limits `model` to what a scope may see."""
+
+    def register(rule: Rule) -> Rule:
+        if model in _RULES:
+            raise RuntimeError(f"{model.__name__} already has a scope rule")
+        _RULES[model] = rule
+        return rule
+
+    return register
+
+
+def scoped_models() -> frozenset[type[Any]]:
+    return frozenset(_RULES)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one actor may see: their organisation and, for applicants, their own rows."""
+
+    user_id: int | None
+    organisation_id: int | None
+    roles: frozenset[Role]
+
+    @classmethod
+    def for_user(cls, user: User) -> Scope:
+        if not user.active:
+            return cls.nobody()
+        return cls(user_id=user.id, organisation_id=user.organisation_id, roles=user.roles)
+
+    @classmethod
+    def nobody(cls) -> Scope:
+        return cls(user_id=None, organisation_id=None, roles=frozenset())
+
+    @property
+    def sees_whole_organisation(self) -> bool:
+        return bool(self.roles & CASE_STAFF)
+
+    @property
+    def sees_own_records(self) -> bool:
+        return Role.APPLICANT in self.roles
+
+    def criteria(self, model: type[Any]) -> list[ColumnElement[bool]]:
+        try:
+            rule = _RULES[model]
+        except KeyError:
+            raise LookupError(f"{model.__name__} has no scope rule; register one") from None
+        if self.organisation_id is None:
+            return [false()]
+        return rule(self)
+
+    def select(self, model: type[T]) -> Select[tuple[T]]:
+        """A `select(model)` limited to this scope."""
+        return select(model).where(*self.criteria(model))
+
+    def get(self, session: Session, model: type[T], ident: int) -> T | None:
+        """The row with this id if it lies inside the scope, else None."""
+        pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
+        return session.scalars(self.select(model).where(pk == ident)).one_or_none()

@@ -1,0 +1,134 @@
+"""The server-rendered web UI: blueprints, security headers and error pages."""
+
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_talisman import Talisman
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from housing.api.problems import problem_from_http_exception, problem_response
+from housing.db import db
+from housing.errors import DomainError
+from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
+from housing.web.forms import KIND_LABELS, OFFICE_LABELS, ROLE_LABELS
+
+# Everything is served from this origin: no CDN, no inline script, no framing.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "img-src": "'self' data:",
+    "style-src": "'self'",
+    "script-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+    "base-uri": "'none'",
+    "object-src": "'none'",
+}
+
+
+def _wants_problem_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_web(app: Flask) -> None:
+    from housing.web import admin, profile, start
+
+    app.register_blueprint(start.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(profile.bp)
+    app.jinja_env.globals.update(
+        ROLE_PRECEDENCE=ROLE_PRECEDENCE,
+        START_ENDPOINTS=START_ENDPOINTS,
+        ROLE_LABELS=ROLE_LABELS,
+        OFFICE_LABELS=OFFICE_LABELS,
+        KIND_LABELS=KIND_LABELS,
+    )
+
+    Talisman(
+        app,
+        # TLS ends at the reverse proxy; it sets HSTS and redirects to https.
+        force_https=False,
+        strict_transport_security=app.config["HOUSING_ENV"] == "production",
+        session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        referrer_policy="same-origin",
+        frame_options="DENY",
+    )
+
+    @app.after_request
+    def no_caching_of_personal_pages(response):  # type: ignore[no-untyped-def]
+        # Pages show sensitive data; a shared computer's cache must not keep them.
+        if not request.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
+        if _wants_problem_json():
+            return problem_response(400, str(error.description))
+        return (
+            render_template(
+                "errors/error.html",
+                code=400,
+                title=_("The form has expired"),
+                message=_("Reload the page and try again. Your input was not saved."),
+            ),
+            400,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> ResponseReturnValue:
+        db.session.rollback()
+        if _wants_problem_json():
+            return problem_from_http_exception(error)
+        titles = {
+            400: _("The request could not be understood"),
+            403: _("You do not have access to this page"),
+            404: _("Page not found"),
+            405: _("This action is not possible here"),
+            413: _("The upload is too large"),
+            429: _("Too many attempts"),
+        }
+        messages = {
+            403: _("Your role does not allow this. Ask your administrator if you need access."),
+            404: _("The page does not exist, or you have no access to it."),
+            429: _("Wait a few minutes before trying again."),
+        }
+        code = error.code or 500
+        response = error.get_response()
+        body = render_template(
+            "errors/error.html",
+            code=code,
+            title=titles.get(code, _("Something went wrong")),
+            message=messages.get(code, ""),
+        )
+        response.set_data(body)
+        response.content_type = "text/html; charset=utf-8"
+        return response
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError) -> ResponseReturnValue:
+        db.session.rollback()
+        if _wants_problem_json():
+            return problem_response(error.status, str(error.message), errors=error.field_errors)
+        return (
+            render_template("errors/error.html", code=error.status, title=str(error.message)),
+            error.status,
+        )
+
+    @app.errorhandler(500)
+    def server_error(error: Exception) -> ResponseReturnValue:
+        db.session.rollback()
+        if _wants_problem_json():
+            return problem_response(500, "An internal error occurred; it has been logged.")
+        return (
+            render_template(
+                "errors/error.html",
+                code=500,
+                title=_("Something went wrong"),
+                message=_("The error has been logged. Nothing was saved; please try again."),
+            ),
+            500,
+        )

@@ -1,0 +1,125 @@
+"""Log in and out, change password, choose the language."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_limiter.util import get_remote_address
+from flask_login import current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from housing.accounts.models import Language, User
+from housing.accounts.services import AccountService
+from housing.db import db
+from housing.errors import InvalidInput
+from housing.extensions import limiter, login_account_key, login_manager
+from housing.i18n import LANGUAGES
+from housing.roles import START_ENDPOINTS
+from housing.web.access import login_required, public, safe_next
+from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
+from housing.web.formtools import show_field_errors
+
+bp = Blueprint("auth", __name__)
+
+LOGIN_FAILED = _l("The e-mail address or the password is not correct.")
+# Counted per client address and per account, but only failed attempts count.
+LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
+LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
+
+
+def _login_failed(response: Response) -> bool:
+    return response.status_code == 200 and request.method == "POST"
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> User | None:
+        return AccountService(db.session).load_session_user(session_id)
+
+    app.register_blueprint(bp)
+
+
+def start_url_for(user: User) -> str:
+    role = user.primary_role
+    return url_for(START_ENDPOINTS[role]) if role else url_for("start.no_role")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(
+    LOGIN_LIMIT_PER_ADDRESS,
+    key_func=get_remote_address,
+    methods=["POST"],
+    deduct_when=_login_failed,
+)
+@limiter.limit(
+    LOGIN_LIMIT_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=_login_failed
+)
+@public
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(start_url_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = AccountService(db.session).authenticate(form.email.data, form.password.data)
+        if user is not None:
+            db.session.commit()
+            chosen_language = session.get("language")
+            session.clear()
+            if chosen_language:
+                session["language"] = chosen_language
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")) or start_url_for(user))
+        form.form_errors.append(str(LOGIN_FAILED))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout() -> ResponseReturnValue:
+    logout_user()
+    session.clear()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password() -> ResponseReturnValue:
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            AccountService(db.session).change_password(
+                current_user, form.current_password.data, form.new_password.data
+            )
+        except InvalidInput as exc:
+            db.session.rollback()
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            # The session version changed: log this session in again, end all others.
+            login_user(current_user)
+            flash(_("Your password has been changed."), "success")
+            return redirect(url_for("profile.show"))
+    return render_template("auth/password.html", form=form)
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def choose_language() -> ResponseReturnValue:
+    form = LanguageForm()
+    if not form.validate_on_submit() or form.language.data not in LANGUAGES:
+        flash(_("Choose Nederlands or English."), "error")
+    else:
+        session["language"] = form.language.data
+        if current_user.is_authenticated:
+            current_user.language = Language(form.language.data)
+            db.session.commit()
+    return redirect(safe_next(request.form.get("next")) or url_for("start.index"))

@@ -1,0 +1,169 @@
+"""Flask-WTF forms: format checks here, business rules in the services."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from housing.accounts.models import Channel, Language
+from housing.organisations.models import OfficeType, OrganisationKind
+from housing.roles import Role
+
+ROLE_LABELS = {
+    Role.APPLICANT: _l("Applicant"),
+    Role.ASSESSOR: _l("Assessor"),
+    Role.DECIDER: _l("Decider"),
+    Role.FINANCE: _l("Finance"),
+    Role.ADMIN: _l("Administrator"),
+    Role.AUDITOR: _l("Auditor"),
+}
+OFFICE_LABELS = {
+    OfficeType.BURGEMEESTER: _l("Mayor"),
+    OfficeType.WETHOUDER: _l("Alderman"),
+    OfficeType.GEDEPUTEERDE: _l("Provincial executive (gedeputeerde)"),
+    OfficeType.COMMISSARIS_VAN_DE_KONING: _l("King's commissioner"),
+    OfficeType.DIJKGRAAF: _l("Chair of a water board (dijkgraaf)"),
+    OfficeType.LID_DAGELIJKS_BESTUUR: _l("Member of a water board's executive"),
+    OfficeType.RAADSLID: _l("Municipal councillor"),
+    OfficeType.STATENLID: _l("Provincial councillor"),
+}
+KIND_LABELS = {
+    OrganisationKind.GEMEENTE: _l("Municipality"),
+    OrganisationKind.PROVINCIE: _l("Province"),
+    OrganisationKind.WATERSCHAP: _l("Water board"),
+}
+CHANNEL_LABELS = {
+    Channel.ELECTRONIC: _l("Electronically (e-mail and this site)"),
+    Channel.POST: _l("By letter"),
+}
+LANGUAGE_LABELS = {Language.NL: "Nederlands", Language.EN: "English"}
+
+REQUIRED = _l("This field is required.")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=256)])
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)])
+    new_password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED)])
+    confirm = PasswordField(
+        _l("Repeat the new password"),
+        validators=[DataRequired(REQUIRED), EqualTo("new_password", _l("The passwords differ."))],
+    )
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(
+        _l("Language"), choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language]
+    )
+
+
+class PreferencesForm(FlaskForm):
+    language = RadioField(
+        _l("Language"),
+        choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
+        validators=[InputRequired(REQUIRED)],
+    )
+    channel = RadioField(
+        _l("How may we send you messages?"),
+        choices=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        validators=[InputRequired(REQUIRED)],
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        _l("Name of the token"),
+        description=_l("For example the system that will use it."),
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+    )
+
+
+class UserForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    roles = MultiCheckboxField(
+        _l("Roles"),
+        choices=[(r.value, ROLE_LABELS[r]) for r in Role],
+        validators=[DataRequired(_l("Choose at least one role."))],
+    )
+    language = RadioField(
+        _l("Language"),
+        choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
+        default=Language.NL.value,
+        validators=[InputRequired(REQUIRED)],
+    )
+    channel = RadioField(
+        _l("Channel for messages"),
+        choices=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        default=Channel.POST.value,
+        validators=[InputRequired(REQUIRED)],
+    )
+    active = BooleanField(_l("Active"), default=True)
+
+
+class NewUserForm(UserForm):
+    email = EmailField(
+        _l("E-mail address"),
+        validators=[
+            DataRequired(REQUIRED),
+            Email(_l("Enter a valid e-mail address."), check_deliverability=False),
+            Length(max=254),
+        ],
+    )
+    password = PasswordField(
+        _l("Initial password"),
+        description=_l("At least 12 characters. Ask the user to change it after logging in."),
+        validators=[DataRequired(REQUIRED)],
+    )
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED)])
+
+
+class OrganisationForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    iban = StringField(_l("IBAN"), validators=[DataRequired(REQUIRED), Length(max=42)])
+    bic = StringField(
+        _l("BIC"),
+        description=_l("Left empty, it is derived from a Dutch IBAN."),
+        validators=[Optional(), Length(max=11)],
+    )
+
+
+class OfficeHolderForm(FlaskForm):
+    full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    office_type = SelectField(
+        _l("Office"), choices=[(o.value, OFFICE_LABELS[o]) for o in OfficeType]
+    )
+    term_start = DateField(
+        _l("Start of term"),
+        validators=[InputRequired(_l("Enter a date as yyyy-mm-dd."))],
+    )
+    term_end = DateField(_l("End of term"), validators=[Optional()])
+    appointment_certain_on = DateField(
+        _l("Appointment certain on"),
+        description=_l("Claims may be made from this day, before the term starts."),
+        validators=[Optional()],
+    )
+    user_id = SelectField(_l("Linked user account"), coerce=int, choices=[])
