@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, session
-from flask_babel import format_currency, format_date, format_datetime
+from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_login import current_user
 
 from housing.config import PROJECT_ROOT
@@ -33,4 +33,5 @@ def init_app(app: Flask) -> None:
         format_date=format_date,
         format_datetime=format_datetime,
         format_currency=format_currency,
+        get_locale=get_locale,
     )

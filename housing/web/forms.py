@@ -14,6 +14,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -74,19 +75,20 @@ class PasswordChangeForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     language = SelectField(
-        _l("Language"), choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language]
+        _l("Language"),
+        choices=[SelectChoice(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
     )
 
 
 class PreferencesForm(FlaskForm):
     language = RadioField(
         _l("Language"),
-        choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
+        choices=[SelectChoice(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
         validators=[InputRequired(REQUIRED)],
     )
     channel = RadioField(
         _l("How may we send you messages?"),
-        choices=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        choices=[SelectChoice(c.value, CHANNEL_LABELS[c]) for c in Channel],
         validators=[InputRequired(REQUIRED)],
     )
 
@@ -103,18 +105,18 @@ class UserForm(FlaskForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
     roles = MultiCheckboxField(
         _l("Roles"),
-        choices=[(r.value, ROLE_LABELS[r]) for r in Role],
+        choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role],
         validators=[DataRequired(_l("Choose at least one role."))],
     )
     language = RadioField(
         _l("Language"),
-        choices=[(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
+        choices=[SelectChoice(lang.value, LANGUAGE_LABELS[lang]) for lang in Language],
         default=Language.NL.value,
         validators=[InputRequired(REQUIRED)],
     )
     channel = RadioField(
         _l("Channel for messages"),
-        choices=[(c.value, CHANNEL_LABELS[c]) for c in Channel],
+        choices=[SelectChoice(c.value, CHANNEL_LABELS[c]) for c in Channel],
         default=Channel.POST.value,
         validators=[InputRequired(REQUIRED)],
     )
@@ -154,7 +156,7 @@ class OrganisationForm(FlaskForm):
 class OfficeHolderForm(FlaskForm):
     full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
     office_type = SelectField(
-        _l("Office"), choices=[(o.value, OFFICE_LABELS[o]) for o in OfficeType]
+        _l("Office"), choices=[SelectChoice(o.value, OFFICE_LABELS[o]) for o in OfficeType]
     )
     term_start = DateField(
         _l("Start of term"),

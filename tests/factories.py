@@ -1,0 +1,106 @@
+"""factory-boy factories with traits; they flush into the test's session."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from housing.accounts.models import ApiToken, Channel, Language, User
+from housing.accounts.passwords import hash_password
+from housing.db import db
+from housing.organisations.models import (
+    Home,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
+from housing.roles import Role
+from tests.conftest import PASSWORD
+
+# Hashing is deliberately slow; every factory user shares one hash of PASSWORD.
+PASSWORD_HASH = hash_password(PASSWORD)
+IBANS = ["NL44RABO0123456789", "NL20INGB0001234567", "NL14BNGH0285001234", "NL91ABNA0417164300"]
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session_factory = lambda: db.session  # noqa: E731
+        sqlalchemy_session_persistence = "flush"
+
+
+class OrganisationFactory(Base):
+    class Meta:
+        model = Organisation
+
+    kind = OrganisationKind.GEMEENTE
+    name = factory.Sequence(lambda n: f"Gemeente Test {n}")
+    iban = factory.Sequence(lambda n: IBANS[n % len(IBANS)])
+    bic = None
+
+    class Params:
+        province = factory.Trait(
+            kind=OrganisationKind.PROVINCIE, name=factory.Sequence(lambda n: f"Provincie Test {n}")
+        )
+
+
+class UserFactory(Base):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@test.example")
+    full_name = factory.Faker("name", locale="nl_NL")
+    password_hash = PASSWORD_HASH
+    organisation = factory.SubFactory(OrganisationFactory)
+    language = Language.NL
+    channel_preference = Channel.ELECTRONIC
+    roles = frozenset({Role.APPLICANT})
+
+    class Params:
+        admin = factory.Trait(roles=frozenset({Role.ADMIN}))
+        assessor = factory.Trait(roles=frozenset({Role.ASSESSOR}))
+        decider = factory.Trait(roles=frozenset({Role.DECIDER}))
+        finance = factory.Trait(roles=frozenset({Role.FINANCE}))
+        auditor = factory.Trait(roles=frozenset({Role.AUDITOR}))
+        inactive = factory.Trait(active=False)
+
+
+class OfficeHolderFactory(Base):
+    class Meta:
+        model = OfficeHolder
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    full_name = factory.Faker("name", locale="nl_NL")
+    office_type = OfficeType.WETHOUDER
+    term_start = dt.date(2022, 6, 1)
+    term_end = None
+    user = None
+
+    class Params:
+        mayor = factory.Trait(office_type=OfficeType.BURGEMEESTER)
+        councillor = factory.Trait(office_type=OfficeType.RAADSLID)
+
+
+class HomeFactory(Base):
+    class Meta:
+        model = Home
+
+    office_holder = factory.SubFactory(OfficeHolderFactory)
+    street = factory.Faker("street_name", locale="nl_NL")
+    house_number = factory.Sequence(lambda n: str(n + 1))
+    postcode = factory.Faker("postcode", locale="nl_NL")
+    city = factory.Faker("city", locale="nl_NL")
+    is_registered_address = True
+
+
+class ApiTokenFactory(Base):
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    name = "test"
+    token_hash = factory.Sequence(lambda n: f"{n:064x}")
+    prefix = "vw_test"

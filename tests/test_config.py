@@ -1,0 +1,101 @@
+"""Settings come from the environment; production refuses every unsafe one by name."""
+
+from __future__ import annotations
+
+import pytest
+
+from housing import create_app
+from housing.config import DEV_FIELD_KEY, ConfigurationError, Settings
+from housing.crypto import FieldCipher
+
+SAFE_PRODUCTION = {
+    "HOUSING_ENV": "production",
+    "SECRET_KEY": "x" * 48,
+    "DATABASE_URL": "postgresql://app@db.internal/housing",
+    "FIELD_ENCRYPTION_KEYS": FieldCipher.generate_key(),
+    "CELERY_BROKER_URL": "redis://redis.internal:6379/0",
+    "REDIS_URL": "redis://redis.internal:6379/1",
+    "MAIL_BACKEND": "smtp",
+}
+
+
+def test_development_defaults_are_embedded(tmp_path):
+    settings = Settings.from_env({"HOUSING_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'housing.sqlite3'}"
+    assert settings.celery_broker_url.startswith("sqla+sqlite:///")
+    assert settings.celery_result_backend.startswith("db+sqlite:///")
+    assert settings.mail_backend == "file"
+    assert settings.port == 5000
+    settings.validate()  # development may use them
+
+
+def test_postgres_urls_get_the_psycopg3_driver():
+    settings = Settings.from_env({"DATABASE_URL": "postgres://u@h/db"})
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_safe_production_settings_pass():
+    Settings.from_env(SAFE_PRODUCTION).validate()
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY is not set"),
+        ({"SECRET_KEY": "short"}, "SECRET_KEY is shorter than 32"),
+        ({"DATABASE_URL": "sqlite:////tmp/x.db"}, "SQLite"),
+        ({"FLASK_DEBUG": "1"}, "debug mode is on"),
+        ({"FIELD_ENCRYPTION_KEYS": DEV_FIELD_KEY}, "FIELD_ENCRYPTION_KEYS"),
+        ({"CELERY_BROKER_URL": ""}, "embedded broker"),
+        ({"REDIS_URL": ""}, "rate limits are kept in memory"),
+        ({"MAIL_BACKEND": "file"}, "MAIL_BACKEND=file"),
+    ],
+)
+def test_production_refuses_each_unsafe_setting_by_name(override, named):
+    environ = {**SAFE_PRODUCTION, **override}
+    with pytest.raises(ConfigurationError, match="Refusing to start in production") as caught:
+        Settings.from_env(environ).validate()
+    assert named in str(caught.value)
+
+
+def test_production_without_any_setting_lists_every_problem():
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.from_env({"HOUSING_ENV": "production"}).validate()
+    message = str(caught.value)
+    for part in ("SECRET_KEY", "SQLite", "FIELD_ENCRYPTION_KEYS", "embedded broker"):
+        assert part in message
+
+
+def test_the_app_factory_refuses_to_start_unsafe(monkeypatch):
+    monkeypatch.setenv("HOUSING_ENV", "production")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="SECRET_KEY"):
+        create_app()
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"HOUSING_ENV": "staging"}, "HOUSING_ENV must be"),
+        ({"MAIL_BACKEND": "pigeon"}, "MAIL_BACKEND must be"),
+    ],
+)
+def test_unknown_values_are_refused(environ, message):
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.from_env(environ).validate()
+
+
+def test_a_port_that_is_no_number_is_refused():
+    with pytest.raises(ConfigurationError, match="PORT"):
+        Settings.from_env({"PORT": "fifty"})
+
+
+def test_bad_encryption_keys_are_refused_clearly():
+    with pytest.raises(ValueError, match="Fernet keys"):
+        FieldCipher(["not-a-key"])
+
+
+def test_celery_is_acks_late_with_a_long_visibility_timeout():
+    celery = Settings.from_env({}).flask_config()["CELERY"]
+    assert celery["task_acks_late"] is True
+    assert celery["broker_transport_options"]["visibility_timeout"] >= 3600
