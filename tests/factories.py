@@ -1,4 +1,4 @@
-"""factory-boy factories with traits; they flush into the test's session."""
+"""factory-boy factories with traits; they commit into the test's SAVEPOINT."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class Base(SQLAlchemyModelFactory):
     class Meta:
         abstract = True
         sqlalchemy_session_factory = lambda: db.session  # noqa: E731
-        sqlalchemy_session_persistence = "flush"
+        sqlalchemy_session_persistence = "commit"
 
 
 class OrganisationFactory(Base):

@@ -95,9 +95,10 @@ def logout() -> ResponseReturnValue:
 def change_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
     if form.validate_on_submit():
+        user = current_user._get_current_object()
         try:
             AccountService(db.session).change_password(
-                current_user, form.current_password.data, form.new_password.data
+                user, form.current_password.data, form.new_password.data
             )
         except InvalidInput as exc:
             db.session.rollback()
@@ -105,7 +106,7 @@ def change_password() -> ResponseReturnValue:
         else:
             db.session.commit()
             # The session version changed: log this session in again, end all others.
-            login_user(current_user)
+            login_user(user)
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("profile.show"))
     return render_template("auth/password.html", form=form)
