@@ -52,11 +52,23 @@ CHANNEL_LABELS = {
 LANGUAGE_LABELS = {Language.NL: "Nederlands", Language.EN: "English"}
 
 REQUIRED = _l("This field is required.")
+DATE_FORMAT = _l("Enter a date as yyyy-mm-dd.")
 
 
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
+
+
+class IsoDateField(DateField):
+    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(str(DATE_FORMAT)) from None
 
 
 class LoginForm(FlaskForm):
@@ -158,12 +170,9 @@ class OfficeHolderForm(FlaskForm):
     office_type = SelectField(
         _l("Office"), choices=[SelectChoice(o.value, OFFICE_LABELS[o]) for o in OfficeType]
     )
-    term_start = DateField(
-        _l("Start of term"),
-        validators=[InputRequired(_l("Enter a date as yyyy-mm-dd."))],
-    )
-    term_end = DateField(_l("End of term"), validators=[Optional()])
-    appointment_certain_on = DateField(
+    term_start = IsoDateField(_l("Start of term"), validators=[InputRequired(DATE_FORMAT)])
+    term_end = IsoDateField(_l("End of term"), validators=[Optional()])
+    appointment_certain_on = IsoDateField(
         _l("Appointment certain on"),
         description=_l("Claims may be made from this day, before the term starts."),
         validators=[Optional()],
