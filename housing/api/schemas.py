@@ -17,9 +17,10 @@ class OrganisationSchema(Schema):
     bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
 
 
-class OrganisationPatchSchema(OrganisationSchema):
-    class Meta:
-        partial = True
+class OrganisationPatchSchema(Schema):
+    name = fields.Str(validate=validate.Length(min=1, max=200))
+    iban = fields.Str(validate=validate.Length(min=5, max=42))
+    bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
 
 
 class OrganisationRefSchema(Schema):
