@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, session
+from flask import Flask, has_request_context, session
 from flask_babel import format_currency, format_date, format_datetime, get_locale
 from flask_login import current_user
 
@@ -14,6 +14,8 @@ DEFAULT_LANGUAGE = "nl"
 
 
 def select_locale() -> str:
+    if not has_request_context():  # commands and tasks speak the default language
+        return DEFAULT_LANGUAGE
     if current_user and current_user.is_authenticated:
         return str(current_user.language.value)
     # Dutch unless the person chose otherwise: a Dutch public service does not switch

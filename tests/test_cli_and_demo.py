@@ -1,0 +1,181 @@
+"""Operator commands and the demo data."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from housing.accounts.models import ApiToken, User
+from housing.demo import DEMO_PASSWORD, STAFF, seed
+from housing.organisations.models import Home, OfficeHolder, Organisation
+from housing.roles import START_ENDPOINTS, Role
+from tests.conftest import csrf_from
+from tests.factories import OrganisationFactory, UserFactory
+
+
+@pytest.fixture
+def runner(app, session):
+    return app.test_cli_runner()
+
+
+def test_tokens_issue_prints_a_working_token(runner, client, session):
+    user = UserFactory(email="api@test.example")
+    result = runner.invoke(args=["tokens", "issue", "API@test.example", "--name", "zaaksysteem"])
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip()
+    assert secret.startswith("vw_")
+    stored = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).one()
+    assert stored.name == "zaaksysteem" and secret not in stored.token_hash
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+    assert me.get_json()["email"] == "api@test.example"
+
+    revoked = runner.invoke(args=["tokens", "revoke", secret[:12]])
+    assert revoked.exit_code == 0 and "Revoked 1" in revoked.output
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    )
+
+
+def test_tokens_issue_for_an_unknown_user_fails_clearly(runner):
+    result = runner.invoke(args=["tokens", "issue", "nobody@test.example"])
+    assert result.exit_code == 1
+    assert "No active user" in result.output
+
+
+def test_users_add_and_its_refusals(runner, session):
+    org = OrganisationFactory()
+    ok = runner.invoke(
+        args=[
+            "users",
+            "add",
+            "cli@test.example",
+            "--name",
+            "Cli Gebruiker",
+            "--organisation",
+            org.name,
+            "--role",
+            "finance",
+            "--role",
+            "auditor",
+        ],
+        input="a-long-enough-password\na-long-enough-password\n",
+    )
+    assert ok.exit_code == 0, ok.output
+    user = session.scalars(select(User).where(User.email == "cli@test.example")).one()
+    assert user.roles == {"finance", "auditor"}
+    short = runner.invoke(
+        args=[
+            "users",
+            "add",
+            "x@test.example",
+            "--name",
+            "X",
+            "--organisation",
+            org.name,
+            "--role",
+            "finance",
+        ],
+        input="short\nshort\n",
+    )
+    assert short.exit_code == 1 and "Gebruik minstens 12 tekens." in short.output
+    unknown = runner.invoke(
+        args=[
+            "users",
+            "add",
+            "y@test.example",
+            "--name",
+            "Y",
+            "--organisation",
+            "Nowhere",
+            "--role",
+            "finance",
+        ],
+        input="a-long-enough-password\na-long-enough-password\n",
+    )
+    assert unknown.exit_code == 1 and "No organisation" in unknown.output
+
+
+def test_orgs_add_refuses_a_bad_iban(runner, session):
+    bad = runner.invoke(
+        args=[
+            "orgs",
+            "add",
+            "Waterschap Test",
+            "--kind",
+            "waterschap",
+            "--iban",
+            "NL91ABNA0417164301",
+        ]
+    )
+    assert bad.exit_code == 1 and "controlecijfers" in bad.output
+    good = runner.invoke(
+        args=[
+            "orgs",
+            "add",
+            "Waterschap Test",
+            "--kind",
+            "waterschap",
+            "--iban",
+            "NL91ABNA0417164300",
+        ]
+    )
+    assert good.exit_code == 0, good.output
+    org = session.scalars(select(Organisation).where(Organisation.name == "Waterschap Test")).one()
+    assert org.bic == "ABNANL2A"
+
+
+def test_keys_generate_prints_a_fernet_key(runner):
+    from housing.crypto import FieldCipher
+
+    key = runner.invoke(args=["keys", "generate"]).output.strip()
+    assert FieldCipher([key]).decrypt(FieldCipher([key]).encrypt("x")) == "x"
+
+
+def test_demo_seed_twice_changes_nothing(session):
+    seed(session)
+    session.commit()
+    counts = [
+        session.scalar(select(func.count()).select_from(m)) for m in (User, OfficeHolder, Home)
+    ]
+    again = seed(session)
+    session.commit()
+    assert again.created == 0
+    assert [
+        session.scalar(select(func.count()).select_from(m)) for m in (User, OfficeHolder, Home)
+    ] == counts
+
+
+def test_demo_has_the_offices_the_issue_asks_for(session):
+    seed(session)
+    session.commit()
+    offices = sorted(h.office_type.value for h in session.scalars(select(OfficeHolder)))
+    assert offices == ["burgemeester", "gedeputeerde", "raadslid", "wethouder", "wethouder"]
+    kinds = sorted(o.kind.value for o in session.scalars(select(Organisation)))
+    assert kinds == ["gemeente", "gemeente", "provincie"]
+    councillor = session.scalars(
+        select(OfficeHolder).where(OfficeHolder.office_type == "raadslid")
+    ).one()
+    assert not councillor.eligible_by_default
+
+
+def test_every_demo_user_logs_in_to_their_start_page(app, session):
+    seed(session)
+    session.commit()
+    with app.test_request_context():
+        from flask import url_for
+
+        starts = {role: url_for(START_ENDPOINTS[role]) for role in Role}
+    for local, role, _label in STAFF:
+        client = app.test_client()
+        page = client.get("/login")
+        response = client.post(
+            "/login",
+            data={
+                "email": f"{local}@duinwijk.example",
+                "password": DEMO_PASSWORD,
+                "csrf_token": csrf_from(page.text),
+            },
+        )
+        assert response.status_code == 302, local
+        assert response.headers["Location"] == starts[role], local
+        assert client.get(starts[role]).status_code == 200, local
