@@ -61,7 +61,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     cli.register(app)
 
-    import housing.models
-    import housing.scope_rules  # noqa: F401  (registers the scope of every model)
+    import housing.models  # noqa: F401  (the models and their scope rules)
 
     return app

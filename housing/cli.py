@@ -180,9 +180,23 @@ def seed_demo() -> None:
 @click.command("check")
 @with_appcontext
 def check() -> None:
-    """Check the database connection and the migration state."""
-    db.session.execute(text("SELECT 1"))
+    """Check the database connection and that the schema is at the latest migration."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
     click.echo("database: reachable")
+    if current != heads:
+        raise click.ClickException(
+            f"schema at {sorted(current) or 'nothing'}, code expects {sorted(heads)}: "
+            "run `housing db upgrade`"
+        )
+    click.echo(f"schema: up to date ({', '.join(sorted(heads))})")
 
 
 def register(app: Flask) -> None:

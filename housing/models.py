@@ -25,3 +25,6 @@ __all__ = [
     "UserRole",
     "WorkerHeartbeat",
 ]
+
+# The scope rules belong to the models: loading the models always brings them along.
+import housing.scope_rules  # noqa: F401

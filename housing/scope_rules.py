@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, and_, false
 
 from housing.accounts.models import ApiToken, User
 from housing.organisations.models import Home, OfficeHolder, Organisation
@@ -49,5 +49,7 @@ def _home(scope: Scope) -> list[ColumnElement[bool]]:
     if scope.roles & HOME_READERS:
         return [Home.office_holder.has(in_organisation)]
     if scope.sees_own_records:
-        return [Home.office_holder.has(in_organisation, OfficeHolder.user_id == scope.user_id)]
+        return [
+            Home.office_holder.has(and_(in_organisation, OfficeHolder.user_id == scope.user_id))
+        ]
     return [false()]

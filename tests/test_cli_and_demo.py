@@ -179,3 +179,9 @@ def test_every_demo_user_logs_in_to_their_start_page(app, session):
         assert response.status_code == 302, local
         assert response.headers["Location"] == starts[role], local
         assert client.get(starts[role]).status_code == 200, local
+
+
+def test_check_reports_an_up_to_date_schema(runner):
+    result = runner.invoke(args=["check"])
+    assert result.exit_code == 0, result.output
+    assert "schema: up to date" in result.output

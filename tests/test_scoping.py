@@ -1,0 +1,100 @@
+"""The scope decides which rows each actor sees, for every scoped model."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+import housing.models  # noqa: F401
+from housing.accounts.models import ApiToken, User
+from housing.organisations.models import Home, OfficeHolder, Organisation
+from housing.roles import Role
+from housing.scoping import Scope, scoped_models
+from tests.factories import ApiTokenFactory, HomeFactory, OfficeHolderFactory, UserFactory
+
+
+@pytest.fixture
+def world(session):
+    """Two organisations, each with an applicant who holds an office and a home."""
+    homes = {}
+    for name in ("own", "other"):
+        applicant = UserFactory()
+        holder = OfficeHolderFactory(organisation=applicant.organisation, user=applicant)
+        homes[name] = HomeFactory(office_holder=holder)
+    # A colleague in the own organisation with an office and home of their own.
+    own_org = homes["own"].office_holder.organisation
+    colleague_holder = OfficeHolderFactory(organisation=own_org)
+    homes["colleague"] = HomeFactory(office_holder=colleague_holder)
+    return homes
+
+
+def ids(session, scope: Scope, model) -> set[int]:
+    return set(session.scalars(select(model.id).where(*scope.criteria(model))))
+
+
+def staff_scope(world, role: Role) -> Scope:
+    org = world["own"].office_holder.organisation_id
+    return Scope(user_id=-1, organisation_id=org, roles=frozenset({role}))
+
+
+def test_every_case_model_has_a_rule():
+    assert {Organisation, User, ApiToken, OfficeHolder, Home} <= scoped_models()
+
+
+def test_an_applicant_sees_only_their_own_office_and_home(session, world):
+    applicant = world["own"].office_holder.user
+    scope = Scope.for_user(applicant)
+    assert ids(session, scope, OfficeHolder) == {world["own"].office_holder_id}
+    assert ids(session, scope, Home) == {world["own"].id}
+    assert ids(session, scope, User) == {applicant.id}
+
+
+@pytest.mark.parametrize("role", [Role.ASSESSOR, Role.DECIDER])
+def test_case_handlers_see_every_home_of_their_organisation_only(session, world, role):
+    scope = staff_scope(world, role)
+    assert ids(session, scope, Home) == {world["own"].id, world["colleague"].id}
+
+
+@pytest.mark.parametrize("role", [Role.FINANCE, Role.ADMIN, Role.AUDITOR])
+def test_the_address_is_hidden_from_those_who_do_not_handle_cases(session, world, role):
+    assert ids(session, staff_scope(world, role), Home) == set()
+
+
+def test_admins_see_the_office_holders_of_their_organisation(session, world):
+    scope = staff_scope(world, Role.ADMIN)
+    assert ids(session, scope, OfficeHolder) == {
+        world["own"].office_holder_id,
+        world["colleague"].office_holder_id,
+    }
+
+
+def test_an_auditor_sees_no_case_data(session, world):
+    scope = staff_scope(world, Role.AUDITOR)
+    assert ids(session, scope, OfficeHolder) == set()
+    assert ids(session, scope, Organisation) == {world["own"].office_holder.organisation_id}
+
+
+def test_tokens_are_personal_even_for_admins(session, world):
+    admin = UserFactory(admin=True, organisation=world["own"].office_holder.organisation)
+    colleague_token = ApiTokenFactory(user=world["own"].office_holder.user)
+    own_token = ApiTokenFactory(user=admin)
+    assert ids(session, Scope.for_user(admin), ApiToken) == {own_token.id}
+    assert colleague_token.id not in ids(session, Scope.for_user(admin), ApiToken)
+
+
+def test_nobody_and_inactive_users_see_nothing(session, world):
+    inactive = UserFactory(inactive=True, admin=True)
+    for scope in (Scope.nobody(), Scope.for_user(inactive)):
+        for model in (Organisation, User, OfficeHolder, Home):
+            assert ids(session, scope, model) == set()
+
+
+def test_get_returns_none_outside_the_scope(session, world):
+    scope = Scope.for_user(world["own"].office_holder.user)
+    assert scope.get(session, Home, world["own"].id) is not None
+    assert scope.get(session, Home, world["other"].id) is None
+
+
+def test_a_model_without_a_rule_is_refused():
+    with pytest.raises(LookupError, match="no scope rule"):
+        Scope.nobody().criteria(int)
