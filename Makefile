@@ -13,7 +13,7 @@ PG_PORT ?= 5432
 REDIS_HOST ?= 127.0.0.1
 REDIS_PORT ?= 6379
 
-.PHONY: run test install translations services lint clean
+.PHONY: run test install translations messages services lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,13 +24,17 @@ $(STAMP): pyproject.toml
 install: $(STAMP) translations
 
 translations: $(STAMP)
-	$(BIN)/pybabel compile --use-fuzzy -q -d housing/translations
+	$(BIN)/pybabel compile --statistics -d housing/translations
 
 run: install
 	$(BIN)/housing db upgrade
 	$(BIN)/housing demo seed
 	@echo "Veilig Wonen on http://127.0.0.1:$${PORT:-5000} — Ctrl-C stops web, worker and beat."
 	$(BIN)/honcho start -f Procfile
+
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o housing/translations/messages.pot .
+	$(BIN)/pybabel update -i housing/translations/messages.pot -d housing/translations --no-fuzzy-matching
 
 services:
 	@bash scripts/ensure-services.sh
