@@ -149,6 +149,18 @@ class Settings:
                     "Refusing to start in production: " + "; ".join(problems) + "."
                 )
 
+    def _redis_transport_options(self) -> dict[str, object]:
+        if not self.celery_broker_url.startswith(("redis://", "rediss://")):
+            return {}  # the embedded SQLAlchemy transport knows no visibility timeout
+        # With acks_late, Redis re-delivers a message that is not acknowledged within the
+        # visibility timeout. Celery's default of one hour would hand a slow batch build, or
+        # a task waiting on an eta/countdown, to a second worker while the first still runs;
+        # 12 hours is longer than any task or retry we schedule.
+        return {
+            "broker_transport_options": {"visibility_timeout": 12 * 3600},
+            "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
+        }
+
     def flask_config(self) -> dict[str, object]:
         """Translate into Flask and extension configuration keys."""
         engine_options: dict[str, object] = {"pool_pre_ping": True}
@@ -198,12 +210,7 @@ class Settings:
                 "timezone": "Europe/Amsterdam",
                 "enable_utc": True,
                 "broker_connection_retry_on_startup": True,
-                # With acks_late, Redis re-delivers a message that is not acknowledged within
-                # the visibility timeout. Celery's default of one hour would hand a slow batch
-                # build or a task waiting on an eta/countdown to a second worker while the
-                # first still runs; 12 hours is longer than any task or retry we schedule.
-                "broker_transport_options": {"visibility_timeout": 12 * 3600},
-                "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
+                **self._redis_transport_options(),
             },
             **self.extra,
         }

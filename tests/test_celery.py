@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select
 
+from housing.config import Settings
 from housing.db import db
 from housing.ops.models import WorkerHeartbeat
 from tests.conftest import REDIS_URL, RUN_ID
@@ -15,14 +16,14 @@ pytestmark = pytest.mark.celery
 
 
 @pytest.fixture
-def celery_app(app):  # overrides celery.contrib.pytest's own app with ours
-    app.config["CELERY"] = {
-        **app.config["CELERY"],
-        "broker_url": f"{REDIS_URL}/14",
-        "result_backend": f"{REDIS_URL}/14",
+def celery_app(app, monkeypatch):  # overrides celery.contrib.pytest's own app with ours
+    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
+    celery_config = {
+        **settings.flask_config()["CELERY"],
         # A queue of this run's own, so nothing else on this Redis takes our tasks.
         "task_default_queue": f"test-{RUN_ID}",
     }
+    monkeypatch.setitem(app.config, "CELERY", celery_config)
     return celery_init_app(app)
 
 

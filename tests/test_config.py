@@ -95,7 +95,9 @@ def test_bad_encryption_keys_are_refused_clearly():
         FieldCipher(["not-a-key"])
 
 
-def test_celery_is_acks_late_with_a_long_visibility_timeout():
-    celery = Settings.from_env({}).flask_config()["CELERY"]
+def test_celery_is_acks_late_with_a_long_visibility_timeout_on_redis():
+    celery = Settings.from_env({"CELERY_BROKER_URL": "redis://r:6379/0"}).flask_config()["CELERY"]
     assert celery["task_acks_late"] is True
     assert celery["broker_transport_options"]["visibility_timeout"] >= 3600
+    embedded = Settings.from_env({}).flask_config()["CELERY"]
+    assert "broker_transport_options" not in embedded
