@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -52,7 +52,6 @@ class Settings:
     port: int
     debug: bool
     base_url: str
-    extra: dict[str, object] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -212,5 +211,4 @@ class Settings:
                 "broker_connection_retry_on_startup": True,
                 **self._redis_transport_options(),
             },
-            **self.extra,
         }

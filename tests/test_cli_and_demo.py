@@ -96,29 +96,14 @@ def test_users_add_and_its_refusals(runner, session):
 
 
 def test_orgs_add_refuses_a_bad_iban(runner, session):
-    bad = runner.invoke(
-        args=[
-            "orgs",
-            "add",
-            "Waterschap Test",
-            "--kind",
-            "waterschap",
-            "--iban",
-            "NL91ABNA0417164301",
-        ]
-    )
+    def add(iban: str):
+        return runner.invoke(
+            args=["orgs", "add", "Waterschap Test", "--kind", "waterschap", "--iban", iban]
+        )
+
+    bad = add("NL91ABNA0417164301")
     assert bad.exit_code == 1 and "controlecijfers" in bad.output
-    good = runner.invoke(
-        args=[
-            "orgs",
-            "add",
-            "Waterschap Test",
-            "--kind",
-            "waterschap",
-            "--iban",
-            "NL91ABNA0417164300",
-        ]
-    )
+    good = add("NL91ABNA0417164300")
     assert good.exit_code == 0, good.output
     org = session.scalars(select(Organisation).where(Organisation.name == "Waterschap Test")).one()
     assert org.bic == "ABNANL2A"

@@ -35,7 +35,9 @@ def test_postgres_urls_get_the_psycopg3_driver():
 
 
 def test_safe_production_settings_pass():
-    Settings.from_env(SAFE_PRODUCTION).validate()
+    settings = Settings.from_env(SAFE_PRODUCTION)
+    assert settings.unsafe_settings() == []
+    settings.validate()
 
 
 @pytest.mark.parametrize(

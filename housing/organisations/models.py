@@ -87,10 +87,6 @@ class OfficeHolder(Base):
     def eligible_by_default(self) -> bool:
         return self.office_type in DEFAULT_ELIGIBLE_OFFICES
 
-    def in_office_on(self, day: dt.date) -> bool:
-        starts = min(d for d in (self.term_start, self.appointment_certain_on) if d is not None)
-        return starts <= day and (self.term_end is None or day <= self.term_end)
-
 
 class Home(Base):
     """A home to protect; every part of the address is encrypted at rest."""
@@ -118,7 +114,3 @@ class Home(Base):
     created_at: Mapped[created_at]
 
     office_holder: Mapped[OfficeHolder] = relationship(back_populates="homes")
-
-    @property
-    def organisation_id(self) -> int:
-        return self.office_holder.organisation_id

@@ -127,14 +127,10 @@ class OrganisationService:
             if user is None:
                 errors["user_id"] = [_l("Choose a user of your own organisation.")]
             else:
-                taken = self.session.scalar(
-                    select(func.count()).where(
-                        OfficeHolder.user_id == data.user_id, OfficeHolder.id != holder.id
-                    )
-                    if holder.id is not None
-                    else select(func.count()).where(OfficeHolder.user_id == data.user_id)
-                )
-                if taken:
+                linked = select(func.count()).where(OfficeHolder.user_id == data.user_id)
+                if holder.id is not None:
+                    linked = linked.where(OfficeHolder.id != holder.id)
+                if self.session.scalar(linked):
                     errors["user_id"] = [_l("This user is already linked to an office holder.")]
         if errors:
             first = next(iter(errors.values()))[0]
