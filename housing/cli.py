@@ -177,6 +177,41 @@ def seed_demo() -> None:
         click.echo(f"  {email:<38} {roles}")
 
 
+@click.group("audit", help="The audit trail.")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify")
+@click.option("--organisation", "organisation_name", default=None, help="Only this one.")
+@with_appcontext
+def verify_audit(organisation_name: str | None) -> None:
+    """Check every organisation's hash chain; name the first event that does not fit."""
+    from housing.audit.services import AuditTrail
+
+    query = select(Organisation).order_by(Organisation.name)
+    if organisation_name:
+        query = query.where(Organisation.name == organisation_name)
+    organisations = db.session.scalars(query).all()
+    if not organisations:
+        raise click.ClickException("No such organisation.")
+    trail, broken = AuditTrail(db.session), 0
+    for organisation in organisations:
+        report = trail.verify(organisation.id)
+        if report.intact:
+            click.echo(f"{organisation.name}: intact ({report.checked} events)")
+        else:
+            broken += 1
+            where = f"event {report.first_broken_id}" if report.first_broken_id else "the head"
+            click.echo(
+                f"{organisation.name}: BROKEN at {where} (sequence {report.first_broken_sequence}):"
+                f" {report.problem}; {report.checked} events before it are intact",
+                err=True,
+            )
+    if broken:
+        raise click.ClickException(f"{broken} audit chain(s) broken.")
+
+
 @click.command("check")
 @with_appcontext
 def check() -> None:
@@ -200,7 +235,7 @@ def check() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (tokens, users, orgs, keys, demo, check):
+    for command in (tokens, users, orgs, keys, demo, audit, check):
         app.cli.add_command(command)
 
 

@@ -1,6 +1,17 @@
 """Every model, imported once so the metadata is complete (migrations, tests)."""
 
 from housing.accounts.models import ApiToken, Channel, Language, User, UserRole
+from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
+from housing.claims.models import (
+    Budget,
+    Claim,
+    Decision,
+    Document,
+    MeasureCatalogue,
+    MeasureLine,
+    SecurityAdvice,
+    WoningScan,
+)
 from housing.db import Base
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
@@ -12,17 +23,28 @@ from housing.organisations.models import (
 )
 
 __all__ = [
+    "AccessLog",
     "ApiToken",
+    "AuditChainHead",
+    "AuditEvent",
     "Base",
+    "Budget",
     "Channel",
+    "Claim",
+    "Decision",
+    "Document",
     "Home",
     "Language",
+    "MeasureCatalogue",
+    "MeasureLine",
     "OfficeHolder",
     "OfficeType",
     "Organisation",
     "OrganisationKind",
+    "SecurityAdvice",
     "User",
     "UserRole",
+    "WoningScan",
     "WorkerHeartbeat",
 ]
 

@@ -9,6 +9,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 
 from housing.accounts.models import ApiToken, Channel, Language, User
 from housing.accounts.passwords import hash_password
+from housing.claims.models import Claim, Regime
 from housing.db import db
 from housing.organisations.models import (
     Home,
@@ -104,3 +105,23 @@ class ApiTokenFactory(Base):
     name = "test"
     token_hash = factory.Sequence(lambda n: f"{n:064x}")
     prefix = "vw_test"
+
+
+class ClaimFactory(Base):
+    """A draft claim by the office holder themselves, for their registered home."""
+
+    class Meta:
+        model = Claim
+
+    home = factory.SubFactory(HomeFactory)
+    office_holder = factory.SelfAttribute("home.office_holder")
+    organisation_id = factory.SelfAttribute("office_holder.organisation_id")
+    filed_by_id = factory.LazyAttribute(
+        lambda o: (
+            o.office_holder.user_id or UserFactory(organisation=o.office_holder.organisation).id
+        )
+    )
+    number = factory.Sequence(lambda n: f"VW-2026-{n:06d}")
+    state = "draft"
+    application_date = dt.date(2026, 3, 2)
+    regime = Regime.B

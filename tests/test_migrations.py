@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, pool
+from sqlalchemy import Engine, create_engine, inspect, pool, text
 
 import housing.models  # noqa: F401
 from housing.config import PROJECT_ROOT
@@ -79,3 +79,24 @@ def test_every_revision_goes_down_and_up_again(engine: Engine):
         command.downgrade(config, "base")
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+
+
+def test_organisations_that_existed_get_the_catalogue_and_eligible_offices(engine: Engine):
+    with engine.begin() as connection:
+        config = alembic_config(connection)
+        command.upgrade(config, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO organisation (kind, name, iban, created_at)"
+                " VALUES ('gemeente', 'Oud', 'NL91ABNA0417164300', CURRENT_TIMESTAMP)"
+            )
+        )
+        command.upgrade(config, "0002")
+        basic = connection.execute(
+            text("SELECT count(*) FROM measure_catalogue WHERE regime = 'A' AND is_basic_measure")
+        ).scalar()
+        offices = set(connection.execute(text("SELECT office_type FROM eligible_office")).scalars())
+        cap = connection.execute(text("SELECT regime_a_cap FROM organisation")).scalar()
+    assert basic == 5
+    assert "burgemeester" in offices and "raadslid" not in offices
+    assert str(cap) in {"2400.00", "2400"}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, true
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, created_at, encrypted, intpk, str200, str_enum
@@ -53,13 +54,33 @@ class Organisation(Base):
     name: Mapped[str200] = mapped_column(unique=True)
     iban: Mapped[str] = mapped_column(String(34))
     bic: Mapped[str | None] = mapped_column(String(11))
+    # Regime A: at most this much incl. VAT per home (DOMAIN.md §1); data, not code.
+    regime_a_cap: Mapped[Decimal] = mapped_column(
+        Numeric(12, 2), default=Decimal("2400.00"), server_default="2400.00"
+    )
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")
+    eligible_offices: Mapped[list[EligibleOffice]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
     office_holders: Mapped[list[OfficeHolder]] = relationship(back_populates="organisation")
 
     def __repr__(self) -> str:
         return f"<Organisation {self.id} {self.name!r}>"
+
+
+class EligibleOffice(Base):
+    """An office whose holders may claim at this organisation (configurable, DOMAIN.md §2)."""
+
+    __tablename__ = "eligible_office"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    )
+    office_type: Mapped[OfficeType] = mapped_column(
+        str_enum(OfficeType, "office_type"), primary_key=True
+    )
 
 
 class OfficeHolder(Base):

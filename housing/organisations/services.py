@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.errors import InvalidInput, NotFound
-from housing.organisations.models import OfficeHolder, OfficeType, Organisation, OrganisationKind
+from housing.claims.catalogue import seed_catalogue
+from housing.organisations.models import (
+    DEFAULT_ELIGIBLE_OFFICES,
+    EligibleOffice,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.scoping import Scope
 
 
@@ -60,9 +68,18 @@ class OrganisationService:
         """Operator use (CLI): a new body on this installation."""
         name = self._valid_name(name, None)
         compact = parse_iban(iban)
-        organisation = Organisation(kind=kind, name=name, iban=compact, bic=parse_bic(bic, compact))
+        organisation = Organisation(
+            kind=kind,
+            name=name,
+            iban=compact,
+            bic=parse_bic(bic, compact),
+            eligible_offices=[
+                EligibleOffice(office_type=o) for o in sorted(DEFAULT_ELIGIBLE_OFFICES)
+            ],
+        )
         self.session.add(organisation)
         self.session.flush()
+        seed_catalogue(self.session, organisation)
         return organisation
 
     def update_organisation(

@@ -1,0 +1,1 @@
+"""The audit trail (a hash chain per organisation) and the access log."""

@@ -1,0 +1,1 @@
+"""Claims: the woningscan, the security advice, measure lines, documents and decisions."""

@@ -1,0 +1,272 @@
+"""Claim and what hangs under it; sensitive contents are encrypted at rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from housing.db import Base, created_at, encrypted, intpk, money, str200, str_enum
+
+if TYPE_CHECKING:
+    from housing.organisations.models import Home, OfficeHolder
+
+
+class Regime(enum.StrEnum):
+    A = "A"  # basic package, 2021-01-01 .. 2023-12-31
+    B = "B"  # tailored advice, from 2024-01-01
+
+
+class PkvwStatus(enum.StrEnum):
+    CERTIFIED = "certified"
+    NOT_CERTIFIED = "not_certified"
+    UNKNOWN = "unknown"
+
+
+class Recurrence(enum.StrEnum):
+    ONE_OFF = "one_off"
+    MONTHLY = "monthly"
+    YEARLY = "yearly"
+
+
+class DocumentKind(enum.StrEnum):
+    SCAN_REPORT = "scan_report"
+    SECURITY_ADVICE = "security_advice"
+    QUOTE = "quote"
+    INVOICE = "invoice"
+    PHOTO = "photo"
+    DECISION_LETTER = "decision_letter"
+    OTHER = "other"
+
+
+class Confidentiality(enum.StrEnum):
+    """Woo art. 5.1: what may be disclosed; every claim document is at least internal."""
+
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    SECRET = "secret"  # noqa: S105 (a level, not a password): the advice, the home's layout
+
+
+class DecisionKind(enum.StrEnum):
+    GRANT = "grant"
+    PARTIAL_GRANT = "partial_grant"
+    REFUSAL = "refusal"
+    NOT_CONSIDERED = "not_considered"
+    EXTENSION_NOTICE = "extension_notice"
+    PENALTY = "penalty"
+    OBJECTION_DECISION = "objection_decision"
+
+
+class MeasureCatalogue(Base):
+    """A measure an organisation funds under a regime (Regime A's five are seeded)."""
+
+    __tablename__ = "measure_catalogue"
+    __table_args__ = (UniqueConstraint("organisation_id", "regime", "code"),)
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    regime: Mapped[Regime] = mapped_column(str_enum(Regime, "regime"))
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str200]
+    is_basic_measure: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recurring_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+# The states of DESIGN.md §3; the machine in workflows/claim.py moves between them.
+CLAIM_STATES = (
+    "draft",
+    "submitted",
+    "in_assessment",
+    "awaiting_info",
+    "awaiting_advice",
+    "decision_proposed",
+    "granted",
+    "in_payment",
+    "settled",
+    "refused",
+    "objection",
+    "not_considered",
+    "withdrawn",
+    "archived",
+)
+
+
+class Claim(Base):
+    __tablename__ = "claim"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "number"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s}'" for s in CLAIM_STATES) + ")", name="known_state"
+        ),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    number: Mapped[str] = mapped_column(String(35))
+    office_holder_id: Mapped[int] = mapped_column(ForeignKey("office_holder.id"), index=True)
+    home_id: Mapped[int] = mapped_column(ForeignKey("home.id"), index=True)
+    # Who filed it: the office holder, or a clerk on their behalf.
+    filed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    regime: Mapped[Regime | None] = mapped_column(str_enum(Regime, "regime"))
+    state: Mapped[str] = mapped_column(String(40), default="draft", index=True)
+    application_date: Mapped[dt.date | None] = mapped_column(Date)
+    received_on: Mapped[dt.date | None] = mapped_column(Date)
+    decision_deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    assessor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # Optimistic lock: a stale write raises instead of overwriting (StaleDataError).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[created_at]
+
+    __mapper_args__ = {"version_id_col": version}
+
+    office_holder: Mapped[OfficeHolder] = relationship()
+    home: Mapped[Home] = relationship()
+    lines: Mapped[list[MeasureLine]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="MeasureLine.id"
+    )
+    scan: Mapped[WoningScan | None] = relationship(back_populates="claim", uselist=False)
+    advice: Mapped[SecurityAdvice | None] = relationship(back_populates="claim", uselist=False)
+
+
+class WoningScan(Base):
+    __tablename__ = "woning_scan"
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), unique=True)
+    adviser_name: Mapped[str200]
+    scan_date: Mapped[dt.date] = mapped_column(Date)
+    pkvw_status: Mapped[PkvwStatus] = mapped_column(str_enum(PkvwStatus, "pkvw_status"))
+    findings: Mapped[encrypted]
+
+    claim: Mapped[Claim] = relationship(back_populates="scan")
+
+
+class SecurityAdvice(Base):
+    """The BZK advice: an external, highly confidential document; its contents encrypted."""
+
+    __tablename__ = "security_advice"
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), unique=True)
+    reference: Mapped[str] = mapped_column(String(100))
+    advice_date: Mapped[dt.date] = mapped_column(Date)
+    # Catalogue codes of the advised measures, comma-separated, encrypted with the rest.
+    advised_measures: Mapped[encrypted]
+    contents: Mapped[encrypted]
+
+    claim: Mapped[Claim] = relationship(back_populates="advice")
+
+
+class MeasureLine(Base):
+    __tablename__ = "measure_line"
+    __table_args__ = (
+        CheckConstraint("requested_amount > 0", name="requested_positive"),
+        CheckConstraint("vat_amount >= 0 AND vat_amount <= requested_amount", name="vat_in_range"),
+        CheckConstraint(
+            "granted_amount IS NULL"
+            " OR (granted_amount >= 0 AND granted_amount <= requested_amount)",
+            name="granted_within_requested",
+        ),
+    )
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
+    catalogue_id: Mapped[int] = mapped_column(ForeignKey("measure_catalogue.id"))
+    description: Mapped[str] = mapped_column(String(500))
+    requested_amount: Mapped[money]  # incl. VAT
+    vat_amount: Mapped[money]
+    granted_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    grant_reason: Mapped[str | None] = mapped_column(Text)
+    recurrence: Mapped[Recurrence] = mapped_column(
+        str_enum(Recurrence, "recurrence"), default=Recurrence.ONE_OFF
+    )
+    supplier_name: Mapped[str | None] = mapped_column(String(200))
+
+    claim: Mapped[Claim] = relationship(back_populates="lines")
+    catalogue: Mapped[MeasureCatalogue] = relationship()
+
+
+class Document(Base):
+    __tablename__ = "document"
+    __table_args__ = (CheckConstraint("size_bytes > 0", name="not_empty"),)
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
+    kind: Mapped[DocumentKind] = mapped_column(str_enum(DocumentKind, "document_kind"))
+    confidentiality: Mapped[Confidentiality] = mapped_column(
+        str_enum(Confidentiality, "confidentiality")
+    )
+    filename: Mapped[encrypted]
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Where the encrypted bytes lie, outside the web root; never derived from user input.
+    storage_key: Mapped[str] = mapped_column(String(100), unique=True)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+
+
+class Decision(Base):
+    __tablename__ = "decision"
+    __table_args__ = (
+        CheckConstraint(
+            "decided_by_id IS NULL OR prepared_by_id IS NULL OR decided_by_id <> prepared_by_id",
+            name="four_eyes",
+        ),
+    )
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
+    kind: Mapped[DecisionKind] = mapped_column(str_enum(DecisionKind, "decision_kind"))
+    prepared_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[dt.datetime | None]
+    sent_on: Mapped[dt.date | None] = mapped_column(Date)
+    reasons: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str] = mapped_column(Text)
+    new_deadline: Mapped[dt.date | None] = mapped_column(Date)
+    penalty_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    letter_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
+    created_at: Mapped[created_at]
+
+
+class Budget(Base):
+    """What an organisation may commit to security measures in one year."""
+
+    __tablename__ = "budget"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "year"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("committed >= 0 AND committed <= amount", name="committed_within_amount"),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    year: Mapped[int]
+    amount: Mapped[money]
+    committed: Mapped[money] = mapped_column(default=Decimal("0.00"), server_default="0")
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.committed
