@@ -34,6 +34,15 @@ class FieldCipher:
         except InvalidToken as exc:
             raise InvalidToken("a field could not be decrypted with any configured key") from exc
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise InvalidToken("a file could not be decrypted with any configured key") from exc
+
     def rotate(self, token: str) -> str:
         """Re-encrypt a token under the primary key."""
         return self._fernet.rotate(token.encode("ascii")).decode("ascii")

@@ -1,5 +1,6 @@
-"""State machines of the claim, payout and payment-batch workflows (DESIGN.md §3).
+"""The rules that need no framework: the claim, payout and payment-batch state machines
+(DESIGN.md §3, on `transitions`) and the Awb clock of DOMAIN.md §4 (`workflows.awb`).
 
-Pure Python on `transitions`: this package imports nothing of ours and no framework,
-so the rules can be read and tested on their own.
+This package imports nothing of ours and no framework, so the rules can be read and
+tested on their own.
 """

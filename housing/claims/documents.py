@@ -1,0 +1,115 @@
+"""Documents of a claim: checked by content, stored encrypted outside the web root.
+
+The bytes are encrypted with the field cipher (Fernet: AES-128-CBC + HMAC), so a copy of
+the storage folder alone reveals nothing; the SHA-256 of the plaintext is kept in the
+database and checked on every read, so a swapped or damaged file is noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from housing.claims.models import Claim, Confidentiality, Document, DocumentKind
+from housing.crypto import active_cipher
+from housing.errors import InvalidInput
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+
+# The first bytes of each accepted type; the name and the browser's content type are not
+# trusted, the content decides.
+SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+# What each kind of document is at least; the advice and scan describe the home's weak spots.
+MINIMUM_CONFIDENTIALITY = {
+    DocumentKind.SECURITY_ADVICE: Confidentiality.SECRET,
+    DocumentKind.SCAN_REPORT: Confidentiality.SECRET,
+    DocumentKind.PHOTO: Confidentiality.CONFIDENTIAL,
+}
+LEVEL_ORDER = [Confidentiality.INTERNAL, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET]
+
+
+def sniff_content_type(data: bytes) -> str | None:
+    for signature, content_type in SIGNATURES:
+        if data.startswith(signature):
+            if content_type == "application/pdf" and b"%%EOF" not in data[-1024:]:
+                return None  # truncated or not a PDF after all
+            return content_type
+    return None
+
+
+def _clean_filename(filename: str) -> str:
+    # Only shown back to people; never used as a path.
+    name = Path(filename.replace("\\", "/")).name.strip()
+    return name[:200] or "document"
+
+
+@dataclass(frozen=True)
+class DocumentStore:
+    root: Path
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+    def _path(self, storage_key: str) -> Path:
+        return self.root / storage_key[:2] / storage_key
+
+    def add(
+        self,
+        session: Session,
+        claim: Claim,
+        *,
+        kind: DocumentKind,
+        filename: str,
+        data: bytes,
+        uploaded_by_id: int | None,
+        confidentiality: Confidentiality | None = None,
+    ) -> Document:
+        """Check, encrypt and store; the row is flushed in the caller's transaction."""
+        if not data:
+            message = _l("The file is empty.")
+            raise InvalidInput(message, field_errors={"file": [message]})
+        if len(data) > self.max_bytes:
+            message = _l("The file is larger than %(mb)d MB.", mb=self.max_bytes // (1024 * 1024))
+            raise InvalidInput(message, field_errors={"file": [message]})
+        content_type = sniff_content_type(data)
+        if content_type is None:
+            message = _l("Only PDF, JPEG or PNG files are accepted.")
+            raise InvalidInput(message, field_errors={"file": [message]})
+        floor = MINIMUM_CONFIDENTIALITY.get(kind, Confidentiality.INTERNAL)
+        level = confidentiality or floor
+        if LEVEL_ORDER.index(level) < LEVEL_ORDER.index(floor):
+            level = floor
+        storage_key = secrets.token_hex(20)
+        path = self._path(storage_key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path.write_bytes(active_cipher().encrypt_bytes(data))
+        document = Document(
+            organisation_id=claim.organisation_id,
+            claim_id=claim.id,
+            kind=kind,
+            confidentiality=level,
+            filename=_clean_filename(filename),
+            content_type=content_type,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            storage_key=storage_key,
+            uploaded_by_id=uploaded_by_id,
+        )
+        session.add(document)
+        session.flush()
+        return document
+
+    def read(self, document: Document) -> bytes:
+        """The plaintext, after checking it is the file that was stored."""
+        data = active_cipher().decrypt_bytes(self._path(document.storage_key).read_bytes())
+        if hashlib.sha256(data).hexdigest() != document.sha256:
+            raise RuntimeError(f"document {document.id} does not match its SHA-256")
+        return data
