@@ -212,6 +212,41 @@ def verify_audit(organisation_name: str | None) -> None:
         raise click.ClickException(f"{broken} audit chain(s) broken.")
 
 
+@click.group("holidays", help="Days equated with a holiday for the Algemene termijnenwet.")
+def holidays() -> None:
+    pass
+
+
+@holidays.command("list")
+@click.option("--year", type=int, default=None)
+@with_appcontext
+def list_holidays(year: int | None) -> None:
+    """Show the Atw holidays and equated days of a year (default: this year)."""
+    import datetime as dt
+
+    from housing.deadlines.services import atw_calendar
+
+    year = year or dt.date.today().year
+    for day, name in atw_calendar(db.session).holidays(year).items():
+        click.echo(f"{day.isoformat()} {day.strftime('%a')}  {name}")
+
+
+@holidays.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.argument("description")
+@with_appcontext
+def add_holiday(day, description: str) -> None:  # type: ignore[no-untyped-def]
+    """Equate DAY (yyyy-mm-dd) with a holiday, as a royal decree did; cite it in DESCRIPTION."""
+    from housing.deadlines.services import add_equated_day
+
+    try:
+        add_equated_day(db.session, day.date(), description)
+    except DomainError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"{day.date().isoformat()} is now equated with a holiday.")
+
+
 @click.command("check")
 @with_appcontext
 def check() -> None:
@@ -235,7 +270,7 @@ def check() -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (tokens, users, orgs, keys, demo, audit, check):
+    for command in (tokens, users, orgs, keys, demo, audit, holidays, check):
         app.cli.add_command(command)
 
 

@@ -13,6 +13,7 @@ from housing.claims.models import (
     WoningScan,
 )
 from housing.db import Base
+from housing.deadlines.models import EquatedDay
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
     Home,
@@ -33,6 +34,7 @@ __all__ = [
     "Claim",
     "Decision",
     "Document",
+    "EquatedDay",
     "Home",
     "Language",
     "MeasureCatalogue",

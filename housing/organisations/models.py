@@ -48,6 +48,13 @@ DEFAULT_ELIGIBLE_OFFICES = frozenset(
 
 class Organisation(Base):
     __tablename__ = "organisation"
+    __table_args__ = (
+        # The Awb caps the decision term at 8 weeks; shorter is allowed, longer is not.
+        CheckConstraint("decision_weeks BETWEEN 1 AND 8", name="decision_weeks_range"),
+        CheckConstraint("information_term_days >= 1", name="information_term_positive"),
+        CheckConstraint("objection_weeks = 6", name="objection_weeks_statutory"),
+        CheckConstraint("not_considered_weeks BETWEEN 1 AND 4", name="not_considered_range"),
+    )
 
     id: Mapped[intpk]
     kind: Mapped[OrganisationKind] = mapped_column(str_enum(OrganisationKind, "organisation_kind"))
@@ -58,6 +65,11 @@ class Organisation(Base):
     regime_a_cap: Mapped[Decimal] = mapped_column(
         Numeric(12, 2), default=Decimal("2400.00"), server_default="2400.00"
     )
+    # Awb terms (DOMAIN.md §4): the legal defaults, configurable per organisation.
+    decision_weeks: Mapped[int] = mapped_column(default=8, server_default="8")
+    information_term_days: Mapped[int] = mapped_column(default=14, server_default="14")
+    objection_weeks: Mapped[int] = mapped_column(default=6, server_default="6")
+    not_considered_weeks: Mapped[int] = mapped_column(default=4, server_default="4")
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")

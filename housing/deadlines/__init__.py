@@ -1,0 +1,1 @@
+"""The Awb clock applied to this installation's data: equated days and organisation terms."""
