@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
-from housing.errors import InvalidInput, NotFound
 from housing.claims.catalogue import seed_catalogue
+from housing.errors import InvalidInput, NotFound
 from housing.organisations.models import (
     DEFAULT_ELIGIBLE_OFFICES,
     EligibleOffice,
