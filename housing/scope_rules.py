@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, false
 
 from housing.accounts.models import ApiToken, User
+from housing.claims.models import Claim
 from housing.organisations.models import Home, OfficeHolder, Organisation
 from housing.roles import Role
 from housing.scoping import Scope, scope_rule
@@ -52,4 +53,19 @@ def _home(scope: Scope) -> list[ColumnElement[bool]]:
         return [
             Home.office_holder.has(and_(in_organisation, OfficeHolder.user_id == scope.user_id))
         ]
+    return [false()]
+
+
+# Case handlers and finance (who pay) see the organisation's claims; an applicant only
+# their own; administrators and auditors see no case contents.
+CLAIM_READERS = frozenset({Role.ASSESSOR, Role.DECIDER, Role.FINANCE})
+
+
+@scope_rule(Claim)
+def _claim(scope: Scope) -> list[ColumnElement[bool]]:
+    in_organisation = Claim.organisation_id == scope.organisation_id
+    if scope.roles & CLAIM_READERS:
+        return [in_organisation]
+    if scope.sees_own_records:
+        return [in_organisation, Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)]
     return [false()]

@@ -22,15 +22,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from housing.db import Base, created_at, encrypted, intpk, money, str200, str_enum
+from housing.db import Base, EncryptedText, created_at, encrypted, intpk, money, str200, str_enum
+from workflows.claim import ClaimState
+from workflows.rules import Regime
 
 if TYPE_CHECKING:
     from housing.organisations.models import Home, OfficeHolder
-
-
-class Regime(enum.StrEnum):
-    A = "A"  # basic package, 2021-01-01 .. 2023-12-31
-    B = "B"  # tailored advice, from 2024-01-01
 
 
 class PkvwStatus(enum.StrEnum):
@@ -89,23 +86,8 @@ class MeasureCatalogue(Base):
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
-# The states of DESIGN.md §3; the machine in workflows/claim.py moves between them.
-CLAIM_STATES = (
-    "draft",
-    "submitted",
-    "in_assessment",
-    "awaiting_info",
-    "awaiting_advice",
-    "decision_proposed",
-    "granted",
-    "in_payment",
-    "settled",
-    "refused",
-    "objection",
-    "not_considered",
-    "withdrawn",
-    "archived",
-)
+# The states of DESIGN.md §3, as the machine in workflows/claim.py defines them.
+CLAIM_STATES = tuple(state.value for state in ClaimState)
 
 
 class Claim(Base):
@@ -126,7 +108,7 @@ class Claim(Base):
     # Who filed it: the office holder, or a clerk on their behalf.
     filed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     regime: Mapped[Regime | None] = mapped_column(str_enum(Regime, "regime"))
-    state: Mapped[str] = mapped_column(String(40), default="draft", index=True)
+    state: Mapped[str] = mapped_column(String(40), default=ClaimState.DRAFT.value, index=True)
     application_date: Mapped[dt.date | None] = mapped_column(Date)
     received_on: Mapped[dt.date | None] = mapped_column(Date)
     decision_deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
@@ -146,6 +128,35 @@ class Claim(Base):
     )
     scan: Mapped[WoningScan | None] = relationship(back_populates="claim", uselist=False)
     advice: Mapped[SecurityAdvice | None] = relationship(back_populates="claim", uselist=False)
+
+    # What the workflow rules read (workflows.rules.ClaimFacts), through the relationships.
+    @property
+    def office_type(self) -> str:
+        return self.office_holder.office_type.value
+
+    @property
+    def term_start(self) -> dt.date:
+        return self.office_holder.term_start
+
+    @property
+    def term_end(self) -> dt.date | None:
+        return self.office_holder.term_end
+
+    @property
+    def appointment_certain_on(self) -> dt.date | None:
+        return self.office_holder.appointment_certain_on
+
+    @property
+    def office_holder_user_id(self) -> int | None:
+        return self.office_holder.user_id
+
+    @property
+    def home_registered_address(self) -> bool:
+        return self.home.is_registered_address
+
+    @property
+    def home_exemption_reference(self) -> str | None:
+        return self.home.exemption_reference
 
 
 class WoningScan(Base):
@@ -203,7 +214,32 @@ class MeasureLine(Base):
     supplier_name: Mapped[str | None] = mapped_column(String(200))
 
     claim: Mapped[Claim] = relationship(back_populates="lines")
-    catalogue: Mapped[MeasureCatalogue] = relationship()
+    catalogue: Mapped[MeasureCatalogue] = relationship(lazy="joined")
+
+    @property
+    def catalogue_code(self) -> str:
+        return self.catalogue.code
+
+    @property
+    def is_basic_measure(self) -> bool:
+        return self.catalogue.is_basic_measure
+
+
+class InformationRequest(Base):
+    """A request to complete the application (art. 4:5); it suspends the decision term."""
+
+    __tablename__ = "information_request"
+    __table_args__ = (CheckConstraint("term_days >= 1", name="term_positive"),)
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    requested_on: Mapped[dt.date] = mapped_column(Date)
+    term_days: Mapped[int]
+    # What is asked may describe the home's weak spots: encrypted like the findings.
+    question: Mapped[encrypted]
+    answered_on: Mapped[dt.date | None] = mapped_column(Date)
+    answer: Mapped[str | None] = mapped_column(EncryptedText)
 
 
 class Document(Base):

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, created_at, encrypted, intpk, str200, str_enum
+from workflows.rules import DEFAULT_ELIGIBLE_OFFICE_TYPES
 
 if TYPE_CHECKING:
     from housing.accounts.models import User
@@ -33,17 +34,8 @@ class OfficeType(enum.StrEnum):
     STATENLID = "statenlid"
 
 
-# DOMAIN.md §2: eligible by default; organisations may change this (claims issue).
-DEFAULT_ELIGIBLE_OFFICES = frozenset(
-    {
-        OfficeType.BURGEMEESTER,
-        OfficeType.WETHOUDER,
-        OfficeType.GEDEPUTEERDE,
-        OfficeType.COMMISSARIS_VAN_DE_KONING,
-        OfficeType.DIJKGRAAF,
-        OfficeType.LID_DAGELIJKS_BESTUUR,
-    }
-)
+# DOMAIN.md §2: eligible by default; each organisation keeps its own list.
+DEFAULT_ELIGIBLE_OFFICES = frozenset(OfficeType(o) for o in DEFAULT_ELIGIBLE_OFFICE_TYPES)
 
 
 class Organisation(Base):

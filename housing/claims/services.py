@@ -1,0 +1,429 @@
+"""Claim use cases. Each is one unit of work: lock, fire the workflow event, record its
+effects and the audit event, flush. The caller commits (or rolls back on an error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from housing.accounts.models import User
+from housing.audit.services import AuditTrail
+from housing.claims.models import (
+    Budget,
+    Claim,
+    Decision,
+    DecisionKind,
+    InformationRequest,
+    MeasureCatalogue,
+    MeasureLine,
+    Recurrence,
+    SecurityAdvice,
+)
+from housing.db import utcnow
+from housing.deadlines.services import atw_calendar, awb_terms
+from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.organisations.models import Home, OfficeHolder
+from housing.roles import Role
+from housing.scoping import Scope
+from workflows import awb
+from workflows.claim import ClaimEvent, ClaimState, InvalidTransition, UnknownEvent, fire
+from workflows.rules import (
+    AUTHORISATION_RULES,
+    Actor,
+    ClaimContext,
+    OrganisationSettings,
+    Regime,
+    RuleViolation,
+    granted_total,
+    regime_for,
+)
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# States in which what was granted counts against the home's regime A cap and the budget.
+GRANTED_STATES = (ClaimState.GRANTED, ClaimState.IN_PAYMENT, ClaimState.SETTLED)
+DECISION_KINDS = {
+    ClaimEvent.GRANT: DecisionKind.GRANT,
+    ClaimEvent.GRANT_PARTIALLY: DecisionKind.PARTIAL_GRANT,
+    ClaimEvent.REFUSE: DecisionKind.REFUSAL,
+    ClaimEvent.DECLARE_NOT_CONSIDERED: DecisionKind.NOT_CONSIDERED,
+    ClaimEvent.UPHOLD: DecisionKind.OBJECTION_DECISION,
+}
+LEGAL_BASIS = (
+    "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
+    "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
+)
+
+
+def _invalid(field: str, message: Any) -> InvalidInput:
+    return InvalidInput(message, field_errors={field: [message]})
+
+
+def _money(value: Any, field: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00.")) from None
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00."))
+    return amount
+
+
+@dataclass(frozen=True)
+class LineInput:
+    catalogue_code: str
+    description: str
+    requested_amount: Any
+    vat_amount: Any
+    recurrence: str = Recurrence.ONE_OFF.value
+    supplier_name: str | None = None
+
+
+class ClaimService:
+    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.session = session
+        self.clock = clock
+        self.audit = AuditTrail(session, clock)
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(AMSTERDAM).date()
+
+    # --- who acts ---------------------------------------------------------------------
+    def actor_for(self, user: User | None) -> Actor:
+        if user is None:
+            return Actor.system()
+        holders = self.session.scalars(
+            select(OfficeHolder.id).where(
+                OfficeHolder.user_id == user.id,
+                OfficeHolder.organisation_id == user.organisation_id,
+            )
+        )
+        return Actor(
+            user_id=user.id,
+            roles=frozenset(role.value for role in user.roles),
+            office_holder_ids=frozenset(holders),
+        )
+
+    # --- drafting ---------------------------------------------------------------------
+    def create_draft(self, scope: Scope, user: User, *, home_id: int) -> Claim:
+        """A new claim for one of the applicant's own homes."""
+        if Role.APPLICANT not in user.roles:
+            raise Forbidden(_l("Only an applicant can start a claim."))
+        home = scope.get(self.session, Home, home_id)
+        if home is None or home.office_holder.user_id != user.id:
+            raise NotFound(_l("No such home."))
+        today = self.today()
+        count = self.session.scalar(
+            select(func.count())
+            .select_from(Claim)
+            .where(
+                Claim.organisation_id == home.office_holder.organisation_id,
+                Claim.number.like(f"VW-{today.year}-%"),
+            )
+        )
+        claim = Claim(
+            organisation_id=home.office_holder.organisation_id,
+            number=f"VW-{today.year}-{(count or 0) + 1:05d}",
+            office_holder=home.office_holder,
+            home=home,
+            filed_by_id=user.id,
+            regime=regime_for(today),
+            state=ClaimState.DRAFT.value,
+        )
+        self.session.add(claim)
+        self.session.flush()
+        self.audit.append(
+            claim.organisation_id,
+            event="create",
+            actor_id=user.id,
+            claim_id=claim.id,
+            to_state=ClaimState.DRAFT.value,
+            payload={"number": claim.number, "home_id": home.id},
+        )
+        return claim
+
+    def add_line(self, scope: Scope, user: User, claim_id: int, line: LineInput) -> MeasureLine:
+        claim = self._locked(scope, claim_id)
+        if claim.office_holder_user_id != user.id:
+            raise Forbidden(_l("Only the applicant changes the measures of a draft claim."))
+        if claim.state != ClaimState.DRAFT:
+            raise Conflict(_l("Measures can only be changed while the claim is a draft."))
+        requested = _money(line.requested_amount, "requested_amount")
+        vat = _money(line.vat_amount, "vat_amount")
+        if requested <= 0:
+            raise _invalid("requested_amount", _l("The amount must be more than zero."))
+        if vat > requested:
+            raise _invalid("vat_amount", _l("The VAT cannot exceed the amount including VAT."))
+        regime = claim.regime or Regime.B
+        catalogue = self.session.scalars(
+            select(MeasureCatalogue).where(
+                MeasureCatalogue.organisation_id == claim.organisation_id,
+                MeasureCatalogue.regime == regime,
+                MeasureCatalogue.code == line.catalogue_code,
+                MeasureCatalogue.active.is_(True),
+            )
+        ).one_or_none()
+        if catalogue is None:
+            raise _invalid("catalogue_code", _l("Choose a measure from the catalogue."))
+        try:
+            recurrence = Recurrence(line.recurrence)
+        except ValueError:
+            raise _invalid("recurrence", _l("Choose one-off, monthly or yearly.")) from None
+        if recurrence is not Recurrence.ONE_OFF and not catalogue.recurring_allowed:
+            raise _invalid("recurrence", _l("This measure cannot recur."))
+        description = line.description.strip()
+        if not description or len(description) > 500:
+            raise _invalid("description", _l("Describe the measure in 1 to 500 characters."))
+        added = MeasureLine(
+            claim=claim,
+            catalogue=catalogue,
+            description=description,
+            requested_amount=requested,
+            vat_amount=vat,
+            recurrence=recurrence,
+            supplier_name=(line.supplier_name or "").strip() or None,
+        )
+        self.session.add(added)
+        self.session.flush()
+        return added
+
+    # --- the workflow -------------------------------------------------------------------
+    def _locked(self, scope: Scope, claim_id: int) -> Claim:
+        """The claim, row-locked until commit, if the scope may see it."""
+        claim = self.session.scalars(
+            scope.select(Claim)
+            .where(Claim.id == claim_id)
+            .with_for_update(of=Claim)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if claim is None:
+            raise NotFound(_l("No such claim."))
+        return claim
+
+    def _locked_budget(self, claim: Claim, year: int) -> Budget | None:
+        return self.session.scalars(
+            select(Budget)
+            .where(Budget.organisation_id == claim.organisation_id, Budget.year == year)
+            .with_for_update()
+        ).one_or_none()
+
+    def _context(self, claim: Claim, event: ClaimEvent, budget: Budget | None) -> ClaimContext:
+        organisation = claim.office_holder.organisation
+        settings = OrganisationSettings(
+            eligible_office_types=frozenset(
+                e.office_type.value for e in organisation.eligible_offices
+            ),
+            regime_a_cap=organisation.regime_a_cap,
+        )
+        granted_for_home = self.session.scalar(
+            select(func.coalesce(func.sum(MeasureLine.granted_amount), 0))
+            .join(Claim, MeasureLine.claim_id == Claim.id)
+            .where(
+                Claim.home_id == claim.home_id,
+                Claim.id != claim.id,
+                Claim.regime == Regime.A,
+                Claim.state.in_([s.value for s in GRANTED_STATES]),
+            )
+        )
+        advised = (
+            frozenset(c for c in claim.advice.advised_measures.split(",") if c)
+            if claim.advice is not None
+            else frozenset()
+        )
+        open_request = self._open_information_request(claim)
+        return ClaimContext(
+            today=self.today(),
+            settings=settings,
+            budget_remaining=budget.remaining if budget is not None else Decimal("0.00"),
+            regime_a_granted_for_home=Decimal(granted_for_home),
+            advised_measure_codes=advised,
+            info_term_ends_on=(
+                open_request.requested_on + dt.timedelta(days=open_request.term_days)
+                if open_request is not None
+                else None
+            ),
+        )
+
+    def _open_information_request(self, claim: Claim) -> InformationRequest | None:
+        return self.session.scalars(
+            select(InformationRequest)
+            .where(
+                InformationRequest.claim_id == claim.id, InformationRequest.answered_on.is_(None)
+            )
+            .order_by(InformationRequest.requested_on.desc())
+            .limit(1)
+        ).one_or_none()
+
+    def fire(
+        self,
+        scope: Scope,
+        user: User | None,
+        claim_id: int,
+        event: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Claim:
+        """Fire a workflow event by `user` (None: the system) with its effects and audit."""
+        details = dict(details or {})
+        try:
+            claim_event = ClaimEvent(event)
+        except ValueError:
+            raise _invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+        claim = self._locked(scope, claim_id)
+        budget = None
+        if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
+            # Locked before it is read: two grants cannot both spend the last euro.
+            budget = self._locked_budget(claim, self.today().year)
+        if claim_event is ClaimEvent.PROPOSE_DECISION:
+            self._apply_proposal(claim, details)
+        if claim_event is ClaimEvent.RECORD_ADVICE:
+            self._record_advice(claim, details)
+        source = claim.state
+        try:
+            record = fire(
+                claim,
+                claim_event,
+                actor=self.actor_for(user),
+                context=self._context(claim, claim_event, budget),
+            )
+        except InvalidTransition:
+            raise Conflict(
+                _l(
+                    "This is not possible now: the claim is %(state)s.",
+                    state=ClaimState(source).value,
+                )
+            ) from None
+        except UnknownEvent:
+            raise _invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+        except RuleViolation as violation:
+            error = Forbidden if violation.rule in AUTHORISATION_RULES else InvalidInput
+            raise error(violation.message, field_errors={"rule": [str(violation.rule)]}) from None
+        claim.state = ClaimState(claim.state).value
+        self._effects(claim, claim_event, user, budget, reason, details)
+        self.audit.append(
+            claim.organisation_id,
+            event=claim_event.value,
+            actor_id=user.id if user else None,
+            claim_id=claim.id,
+            from_state=str(record.source.value),
+            to_state=str(record.dest.value),
+            reason=reason,
+            payload={
+                "changes": {k: [str(old), str(new)] for k, (old, new) in record.changes.items()},
+                "details": {k: str(v) for k, v in details.items()},
+            },
+        )
+        self.session.flush()
+        return claim
+
+    def _apply_proposal(self, claim: Claim, details: Mapping[str, Any]) -> None:
+        granted = details.get("granted", {})
+        reasons = details.get("line_reasons", {})
+        if not isinstance(granted, Mapping):
+            raise _invalid("granted", _l("Give a granted amount per measure."))
+        by_id = {line.id: line for line in claim.lines}
+        for key, amount in granted.items():
+            try:
+                line = by_id[int(key)]
+            except (KeyError, ValueError):
+                raise _invalid("granted", _l("A measure of another claim was given.")) from None
+            line.granted_amount = _money(amount, "granted")
+            line.grant_reason = (str(reasons.get(key, "")).strip() or None) if reasons else None
+        for line in claim.lines:
+            if line.granted_amount is None:
+                raise _invalid("granted", _l("Give a granted amount for every measure."))
+
+    def _record_advice(self, claim: Claim, details: Mapping[str, Any]) -> None:
+        try:
+            advice_date = dt.date.fromisoformat(str(details["advice_date"]))
+            codes = [str(c).strip() for c in details["advised_measures"] if str(c).strip()]
+            reference = str(details["reference"]).strip()
+        except (KeyError, TypeError, ValueError):
+            raise _invalid(
+                "advice", _l("Give the advice's reference, date and advised measures.")
+            ) from None
+        if not reference or not codes:
+            raise _invalid("advice", _l("Give the advice's reference, date and advised measures."))
+        advice = claim.advice or SecurityAdvice(claim=claim)
+        advice.reference = reference[:100]
+        advice.advice_date = advice_date
+        advice.advised_measures = ",".join(sorted(set(codes)))
+        advice.contents = str(details.get("contents", ""))
+        self.session.add(advice)
+
+    def _effects(
+        self,
+        claim: Claim,
+        event: ClaimEvent,
+        user: User | None,
+        budget: Budget | None,
+        reason: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        today = self.today()
+        if event is ClaimEvent.SUBMIT:
+            claim.received_on = claim.application_date or today
+        elif event is ClaimEvent.REQUEST_INFO:
+            question = str(details.get("question", "")).strip()
+            if not question:
+                raise _invalid("question", _l("Say what information is needed."))
+            terms = awb_terms(claim.office_holder.organisation)
+            term_days = int(details.get("term_days") or terms.information_term_days)
+            if term_days < 1:
+                raise _invalid("term_days", _l("The term must be at least one day."))
+            self.session.add(
+                InformationRequest(
+                    claim_id=claim.id,
+                    requested_by_id=user.id if user else None,
+                    requested_on=today,
+                    term_days=term_days,
+                    question=question,
+                )
+            )
+        elif event is ClaimEvent.PROVIDE_INFO:
+            request = self._open_information_request(claim)
+            if request is not None:
+                request.answered_on = today
+                request.answer = str(details.get("answer", "")).strip() or None
+        elif event in DECISION_KINDS:
+            if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
+                assert budget is not None  # the machine refused a grant without budget
+                budget.committed += granted_total(claim.lines)
+            self.session.add(
+                Decision(
+                    claim_id=claim.id,
+                    kind=DECISION_KINDS[event],
+                    prepared_by_id=claim.proposed_by_id,
+                    decided_by_id=claim.decided_by_id,
+                    decided_at=self.clock(),
+                    reasons=(reason or "").strip() or str(_l("See the decision letter.")),
+                    legal_basis=LEGAL_BASIS,
+                )
+            )
+        self.session.flush()
+        if claim.received_on is not None:
+            claim.decision_deadline = self.deadline(claim).deadline
+
+    def deadline(self, claim: Claim) -> awb.DecisionDeadline:
+        """The decision deadline with every information request taken into account."""
+        assert claim.received_on is not None
+        requests = self.session.scalars(
+            select(InformationRequest).where(InformationRequest.claim_id == claim.id)
+        )
+        return awb.decision_deadline(
+            claim.received_on,
+            calendar=atw_calendar(self.session),
+            terms=awb_terms(claim.office_holder.organisation),
+            information_requests=[
+                awb.InformationRequest(r.requested_on, r.answered_on, r.term_days) for r in requests
+            ],
+        )

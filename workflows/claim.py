@@ -1,0 +1,508 @@
+"""The claim workflow of DESIGN.md §3: one `transitions` machine for every claim.
+
+The machine is built once, at import, with no model (`model=None`). `fire(claim, event,
+actor=..., context=...)` runs an event on any object satisfying `ClaimLike` without
+registering it, so memory does not grow with the number of claims and the machine holds
+no per-claim state (it is safe to share between threads).
+
+Guards are the rules of `workflows.rules`: each raises `RuleViolation` naming its rule,
+so a refusal always says why (a guard returning False would fail silently). An event
+the current state does not allow raises `InvalidTransition` (HTTP 409).
+
+What the machine writes on the claim, in memory only (the domain service persists it and
+writes the audit event, in one transaction):
+
+- `state`: the destination, a `ClaimState` member;
+- submit: `application_date` (the context's `today`, unless a receipt date is already
+  recorded, e.g. of a paper application) and `regime` (by that date);
+- start_assessment: `assessor_id` (the actor takes the claim);
+- propose_decision: `proposed_by_id` (the actor);
+- info_term_expired, send_back: `proposed_by_id = None` (the system's proposal has no
+  author; a proposal sent back is no longer current);
+- grant, grant_partially, refuse, declare_not_considered, uphold: `decided_by_id`;
+- reconsider: `assessor_id` (the actor), `proposed_by_id = None`, `decided_by_id = None`
+  (the earlier decision is reopened).
+
+A refused event (any exception) changes nothing: every rule runs before any write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Protocol
+
+from transitions import EventData, Machine, MachineError
+
+from workflows.rules import (
+    Actor,
+    ClaimContext,
+    ClaimFacts,
+    MissingEventData,
+    Role,
+    WorkflowError,
+    check_application_date,
+    check_budget,
+    check_decision_lines,
+    check_eligibility,
+    check_four_eyes,
+    check_full_grant,
+    check_info_term_expired,
+    check_not_own_claim,
+    check_own_claim,
+    check_partial_grant,
+    check_refusal,
+    check_regime_for_decision,
+    check_requested_lines,
+    check_retention_expired,
+    check_role,
+    regime_for,
+    require_regime,
+)
+
+__all__ = [
+    "DECISION_EVENTS",
+    "EVENT_ROLES",
+    "RECORDED_ATTRIBUTES",
+    "ClaimEvent",
+    "ClaimLike",
+    "ClaimState",
+    "InvalidTransition",
+    "TransitionRecord",
+    "UnknownEvent",
+    "allowed_events",
+    "fire",
+    "to_mermaid",
+    "transition_table",
+]
+
+
+class ClaimState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_ASSESSMENT = "in_assessment"
+    AWAITING_INFO = "awaiting_info"
+    AWAITING_ADVICE = "awaiting_advice"
+    DECISION_PROPOSED = "decision_proposed"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    NOT_CONSIDERED = "not_considered"
+    IN_PAYMENT = "in_payment"
+    SETTLED = "settled"
+    OBJECTION = "objection"
+    WITHDRAWN = "withdrawn"
+    ARCHIVED = "archived"
+
+
+class ClaimEvent(StrEnum):
+    SUBMIT = "submit"
+    START_ASSESSMENT = "start_assessment"
+    REQUEST_INFO = "request_info"
+    PROVIDE_INFO = "provide_info"
+    INFO_TERM_EXPIRED = "info_term_expired"
+    REQUEST_ADVICE = "request_advice"
+    RECORD_ADVICE = "record_advice"
+    PROPOSE_DECISION = "propose_decision"
+    GRANT = "grant"
+    GRANT_PARTIALLY = "grant_partially"
+    REFUSE = "refuse"
+    DECLARE_NOT_CONSIDERED = "declare_not_considered"
+    SEND_BACK = "send_back"
+    START_PAYMENT = "start_payment"
+    SETTLE = "settle"
+    LODGE_OBJECTION = "lodge_objection"
+    RECONSIDER = "reconsider"
+    UPHOLD = "uphold"
+    WITHDRAW = "withdraw"
+    RETENTION_EXPIRED = "retention_expired"
+
+
+S = ClaimState
+E = ClaimEvent
+
+# Who fires each event. Applicant events also need the actor to own the claim; all other
+# human events need the actor not to (a mayor never handles their own claim).
+EVENT_ROLES: Mapping[ClaimEvent, Role] = MappingProxyType(
+    {
+        E.SUBMIT: Role.APPLICANT,
+        E.PROVIDE_INFO: Role.APPLICANT,
+        E.WITHDRAW: Role.APPLICANT,
+        E.LODGE_OBJECTION: Role.APPLICANT,
+        E.START_ASSESSMENT: Role.ASSESSOR,
+        E.REQUEST_INFO: Role.ASSESSOR,
+        E.REQUEST_ADVICE: Role.ASSESSOR,
+        E.RECORD_ADVICE: Role.ASSESSOR,
+        E.PROPOSE_DECISION: Role.ASSESSOR,
+        E.RECONSIDER: Role.ASSESSOR,
+        E.GRANT: Role.DECIDER,
+        E.GRANT_PARTIALLY: Role.DECIDER,
+        E.REFUSE: Role.DECIDER,
+        E.DECLARE_NOT_CONSIDERED: Role.DECIDER,
+        E.SEND_BACK: Role.DECIDER,
+        E.UPHOLD: Role.DECIDER,
+        E.INFO_TERM_EXPIRED: Role.SYSTEM,
+        E.RETENTION_EXPIRED: Role.SYSTEM,
+        E.START_PAYMENT: Role.SYSTEM,
+        E.SETTLE: Role.SYSTEM,
+    }
+)
+
+# Decisions take four eyes: never by the one who proposed. Upholding a refusal counts too:
+# whoever prepared the refusal does not judge the objection against it.
+DECISION_EVENTS: frozenset[ClaimEvent] = frozenset(
+    {E.GRANT, E.GRANT_PARTIALLY, E.REFUSE, E.DECLARE_NOT_CONSIDERED, E.UPHOLD}
+)
+
+# The claim attributes the machine may write besides `state`, for the audit payload.
+RECORDED_ATTRIBUTES: tuple[str, ...] = (
+    "application_date",
+    "regime",
+    "assessor_id",
+    "proposed_by_id",
+    "decided_by_id",
+)
+
+
+class ClaimLike(ClaimFacts, Protocol):
+    """A claim the machine can move: the rules' facts plus the state column."""
+
+    state: ClaimState
+
+
+class InvalidTransition(WorkflowError, MachineError):
+    """The event is not allowed in the claim's current state (HTTP 409)."""
+
+    def __init__(self, event: ClaimEvent, state: ClaimState) -> None:
+        super().__init__(f"{event} is not allowed in state {state}")
+        self.event = event
+        self.state = state
+
+    def __str__(self) -> str:
+        # MachineError shows the repr of its message; ours reads as a sentence.
+        return str(self.value)
+
+
+class UnknownEvent(WorkflowError, ValueError):
+    """No such claim event (HTTP 400/422, unlike InvalidTransition's 409)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionRecord:
+    """What happened, for the service to persist and write into the audit event.
+
+    `changes` maps each attribute of `RECORDED_ATTRIBUTES` the event changed to its
+    (old, new) values; `state` is in `source`/`dest`.
+    """
+
+    event: ClaimEvent
+    source: ClaimState
+    dest: ClaimState
+    actor_id: int | None
+    changes: Mapping[str, tuple[object, object]]
+
+
+# --- Guards and effects, as the machine calls them ----------------------------------------
+
+_Step = Callable[[ClaimLike, Actor, ClaimContext | None], None]
+
+
+def _need_context(context: ClaimContext | None, event: ClaimEvent) -> ClaimContext:
+    if context is None:
+        raise MissingEventData(f"{event} needs a ClaimContext")
+    return context
+
+
+def _authorisation(event: ClaimEvent) -> _Step:
+    role = EVENT_ROLES[event]
+
+    def authorise(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+        check_role(actor, role, event)
+        if role is Role.SYSTEM:
+            return
+        if role is Role.APPLICANT:
+            check_own_claim(claim, actor)
+            return
+        check_not_own_claim(claim, actor)
+        if event in DECISION_EVENTS:
+            check_four_eyes(claim, actor)
+
+    authorise.__name__ = f"authorise_{event}"
+    return authorise
+
+
+def _submission_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    ctx = _need_context(context, E.SUBMIT)
+    on = claim.application_date or ctx.today
+    check_application_date(on, ctx.today)
+    check_eligibility(claim, on, ctx.settings)
+    check_requested_lines(claim, require_regime(on))
+
+
+def _proposal_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    ctx = _need_context(context, E.PROPOSE_DECISION)
+    check_decision_lines(claim)
+    check_regime_for_decision(claim, ctx)
+
+
+def _grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    ctx = _need_context(context, E.GRANT)
+    check_decision_lines(claim)
+    check_full_grant(claim)
+    check_regime_for_decision(claim, ctx)
+    check_budget(claim, ctx)
+
+
+def _partial_grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    ctx = _need_context(context, E.GRANT_PARTIALLY)
+    check_decision_lines(claim)
+    check_partial_grant(claim)
+    check_regime_for_decision(claim, ctx)
+    check_budget(claim, ctx)
+
+
+def _refusal_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    check_refusal(claim)
+
+
+def _info_term_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    check_info_term_expired(_need_context(context, E.INFO_TERM_EXPIRED))
+
+
+def _retention_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    check_retention_expired(_need_context(context, E.RETENTION_EXPIRED))
+
+
+def _record_submission(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    ctx = _need_context(context, E.SUBMIT)
+    if claim.application_date is None:
+        claim.application_date = ctx.today
+    claim.regime = regime_for(claim.application_date)
+
+
+def _record_assessor(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    claim.assessor_id = actor.user_id
+
+
+def _record_proposal(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    claim.proposed_by_id = actor.user_id
+
+
+def _clear_proposal(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    claim.proposed_by_id = None
+
+
+def _record_decision(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    claim.decided_by_id = actor.user_id
+
+
+def _reopen(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    claim.assessor_id = actor.user_id
+    claim.proposed_by_id = None
+    claim.decided_by_id = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    event: ClaimEvent
+    sources: tuple[ClaimState, ...]
+    dest: ClaimState
+    rules: tuple[_Step, ...] = ()
+    effects: tuple[_Step, ...] = ()
+
+
+# DESIGN.md §3, one line per event, in the order the diagram reads.
+_SPECS: tuple[_Spec, ...] = (
+    _Spec(E.SUBMIT, (S.DRAFT,), S.SUBMITTED, (_submission_rules,), (_record_submission,)),
+    _Spec(E.START_ASSESSMENT, (S.SUBMITTED,), S.IN_ASSESSMENT, effects=(_record_assessor,)),
+    _Spec(E.REQUEST_INFO, (S.IN_ASSESSMENT,), S.AWAITING_INFO),
+    _Spec(E.PROVIDE_INFO, (S.AWAITING_INFO,), S.IN_ASSESSMENT),
+    _Spec(
+        E.INFO_TERM_EXPIRED,
+        (S.AWAITING_INFO,),
+        S.DECISION_PROPOSED,
+        (_info_term_rules,),
+        (_clear_proposal,),
+    ),
+    _Spec(E.REQUEST_ADVICE, (S.IN_ASSESSMENT,), S.AWAITING_ADVICE),
+    _Spec(E.RECORD_ADVICE, (S.AWAITING_ADVICE,), S.IN_ASSESSMENT),
+    _Spec(
+        E.PROPOSE_DECISION,
+        (S.IN_ASSESSMENT,),
+        S.DECISION_PROPOSED,
+        (_proposal_rules,),
+        (_record_proposal,),
+    ),
+    _Spec(E.GRANT, (S.DECISION_PROPOSED,), S.GRANTED, (_grant_rules,), (_record_decision,)),
+    _Spec(
+        E.GRANT_PARTIALLY,
+        (S.DECISION_PROPOSED,),
+        S.GRANTED,
+        (_partial_grant_rules,),
+        (_record_decision,),
+    ),
+    _Spec(E.REFUSE, (S.DECISION_PROPOSED,), S.REFUSED, (_refusal_rules,), (_record_decision,)),
+    _Spec(
+        E.DECLARE_NOT_CONSIDERED,
+        (S.DECISION_PROPOSED,),
+        S.NOT_CONSIDERED,
+        effects=(_record_decision,),
+    ),
+    _Spec(E.SEND_BACK, (S.DECISION_PROPOSED,), S.IN_ASSESSMENT, effects=(_clear_proposal,)),
+    _Spec(E.START_PAYMENT, (S.GRANTED,), S.IN_PAYMENT),
+    _Spec(E.SETTLE, (S.IN_PAYMENT,), S.SETTLED),
+    _Spec(E.LODGE_OBJECTION, (S.REFUSED,), S.OBJECTION),
+    _Spec(E.RECONSIDER, (S.OBJECTION,), S.IN_ASSESSMENT, effects=(_reopen,)),
+    _Spec(E.UPHOLD, (S.OBJECTION,), S.REFUSED, effects=(_record_decision,)),
+    _Spec(
+        E.WITHDRAW,
+        (S.DRAFT, S.SUBMITTED, S.IN_ASSESSMENT, S.AWAITING_INFO, S.AWAITING_ADVICE),
+        S.WITHDRAWN,
+    ),
+    _Spec(
+        E.RETENTION_EXPIRED,
+        (S.SETTLED, S.REFUSED, S.WITHDRAWN, S.NOT_CONSIDERED),
+        S.ARCHIVED,
+        (_retention_rules,),
+    ),
+)
+
+# Archived is the end: no event leaves it (it appears as no transition's source).
+_FINAL_STATES = frozenset({S.ARCHIVED})
+
+
+def _as_condition(step: _Step) -> Callable[[EventData], bool]:
+    def condition(event_data: EventData) -> bool:
+        step(event_data.model, event_data.kwargs["actor"], event_data.kwargs.get("context"))
+        # Reached only when every rule held: a violated rule has raised, with its reason.
+        return True
+
+    condition.__name__ = step.__name__  # transitions logs callbacks by name
+    return condition
+
+
+def _as_callback(step: _Step) -> Callable[[EventData], None]:
+    def callback(event_data: EventData) -> None:
+        step(event_data.model, event_data.kwargs["actor"], event_data.kwargs.get("context"))
+
+    callback.__name__ = step.__name__
+    return callback
+
+
+def _build_machine() -> Machine:
+    machine = Machine(
+        model=None,  # claims are passed per event, never registered
+        states=[{"name": state, "final": state in _FINAL_STATES} for state in ClaimState],
+        initial=S.DRAFT,
+        auto_transitions=False,  # no to_<state>() shortcuts around the guards
+        send_event=True,
+        model_attribute="state",
+        ignore_invalid_triggers=False,
+        queued=False,  # a queue would be shared by every claim in the process
+        name="claim",
+    )
+    for spec in _SPECS:
+        machine.add_transition(
+            trigger=spec.event.value,
+            source=list(spec.sources),
+            dest=spec.dest,
+            conditions=[_as_condition(step) for step in (_authorisation(spec.event), *spec.rules)],
+            # "before" runs only after every condition held, so a refusal writes nothing.
+            before=[_as_callback(step) for step in spec.effects],
+        )
+    return machine
+
+
+_MACHINE = _build_machine()
+
+
+# --- Public API ---------------------------------------------------------------------------
+
+
+def fire(
+    claim: ClaimLike,
+    event: ClaimEvent | str,
+    *,
+    actor: Actor,
+    context: ClaimContext | None = None,
+) -> TransitionRecord:
+    """Fire an event on a claim by an actor; return what changed, or raise.
+
+    Raises `UnknownEvent` for a name that is no claim event, `InvalidTransition` when the
+    current state does not allow the event, `RuleViolation` when a rule forbids it, and
+    `MissingEventData` when the event needs a context and got none. On any exception the
+    claim is unchanged.
+    """
+    try:
+        claim_event = ClaimEvent(event)
+    except ValueError:
+        raise UnknownEvent(f"{event!r} is not a claim event") from None
+    if not isinstance(actor, Actor):
+        raise MissingEventData(f"{claim_event} needs an Actor, not {type(actor).__name__}")
+    if context is not None and not isinstance(context, ClaimContext):
+        raise MissingEventData(f"context must be a ClaimContext, not {type(context).__name__}")
+
+    source = ClaimState(claim.state)
+    if source is not claim.state:
+        # transitions finds a state by enum member; a plain string would be looked up by the
+        # member's NAME ("DRAFT") and fail, so hand it the member for the same value.
+        claim.state = source
+    if claim_event not in allowed_events(source):
+        raise InvalidTransition(claim_event, source)
+
+    before = {name: getattr(claim, name) for name in RECORDED_ATTRIBUTES}
+    # Event.trigger runs the event for this one model without add_model(): nothing is
+    # attached to the claim and the machine keeps no reference to it afterwards.
+    done = _MACHINE.events[claim_event.value].trigger(claim, actor=actor, context=context)
+    if not done:  # pragma: no cover - every condition returns True or raises
+        raise InvalidTransition(claim_event, source)
+
+    after = {name: getattr(claim, name) for name in RECORDED_ATTRIBUTES}
+    changes = {name: (before[name], after[name]) for name in before if after[name] != before[name]}
+    return TransitionRecord(
+        event=claim_event,
+        source=source,
+        dest=ClaimState(claim.state),
+        actor_id=actor.user_id,
+        changes=MappingProxyType(changes),
+    )
+
+
+def allowed_events(state: ClaimState | str) -> frozenset[ClaimEvent]:
+    """Return the events the state allows, by anyone (the rules decide who and whether)."""
+    return _ALLOWED[ClaimState(state)]
+
+
+def transition_table() -> tuple[tuple[ClaimState, ClaimEvent, ClaimState], ...]:
+    """Return every (source, event, destination), read from the machine itself."""
+    rows: list[tuple[ClaimState, ClaimEvent, ClaimState]] = []
+    for name, event in _MACHINE.events.items():
+        for source_name, transitions in event.transitions.items():
+            rows.extend(
+                (
+                    _MACHINE.get_state(source_name).value,
+                    ClaimEvent(name),
+                    _MACHINE.get_state(transition.dest).value,
+                )
+                for transition in transitions
+            )
+    return tuple(rows)
+
+
+def to_mermaid() -> str:
+    """Render the machine as a Mermaid stateDiagram-v2, so the documentation cannot drift."""
+    lines = ["stateDiagram-v2", f"    [*] --> {_MACHINE.get_state(_MACHINE.initial).value}"]
+    lines += [f"    {source} --> {dest}: {event}" for source, event, dest in transition_table()]
+    lines += [f"    {state.value} --> [*]" for state in _MACHINE.states.values() if state.final]
+    return "\n".join(lines) + "\n"
+
+
+def _allowed_by_state() -> Mapping[ClaimState, frozenset[ClaimEvent]]:
+    allowed: dict[ClaimState, set[ClaimEvent]] = {state: set() for state in ClaimState}
+    for source, event, _dest in transition_table():
+        allowed[source].add(event)
+    return MappingProxyType({state: frozenset(events) for state, events in allowed.items()})
+
+
+_ALLOWED = _allowed_by_state()
