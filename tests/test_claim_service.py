@@ -360,7 +360,7 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
             pass
 
 
-class psycopg_cleanup:  # noqa: N801 - a small context manager used like a function
+class psycopg_cleanup:
     """Remove what the concurrency test committed for real."""
 
     def __init__(self, engine, org_id: int) -> None:
