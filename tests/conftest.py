@@ -46,10 +46,26 @@ def _require_services() -> None:
         pytest.exit("Test services unreachable (run `make test`):\n" + "\n".join(problems), 3)
 
 
+def _drop_abandoned_databases(conn: psycopg.Connection) -> None:
+    """Drop test databases of runs that died before their own teardown."""
+    names = conn.execute(
+        "SELECT datname FROM pg_database WHERE datname ~ '^housing_(test|migrations)_[0-9]+_'"
+    ).fetchall()
+    for (name,) in names:
+        pid = int(name.split("_")[2])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except PermissionError:
+            continue  # alive, another user's run
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     _require_services()
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        _drop_abandoned_databases(conn)
         conn.execute(f'CREATE DATABASE "{TEST_DATABASE}"')
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
     yield f"{base}/{TEST_DATABASE}"

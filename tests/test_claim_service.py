@@ -7,7 +7,7 @@ import threading
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
@@ -210,7 +210,7 @@ def test_the_proposer_never_decides(world):
         world.both,
         claim,
         "propose_decision",
-        details={"granted": {l.id: l.requested_amount for l in claim.lines}},
+        details={"granted": {line.id: line.requested_amount for line in claim.lines}},
     )
     with pytest.raises(Forbidden) as refused:
         world.fire(world.both, claim, "grant")
@@ -356,38 +356,31 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
             assert starts == 1
             assert AuditTrail(check).verify(org_id).intact
     finally:
-        with psycopg_cleanup(engine, org_id):
-            pass
+        remove_organisation(engine, org_id)
 
 
-class psycopg_cleanup:
-    """Remove what the concurrency test committed for real."""
+# What the concurrency test committed for real, child tables first.
+CLEANUP = [
+    "DELETE FROM audit_event WHERE organisation_id = :o",
+    "DELETE FROM audit_chain_head WHERE organisation_id = :o",
+    "DELETE FROM measure_line USING claim"
+    " WHERE measure_line.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM claim WHERE organisation_id = :o",
+    "DELETE FROM home USING office_holder"
+    " WHERE home.office_holder_id = office_holder.id AND office_holder.organisation_id = :o",
+    "DELETE FROM office_holder WHERE organisation_id = :o",
+    "DELETE FROM budget WHERE organisation_id = :o",
+    "DELETE FROM user_role USING user_account"
+    " WHERE user_role.user_id = user_account.id AND user_account.organisation_id = :o",
+    "DELETE FROM user_account WHERE organisation_id = :o",
+    "DELETE FROM measure_catalogue WHERE organisation_id = :o",
+    "DELETE FROM eligible_office WHERE organisation_id = :o",
+    "DELETE FROM organisation WHERE id = :o",
+]
 
-    def __init__(self, engine, org_id: int) -> None:
-        self.engine, self.org_id = engine, org_id
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        from sqlalchemy import text
-
-        statements = [
-            "DELETE FROM audit_event WHERE organisation_id = :o",
-            "DELETE FROM audit_chain_head WHERE organisation_id = :o",
-            "DELETE FROM measure_line WHERE claim_id IN (SELECT id FROM claim WHERE organisation_id = :o)",
-            "DELETE FROM claim WHERE organisation_id = :o",
-            "DELETE FROM home WHERE office_holder_id IN (SELECT id FROM office_holder WHERE organisation_id = :o)",
-            "DELETE FROM office_holder WHERE organisation_id = :o",
-            "DELETE FROM budget WHERE organisation_id = :o",
-            "DELETE FROM user_role WHERE user_id IN (SELECT id FROM user_account WHERE organisation_id = :o)",
-            "DELETE FROM user_account WHERE organisation_id = :o",
-            "DELETE FROM measure_catalogue WHERE organisation_id = :o",
-            "DELETE FROM eligible_office WHERE organisation_id = :o",
-            "DELETE FROM organisation WHERE id = :o",
-        ]
-        with Session(self.engine) as s:
-            for statement in statements:
-                s.execute(text(statement), {"o": self.org_id})
-            s.commit()
-        return False
+def remove_organisation(engine, org_id: int) -> None:
+    with Session(engine) as s:
+        for statement in CLEANUP:
+            s.execute(text(statement), {"o": org_id})
+        s.commit()
