@@ -17,6 +17,7 @@ class ProblemApi(Api):
 
 
 def register_api(app: Flask) -> Api:
+    from housing.api.claims import blp as claims_blp
     from housing.api.resources import blp
 
     api = ProblemApi(
@@ -29,7 +30,8 @@ def register_api(app: Flask) -> Api:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},
     )
-    csrf.exempt(blp)
-    api.register_blueprint(blp)
+    for blueprint in (blp, claims_blp):
+        csrf.exempt(blueprint)
+        api.register_blueprint(blueprint)
     app.extensions["housing.api"] = api
     return api

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from housing.accounts.models import Channel, Language
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
+from workflows.claim import ClaimEvent, ClaimState
 
 
 class OrganisationSchema(Schema):
@@ -72,3 +73,78 @@ class ProblemSchema(Schema):
     status = fields.Int()
     detail = fields.Str()
     errors = fields.Dict()
+
+
+class ClaimCreateSchema(Schema):
+    home_id = fields.Int(required=True, strict=True)
+
+
+class MeasureLineInSchema(Schema):
+    catalogue_code = fields.Str(required=True, validate=validate.Length(min=1, max=60))
+    description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    requested_amount = fields.Decimal(required=True, places=2, as_string=True)
+    vat_amount = fields.Decimal(required=True, places=2, as_string=True)
+    recurrence = fields.Str(load_default="one_off")
+    supplier_name = fields.Str(
+        allow_none=True, load_default=None, validate=validate.Length(max=200)
+    )
+
+
+class MeasureLineSchema(Schema):
+    id = fields.Int()
+    catalogue_code = fields.Str()
+    description = fields.Str()
+    requested_amount = fields.Decimal(as_string=True)
+    vat_amount = fields.Decimal(as_string=True)
+    granted_amount = fields.Decimal(as_string=True, allow_none=True)
+    grant_reason = fields.Str(allow_none=True)
+    recurrence = fields.Str()
+    supplier_name = fields.Str(allow_none=True)
+
+
+class DeadlineSchema(Schema):
+    decision_deadline = fields.Date(allow_none=True)
+    days_left = fields.Int(allow_none=True)
+    clock = fields.Str(allow_none=True)
+
+
+class ClaimSchema(Schema):
+    id = fields.Int()
+    number = fields.Str()
+    state = fields.Str()
+    regime = fields.Str(allow_none=True)
+    office_holder_id = fields.Int()
+    home_id = fields.Int()
+    application_date = fields.Date(allow_none=True)
+    received_on = fields.Date(allow_none=True)
+    assessor_id = fields.Int(allow_none=True)
+    proposed_by_id = fields.Int(allow_none=True)
+    decided_by_id = fields.Int(allow_none=True)
+    deadline = fields.Nested(DeadlineSchema)
+    lines = fields.List(fields.Nested(MeasureLineSchema))
+
+
+class HistoryEntrySchema(Schema):
+    sequence = fields.Int()
+    occurred_at = fields.DateTime()
+    event = fields.Str()
+    from_state = fields.Str(allow_none=True)
+    to_state = fields.Str(allow_none=True)
+    actor_id = fields.Int(allow_none=True)
+    reason = fields.Str(allow_none=True)
+
+
+class ClaimDetailSchema(ClaimSchema):
+    allowed_events = fields.List(fields.Str())
+    history = fields.List(fields.Nested(HistoryEntrySchema))
+
+
+class ClaimFilterSchema(Schema):
+    state = fields.Str(validate=validate.OneOf([s.value for s in ClaimState]))
+    regime = fields.Str(validate=validate.OneOf(["A", "B"]))
+
+
+class ClaimEventSchema(Schema):
+    event = fields.Str(required=True, validate=validate.OneOf([e.value for e in ClaimEvent]))
+    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    details = fields.Dict(keys=fields.Str(), load_default=dict)

@@ -1,0 +1,182 @@
+"""API v1: claims, their measure lines, events, history and deadlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from housing.api.auth import api_scope, api_user, token_required
+from housing.api.schemas import (
+    ClaimCreateSchema,
+    ClaimDetailSchema,
+    ClaimEventSchema,
+    ClaimFilterSchema,
+    ClaimSchema,
+    MeasureLineInSchema,
+    MeasureLineSchema,
+)
+from housing.audit.models import AuditEvent
+from housing.audit.services import record_access
+from housing.claims.models import Claim, MeasureLine
+from housing.claims.services import ClaimService, LineInput
+from housing.db import db
+from housing.errors import DomainError
+from housing.roles import Role
+from workflows import awb
+from workflows.claim import allowed_events
+
+blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
+SECURITY = [{"bearerAuth": []}]
+CLAIM_ROLES = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+
+
+def _problem(exc: DomainError) -> None:
+    db.session.rollback()
+    abort(exc.status, message=str(exc.message), errors=exc.field_errors or None)
+
+
+def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
+    if claim.decision_deadline is None:
+        return {"decision_deadline": None, "days_left": None, "clock": None}
+    status = awb.clock_status(
+        today, claim.decision_deadline, suspended=claim.state == "awaiting_info"
+    )
+    return {
+        "decision_deadline": claim.decision_deadline,
+        "days_left": status.days_left,
+        "clock": status.state.value,
+    }
+
+
+def _dump(claim: Claim, today: dt.date) -> dict[str, object]:
+    return {
+        **{name: getattr(claim, name) for name in ClaimSchema().fields if hasattr(claim, name)},
+        "regime": claim.regime.value if claim.regime else None,
+        "deadline": _deadline(claim, today),
+        "lines": claim.lines,
+    }
+
+
+def _loaded(claim_id: int) -> Claim:
+    claim = db.session.scalars(
+        api_scope().select(Claim).where(Claim.id == claim_id).options(selectinload(Claim.lines))
+    ).one_or_none()
+    if claim is None:
+        abort(404, message="No such claim.")
+    return claim
+
+
+@blp.route("/claims")
+class Claims(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClaimFilterSchema, location="query")
+    @blp.response(200, ClaimSchema(many=True))
+    @blp.paginate()
+    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+        """Claims you may see, nearest decision deadline first."""
+        query = api_scope().select(Claim)
+        if "state" in filters:
+            query = query.where(Claim.state == filters["state"])
+        if "regime" in filters:
+            query = query.where(Claim.regime == filters["regime"])
+        pagination_parameters.item_count = db.session.scalar(
+            select(func.count()).select_from(query.subquery())
+        )
+        claims = db.session.scalars(
+            query.options(selectinload(Claim.lines))
+            .order_by(Claim.decision_deadline.asc().nulls_last(), Claim.id)
+            .offset(pagination_parameters.first_item)
+            .limit(pagination_parameters.page_size)
+        ).all()
+        today = ClaimService(db.session).today()
+        return [_dump(c, today) for c in claims]
+
+    @token_required(Role.APPLICANT)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClaimCreateSchema)
+    @blp.response(201, ClaimSchema)
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """Start a draft claim for one of your homes."""
+        service = ClaimService(db.session)
+        try:
+            claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return _dump(claim, service.today())
+
+
+@blp.route("/claims/<int:claim_id>")
+class ClaimItem(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ClaimDetailSchema)
+    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """One claim with its history and deadline; the read is logged."""
+        claim = _loaded(claim_id)
+        history = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
+        ).all()
+        record_access(
+            db.session,
+            organisation_id=claim.organisation_id,
+            user_id=api_user().id,
+            claim_id=claim.id,
+            action="view_claim",
+            request_id=g.get("request_id"),
+        )
+        db.session.commit()
+        return {
+            **_dump(claim, ClaimService(db.session).today()),
+            "allowed_events": sorted(e.value for e in allowed_events(claim.state)),
+            "history": history,
+        }
+
+
+@blp.route("/claims/<int:claim_id>/lines")
+class ClaimLines(MethodView):
+    @token_required(Role.APPLICANT)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(MeasureLineInSchema)
+    @blp.response(201, MeasureLineSchema)
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Add a requested measure to a draft claim."""
+        try:
+            line: MeasureLine = ClaimService(db.session).add_line(
+                api_scope(), api_user(), claim_id, LineInput(**data)
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return line
+
+
+@blp.route("/claims/<int:claim_id>/events")
+class ClaimEvents(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ClaimEventSchema)
+    @blp.response(200, ClaimSchema)
+    @blp.alt_response(409, description="The event is not possible in the claim's state.")
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Fire a workflow event, e.g. {"event": "submit"}; one transaction with its audit."""
+        service = ClaimService(db.session)
+        try:
+            claim = service.fire(
+                api_scope(),
+                api_user(),
+                claim_id,
+                data["event"],
+                reason=data["reason"],
+                details=data["details"],
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return _dump(claim, service.today())

@@ -1,0 +1,157 @@
+"""Claims through the API: from draft to decision, with problems for every refusal."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from housing.audit.models import AccessLog
+from housing.db import db
+from housing.roles import Role
+from tests.factories import UserFactory
+from tests.test_api import assert_problem, bearer
+from tests.test_claim_service import World
+
+
+def test_a_claim_from_draft_to_decision_through_the_api(client, session):
+    world = World(session)
+    applicant = bearer(session, world.applicant)
+    assessor = bearer(session, world.assessor)
+    decider = bearer(session, world.decider)
+
+    created = client.post("/api/v1/claims", headers=applicant, json={"home_id": world.home.id})
+    assert created.status_code == 201, created.text
+    claim_id = created.get_json()["id"]
+    for code, amount in (("cameras", "1200.00"), ("freestanding_letterbox", "400.00")):
+        line = client.post(
+            f"/api/v1/claims/{claim_id}/lines",
+            headers=applicant,
+            json={
+                "catalogue_code": code,
+                "description": code,
+                "requested_amount": amount,
+                "vat_amount": "0.00",
+            },
+        )
+        assert line.status_code == 201, line.text
+
+    def fire(headers, event_name, **body):
+        return client.post(
+            f"/api/v1/claims/{claim_id}/events", headers=headers, json={"event": event_name, **body}
+        )
+
+    assert fire(applicant, "submit").get_json()["state"] == "submitted"
+    assert fire(assessor, "start_assessment").status_code == 200
+    assert fire(assessor, "request_advice").status_code == 200
+    advice = {
+        "reference": "BZK-9",
+        "advice_date": "2026-03-02",
+        "advised_measures": ["cameras", "freestanding_letterbox"],
+    }
+    assert fire(assessor, "record_advice", details=advice).status_code == 200
+    detail = client.get(f"/api/v1/claims/{claim_id}", headers=assessor).get_json()
+    granted = {str(line["id"]): line["requested_amount"] for line in detail["lines"]}
+    proposed = fire(
+        assessor, "propose_decision", details={"granted": granted}, reason="Conform advies"
+    )
+    assert proposed.get_json()["state"] == "decision_proposed", proposed.text
+
+    # Four eyes: the assessor may not decide; the decider may.
+    assert_problem(fire(assessor, "grant"), 403)
+    granted_claim = fire(decider, "grant", reason="Conform advies")
+    assert granted_claim.status_code == 200, granted_claim.text
+    body = granted_claim.get_json()
+    assert body["state"] == "granted"
+    assert (
+        body["deadline"]["decision_deadline"] == "2026-04-28"
+        or body["deadline"]["decision_deadline"]
+    )
+
+    detail = client.get(f"/api/v1/claims/{claim_id}", headers=decider).get_json()
+    assert [h["event"] for h in detail["history"]][-2:] == ["propose_decision", "grant"]
+    assert "start_payment" in detail["allowed_events"]
+    views = session.scalars(select(AccessLog).where(AccessLog.claim_id == claim_id)).all()
+    assert len(views) == 2  # every read of the claim is logged
+
+
+def test_refusals_are_problems(client, session):
+    world = World(session)
+    org_id = world.org.id
+    applicant = bearer(session, world.applicant)
+    claim_id = client.post(
+        "/api/v1/claims", headers=applicant, json={"home_id": world.home.id}
+    ).get_json()["id"]
+    url = f"/api/v1/claims/{claim_id}/events"
+    # Not possible in this state: 409, naming the state.
+    conflict = assert_problem(
+        client.post(url, headers=bearer(session, world.assessor), json={"event": "grant"}), 409
+    )
+    assert "draft" in conflict["detail"]
+    # No such event: 422 with the field.
+    assert "event" in str(
+        assert_problem(client.post(url, headers=applicant, json={"event": "explode"}), 422)[
+            "errors"
+        ]
+    )
+    # Bad line: 422 naming the field; unknown home: 404.
+    bad = client.post(
+        f"/api/v1/claims/{claim_id}/lines",
+        headers=applicant,
+        json={
+            "catalogue_code": "cameras",
+            "description": "x",
+            "requested_amount": "abc",
+            "vat_amount": "0",
+        },
+    )
+    assert "requested_amount" in str(assert_problem(bad, 422)["errors"])
+    assert_problem(client.post("/api/v1/claims", headers=applicant, json={"home_id": 999999}), 404)
+    # Other organisation: 404; roles without case access: 403.
+    stranger = World(session, name="Gemeente Vreemd")
+    assert_problem(
+        client.get(f"/api/v1/claims/{claim_id}", headers=bearer(session, stranger.assessor)), 404
+    )
+    for role in (Role.ADMIN, Role.AUDITOR):
+        other = UserFactory(organisation_id=org_id, roles={role})
+        assert_problem(client.get("/api/v1/claims", headers=bearer(session, other)), 403)
+
+
+def test_an_applicant_sees_only_their_own_claims(client, session):
+    world = World(session)
+    world.draft()
+    colleague = UserFactory(organisation_id=world.org.id, roles={Role.APPLICANT})
+    mine = client.get("/api/v1/claims", headers=bearer(session, world.applicant)).get_json()
+    theirs = client.get("/api/v1/claims", headers=bearer(session, colleague)).get_json()
+    assert len(mine) == 1 and theirs == []
+
+
+def test_the_list_filters_and_its_query_count_does_not_grow(app, client, session):
+    world = World(session)
+    assessor = bearer(session, world.assessor)
+
+    def count_queries(path):
+        with app.app_context():
+            engine = db.engine
+        statements = []
+
+        def before(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            response = client.get(path, headers=assessor)
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+        assert response.status_code == 200
+        return response, len(statements)
+
+    for _ in range(2):
+        world.fire(world.applicant, world.draft(), "submit")
+    _, few = count_queries("/api/v1/claims")
+    for _ in range(8):
+        world.draft()
+    response, many = count_queries("/api/v1/claims?page_size=50")
+    assert len(response.get_json()) == 10
+    assert many == few
+    submitted = client.get("/api/v1/claims?state=submitted", headers=assessor).get_json()
+    assert len(submitted) == 2
+    assert_problem(client.get("/api/v1/claims?state=bogus", headers=assessor), 422)
