@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -166,4 +167,60 @@ def seed(session: Session) -> SeedReport:
             )
         report.created += 1
     session.flush()
+    _seed_budgets_and_claims(session, by_slug, report)
     return report
+
+
+DEMO_BUDGET = Decimal("50000.00")
+# (organisation slug, [(catalogue code, description, amount incl. VAT, VAT)])
+DEMO_CLAIMS = [
+    (
+        "rivierstad",
+        [
+            ("freestanding_letterbox", "Vrijstaande brievenbus bij de oprit", "650.00", "112.81"),
+            ("cameras", "Twee camera's, voordeur en achterom", "1450.00", "251.65"),
+        ],
+    ),
+    ("duinwijk", [("alarm_with_monitoring", "Alarm met doormelding", "980.00", "170.08")]),
+]
+
+
+def _seed_budgets_and_claims(
+    session: Session, by_slug: dict[str, Organisation], report: SeedReport
+) -> None:
+    """A budget for this year everywhere, and a submitted claim in two municipalities."""
+    from housing.claims.models import Budget, Claim
+    from housing.claims.services import ClaimService, LineInput
+    from housing.scoping import Scope
+
+    service = ClaimService(session)
+    year = service.today().year
+    for organisation in by_slug.values():
+        exists = session.scalars(
+            select(Budget).where(Budget.organisation_id == organisation.id, Budget.year == year)
+        ).one_or_none()
+        if exists is None:
+            session.add(Budget(organisation_id=organisation.id, year=year, amount=DEMO_BUDGET))
+            report.created += 1
+        else:
+            report.existing += 1
+    session.flush()
+    for slug, lines in DEMO_CLAIMS:
+        organisation = by_slug[slug]
+        if session.scalars(
+            select(Claim.id).where(Claim.organisation_id == organisation.id)
+        ).first():
+            report.existing += 1
+            continue
+        applicant = session.scalars(
+            select(User).where(User.email == demo_email("aanvrager", slug))
+        ).one()
+        scope = Scope.for_user(applicant)
+        home = session.scalars(
+            select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
+        ).first()
+        claim = service.create_draft(scope, applicant, home_id=home.id)
+        for code, description, amount, vat in lines:
+            service.add_line(scope, applicant, claim.id, LineInput(code, description, amount, vat))
+        service.fire(scope, applicant, claim.id, "submit")
+        report.created += 1

@@ -170,3 +170,15 @@ def test_check_reports_an_up_to_date_schema(runner):
     result = runner.invoke(args=["check"])
     assert result.exit_code == 0, result.output
     assert "schema: up to date" in result.output
+
+
+def test_demo_claims_are_submitted_and_the_audit_chain_verifies(app, session):
+    from housing.claims.models import Claim
+
+    seed(session)
+    session.commit()
+    states = session.scalars(select(Claim.state)).all()
+    assert states == ["submitted", "submitted"]
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Gemeente Rivierstad: intact (2 events)" in result.output
