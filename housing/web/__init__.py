@@ -13,7 +13,13 @@ from housing.api.problems import problem_from_http_exception, problem_response
 from housing.db import db
 from housing.errors import DomainError
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
-from housing.web.forms import KIND_LABELS, OFFICE_LABELS, ROLE_LABELS
+from housing.web.forms import (
+    CLOCK_LABELS,
+    KIND_LABELS,
+    OFFICE_LABELS,
+    ROLE_LABELS,
+    STATE_LABELS,
+)
 
 # Everything is served from this origin: no CDN, no inline script, no framing.
 CONTENT_SECURITY_POLICY = {
@@ -33,9 +39,10 @@ def _wants_problem_json() -> bool:
 
 
 def register_web(app: Flask) -> None:
-    from housing.web import admin, profile, start
+    from housing.web import admin, claims, profile, start
 
     app.register_blueprint(start.bp)
+    app.register_blueprint(claims.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)
     app.jinja_env.globals.update(
@@ -44,6 +51,8 @@ def register_web(app: Flask) -> None:
         ROLE_LABELS=ROLE_LABELS,
         OFFICE_LABELS=OFFICE_LABELS,
         KIND_LABELS=KIND_LABELS,
+        STATE_LABELS=STATE_LABELS,
+        CLOCK_LABELS=CLOCK_LABELS,
     )
 
     Talisman(

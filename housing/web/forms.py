@@ -45,6 +45,27 @@ KIND_LABELS = {
     OrganisationKind.PROVINCIE: _l("Province"),
     OrganisationKind.WATERSCHAP: _l("Water board"),
 }
+STATE_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted"),
+    "in_assessment": _l("In assessment"),
+    "awaiting_info": _l("Awaiting information"),
+    "awaiting_advice": _l("Awaiting advice"),
+    "decision_proposed": _l("Decision proposed"),
+    "granted": _l("Granted"),
+    "refused": _l("Refused"),
+    "not_considered": _l("Not considered"),
+    "in_payment": _l("In payment"),
+    "settled": _l("Settled"),
+    "objection": _l("Objection"),
+    "withdrawn": _l("Withdrawn"),
+    "archived": _l("Archived"),
+}
+CLOCK_LABELS = {
+    "running": _l("running"),
+    "suspended": _l("suspended"),
+    "overdue": _l("overdue"),
+}
 CHANNEL_LABELS = {
     Channel.ELECTRONIC: _l("Electronically (e-mail and this site)"),
     Channel.POST: _l("By letter"),
