@@ -1088,6 +1088,7 @@ class ClaimLifecycle(RuleBasedStateMachine):
     claim: FakeClaim
     ctx: ClaimContext
     audit: list[tuple[ClaimState, ClaimState, ClaimEvent]]
+    absorption_checked: bool
 
     @initialize(
         lines=lines_strategy(),
@@ -1141,6 +1142,7 @@ class ClaimLifecycle(RuleBasedStateMachine):
             retention_ends_on=today + shift,
         )
         self.audit = []
+        self.absorption_checked = False
 
     def _fire(self, event: ClaimEvent, who: Actor, granted: list[Decimal | None] | None) -> None:
         before = copy.deepcopy(self.claim)
@@ -1250,8 +1252,11 @@ class ClaimLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def archived_absorbs_everything(self) -> None:
-        if self.claim.state is not S.ARCHIVED:
+        # Once per run is enough: nothing changes an archived claim, and fire_any keeps
+        # trying random events on it.
+        if self.claim.state is not S.ARCHIVED or self.absorption_checked:
             return
+        self.absorption_checked = True
         for event in ClaimEvent:
             for who in ACTORS:
                 with pytest.raises(InvalidTransition):
@@ -1260,7 +1265,7 @@ class ClaimLifecycle(RuleBasedStateMachine):
 
 TestClaimLifecycle = ClaimLifecycle.TestCase
 TestClaimLifecycle.settings = settings(
-    max_examples=300,
+    max_examples=200,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import event, select, update
 
 from housing.audit.models import AccessLog
-from housing.claims.models import Claim
+from housing.claims.models import Claim, MeasureLine
 from housing.db import db
 from housing.roles import Role
 from tests.conftest import login
@@ -108,3 +108,85 @@ def test_administrators_and_auditors_do_not_read_claims(app, session):
         login(browser, user.email)
         assert browser.get(f"/claims/{claim.id}").status_code == 403
         assert browser.get("/claims/inbox").status_code == 403
+
+
+def test_a_claim_from_draft_to_grant_through_the_ui(app, session):
+    world = World(session)
+    home_id = world.home.id
+    browsers = {name: app.test_client() for name in ("applicant", "assessor", "decider")}
+    tokens = {
+        "applicant": login(browsers["applicant"], world.applicant.email),
+        "assessor": login(browsers["assessor"], world.assessor.email),
+        "decider": login(browsers["decider"], world.decider.email),
+    }
+
+    def post(who, path, **data):
+        response = browsers[who].post(path, data={**data, "csrf_token": tokens[who]})
+        assert response.status_code in (302, 303), response.text
+        return response
+
+    created = post("applicant", "/claims/new", home_id=home_id)
+    claim_path = created.headers["Location"]
+    claim_id = int(claim_path.rsplit("/", 1)[1])
+    bad = post(
+        "applicant",
+        f"{claim_path}/lines",
+        catalogue_code="cameras",
+        description="x",
+        requested_amount="veel",
+        vat_amount="0",
+    )
+    assert "Vul een bedrag in euro in" in browsers["applicant"].get(bad.headers["Location"]).text
+    post(
+        "applicant",
+        f"{claim_path}/lines",
+        catalogue_code="cameras",
+        description="Camera's",
+        requested_amount="1200,00",
+        vat_amount="208,26",
+    )
+    page = browsers["applicant"].get(claim_path).text
+    assert "Camera&#39;s" in page and "De aanvraag indienen" in page
+    post("applicant", f"{claim_path}/events", event="submit")
+
+    page = browsers["assessor"].get(claim_path).text
+    assert "De beoordeling starten" in page and "De aanvraag indienen" not in page
+    post("assessor", f"{claim_path}/events", event="start_assessment")
+    post("assessor", f"{claim_path}/events", event="request_advice")
+    post(
+        "assessor",
+        f"{claim_path}/events",
+        event="record_advice",
+        reference="BZK-3",
+        advice_date="2026-03-02",
+        advised_measures="cameras",
+    )
+    line_id = session.scalars(select(MeasureLine.id).where(MeasureLine.claim_id == claim_id)).one()
+    post(
+        "assessor",
+        f"{claim_path}/events",
+        event="propose_decision",
+        **{f"granted-{line_id}": "1200.00"},
+        reason="Conform advies",
+    )
+
+    # The assessor cannot decide: the page offers it no decision, and a forged post is refused.
+    assert "Volledig toekennen" not in browsers["assessor"].get(claim_path).text
+    refused = post("assessor", f"{claim_path}/events", event="grant")
+    assert "alert" in browsers["assessor"].get(refused.headers["Location"]).text
+    post("decider", f"{claim_path}/events", event="grant", reason="Conform advies")
+    state, decided_by = session.execute(
+        select(Claim.state, Claim.decided_by_id).where(Claim.id == claim_id)
+    ).one()
+    assert (state, decided_by) == ("granted", world.decider.id)
+    assert "Toegekend" in browsers["applicant"].get(claim_path).text
+
+
+def test_an_unknown_event_in_the_form_is_a_bad_request(client, session):
+    world = World(session)
+    (claim,) = submitted(world, 1)
+    csrf = login(client, world.assessor.email)
+    response = client.post(
+        f"/claims/{claim.id}/events", data={"event": "explode", "csrf_token": csrf}
+    )
+    assert response.status_code == 400

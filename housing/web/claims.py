@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, g, render_template, request
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim
-from housing.claims.services import ClaimService
+from housing.claims.models import Claim, MeasureCatalogue
+from housing.claims.services import ClaimService, LineInput
 from housing.db import db
+from housing.errors import DomainError
+from housing.organisations.models import Home, OfficeHolder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.forms import EVENT_LABELS
 from workflows import awb
-from workflows.claim import ClaimState
+from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState, allowed_events
+from workflows.rules import Role as WorkflowRole
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
 PER_PAGE = 50
@@ -79,7 +84,13 @@ def mine() -> ResponseReturnValue:
     claims = db.session.scalars(
         current_scope().select(Claim).order_by(Claim.id.desc()).limit(PER_PAGE)
     ).all()
-    return render_template("claims/mine.html", claims=claims)
+    homes = db.session.scalars(
+        current_scope()
+        .select(Home)
+        .join(OfficeHolder)
+        .where(OfficeHolder.user_id == current_user.id)
+    ).all()
+    return render_template("claims/mine.html", claims=claims, homes=homes)
 
 
 @bp.route("/<int:claim_id>")
@@ -107,10 +118,135 @@ def show(claim_id: int) -> ResponseReturnValue:
     db.session.commit()
     today = ClaimService(db.session).today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
+    catalogue = []
+    if claim.state == ClaimState.DRAFT and claim.office_holder_user_id == current_user.id:
+        catalogue = db.session.scalars(
+            select(MeasureCatalogue)
+            .where(
+                MeasureCatalogue.organisation_id == claim.organisation_id,
+                MeasureCatalogue.regime == claim.regime,
+                MeasureCatalogue.active.is_(True),
+            )
+            .order_by(MeasureCatalogue.name)
+        ).all()
     return render_template(
         "claims/show.html",
         claim=claim,
         history=history,
         clock=clock_of(claim, today),
         requested=requested,
+        actions=_actions_for(claim),
+        catalogue=catalogue,
     )
+
+
+def _actions_for(claim: Claim) -> list[ClaimEvent]:
+    """The events this user could fire now; the service still checks every rule."""
+    roles = {role.value for role in current_user.roles}
+    return [
+        event
+        for event in sorted(allowed_events(claim.state), key=lambda e: list(ClaimEvent).index(e))
+        if EVENT_ROLES[event] is not WorkflowRole.SYSTEM and EVENT_ROLES[event].value in roles
+    ]
+
+
+def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
+    form = request.form
+    if event is ClaimEvent.REQUEST_INFO:
+        return {"question": form.get("question", ""), "term_days": form.get("term_days") or None}
+    if event is ClaimEvent.PROVIDE_INFO:
+        return {"answer": form.get("answer", "")}
+    if event is ClaimEvent.RECORD_ADVICE:
+        return {
+            "reference": form.get("reference", ""),
+            "advice_date": form.get("advice_date", ""),
+            "advised_measures": form.getlist("advised_measures"),
+            "contents": form.get("contents", ""),
+        }
+    if event is ClaimEvent.PROPOSE_DECISION:
+        granted = {
+            key.removeprefix("granted-"): value
+            for key, value in form.items()
+            if key.startswith("granted-")
+        }
+        reasons = {
+            key.removeprefix("reason-"): value
+            for key, value in form.items()
+            if key.startswith("reason-") and value.strip()
+        }
+        return {"granted": granted, "line_reasons": reasons}
+    return {}
+
+
+@bp.route("/<int:claim_id>/events", methods=["POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
+def fire_event(claim_id: int) -> ResponseReturnValue:
+    try:
+        event = ClaimEvent(request.form.get("event", ""))
+    except ValueError:
+        abort(400)
+    try:
+        ClaimService(db.session).fire(
+            current_scope(),
+            current_user,
+            claim_id,
+            event.value,
+            reason=request.form.get("reason") or None,
+            details=_event_details(event, claim_id),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    db.session.commit()
+    flash(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), "success")
+    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+
+
+@bp.route("/new", methods=["POST"])
+@role_required(Role.APPLICANT)
+def new() -> ResponseReturnValue:
+    try:
+        claim = ClaimService(db.session).create_draft(
+            current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(url_for("claims.mine"), code=303)
+    db.session.commit()
+    return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+
+
+@bp.route("/<int:claim_id>/lines", methods=["POST"])
+@role_required(Role.APPLICANT)
+def add_line(claim_id: int) -> ResponseReturnValue:
+    form = request.form
+    try:
+        ClaimService(db.session).add_line(
+            current_scope(),
+            current_user,
+            claim_id,
+            LineInput(
+                catalogue_code=form.get("catalogue_code", ""),
+                description=form.get("description", ""),
+                requested_amount=form.get("requested_amount", "").replace(",", "."),
+                vat_amount=form.get("vat_amount", "").replace(",", "."),
+                supplier_name=form.get("supplier_name") or None,
+            ),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        messages = [str(m) for ms in exc.field_errors.values() for m in ms] or [str(exc.message)]
+        for message in messages:
+            flash(message, "error")
+        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    db.session.commit()
+    flash(_("The measure has been added."), "success")
+    return redirect(url_for("claims.show", claim_id=claim_id), code=303)

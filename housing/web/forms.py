@@ -61,6 +61,24 @@ STATE_LABELS = {
     "withdrawn": _l("Withdrawn"),
     "archived": _l("Archived"),
 }
+EVENT_LABELS = {
+    "submit": _l("Submit the claim"),
+    "start_assessment": _l("Start the assessment"),
+    "request_info": _l("Ask for information"),
+    "provide_info": _l("Send the information"),
+    "request_advice": _l("Ask for the security advice"),
+    "record_advice": _l("Record the security advice"),
+    "propose_decision": _l("Propose a decision"),
+    "grant": _l("Grant in full"),
+    "grant_partially": _l("Grant partially"),
+    "refuse": _l("Refuse"),
+    "declare_not_considered": _l("Declare not considered"),
+    "send_back": _l("Send back to the assessor"),
+    "lodge_objection": _l("Lodge an objection"),
+    "reconsider": _l("Reconsider"),
+    "uphold": _l("Uphold the refusal"),
+    "withdraw": _l("Withdraw the claim"),
+}
 CLOCK_LABELS = {
     "running": _l("running"),
     "suspended": _l("suspended"),
