@@ -53,9 +53,17 @@ class UserFactory(Base):
         model = User
 
     email = factory.Sequence(lambda n: f"user{n}@test.example")
+    organisation_id = None
     full_name = factory.Faker("name", locale="nl_NL")
     password_hash = PASSWORD_HASH
-    organisation = factory.SubFactory(OrganisationFactory)
+    # Given an organisation_id, use that organisation; otherwise make one.
+    organisation = factory.Maybe(
+        "organisation_id",
+        yes_declaration=factory.LazyAttribute(
+            lambda o: db.session.get(Organisation, o.organisation_id)
+        ),
+        no_declaration=factory.SubFactory(OrganisationFactory),
+    )
     language = Language.NL
     channel_preference = Channel.ELECTRONIC
     roles = frozenset({Role.APPLICANT})

@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import event, select, update
 
 from housing.audit.models import AccessLog
-from housing.claims.models import Claim, MeasureLine
+from housing.claims.documents import DocumentStore
+from housing.claims.models import Claim, Document, MeasureLine
 from housing.db import db
 from housing.roles import Role
 from tests.conftest import login
@@ -190,3 +191,48 @@ def test_an_unknown_event_in_the_form_is_a_bad_request(client, session):
         f"/claims/{claim.id}/events", data={"event": "explode", "csrf_token": csrf}
     )
     assert response.status_code == 400
+
+
+def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(
+    app, session, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+    world = World(session)
+    world.service.documents = DocumentStore.default()
+    claim = world.proposed()
+    world.fire(world.decider, claim, "grant")
+    claim_id = claim.id
+    letter = session.scalars(select(Document).where(Document.claim_id == claim_id)).one()
+    path = f"/claims/{claim_id}/documents/{letter.id}"
+    applicant, finance, colleague = app.test_client(), app.test_client(), app.test_client()
+    login(applicant, world.applicant.email)
+    with applicant.get(path) as response:
+        assert response.status_code == 200
+        assert response.data.startswith(b"%PDF")
+        assert "attachment" in response.headers["Content-Disposition"]
+    login(finance, UserFactory(organisation_id=world.org.id, roles={Role.FINANCE}).email)
+    with finance.get(path) as response:
+        assert response.status_code == 200
+    login(colleague, UserFactory(organisation_id=world.org.id, roles={Role.APPLICANT}).email)
+    assert colleague.get(path).status_code == 404  # not their claim
+    assert applicant.get(f"/claims/{claim_id}/documents/999999").status_code == 404
+    downloads = session.scalars(
+        select(AccessLog).where(AccessLog.document_id == letter.id, AccessLog.action == "download")
+    ).all()
+    assert len(downloads) == 2
+
+
+def test_the_security_advice_is_not_for_finance_nor_the_applicant(session):
+    from housing.claims.documents import may_download
+    from housing.claims.models import Confidentiality, DocumentKind
+
+    advice = Document(
+        kind=DocumentKind.SECURITY_ADVICE, confidentiality=Confidentiality.SECRET, uploaded_by_id=9
+    )
+    assert may_download(advice, user_id=1, roles={"assessor"}, owner_id=2)
+    assert not may_download(advice, user_id=1, roles={"finance"}, owner_id=2)
+    assert not may_download(advice, user_id=2, roles={"applicant"}, owner_id=2)
+    own_quote = Document(
+        kind=DocumentKind.QUOTE, confidentiality=Confidentiality.INTERNAL, uploaded_by_id=2
+    )
+    assert may_download(own_quote, user_id=2, roles={"applicant"}, owner_id=2)

@@ -38,6 +38,26 @@ MINIMUM_CONFIDENTIALITY = {
 LEVEL_ORDER = [Confidentiality.INTERNAL, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET]
 
 
+# Who may download what. The applicant gets their decision letters and what they sent in;
+# the security advice and the scan stay with those who assess and decide.
+STAFF_READERS = {
+    Confidentiality.INTERNAL: {"assessor", "decider", "finance"},
+    Confidentiality.CONFIDENTIAL: {"assessor", "decider", "finance"},
+    Confidentiality.SECRET: {"assessor", "decider"},
+}
+
+
+def may_download(
+    document: Document, *, user_id: int, roles: set[str], owner_id: int | None
+) -> bool:
+    """Whether this user may have the bytes of a document of a claim they can already see."""
+    if roles & STAFF_READERS[Confidentiality(document.confidentiality)]:
+        return True
+    if "applicant" in roles and owner_id == user_id:
+        return document.kind == DocumentKind.DECISION_LETTER or document.uploaded_by_id == user_id
+    return False
+
+
 def sniff_content_type(data: bytes) -> str | None:
     for signature, content_type in SIGNATURES:
         if data.startswith(signature):
@@ -57,6 +77,13 @@ def _clean_filename(filename: str) -> str:
 class DocumentStore:
     root: Path
     max_bytes: int = DEFAULT_MAX_BYTES
+
+    @classmethod
+    def default(cls) -> DocumentStore:
+        """Under the instance folder, outside the web root (HOUSING_INSTANCE_PATH)."""
+        from housing.config import Settings
+
+        return cls(root=Settings.from_env().instance_path / "documents")
 
     def _path(self, storage_key: str) -> Path:
         return self.root / storage_key[:2] / storage_key

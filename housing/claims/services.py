@@ -17,11 +17,15 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
+from housing.claims.documents import DocumentStore
+from housing.claims.letters import render_decision_letter
 from housing.claims.models import (
     Budget,
     Claim,
+    Confidentiality,
     Decision,
     DecisionKind,
+    DocumentKind,
     InformationRequest,
     MeasureCatalogue,
     MeasureLine,
@@ -57,6 +61,15 @@ DECISION_KINDS = {
     ClaimEvent.DECLARE_NOT_CONSIDERED: DecisionKind.NOT_CONSIDERED,
     ClaimEvent.UPHOLD: DecisionKind.OBJECTION_DECISION,
 }
+# Used when the decider gives no reasons of their own; the letter always states some.
+DEFAULT_REASONS = {
+    DecisionKind.GRANT: "De aangevraagde maatregelen passen binnen de regeling en het advies.",
+    DecisionKind.PARTIAL_GRANT: "Niet alle aangevraagde bedragen passen binnen de regeling;"
+    " per maatregel staat hierboven wat is toegekend en waarom.",
+    DecisionKind.REFUSAL: "De aanvraag voldoet niet aan de voorwaarden van de regeling.",
+    DecisionKind.NOT_CONSIDERED: "De gevraagde aanvulling is niet binnen de termijn ontvangen.",
+    DecisionKind.OBJECTION_DECISION: "Het bezwaar geeft geen aanleiding het besluit te herzien.",
+}
 LEGAL_BASIS = (
     "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
     "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
@@ -88,10 +101,16 @@ class LineInput:
 
 
 class ClaimService:
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        session: Session,
+        clock: Callable[[], dt.datetime] = utcnow,
+        documents: DocumentStore | None = None,
+    ) -> None:
         self.session = session
         self.clock = clock
         self.audit = AuditTrail(session, clock)
+        self.documents = documents or DocumentStore.default()
 
     def today(self) -> dt.date:
         return self.clock().astimezone(AMSTERDAM).date()
@@ -398,20 +417,43 @@ class ClaimService:
             if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
                 assert budget is not None  # the machine refused a grant without budget
                 budget.committed += granted_total(claim.lines)
-            self.session.add(
-                Decision(
-                    claim_id=claim.id,
-                    kind=DECISION_KINDS[event],
-                    prepared_by_id=claim.proposed_by_id,
-                    decided_by_id=claim.decided_by_id,
-                    decided_at=self.clock(),
-                    reasons=(reason or "").strip() or str(_l("See the decision letter.")),
-                    legal_basis=LEGAL_BASIS,
-                )
+            decision = Decision(
+                claim_id=claim.id,
+                kind=DECISION_KINDS[event],
+                prepared_by_id=claim.proposed_by_id,
+                decided_by_id=claim.decided_by_id,
+                decided_at=self.clock(),
+                sent_on=today,
+                reasons=(reason or "").strip() or DEFAULT_REASONS[DECISION_KINDS[event]],
+                legal_basis=LEGAL_BASIS,
             )
+            self.session.add(decision)
+            self.session.flush()
+            self._write_letter(claim, decision)
         self.session.flush()
         if claim.received_on is not None:
             claim.decision_deadline = self.deadline(claim).deadline
+
+    def _write_letter(self, claim: Claim, decision: Decision) -> None:
+        """The decision letter as PDF, stored as a document of the claim."""
+        organisation = claim.office_holder.organisation
+        pdf = render_decision_letter(
+            claim,
+            decision,
+            organisation,
+            calendar=atw_calendar(self.session),
+            terms=awb_terms(organisation),
+        )
+        letter = self.documents.add(
+            self.session,
+            claim,
+            kind=DocumentKind.DECISION_LETTER,
+            filename=f"besluit-{claim.number}-{decision.id}.pdf",
+            data=pdf,
+            uploaded_by_id=None,
+            confidentiality=Confidentiality.CONFIDENTIAL,
+        )
+        decision.letter_document_id = letter.id
 
     def deadline(self, claim: Claim) -> awb.DecisionDeadline:
         """The decision deadline with every information request taken into account."""

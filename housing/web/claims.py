@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+import io
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -11,7 +23,8 @@ from sqlalchemy.orm import selectinload
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, MeasureCatalogue
+from housing.claims.documents import DocumentStore, may_download
+from housing.claims.models import Claim, Document, MeasureCatalogue
 from housing.claims.services import ClaimService, LineInput
 from housing.db import db
 from housing.errors import DomainError
@@ -137,6 +150,9 @@ def show(claim_id: int) -> ResponseReturnValue:
         requested=requested,
         actions=_actions_for(claim),
         catalogue=catalogue,
+        documents=db.session.scalars(
+            select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
+        ).all(),
     )
 
 
@@ -176,6 +192,38 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
         }
         return {"granted": granted, "line_reasons": reasons}
     return {}
+
+
+@bp.route("/<int:claim_id>/documents/<int:document_id>")
+@role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+def download(claim_id: int, document_id: int) -> ResponseReturnValue:
+    claim = current_scope().get(db.session, Claim, claim_id)
+    document = db.session.get(Document, document_id)
+    if claim is None or document is None or document.claim_id != claim.id:
+        abort(404)
+    roles = {role.value for role in current_user.roles}
+    if not may_download(
+        document, user_id=current_user.id, roles=roles, owner_id=claim.office_holder_user_id
+    ):
+        abort(403)
+    data = DocumentStore.default().read(document)
+    record_access(
+        db.session,
+        organisation_id=claim.organisation_id,
+        user_id=current_user.id,
+        claim_id=claim.id,
+        document_id=document.id,
+        action="download",
+        request_id=g.get("request_id"),
+    )
+    db.session.commit()
+    return send_file(
+        io.BytesIO(data),
+        mimetype=document.content_type,
+        as_attachment=True,
+        download_name=document.filename,
+        max_age=0,
+    )
 
 
 @bp.route("/<int:claim_id>/events", methods=["POST"])

@@ -1,0 +1,64 @@
+"""Decision letters: a PDF in Dutch with the right dates, stored with the claim."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from housing.claims.documents import DocumentStore
+from housing.claims.letters import long_date, money
+from housing.claims.models import Decision, Document
+from tests.test_claim_service import World
+
+
+def pdf_text(data: bytes) -> str:
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def test_long_dates_and_money_read_as_in_a_dutch_letter():
+    assert long_date(dt.date(2026, 5, 5)) == "5 mei 2026"
+    from decimal import Decimal
+
+    assert money(Decimal("1450.5")) == "€ 1.450,50"
+
+
+def test_a_partial_grant_letter_has_the_decision_the_amounts_and_the_objection_date(
+    session, tmp_path
+):
+    world = World(session)
+    world.service.documents = DocumentStore(tmp_path / "documents")
+    # Decided on Friday 3 April 2026: six weeks end Friday 15 May 2026, a day equated with
+    # a holiday (after Ascension), so the objection term runs to Monday 18 May.
+    world.clock.now = dt.datetime(2026, 4, 3, 9, tzinfo=dt.UTC)
+    claim = world.proposed()
+    camera, letterbox = claim.lines
+    claim_id = claim.id
+    world.fire(world.decider, claim, "send_back")
+    world.fire(
+        world.assessor,
+        claim,
+        "propose_decision",
+        details={
+            "granted": {camera.id: "1200.00", letterbox.id: "250.00"},
+            "line_reasons": {letterbox.id: "Eenvoudiger model"},
+        },
+    )
+    world.fire(world.decider, claim, "grant_partially", reason="De brievenbus kan eenvoudiger.")
+    decision = session.scalars(select(Decision).where(Decision.claim_id == claim_id)).one()
+    letter = session.get(Document, decision.letter_document_id)
+    assert (letter.kind, letter.content_type, letter.confidentiality) == (
+        "decision_letter",
+        "application/pdf",
+        "confidential",
+    )
+    text = pdf_text(world.service.documents.read(letter))
+    assert "gedeeltelijk toe" in text
+    assert "3 april 2026" in text  # the date it was sent
+    assert "18 mei 2026" in text  # the last day to object, Atw-stretched
+    assert "college van burgemeester en wethouders" in text
+    assert "De brievenbus kan eenvoudiger." in text and "Eenvoudiger model" in text
+    assert "€ 1.450,00" in text  # granted total
+    assert claim.number in text
