@@ -236,3 +236,51 @@ def test_the_security_advice_is_not_for_finance_nor_the_applicant(session):
         kind=DocumentKind.QUOTE, confidentiality=Confidentiality.INTERNAL, uploaded_by_id=2
     )
     assert may_download(own_quote, user_id=2, roles={"applicant"}, owner_id=2)
+
+
+def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+    world = World(session)
+    (claim,) = submitted(world, 1)
+    claim_id = claim.id
+    applicant, assessor = app.test_client(), app.test_client()
+    applicant_csrf = login(applicant, world.applicant.email)
+    assessor_csrf = login(assessor, world.assessor.email)
+    pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+    def send(browser, csrf, kind, data, name="bestand.pdf"):
+        response = browser.post(
+            f"/claims/{claim_id}/documents",
+            data={"kind": kind, "csrf_token": csrf, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 303
+        return browser.get(response.headers["Location"]).text
+
+    assert "Het document is toegevoegd." in send(
+        applicant, applicant_csrf, "quote", pdf, "offerte.pdf"
+    )
+    assert "Alleen PDF-, JPEG- of PNG-bestanden" in send(
+        applicant, applicant_csrf, "quote", b"MZ\x90\x00evil", "x.pdf"
+    )
+    assert "U kunt dit soort document niet toevoegen." in send(
+        applicant, applicant_csrf, "security_advice", pdf
+    )
+    send(assessor, assessor_csrf, "security_advice", pdf, "advies.pdf")
+
+    rows = session.execute(
+        select(Document.filename, Document.id, Document.confidentiality).where(
+            Document.claim_id == claim_id
+        )
+    ).all()
+    documents = {name: (ident, level) for name, ident, level in rows}
+    assert set(documents) == {"offerte.pdf", "advies.pdf"}
+    advice_id, level = documents["advies.pdf"]
+    assert level == "secret"
+    assert applicant.get(f"/claims/{claim_id}/documents/{advice_id}").status_code == 403
+    with applicant.get(f"/claims/{claim_id}/documents/{documents['offerte.pdf'][0]}") as own:
+        assert own.status_code == 200 and own.data == pdf
+    with assessor.get(f"/claims/{claim_id}/documents/{advice_id}") as advice:
+        assert advice.status_code == 200

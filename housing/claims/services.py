@@ -25,6 +25,7 @@ from housing.claims.models import (
     Confidentiality,
     Decision,
     DecisionKind,
+    Document,
     DocumentKind,
     InformationRequest,
     MeasureCatalogue,
@@ -213,6 +214,57 @@ class ClaimService:
         self.session.add(added)
         self.session.flush()
         return added
+
+    # --- documents ------------------------------------------------------------------------
+    # What each role may send in: the applicant their quotes, invoices and photos; the
+    # assessor also the scan report and the security advice.
+    UPLOAD_KINDS = {
+        Role.APPLICANT: {DocumentKind.QUOTE, DocumentKind.INVOICE, DocumentKind.PHOTO},
+        Role.ASSESSOR: {
+            DocumentKind.SCAN_REPORT,
+            DocumentKind.SECURITY_ADVICE,
+            DocumentKind.QUOTE,
+            DocumentKind.INVOICE,
+            DocumentKind.PHOTO,
+            DocumentKind.OTHER,
+        },
+    }
+
+    def upload(
+        self, scope: Scope, user: User, claim_id: int, *, kind: str, filename: str, data: bytes
+    ) -> Document:
+        claim = self._locked(scope, claim_id)
+        try:
+            document_kind = DocumentKind(kind)
+        except ValueError:
+            raise _invalid("kind", _l("Choose what kind of document this is.")) from None
+        allowed: set[DocumentKind] = set()
+        if Role.ASSESSOR in user.roles:
+            allowed |= self.UPLOAD_KINDS[Role.ASSESSOR]
+        if Role.APPLICANT in user.roles and claim.office_holder_user_id == user.id:
+            allowed |= self.UPLOAD_KINDS[Role.APPLICANT]
+        if not allowed:
+            raise Forbidden(_l("You cannot add documents to this claim."))
+        if document_kind not in allowed:
+            raise _invalid("kind", _l("You cannot add this kind of document."))
+        if claim.state in (ClaimState.WITHDRAWN, ClaimState.ARCHIVED):
+            raise Conflict(_l("This claim is closed."))
+        document = self.documents.add(
+            self.session,
+            claim,
+            kind=document_kind,
+            filename=filename,
+            data=data,
+            uploaded_by_id=user.id,
+        )
+        self.audit.append(
+            claim.organisation_id,
+            event="add_document",
+            actor_id=user.id,
+            claim_id=claim.id,
+            payload={"document_id": document.id, "kind": document.kind, "sha256": document.sha256},
+        )
+        return document
 
     # --- the workflow -------------------------------------------------------------------
     def _locked(self, scope: Scope, claim_id: int) -> Claim:

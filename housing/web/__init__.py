@@ -15,6 +15,7 @@ from housing.errors import DomainError
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
 from housing.web.forms import (
     CLOCK_LABELS,
+    DOCUMENT_LABELS,
     EVENT_LABELS,
     KIND_LABELS,
     OFFICE_LABELS,
@@ -55,6 +56,7 @@ def register_web(app: Flask) -> None:
         STATE_LABELS=STATE_LABELS,
         CLOCK_LABELS=CLOCK_LABELS,
         EVENT_LABELS=EVENT_LABELS,
+        DOCUMENT_LABELS=DOCUMENT_LABELS,
     )
 
     Talisman(

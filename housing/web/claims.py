@@ -150,10 +150,20 @@ def show(claim_id: int) -> ResponseReturnValue:
         requested=requested,
         actions=_actions_for(claim),
         catalogue=catalogue,
+        upload_kinds=_upload_kinds(claim),
         documents=db.session.scalars(
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
     )
+
+
+def _upload_kinds(claim: Claim) -> list[str]:
+    kinds: set[str] = set()
+    if Role.ASSESSOR in current_user.roles:
+        kinds |= {k.value for k in ClaimService.UPLOAD_KINDS[Role.ASSESSOR]}
+    if Role.APPLICANT in current_user.roles and claim.office_holder_user_id == current_user.id:
+        kinds |= {k.value for k in ClaimService.UPLOAD_KINDS[Role.APPLICANT]}
+    return sorted(kinds)
 
 
 def _actions_for(claim: Claim) -> list[ClaimEvent]:
@@ -224,6 +234,32 @@ def download(claim_id: int, document_id: int) -> ResponseReturnValue:
         download_name=document.filename,
         max_age=0,
     )
+
+
+@bp.route("/<int:claim_id>/documents", methods=["POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR)
+def upload(claim_id: int) -> ResponseReturnValue:
+    sent = request.files.get("file")
+    try:
+        ClaimService(db.session).upload(
+            current_scope(),
+            current_user,
+            claim_id,
+            kind=request.form.get("kind", ""),
+            filename=sent.filename or "" if sent else "",
+            data=sent.read() if sent else b"",
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        messages = [str(m) for ms in exc.field_errors.values() for m in ms] or [str(exc.message)]
+        for message in messages:
+            flash(message, "error")
+        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    db.session.commit()
+    flash(_("The document has been added."), "success")
+    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
 
 
 @bp.route("/<int:claim_id>/events", methods=["POST"])

@@ -79,6 +79,15 @@ EVENT_LABELS = {
     "uphold": _l("Uphold the refusal"),
     "withdraw": _l("Withdraw the claim"),
 }
+DOCUMENT_LABELS = {
+    "scan_report": _l("Woningscan report"),
+    "security_advice": _l("Security advice"),
+    "quote": _l("Quote"),
+    "invoice": _l("Invoice"),
+    "photo": _l("Photo"),
+    "decision_letter": _l("Decision letter"),
+    "other": _l("Other"),
+}
 CLOCK_LABELS = {
     "running": _l("running"),
     "suspended": _l("suspended"),
