@@ -284,3 +284,32 @@ def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp
         assert own.status_code == 200 and own.data == pdf
     with assessor.get(f"/claims/{claim_id}/documents/{advice_id}") as advice:
         assert advice.status_code == 200
+
+
+def test_an_assessor_extends_the_term_from_the_claim_page(
+    app, client, session, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+    world = World(session)
+    world.clock.now = dt.datetime.now(dt.UTC)  # the page's clock is the real one
+    (claim,) = submitted(world, 1)
+    claim_id = claim.id
+    csrf = login(client, world.assessor.email)
+    assert "De beslistermijn verdagen" in client.get(f"/claims/{claim_id}").text
+    bad = client.post(
+        f"/claims/{claim_id}/extension",
+        data={"new_deadline": "morgen", "reason": "x", "csrf_token": csrf},
+    )
+    assert "Vul een datum in als jjjj-mm-dd." in client.get(bad.headers["Location"]).text
+    far = (claim.decision_deadline + dt.timedelta(weeks=4)).isoformat()
+    done = client.post(
+        f"/claims/{claim_id}/extension",
+        data={"new_deadline": far, "reason": "Advies volgt", "csrf_token": csrf},
+    )
+    assert "De verdaging is verzonden." in client.get(done.headers["Location"]).text
+    assert (
+        session.scalars(select(Claim.decision_deadline).where(Claim.id == claim_id))
+        .one()
+        .isoformat()
+        == far
+    )

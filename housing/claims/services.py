@@ -53,6 +53,14 @@ from workflows.rules import (
 )
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+# Before the decision: the term can still be extended (art. 4:14).
+EXTENDABLE_STATES = (
+    ClaimState.SUBMITTED,
+    ClaimState.IN_ASSESSMENT,
+    ClaimState.AWAITING_INFO,
+    ClaimState.AWAITING_ADVICE,
+    ClaimState.DECISION_PROPOSED,
+)
 # States in which what was granted counts against the home's regime A cap and the budget.
 GRANTED_STATES = (ClaimState.GRANTED, ClaimState.IN_PAYMENT, ClaimState.SETTLED)
 DECISION_KINDS = {
@@ -486,6 +494,55 @@ class ClaimService:
         if claim.received_on is not None:
             claim.decision_deadline = self.deadline(claim).deadline
 
+    def notify_extension(
+        self, scope: Scope, user: User, claim_id: int, *, new_deadline: dt.date, reason: str
+    ) -> Decision:
+        """Tell the applicant the decision will come later (art. 4:14), with reasons."""
+        if not user.has_role(Role.ASSESSOR, Role.DECIDER):
+            raise Forbidden(_l("Only an assessor or a decider can extend the decision term."))
+        claim = self._locked(scope, claim_id)
+        if claim.state not in {s.value for s in EXTENDABLE_STATES} or claim.received_on is None:
+            raise Conflict(_l("The decision term of this claim cannot be extended now."))
+        if claim.office_holder_user_id == user.id:
+            raise Forbidden(_l("You cannot act on your own claim."))
+        reason = reason.strip()
+        if not reason:
+            raise _invalid("reason", _l("Give the reason for the extension."))
+        today = self.today()
+        decision = Decision(
+            claim_id=claim.id,
+            kind=DecisionKind.EXTENSION_NOTICE,
+            prepared_by_id=None,
+            decided_by_id=user.id,
+            decided_at=self.clock(),
+            sent_on=today,
+            new_deadline=new_deadline,
+            reasons=reason,
+            legal_basis="Artikel 4:14, derde lid, Algemene wet bestuursrecht.",
+        )
+        self.session.add(decision)
+        self.session.flush()
+        try:
+            deadline = self.deadline(claim)
+        except awb.AwbError as exc:
+            raise _invalid(
+                "new_deadline", _l("This extension is not possible: %(why)s", why=str(exc))
+            ) from None
+        claim.decision_deadline = deadline.deadline
+        self._write_letter(claim, decision)
+        self.audit.append(
+            claim.organisation_id,
+            event="extension_notice",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            reason=reason,
+            payload={"new_deadline": new_deadline, "decision_id": decision.id},
+        )
+        self.session.flush()
+        return decision
+
     def _write_letter(self, claim: Claim, decision: Decision) -> None:
         """The decision letter as PDF, stored as a document of the claim."""
         organisation = claim.office_holder.organisation
@@ -513,6 +570,11 @@ class ClaimService:
         requests = self.session.scalars(
             select(InformationRequest).where(InformationRequest.claim_id == claim.id)
         )
+        extensions = self.session.scalars(
+            select(Decision)
+            .where(Decision.claim_id == claim.id, Decision.kind == DecisionKind.EXTENSION_NOTICE)
+            .order_by(Decision.id)
+        )
         return awb.decision_deadline(
             claim.received_on,
             calendar=atw_calendar(self.session),
@@ -520,4 +582,5 @@ class ClaimService:
             information_requests=[
                 awb.InformationRequest(r.requested_on, r.answered_on, r.term_days) for r in requests
             ],
+            extensions=[awb.ExtensionNotice(e.sent_on, e.new_deadline) for e in extensions],
         )

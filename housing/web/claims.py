@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from flask import (
@@ -25,7 +26,7 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.documents import DocumentStore, may_download
 from housing.claims.models import Claim, Document, MeasureCatalogue
-from housing.claims.services import ClaimService, LineInput
+from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput
 from housing.db import db
 from housing.errors import DomainError
 from housing.organisations.models import Home, OfficeHolder
@@ -151,6 +152,9 @@ def show(claim_id: int) -> ResponseReturnValue:
         actions=_actions_for(claim),
         catalogue=catalogue,
         upload_kinds=_upload_kinds(claim),
+        can_extend=claim.state in {s.value for s in EXTENDABLE_STATES}
+        and current_user.has_role(Role.ASSESSOR, Role.DECIDER)
+        and claim.office_holder_user_id != current_user.id,
         documents=db.session.scalars(
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
@@ -259,6 +263,33 @@ def upload(claim_id: int) -> ResponseReturnValue:
         return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     db.session.commit()
     flash(_("The document has been added."), "success")
+    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+
+
+@bp.route("/<int:claim_id>/extension", methods=["POST"])
+@role_required(Role.ASSESSOR, Role.DECIDER)
+def extend(claim_id: int) -> ResponseReturnValue:
+    try:
+        new_deadline = dt.date.fromisoformat(request.form.get("new_deadline", ""))
+    except ValueError:
+        flash(_("Enter a date as yyyy-mm-dd."), "error")
+        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    try:
+        ClaimService(db.session).notify_extension(
+            current_scope(),
+            current_user,
+            claim_id,
+            new_deadline=new_deadline,
+            reason=request.form.get("reason", ""),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    db.session.commit()
+    flash(_("The extension notice has been sent."), "success")
     return redirect(url_for("claims.show", claim_id=claim_id), code=303)
 
 
