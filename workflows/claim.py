@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol
+from typing import Protocol, cast
 
 from transitions import EventData, Machine, MachineError
 
@@ -119,6 +119,7 @@ class ClaimEvent(StrEnum):
     RETENTION_EXPIRED = "retention_expired"
 
 
+# Short names for the tables below.
 S = ClaimState
 E = ClaimEvent
 
@@ -263,6 +264,7 @@ def _partial_grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext |
 
 
 def _refusal_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
+    check_decision_lines(claim)
     check_refusal(claim)
 
 
@@ -372,9 +374,15 @@ _SPECS: tuple[_Spec, ...] = (
 _FINAL_STATES = frozenset({S.ARCHIVED})
 
 
+def _run(step: _Step, event_data: EventData) -> None:
+    # fire() checked the actor and context types before triggering.
+    claim = cast(ClaimLike, event_data.model)
+    step(claim, event_data.kwargs["actor"], event_data.kwargs.get("context"))
+
+
 def _as_condition(step: _Step) -> Callable[[EventData], bool]:
     def condition(event_data: EventData) -> bool:
-        step(event_data.model, event_data.kwargs["actor"], event_data.kwargs.get("context"))
+        _run(step, event_data)
         # Reached only when every rule held: a violated rule has raised, with its reason.
         return True
 
@@ -384,7 +392,7 @@ def _as_condition(step: _Step) -> Callable[[EventData], bool]:
 
 def _as_callback(step: _Step) -> Callable[[EventData], None]:
     def callback(event_data: EventData) -> None:
-        step(event_data.model, event_data.kwargs["actor"], event_data.kwargs.get("context"))
+        _run(step, event_data)
 
     callback.__name__ = step.__name__
     return callback
@@ -432,7 +440,8 @@ def fire(
     Raises `UnknownEvent` for a name that is no claim event, `InvalidTransition` when the
     current state does not allow the event, `RuleViolation` when a rule forbids it, and
     `MissingEventData` when the event needs a context and got none. On any exception the
-    claim is unchanged.
+    claim is unchanged, except that a state held as a plain string ("draft") may have
+    been replaced by its equal `ClaimState` member.
     """
     try:
         claim_event = ClaimEvent(event)
@@ -444,12 +453,12 @@ def fire(
         raise MissingEventData(f"context must be a ClaimContext, not {type(context).__name__}")
 
     source = ClaimState(claim.state)
+    if claim_event not in allowed_events(source):
+        raise InvalidTransition(claim_event, source)
     if source is not claim.state:
         # transitions finds a state by enum member; a plain string would be looked up by the
         # member's NAME ("DRAFT") and fail, so hand it the member for the same value.
         claim.state = source
-    if claim_event not in allowed_events(source):
-        raise InvalidTransition(claim_event, source)
 
     before = {name: getattr(claim, name) for name in RECORDED_ATTRIBUTES}
     # Event.trigger runs the event for this one model without add_model(): nothing is
@@ -480,11 +489,7 @@ def transition_table() -> tuple[tuple[ClaimState, ClaimEvent, ClaimState], ...]:
     for name, event in _MACHINE.events.items():
         for source_name, transitions in event.transitions.items():
             rows.extend(
-                (
-                    _MACHINE.get_state(source_name).value,
-                    ClaimEvent(name),
-                    _MACHINE.get_state(transition.dest).value,
-                )
+                (_state(source_name), ClaimEvent(name), _state(transition.dest))
                 for transition in transitions
             )
     return tuple(rows)
@@ -492,10 +497,27 @@ def transition_table() -> tuple[tuple[ClaimState, ClaimEvent, ClaimState], ...]:
 
 def to_mermaid() -> str:
     """Render the machine as a Mermaid stateDiagram-v2, so the documentation cannot drift."""
-    lines = ["stateDiagram-v2", f"    [*] --> {_MACHINE.get_state(_MACHINE.initial).value}"]
-    lines += [f"    {source} --> {dest}: {event}" for source, event, dest in transition_table()]
-    lines += [f"    {state.value} --> [*]" for state in _MACHINE.states.values() if state.final]
+    lines = ["stateDiagram-v2", f"    [*] --> {_state(_MACHINE.initial).value}"]
+    lines += [
+        f"    {source.value} --> {dest.value}: {event.value}"
+        for source, event, dest in transition_table()
+    ]
+    lines += [
+        f"    {_state(name).value} --> [*]"
+        for name, state in _MACHINE.states.items()
+        if state.final
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _state(name: str | None) -> ClaimState:
+    # The machine keys states by the enum member's NAME; every state here is a ClaimState.
+    if name is None:
+        raise ValueError("the claim machine has no internal (dest=None) transitions")
+    value = _MACHINE.get_state(name).value
+    if not isinstance(value, ClaimState):
+        raise TypeError(f"the claim machine holds a state that is no ClaimState: {value!r}")
+    return value
 
 
 def _allowed_by_state() -> Mapping[ClaimState, frozenset[ClaimEvent]]:
