@@ -240,6 +240,22 @@ def download(claim_id: int, document_id: int) -> ResponseReturnValue:
     )
 
 
+def _refused(exc: DomainError, target: str) -> ResponseReturnValue:
+    """Undo the unit of work and say why on the page the user came from (404 stays 404)."""
+    db.session.rollback()
+    if exc.status == 404:
+        abort(404)
+    # The message names the rule or the field; rule codes in field_errors are for the API.
+    flash(str(exc.message), "error")
+    return redirect(target, code=303)
+
+
+def _done(message: str, claim_id: int) -> ResponseReturnValue:
+    db.session.commit()
+    flash(message, "success")
+    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+
+
 @bp.route("/<int:claim_id>/documents", methods=["POST"])
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def upload(claim_id: int) -> ResponseReturnValue:
@@ -254,16 +270,8 @@ def upload(claim_id: int) -> ResponseReturnValue:
             data=sent.read() if sent else b"",
         )
     except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        messages = [str(m) for ms in exc.field_errors.values() for m in ms] or [str(exc.message)]
-        for message in messages:
-            flash(message, "error")
-        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    db.session.commit()
-    flash(_("The document has been added."), "success")
-    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("The document has been added."), claim_id)
 
 
 @bp.route("/<int:claim_id>/extension", methods=["POST"])
@@ -283,14 +291,8 @@ def extend(claim_id: int) -> ResponseReturnValue:
             reason=request.form.get("reason", ""),
         )
     except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    db.session.commit()
-    flash(_("The extension notice has been sent."), "success")
-    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("The extension notice has been sent."), claim_id)
 
 
 @bp.route("/<int:claim_id>/events", methods=["POST"])
@@ -310,14 +312,8 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
             details=_event_details(event, claim_id),
         )
     except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    db.session.commit()
-    flash(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), "success")
-    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
 
 
 @bp.route("/new", methods=["POST"])
@@ -328,11 +324,7 @@ def new() -> ResponseReturnValue:
             current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
         )
     except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-        return redirect(url_for("claims.mine"), code=303)
+        return _refused(exc, url_for("claims.mine"))
     db.session.commit()
     return redirect(url_for("claims.show", claim_id=claim.id), code=303)
 
@@ -355,13 +347,5 @@ def add_line(claim_id: int) -> ResponseReturnValue:
             ),
         )
     except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        messages = [str(m) for ms in exc.field_errors.values() for m in ms] or [str(exc.message)]
-        for message in messages:
-            flash(message, "error")
-        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    db.session.commit()
-    flash(_("The measure has been added."), "success")
-    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("The measure has been added."), claim_id)
