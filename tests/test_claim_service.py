@@ -384,3 +384,23 @@ def remove_organisation(engine, org_id: int) -> None:
         for statement in CLEANUP:
             s.execute(text(statement), {"o": org_id})
         s.commit()
+
+
+def test_an_objection_is_lodged_within_six_weeks_and_not_after(world, session, tmp_path):
+    from housing.claims.documents import DocumentStore
+
+    world.service.documents = DocumentStore(tmp_path / "documents")
+    claim = world.proposed(granted={})
+    for line in claim.lines:
+        line.granted_amount = Decimal("0.00")
+    session.commit()
+    world.fire(world.decider, claim, "refuse", reason="Niet geadviseerd")
+    # Refused and sent Monday 2 March 2026: six weeks end Monday 13 April 2026.
+    assert world.service.objection_deadline(claim) == dt.date(2026, 4, 13)
+    world.clock.now = dt.datetime(2026, 4, 14, 9, tzinfo=dt.UTC)
+    with pytest.raises(InvalidInput) as late:
+        world.fire(world.applicant, claim, "lodge_objection", reason="Oneens")
+    assert late.value.field_errors["rule"] == ["objection_term"]
+    world.clock.now = dt.datetime(2026, 4, 13, 9, tzinfo=dt.UTC)
+    world.fire(world.applicant, claim, "lodge_objection", reason="Oneens")
+    assert claim.state == "objection"

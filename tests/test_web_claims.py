@@ -313,3 +313,20 @@ def test_an_assessor_extends_the_term_from_the_claim_page(
         .isoformat()
         == far
     )
+
+
+def test_the_applicant_is_told_what_is_expected_now(app, session):
+    world = World(session)
+    claim = world.draft()
+    claim_id = claim.id
+    browser = app.test_client()
+    login(browser, world.applicant.email)
+    assert "dien daarna de aanvraag in" in browser.get(f"/claims/{claim_id}").text
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    world.fire(world.assessor, claim, "request_info", details={"question": "Stuur de offerte."})
+    page = browser.get(f"/claims/{claim_id}").text
+    assert "Stuur uiterlijk" in page and "Stuur de offerte." in page
+    assessor = app.test_client()
+    login(assessor, world.assessor.email)
+    assert "Wat wij nu van u verwachten" not in assessor.get(f"/claims/{claim_id}").text

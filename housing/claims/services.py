@@ -317,7 +317,7 @@ class ClaimService:
             if claim.advice is not None
             else frozenset()
         )
-        open_request = self._open_information_request(claim)
+        open_request = self.open_information_request(claim)
         return ClaimContext(
             today=self.today(),
             settings=settings,
@@ -331,7 +331,7 @@ class ClaimService:
             ),
         )
 
-    def _open_information_request(self, claim: Claim) -> InformationRequest | None:
+    def open_information_request(self, claim: Claim) -> InformationRequest | None:
         return self.session.scalars(
             select(InformationRequest)
             .where(
@@ -366,6 +366,8 @@ class ClaimService:
             self._apply_proposal(claim, details)
         if claim_event is ClaimEvent.RECORD_ADVICE:
             self._record_advice(claim, details)
+        if claim_event is ClaimEvent.LODGE_OBJECTION:
+            self._check_objection_term(claim)
         source = claim.state
         try:
             record = fire(
@@ -403,6 +405,36 @@ class ClaimService:
         )
         self.session.flush()
         return claim
+
+    def objection_deadline(self, claim: Claim) -> dt.date | None:
+        """The last day to object to the claim's latest decision, if one was sent."""
+        sent_on = self.session.scalar(
+            select(Decision.sent_on)
+            .where(Decision.claim_id == claim.id, Decision.kind != DecisionKind.EXTENSION_NOTICE)
+            .order_by(Decision.id.desc())
+            .limit(1)
+        )
+        if sent_on is None:
+            return None
+        return awb.objection_deadline(
+            sent_on,
+            calendar=atw_calendar(self.session),
+            terms=awb_terms(claim.office_holder.organisation),
+        )
+
+    def _check_objection_term(self, claim: Claim) -> None:
+        # Online, an objection arrives the day it is sent. A late one with an excuse
+        # (art. 6:11 Awb) is for the body to judge; it is lodged on paper, not here.
+        last_day = self.objection_deadline(claim)
+        if last_day is not None and self.today() > last_day:
+            raise InvalidInput(
+                _l(
+                    "The objection term ended on %(day)s. If you have a reason for being late,"
+                    " contact the organisation.",
+                    day=last_day.isoformat(),
+                ),
+                field_errors={"rule": ["objection_term"]},
+            )
 
     def _apply_proposal(self, claim: Claim, details: Mapping[str, Any]) -> None:
         granted = details.get("granted", {})
@@ -469,7 +501,7 @@ class ClaimService:
                 )
             )
         elif event is ClaimEvent.PROVIDE_INFO:
-            request = self._open_information_request(claim)
+            request = self.open_information_request(claim)
             if request is not None:
                 request.answered_on = today
                 request.answer = str(details.get("answer", "")).strip() or None

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -132,6 +133,12 @@ def show(claim_id: int) -> ResponseReturnValue:
     db.session.commit()
     today = ClaimService(db.session).today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
+    service = ClaimService(db.session)
+    expected = (
+        _expected_of_applicant(service, claim)
+        if current_user.id == claim.office_holder_user_id
+        else None
+    )
     catalogue = []
     if claim.state == ClaimState.DRAFT and claim.office_holder_user_id == current_user.id:
         catalogue = db.session.scalars(
@@ -151,6 +158,7 @@ def show(claim_id: int) -> ResponseReturnValue:
         requested=requested,
         actions=_actions_for(claim),
         catalogue=catalogue,
+        expected=expected,
         upload_kinds=_upload_kinds(claim),
         can_extend=claim.state in {s.value for s in EXTENDABLE_STATES}
         and current_user.has_role(Role.ASSESSOR, Role.DECIDER)
@@ -159,6 +167,41 @@ def show(claim_id: int) -> ResponseReturnValue:
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
     )
+
+
+def _expected_of_applicant(service: ClaimService, claim: Claim) -> str:
+    """One sentence: what the applicant is to do now, or that nothing is needed."""
+    deadline = format_date(claim.decision_deadline) if claim.decision_deadline else ""
+    state = ClaimState(claim.state)
+    if state is ClaimState.DRAFT:
+        return _("Add the measures you request and your quotes, then submit the claim.")
+    if state is ClaimState.AWAITING_INFO:
+        request_ = service.open_information_request(claim)
+        if request_ is not None:
+            due = request_.requested_on + dt.timedelta(days=request_.term_days)
+            return _(
+                "Send the information asked for by %(day)s: %(question)s",
+                day=format_date(due),
+                question=request_.question,
+            )
+    if state in (ClaimState.GRANTED, ClaimState.IN_PAYMENT):
+        return _("Nothing for now: the measures are granted; payment follows the invoices.")
+    if state is ClaimState.REFUSED:
+        last_day = service.objection_deadline(claim)
+        if last_day is not None and last_day >= service.today():
+            return _(
+                "If you disagree, you may lodge an objection until %(day)s.",
+                day=format_date(last_day),
+            )
+        return _("The claim was refused.")
+    if state in (
+        ClaimState.SETTLED,
+        ClaimState.WITHDRAWN,
+        ClaimState.ARCHIVED,
+        ClaimState.NOT_CONSIDERED,
+    ):
+        return _("Nothing: this claim is closed.")
+    return _("Nothing for now: we are handling your claim and decide by %(day)s.", day=deadline)
 
 
 def _upload_kinds(claim: Claim) -> list[str]:
