@@ -155,3 +155,43 @@ def test_the_list_filters_and_its_query_count_does_not_grow(app, client, session
     submitted = client.get("/api/v1/claims?state=submitted", headers=assessor).get_json()
     assert len(submitted) == 2
     assert_problem(client.get("/api/v1/claims?state=bogus", headers=assessor), 422)
+
+
+def test_documents_through_the_api(client, session, tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+    world = World(session)
+    claim = world.draft()
+    claim_id = claim.id
+    applicant = bearer(session, world.applicant)
+    finance = bearer(session, UserFactory(organisation_id=world.org.id, roles={Role.FINANCE}))
+    pdf = b"%PDF-1.7\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    url = f"/api/v1/claims/{claim_id}/documents"
+
+    def upload(headers, kind, data, name="offerte.pdf"):
+        return client.post(
+            url,
+            headers=headers,
+            data={"kind": kind, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+
+    created = upload(applicant, "quote", pdf)
+    assert created.status_code == 201, created.text
+    document = created.get_json()
+    assert (
+        document["content_type"] == "application/pdf" and document["confidentiality"] == "internal"
+    )
+    assert "file" in str(assert_problem(upload(applicant, "quote", b"GIF89a"), 422)["errors"])
+    assert "kind" in str(assert_problem(upload(applicant, "security_advice", pdf), 422)["errors"])
+    assert_problem(client.post(url, headers=applicant, data={"kind": "quote"}), 422)  # no file
+    assert_problem(upload(finance, "quote", pdf), 403)  # finance reads, never uploads
+
+    listed = client.get(url, headers=finance).get_json()
+    assert [d["filename"] for d in listed] == ["offerte.pdf"]
+    with client.get(f"{url}/{document['id']}", headers=finance) as download:
+        assert download.status_code == 200 and download.data == pdf
+    assert_problem(client.get(f"{url}/999999", headers=finance), 404)
+    downloads = session.scalars(select(AccessLog).where(AccessLog.action == "download")).all()
+    assert len(downloads) == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 
-from flask import g
+from flask import g, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from sqlalchemy import func, select
@@ -17,12 +18,16 @@ from housing.api.schemas import (
     ClaimEventSchema,
     ClaimFilterSchema,
     ClaimSchema,
+    DocumentSchema,
+    DocumentUploadFileSchema,
+    DocumentUploadFormSchema,
     MeasureLineInSchema,
     MeasureLineSchema,
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, MeasureLine
+from housing.claims.documents import DocumentStore, may_download
+from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.services import ClaimService, LineInput
 from housing.db import db
 from housing.errors import DomainError
@@ -180,3 +185,77 @@ class ClaimEvents(MethodView):
             _problem(exc)
         db.session.commit()
         return _dump(claim, service.today())
+
+
+@blp.route("/claims/<int:claim_id>/documents")
+class ClaimDocuments(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, DocumentSchema(many=True))
+    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """The documents of a claim (their metadata; the bytes one by one)."""
+        claim = _loaded(claim_id)
+        return db.session.scalars(
+            select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
+        ).all()
+
+    @token_required(Role.APPLICANT, Role.ASSESSOR)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(DocumentUploadFormSchema, location="form")
+    @blp.arguments(DocumentUploadFileSchema, location="files")
+    @blp.response(201, DocumentSchema)
+    def post(self, form: dict, files: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Add a PDF, JPEG or PNG (checked by content) to a claim."""
+        sent = files["file"]
+        try:
+            document = ClaimService(db.session).upload(
+                api_scope(),
+                api_user(),
+                claim_id,
+                kind=form["kind"],
+                filename=sent.filename or "",
+                data=sent.read(),
+            )
+        except DomainError as exc:
+            _problem(exc)
+        db.session.commit()
+        return document
+
+
+@blp.route("/claims/<int:claim_id>/documents/<int:document_id>")
+class ClaimDocument(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, description="The document's bytes.")
+    def get(self, claim_id: int, document_id: int):  # type: ignore[no-untyped-def]
+        """Download a document you may read; the download is logged."""
+        claim = _loaded(claim_id)
+        document = db.session.get(Document, document_id)
+        if document is None or document.claim_id != claim.id:
+            abort(404, message="No such document.")
+        user = api_user()
+        if not may_download(
+            document,
+            user_id=user.id,
+            roles={role.value for role in user.roles},
+            owner_id=claim.office_holder_user_id,
+        ):
+            abort(403, message="Your role does not allow this document.")
+        data = DocumentStore.default().read(document)
+        record_access(
+            db.session,
+            organisation_id=claim.organisation_id,
+            user_id=user.id,
+            claim_id=claim.id,
+            document_id=document.id,
+            action="download",
+            request_id=g.get("request_id"),
+        )
+        db.session.commit()
+        return send_file(
+            io.BytesIO(data),
+            mimetype=document.content_type,
+            as_attachment=True,
+            download_name=document.filename,
+            max_age=0,
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
@@ -148,3 +149,22 @@ class ClaimEventSchema(Schema):
     event = fields.Str(required=True, validate=validate.OneOf([e.value for e in ClaimEvent]))
     reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
     details = fields.Dict(keys=fields.Str(), load_default=dict)
+
+
+class DocumentUploadFileSchema(Schema):
+    file = Upload(required=True)
+
+
+class DocumentUploadFormSchema(Schema):
+    kind = fields.Str(required=True)
+
+
+class DocumentSchema(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    confidentiality = fields.Str()
+    filename = fields.Str()
+    content_type = fields.Str()
+    size_bytes = fields.Int()
+    sha256 = fields.Str()
+    created_at = fields.DateTime()
