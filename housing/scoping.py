@@ -54,12 +54,19 @@ class Scope:
     user_id: int | None
     organisation_id: int | None
     roles: frozenset[Role]
+    # Scheduled work (deadline watch, retention) acts for every organisation. Only code
+    # builds this scope, never a request: nothing maps a user or a token to it.
+    system: bool = False
 
     @classmethod
     def for_user(cls, user: User) -> Scope:
         if not user.active:
             return cls.nobody()
         return cls(user_id=user.id, organisation_id=user.organisation_id, roles=user.roles)
+
+    @classmethod
+    def system_scope(cls) -> Scope:
+        return cls(user_id=None, organisation_id=None, roles=frozenset(), system=True)
 
     @classmethod
     def nobody(cls) -> Scope:
@@ -78,6 +85,8 @@ class Scope:
             rule = _RULES[model]
         except KeyError:
             raise LookupError(f"{model.__name__} has no scope rule; register one") from None
+        if self.system:
+            return []
         if self.organisation_id is None:
             return [false()]
         return rule(self)

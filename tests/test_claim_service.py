@@ -404,3 +404,16 @@ def test_an_objection_is_lodged_within_six_weeks_and_not_after(world, session, t
     world.clock.now = dt.datetime(2026, 4, 13, 9, tzinfo=dt.UTC)
     world.fire(world.applicant, claim, "lodge_objection", reason="Oneens")
     assert claim.state == "objection"
+
+
+def test_the_system_archives_after_seven_years(world, session):
+    claim = world.draft()
+    world.fire(world.applicant, claim, "withdraw")
+    system = Scope.system_scope()
+    with pytest.raises(InvalidInput) as early:
+        world.service.fire(system, None, claim.id, "retention_expired")
+    assert early.value.field_errors["rule"] == ["retention_running"]
+    session.rollback()
+    world.clock.now = MONDAY.replace(year=2033, month=3, day=3)
+    world.service.fire(system, None, claim.id, "retention_expired")
+    assert claim.state == "archived"

@@ -98,3 +98,9 @@ def test_get_returns_none_outside_the_scope(session, world):
 def test_a_model_without_a_rule_is_refused():
     with pytest.raises(LookupError, match="no scope rule"):
         Scope.nobody().criteria(int)
+
+
+def test_only_the_system_scope_sees_every_organisation(session, world):
+    everything = ids(session, Scope.system_scope(), Home)
+    assert {world["own"].id, world["other"].id, world["colleague"].id} <= everything
+    assert Scope.for_user(world["own"].office_holder.user).system is False

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
+from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.letters import render_decision_letter
@@ -53,6 +54,7 @@ from workflows.rules import (
 )
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+RETENTION_YEARS = 7
 # Before the decision: the term can still be extended (art. 4:14).
 EXTENDABLE_STATES = (
     ClaimState.SUBMITTED,
@@ -83,6 +85,13 @@ LEGAL_BASIS = (
     "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
     "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
 )
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
 
 
 def _invalid(field: str, message: Any) -> InvalidInput:
@@ -318,6 +327,9 @@ class ClaimService:
             else frozenset()
         )
         open_request = self.open_information_request(claim)
+        closed_at = self.session.scalar(
+            select(func.max(AuditEvent.occurred_at)).where(AuditEvent.claim_id == claim.id)
+        )
         return ClaimContext(
             today=self.today(),
             settings=settings,
@@ -327,6 +339,13 @@ class ClaimService:
             info_term_ends_on=(
                 open_request.requested_on + dt.timedelta(days=open_request.term_days)
                 if open_request is not None
+                else None
+            ),
+            # Kept for RETENTION_YEARS after its last event (financial records: 7 years,
+            # DOMAIN.md §3 step 7), then it may be archived.
+            retention_ends_on=(
+                _years_after(closed_at.astimezone(AMSTERDAM).date(), RETENTION_YEARS)
+                if closed_at is not None
                 else None
             ),
         )
