@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     ClaimCreateSchema,
     ClaimDetailSchema,
@@ -26,7 +27,6 @@ from housing.api.schemas import (
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.documents import DocumentStore, may_download
 from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.services import ClaimService, LineInput
 from housing.db import db
@@ -38,11 +38,6 @@ from workflows.claim import allowed_events
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
 SECURITY = [{"bearerAuth": []}]
 CLAIM_ROLES = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
-
-
-def _problem(exc: DomainError) -> None:
-    db.session.rollback()
-    abort(exc.status, message=str(exc.message), errors=exc.field_errors or None)
 
 
 def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
@@ -112,7 +107,7 @@ class Claims(MethodView):
         try:
             claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return _dump(claim, service.today())
 
@@ -157,7 +152,7 @@ class ClaimLines(MethodView):
                 api_scope(), api_user(), claim_id, LineInput(**data)
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return line
 
@@ -182,7 +177,7 @@ class ClaimEvents(MethodView):
                 details=data["details"],
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return _dump(claim, service.today())
 
@@ -217,7 +212,7 @@ class ClaimDocuments(MethodView):
                 data=sent.read(),
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return document
 
@@ -229,28 +224,12 @@ class ClaimDocument(MethodView):
     @blp.response(200, description="The document's bytes.")
     def get(self, claim_id: int, document_id: int):  # type: ignore[no-untyped-def]
         """Download a document you may read; the download is logged."""
-        claim = _loaded(claim_id)
-        document = db.session.get(Document, document_id)
-        if document is None or document.claim_id != claim.id:
-            abort(404, message="No such document.")
-        user = api_user()
-        if not may_download(
-            document,
-            user_id=user.id,
-            roles={role.value for role in user.roles},
-            owner_id=claim.office_holder_user_id,
-        ):
-            abort(403, message="Your role does not allow this document.")
-        data = DocumentStore.default().read(document)
-        record_access(
-            db.session,
-            organisation_id=claim.organisation_id,
-            user_id=user.id,
-            claim_id=claim.id,
-            document_id=document.id,
-            action="download",
-            request_id=g.get("request_id"),
-        )
+        try:
+            document, data = ClaimService(db.session).read_document(
+                api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
         db.session.commit()
         return send_file(
             io.BytesIO(data),

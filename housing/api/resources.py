@@ -9,6 +9,7 @@ from flask_smorest import Blueprint, abort
 from sqlalchemy import func, select
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     MeSchema,
     OfficeHolderPatchSchema,
@@ -26,11 +27,6 @@ from housing.roles import Role
 # is validated, before the token and the role are checked.
 blp = Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Veilig Wonen API, version 1")
 SECURITY = [{"bearerAuth": []}]
-
-
-def _problem(exc: DomainError) -> None:
-    db.session.rollback()
-    abort(exc.status, message=str(exc.message), errors=exc.field_errors or None)
 
 
 @blp.route("/me")
@@ -95,7 +91,7 @@ class OrganisationItem(MethodView):
                 bic=changes.get("bic", found.bic),
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return updated
 
@@ -129,7 +125,7 @@ class OfficeHolders(MethodView):
                 api_scope(), OfficeHolderData(**data)
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return holder
 
@@ -169,6 +165,6 @@ class OfficeHolderItem(MethodView):
                 scope, holder_id, dataclasses.replace(current, **changes)
             )
         except DomainError as exc:
-            _problem(exc)
+            abort_with_problem(exc)
         db.session.commit()
         return holder

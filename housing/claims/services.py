@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
-from housing.audit.services import AuditTrail
-from housing.claims.documents import DocumentStore
+from housing.audit.services import AuditTrail, record_access
+from housing.claims.documents import DocumentStore, may_download
 from housing.claims.letters import render_decision_letter
 from housing.claims.models import (
     Budget,
@@ -282,6 +282,37 @@ class ClaimService:
             payload={"document_id": document.id, "kind": document.kind, "sha256": document.sha256},
         )
         return document
+
+    def read_document(
+        self,
+        scope: Scope,
+        user: User,
+        claim_id: int,
+        document_id: int,
+        *,
+        request_id: str | None = None,
+    ) -> tuple[Document, bytes]:
+        """A document's bytes for someone allowed to read them; the download is logged."""
+        claim = scope.get(self.session, Claim, claim_id)
+        document = self.session.get(Document, document_id)
+        if claim is None or document is None or document.claim_id != claim.id:
+            raise NotFound(_l("No such document."))
+        roles = {role.value for role in user.roles}
+        if not may_download(
+            document, user_id=user.id, roles=roles, owner_id=claim.office_holder_user_id
+        ):
+            raise Forbidden(_l("Your role does not allow this document."))
+        data = self.documents.read(document)
+        record_access(
+            self.session,
+            organisation_id=claim.organisation_id,
+            user_id=user.id,
+            claim_id=claim.id,
+            document_id=document.id,
+            action="download",
+            request_id=request_id,
+        )
+        return document, data
 
     # --- the workflow -------------------------------------------------------------------
     def _locked(self, scope: Scope, claim_id: int) -> Claim:

@@ -25,7 +25,6 @@ from sqlalchemy.orm import selectinload
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.documents import DocumentStore, may_download
 from housing.claims.models import Claim, Document, MeasureCatalogue
 from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput
 from housing.db import db
@@ -254,25 +253,13 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
 @bp.route("/<int:claim_id>/documents/<int:document_id>")
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def download(claim_id: int, document_id: int) -> ResponseReturnValue:
-    claim = current_scope().get(db.session, Claim, claim_id)
-    document = db.session.get(Document, document_id)
-    if claim is None or document is None or document.claim_id != claim.id:
-        abort(404)
-    roles = {role.value for role in current_user.roles}
-    if not may_download(
-        document, user_id=current_user.id, roles=roles, owner_id=claim.office_holder_user_id
-    ):
-        abort(403)
-    data = DocumentStore.default().read(document)
-    record_access(
-        db.session,
-        organisation_id=claim.organisation_id,
-        user_id=current_user.id,
-        claim_id=claim.id,
-        document_id=document.id,
-        action="download",
-        request_id=g.get("request_id"),
-    )
+    try:
+        document, data = ClaimService(db.session).read_document(
+            current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        abort(exc.status)
     db.session.commit()
     return send_file(
         io.BytesIO(data),
