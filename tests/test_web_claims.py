@@ -126,29 +126,51 @@ def test_a_claim_from_draft_to_grant_through_the_ui(app, session):
         assert response.status_code in (302, 303), response.text
         return response
 
+    # The wizard: home (chosen on "my claims") → scan → measures → documents → review.
     created = post("applicant", "/claims/new", home_id=home_id)
-    claim_path = created.headers["Location"]
-    claim_id = int(claim_path.rsplit("/", 1)[1])
+    wizard = created.headers["Location"]
+    assert wizard.endswith("/wizard/scan")
+    claim_id = int(wizard.split("/")[2])
+    claim_path = f"/claims/{claim_id}"
+    # The owner of a draft is sent to the wizard from the claim page.
+    assert browsers["applicant"].get(claim_path).headers["Location"].endswith("/wizard/scan")
+    assert "Stap 1 van 4" in browsers["applicant"].get(wizard).text
+    saved = post(
+        "applicant",
+        f"{claim_path}/scan",
+        wizard_step="scan",
+        adviser_name="CCV-adviseur De Vries",
+        scan_date="2026-02-20",
+        pkvw_status="certified",
+        findings="Brievenbus in de voordeur; achterdeur zonder cilinderslot.",
+    )
+    assert saved.headers["Location"].endswith("/wizard/scan")
     bad = post(
         "applicant",
         f"{claim_path}/lines",
+        wizard_step="measures",
         catalogue_code="cameras",
         description="x",
         requested_amount="veel",
         vat_amount="0",
     )
+    assert bad.headers["Location"].endswith("/wizard/measures")
     assert "Vul een bedrag in euro in" in browsers["applicant"].get(bad.headers["Location"]).text
     post(
         "applicant",
         f"{claim_path}/lines",
+        wizard_step="measures",
         catalogue_code="cameras",
         description="Camera's",
         requested_amount="1200,00",
         vat_amount="208,26",
     )
-    page = browsers["applicant"].get(claim_path).text
-    assert "Camera&#39;s" in page and "De aanvraag indienen" in page
-    post("applicant", f"{claim_path}/events", event="submit")
+    review = browsers["applicant"].get(f"{claim_path}/wizard/review").text
+    assert "Camera&#39;s" in review and "De aanvraag indienen" in review
+    assert "CCV-adviseur De Vries" in review and "1.200,00" in review
+    post("applicant", f"{claim_path}/events", event="submit", wizard_step="review")
+    # Submitted: the wizard hands over to the claim page.
+    assert browsers["applicant"].get(f"{claim_path}/wizard/review").status_code == 302
 
     page = browsers["assessor"].get(claim_path).text
     assert "De beoordeling starten" in page and "De aanvraag indienen" not in page
@@ -321,7 +343,10 @@ def test_the_applicant_is_told_what_is_expected_now(app, session):
     claim_id = claim.id
     browser = app.test_client()
     login(browser, world.applicant.email)
-    assert "dien daarna de aanvraag in" in browser.get(f"/claims/{claim_id}").text
+    assert (
+        "dien daarna de aanvraag in"
+        in browser.get(f"/claims/{claim_id}", follow_redirects=True).text
+    )
     world.fire(world.applicant, claim, "submit")
     world.fire(world.assessor, claim, "start_assessment")
     world.fire(world.assessor, claim, "request_info", details={"question": "Stuur de offerte."})

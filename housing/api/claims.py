@@ -19,16 +19,21 @@ from housing.api.schemas import (
     ClaimEventSchema,
     ClaimFilterSchema,
     ClaimSchema,
+    DefaultNoticeInSchema,
+    DefaultNoticeSchema,
     DocumentSchema,
     DocumentUploadFileSchema,
     DocumentUploadFormSchema,
     MeasureLineInSchema,
     MeasureLineSchema,
+    PenaltyDecisionSchema,
+    ScanInSchema,
+    ScanSchema,
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.models import Claim, Document, MeasureLine
-from housing.claims.services import ClaimService, LineInput
+from housing.claims.services import ClaimService, LineInput, ScanInput
 from housing.db import db
 from housing.errors import DomainError
 from housing.roles import Role
@@ -132,10 +137,19 @@ class ClaimItem(MethodView):
             request_id=g.get("request_id"),
         )
         db.session.commit()
+        service = ClaimService(db.session)
+        late = service.late_decision(claim, api_user())
         return {
-            **_dump(claim, ClaimService(db.session).today()),
+            **_dump(claim, service.today()),
             "allowed_events": sorted(e.value for e in allowed_events(claim.state)),
             "history": history,
+            "late_decision": {
+                "notice_received_on": late.notice_received_on,
+                "penalty_starts_on": late.penalty.starts_on if late.penalty else None,
+                "penalty_days": late.penalty.days if late.penalty else None,
+                "penalty_amount": late.penalty.amount if late.penalty else None,
+                "penalty_fixed_amount": late.fixed_amount,
+            },
         }
 
 
@@ -238,3 +252,73 @@ class ClaimDocument(MethodView):
             download_name=document.filename,
             max_age=0,
         )
+
+
+@blp.route("/claims/<int:claim_id>/scan")
+class ClaimScan(MethodView):
+    @token_required(Role.APPLICANT, Role.ASSESSOR)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(ScanInSchema)
+    @blp.response(200, ScanSchema)
+    def put(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Record the woningscan: the applicant in a draft, the assessor during assessment."""
+        try:
+            scan = ClaimService(db.session).record_scan(
+                api_scope(), api_user(), claim_id, ScanInput(**data)
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return {
+            "adviser_name": scan.adviser_name,
+            "scan_date": scan.scan_date,
+            "pkvw_status": scan.pkvw_status.value,
+        }
+
+
+@blp.route("/claims/<int:claim_id>/default-notice")
+class ClaimDefaultNotice(MethodView):
+    @token_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(DefaultNoticeInSchema)
+    @blp.response(201, DefaultNoticeSchema)
+    @blp.alt_response(409, description="Already recorded, or the claim is no longer open.")
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Give (applicant) or record (staff) a notice of default for a late decision."""
+        service = ClaimService(db.session)
+        try:
+            notice = service.record_default_notice(
+                api_scope(), api_user(), claim_id, received_on=data["received_on"]
+            )
+            status = service.penalty_status(_loaded(claim_id))
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return {
+            "received_on": notice.received_on,
+            "penalty_starts_on": status.starts_on if status else None,
+        }
+
+
+@blp.route("/claims/<int:claim_id>/penalty")
+class ClaimPenalty(MethodView):
+    @token_required(Role.DECIDER)
+    @blp.doc(security=SECURITY)
+    @blp.response(201, PenaltyDecisionSchema)
+    @blp.alt_response(409, description="No notice, still running, or already fixed.")
+    def post(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """Fix the penalty for a late decision by decision (art. 4:18 Awb), with its letter."""
+        service = ClaimService(db.session)
+        try:
+            decision = service.decide_penalty(api_scope(), api_user(), claim_id)
+            status = service.penalty_status(_loaded(claim_id))
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return {
+            "decision_id": decision.id,
+            "penalty_amount": decision.penalty_amount,
+            "days": status.days if status else 0,
+            "sent_on": decision.sent_on,
+            "letter_document_id": decision.letter_document_id,
+        }

@@ -135,9 +135,53 @@ class HistoryEntrySchema(Schema):
     reason = fields.Str(allow_none=True)
 
 
+class LateDecisionSchema(Schema):
+    notice_received_on = fields.Date(allow_none=True)
+    penalty_starts_on = fields.Date(allow_none=True)
+    penalty_days = fields.Int(allow_none=True)
+    penalty_amount = fields.Decimal(as_string=True, allow_none=True)
+    penalty_fixed_amount = fields.Decimal(as_string=True, allow_none=True)
+
+
 class ClaimDetailSchema(ClaimSchema):
     allowed_events = fields.List(fields.Str())
     history = fields.List(fields.Nested(HistoryEntrySchema))
+    late_decision = fields.Nested(LateDecisionSchema)
+
+
+class ScanInSchema(Schema):
+    adviser_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    scan_date = fields.Date(required=True)
+    pkvw_status = fields.Str(
+        required=True, validate=validate.OneOf(["certified", "not_certified", "unknown"])
+    )
+    findings = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+
+
+class ScanSchema(Schema):
+    """What was recorded; the findings themselves are not echoed back."""
+
+    adviser_name = fields.Str()
+    scan_date = fields.Date()
+    pkvw_status = fields.Str()
+
+
+class DefaultNoticeInSchema(Schema):
+    # Staff give the day a paper notice arrived; an applicant's notice arrives today.
+    received_on = fields.Date(allow_none=True, load_default=None)
+
+
+class DefaultNoticeSchema(Schema):
+    received_on = fields.Date()
+    penalty_starts_on = fields.Date()
+
+
+class PenaltyDecisionSchema(Schema):
+    decision_id = fields.Int()
+    penalty_amount = fields.Decimal(as_string=True)
+    days = fields.Int()
+    sent_on = fields.Date()
+    letter_document_id = fields.Int(allow_none=True)
 
 
 class ClaimFilterSchema(Schema):

@@ -62,6 +62,8 @@ def render_decision_letter(
     *,
     calendar: awb.AtwCalendar,
     terms: awb.AwbTerms,
+    penalty: awb.Penalty | None = None,
+    notice_received_on: dt.date | None = None,
 ) -> bytes:
     assert decision.sent_on is not None
     html = _LETTERS.get_template("decision.html").render(
@@ -73,6 +75,8 @@ def render_decision_letter(
         objection_deadline=awb.objection_deadline(decision.sent_on, calendar=calendar, terms=terms),
         requested_total=sum((line.requested_amount for line in claim.lines), Decimal("0")),
         granted_total=granted_total(claim.lines),
+        penalty=penalty,
+        notice_received_on=notice_received_on,
         long_date=long_date,
         money=money,
     )

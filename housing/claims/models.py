@@ -12,12 +12,14 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     String,
     Text,
     UniqueConstraint,
     false,
+    text,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -94,6 +96,8 @@ class Claim(Base):
     __tablename__ = "claim"
     __table_args__ = (
         UniqueConstraint("organisation_id", "number"),
+        # The inbox: an organisation's open claims, nearest decision deadline first.
+        Index("ix_claim_inbox", "organisation_id", "decision_deadline", "id"),
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint(
             "state IN (" + ", ".join(f"'{s}'" for s in CLAIM_STATES) + ")", name="known_state"
@@ -270,6 +274,18 @@ class Decision(Base):
             "decided_by_id IS NULL OR prepared_by_id IS NULL OR decided_by_id <> prepared_by_id",
             name="four_eyes",
         ),
+        CheckConstraint(
+            "(kind = 'penalty') = (penalty_amount IS NOT NULL)", name="penalty_has_amount"
+        ),
+        # The penalty of a late decision is fixed once (art. 4:18 Awb): a second click or a
+        # concurrent request cannot fix it twice.
+        Index(
+            "uq_decision_one_penalty_per_claim",
+            "claim_id",
+            unique=True,
+            postgresql_where=text("kind = 'penalty'"),
+            sqlite_where=text("kind = 'penalty'"),
+        ),
     )
 
     id: Mapped[intpk]
@@ -284,6 +300,23 @@ class Decision(Base):
     new_deadline: Mapped[dt.date | None] = mapped_column(Date)
     penalty_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     letter_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
+    created_at: Mapped[created_at]
+
+
+class DefaultNotice(Base):
+    """A written notice of default (ingebrekestelling, art. 4:17 Awb) for a late decision.
+
+    Only the first notice received after the deadline counts: the penalty runs from two
+    weeks after its receipt, so a claim has at most one.
+    """
+
+    __tablename__ = "default_notice"
+
+    id: Mapped[intpk]
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), unique=True)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    # The applicant online, or staff recording a notice that came on paper.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[created_at]
 
 

@@ -26,13 +26,16 @@ from housing.claims.models import (
     Confidentiality,
     Decision,
     DecisionKind,
+    DefaultNotice,
     Document,
     DocumentKind,
     InformationRequest,
     MeasureCatalogue,
     MeasureLine,
+    PkvwStatus,
     Recurrence,
     SecurityAdvice,
+    WoningScan,
 )
 from housing.db import utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
@@ -81,6 +84,23 @@ DEFAULT_REASONS = {
     DecisionKind.NOT_CONSIDERED: "De gevraagde aanvulling is niet binnen de termijn ontvangen.",
     DecisionKind.OBJECTION_DECISION: "Het bezwaar geeft geen aanleiding het besluit te herzien.",
 }
+PENALTY_LEGAL_BASIS = "Artikelen 4:17 en 4:18 Algemene wet bestuursrecht."
+# Decisions an objection can be lodged against (not the notices around them).
+OBJECTABLE_KINDS = (
+    DecisionKind.GRANT,
+    DecisionKind.PARTIAL_GRANT,
+    DecisionKind.REFUSAL,
+    DecisionKind.NOT_CONSIDERED,
+    DecisionKind.OBJECTION_DECISION,
+)
+# The decision on the application itself: it ends the penalty for a late decision.
+APPLICATION_DECISION_KINDS = (
+    DecisionKind.GRANT,
+    DecisionKind.PARTIAL_GRANT,
+    DecisionKind.REFUSAL,
+    DecisionKind.NOT_CONSIDERED,
+)
+SCAN_FINDINGS_MAX = 10_000
 LEGAL_BASIS = (
     "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
     "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
@@ -116,6 +136,31 @@ class LineInput:
     vat_amount: Any
     recurrence: str = Recurrence.ONE_OFF.value
     supplier_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    adviser_name: str
+    scan_date: Any
+    pkvw_status: str
+    findings: str
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    label: Any
+    done: bool
+    # A required item blocks the submission (the workflow refuses it); others advise.
+    required: bool
+
+
+@dataclass(frozen=True)
+class LateDecision:
+    notice_received_on: dt.date | None
+    penalty: awb.Penalty | None
+    fixed_amount: Decimal | None
+    may_give_notice: bool
+    may_fix: bool
 
 
 class ClaimService:
@@ -460,7 +505,7 @@ class ClaimService:
         """The last day to object to the claim's latest decision, if one was sent."""
         sent_on = self.session.scalar(
             select(Decision.sent_on)
-            .where(Decision.claim_id == claim.id, Decision.kind != DecisionKind.EXTENSION_NOTICE)
+            .where(Decision.claim_id == claim.id, Decision.kind.in_(OBJECTABLE_KINDS))
             .order_by(Decision.id.desc())
             .limit(1)
         )
@@ -625,7 +670,261 @@ class ClaimService:
         self.session.flush()
         return decision
 
-    def _write_letter(self, claim: Claim, decision: Decision) -> None:
+    def submission_checklist(self, claim: Claim, documents: list[Document]) -> list[ChecklistItem]:
+        """What the review step shows before the applicant submits."""
+        return [
+            ChecklistItem(_l("At least one measure is requested."), bool(claim.lines), True),
+            ChecklistItem(
+                _l("A quote is added for the measures."),
+                any(d.kind is DocumentKind.QUOTE for d in documents),
+                False,
+            ),
+            ChecklistItem(
+                _l("The scan results are recorded, if the scan has been done."),
+                claim.scan is not None,
+                False,
+            ),
+        ]
+
+    # --- the woningscan -------------------------------------------------------------------
+    def record_scan(self, scope: Scope, user: User, claim_id: int, scan: ScanInput) -> WoningScan:
+        """Record (or correct) the woningscan: the applicant in the draft, the assessor later."""
+        claim = self._locked(scope, claim_id)
+        own_draft = (
+            Role.APPLICANT in user.roles
+            and claim.office_holder_user_id == user.id
+            and claim.state == ClaimState.DRAFT
+        )
+        assessing = (
+            Role.ASSESSOR in user.roles
+            and claim.office_holder_user_id != user.id
+            and claim.state in {s.value for s in EXTENDABLE_STATES}
+        )
+        if not (own_draft or assessing):
+            if claim.office_holder_user_id == user.id and Role.APPLICANT in user.roles:
+                raise Conflict(_l("The scan can only be changed while the claim is a draft."))
+            raise Forbidden(_l("You cannot record the scan of this claim."))
+        adviser = scan.adviser_name.strip()
+        if not adviser or len(adviser) > 200:
+            raise _invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
+        try:
+            scan_date = (
+                scan.scan_date
+                if isinstance(scan.scan_date, dt.date)
+                else dt.date.fromisoformat(str(scan.scan_date))
+            )
+        except ValueError:
+            raise _invalid("scan_date", _l("Enter a date as yyyy-mm-dd.")) from None
+        if scan_date > self.today():
+            raise _invalid("scan_date", _l("The scan cannot be in the future."))
+        try:
+            pkvw = PkvwStatus(scan.pkvw_status)
+        except ValueError:
+            raise _invalid("pkvw_status", _l("Choose the home's PKVW status.")) from None
+        findings = scan.findings.strip()
+        if not findings or len(findings) > SCAN_FINDINGS_MAX:
+            raise _invalid(
+                "findings",
+                _l("Describe the findings in 1 to %(n)d characters.", n=SCAN_FINDINGS_MAX),
+            )
+        recorded = claim.scan or WoningScan(claim=claim)
+        recorded.adviser_name = adviser
+        recorded.scan_date = scan_date
+        recorded.pkvw_status = pkvw
+        recorded.findings = findings
+        self.session.add(recorded)
+        self.session.flush()
+        # The findings describe the home's weak spots: the audit names the scan, not them.
+        self.audit.append(
+            claim.organisation_id,
+            event="record_scan",
+            actor_id=user.id,
+            claim_id=claim.id,
+            payload={"scan_date": scan_date, "pkvw_status": pkvw, "adviser": adviser},
+        )
+        return recorded
+
+    # --- a late decision: notice of default and penalty (art. 4:17-4:18 Awb) -------------
+    def default_notice(self, claim: Claim) -> DefaultNotice | None:
+        return self.session.scalars(
+            select(DefaultNotice).where(DefaultNotice.claim_id == claim.id)
+        ).one_or_none()
+
+    def _application_decided_on(self, claim: Claim) -> dt.date | None:
+        return self.session.scalar(
+            select(func.min(Decision.sent_on)).where(
+                Decision.claim_id == claim.id, Decision.kind.in_(APPLICATION_DECISION_KINDS)
+            )
+        )
+
+    def penalty_status(self, claim: Claim) -> awb.Penalty | None:
+        """The penalty accrued so far for a late decision, if a notice of default counts."""
+        notice = self.default_notice(claim)
+        if notice is None or claim.decision_deadline is None:
+            return None
+        return awb.penalty(
+            deadline=claim.decision_deadline,
+            notice_received_on=notice.received_on,
+            as_of=self.today(),
+            calendar=atw_calendar(self.session),
+            decided_on=self._application_decided_on(claim),
+            terms=awb_terms(claim.office_holder.organisation),
+        )
+
+    def late_decision(self, claim: Claim, user: User) -> LateDecision:
+        """Where the claim stands on a late decision, and what this user may do about it."""
+        notice = self.default_notice(claim)
+        status = self.penalty_status(claim)
+        fixed = self.session.scalar(
+            select(Decision.penalty_amount).where(
+                Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
+            )
+        )
+        own = claim.office_holder_user_id == user.id
+        open_and_late = (
+            claim.state in {s.value for s in EXTENDABLE_STATES}
+            and claim.decision_deadline is not None
+            and self.today() > claim.decision_deadline
+        )
+        return LateDecision(
+            notice_received_on=notice.received_on if notice else None,
+            penalty=status,
+            fixed_amount=fixed,
+            may_give_notice=notice is None
+            and open_and_late
+            and (
+                (own and Role.APPLICANT in user.roles)
+                or (not own and user.has_role(Role.ASSESSOR, Role.DECIDER))
+            ),
+            may_fix=status is not None
+            and fixed is None
+            and not own
+            and Role.DECIDER in user.roles
+            and (status.capped or self._application_decided_on(claim) is not None),
+        )
+
+    def record_default_notice(
+        self, scope: Scope, user: User, claim_id: int, *, received_on: dt.date | None = None
+    ) -> DefaultNotice:
+        """The applicant gives notice of default online (received today), or staff record
+        one that came on paper with the day it was received."""
+        claim = self._locked(scope, claim_id)
+        today = self.today()
+        own = claim.office_holder_user_id == user.id
+        if own and Role.APPLICANT in user.roles:
+            received_on = today  # online, it arrives the day it is sent
+        elif not own and user.has_role(Role.ASSESSOR, Role.DECIDER):
+            if received_on is None:
+                raise _invalid("received_on", _l("Give the day the notice was received."))
+            if received_on > today:
+                raise _invalid("received_on", _l("The day of receipt cannot be in the future."))
+        else:
+            raise Forbidden(_l("You cannot record a notice of default on this claim."))
+        if claim.state not in {s.value for s in EXTENDABLE_STATES}:
+            raise Conflict(_l("A notice of default is only possible while the claim is open."))
+        if claim.decision_deadline is None or received_on <= claim.decision_deadline:
+            raise InvalidInput(
+                _l(
+                    "A notice of default counts only after the decision deadline has passed"
+                    " (art. 4:17 Awb); the deadline is %(day)s.",
+                    day=claim.decision_deadline.isoformat() if claim.decision_deadline else "—",
+                ),
+                field_errors={"rule": ["notice_premature"]},
+            )
+        if self.default_notice(claim) is not None:
+            raise Conflict(_l("A notice of default has already been recorded for this claim."))
+        notice = DefaultNotice(claim_id=claim.id, received_on=received_on, recorded_by_id=user.id)
+        self.session.add(notice)
+        self.session.flush()
+        starts_on = awb.penalty_starts_on(
+            received_on,
+            calendar=atw_calendar(self.session),
+            terms=awb_terms(claim.office_holder.organisation),
+        )
+        self.audit.append(
+            claim.organisation_id,
+            event="default_notice",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            payload={"received_on": received_on, "penalty_starts_on": starts_on},
+        )
+        return notice
+
+    def decide_penalty(self, scope: Scope, user: User, claim_id: int) -> Decision:
+        """Fix the penalty due for a late decision by a decision of its own (art. 4:18 Awb).
+
+        Possible once the penalty has stopped running: the application was decided, or the
+        maximum number of days has passed. The amount is the clock's, never typed in.
+        """
+        if Role.DECIDER not in user.roles:
+            raise Forbidden(_l("Only a decider can fix the penalty."))
+        claim = self._locked(scope, claim_id)
+        if claim.office_holder_user_id == user.id:
+            raise Forbidden(
+                _l("You cannot decide on a claim in which you are the office holder."),
+                field_errors={"rule": ["self_decision"]},
+            )
+        notice = self.default_notice(claim)
+        status = self.penalty_status(claim)
+        if notice is None or status is None:
+            raise Conflict(_l("No notice of default has been recorded for this claim."))
+        exists = self.session.scalar(
+            select(Decision.id).where(
+                Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
+            )
+        )
+        if exists is not None:
+            raise Conflict(_l("The penalty of this claim has already been fixed."))
+        decided_on = self._application_decided_on(claim)
+        if decided_on is None and not status.capped:
+            raise Conflict(
+                _l("The penalty is still running: fix it after the decision on the claim.")
+            )
+        days = status.days
+        reasons = (
+            f"Uw ingebrekestelling is ontvangen op {notice.received_on.isoformat()}. "
+            f"De dwangsom loopt vanaf {status.starts_on.isoformat()} en is over {days} "
+            f"{'dag' if days == 1 else 'dagen'} verschuldigd."
+            if days
+            else f"Uw ingebrekestelling is ontvangen op {notice.received_on.isoformat()}. "
+            "Wij hebben beslist voordat de dwangsom ging lopen; er is geen dwangsom verschuldigd."
+        )
+        decision = Decision(
+            claim_id=claim.id,
+            kind=DecisionKind.PENALTY,
+            prepared_by_id=None,
+            decided_by_id=user.id,
+            decided_at=self.clock(),
+            sent_on=self.today(),
+            reasons=reasons,
+            legal_basis=PENALTY_LEGAL_BASIS,
+            penalty_amount=status.amount,
+        )
+        self.session.add(decision)
+        self.session.flush()
+        self._write_letter(claim, decision, penalty=status, notice=notice)
+        self.audit.append(
+            claim.organisation_id,
+            event="penalty_decision",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            payload={"days": days, "amount": status.amount, "decision_id": decision.id},
+        )
+        self.session.flush()
+        return decision
+
+    def _write_letter(
+        self,
+        claim: Claim,
+        decision: Decision,
+        *,
+        penalty: awb.Penalty | None = None,
+        notice: DefaultNotice | None = None,
+    ) -> None:
         """The decision letter as PDF, stored as a document of the claim."""
         organisation = claim.office_holder.organisation
         pdf = render_decision_letter(
@@ -634,6 +933,8 @@ class ClaimService:
             organisation,
             calendar=atw_calendar(self.session),
             terms=awb_terms(organisation),
+            penalty=penalty,
+            notice_received_on=notice.received_on if notice else None,
         )
         letter = self.documents.add(
             self.session,

@@ -19,14 +19,15 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, Document, MeasureCatalogue
-from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput
+from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
+from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput, ScanInput
 from housing.db import db
 from housing.errors import DomainError
 from housing.organisations.models import Home, OfficeHolder
@@ -48,6 +49,21 @@ OPEN_STATES = (
     ClaimState.DECISION_PROPOSED,
     ClaimState.OBJECTION,
 )
+
+
+PKVW_LABELS = {
+    PkvwStatus.CERTIFIED.value: _l("Certified (Politiekeurmerk Veilig Wonen)"),
+    PkvwStatus.NOT_CERTIFIED.value: _l("Not certified"),
+    PkvwStatus.UNKNOWN.value: _l("Unknown"),
+}
+# The applicant's wizard after choosing the home: each step one page, then the review.
+WIZARD_STEPS = ("scan", "measures", "documents", "review")
+WIZARD_TITLES = {
+    "scan": _l("Scan results"),
+    "measures": _l("Measures and amounts"),
+    "documents": _l("Quotes and documents"),
+    "review": _l("Review and submit"),
+}
 
 
 def clock_of(claim: Claim, today):  # type: ignore[no-untyped-def]
@@ -118,6 +134,8 @@ def show(claim_id: int) -> ResponseReturnValue:
     ).one_or_none()
     if claim is None:
         abort(404)
+    if claim.state == ClaimState.DRAFT and claim.office_holder_user_id == current_user.id:
+        return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))
     history = db.session.scalars(
         select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
     ).all()
@@ -138,25 +156,21 @@ def show(claim_id: int) -> ResponseReturnValue:
         if current_user.id == claim.office_holder_user_id
         else None
     )
-    catalogue = []
-    if claim.state == ClaimState.DRAFT and claim.office_holder_user_id == current_user.id:
-        catalogue = db.session.scalars(
-            select(MeasureCatalogue)
-            .where(
-                MeasureCatalogue.organisation_id == claim.organisation_id,
-                MeasureCatalogue.regime == claim.regime,
-                MeasureCatalogue.active.is_(True),
-            )
-            .order_by(MeasureCatalogue.name)
-        ).all()
+    own = claim.office_holder_user_id == current_user.id
     return render_template(
         "claims/show.html",
         claim=claim,
+        # The scan describes the home's weak spots: its owner and the case handlers only.
+        show_scan=own or current_user.has_role(Role.ASSESSOR, Role.DECIDER),
+        can_record_scan=not own
+        and Role.ASSESSOR in current_user.roles
+        and claim.state in {s.value for s in EXTENDABLE_STATES},
+        pkvw_labels=PKVW_LABELS,
+        late=service.late_decision(claim, current_user),
         history=history,
         clock=clock_of(claim, today),
         requested=requested,
         actions=_actions_for(claim),
-        catalogue=catalogue,
         expected=expected,
         upload_kinds=_upload_kinds(claim),
         can_extend=claim.state in {s.value for s in EXTENDABLE_STATES}
@@ -280,10 +294,18 @@ def _refused(exc: DomainError, target: str) -> ResponseReturnValue:
     return redirect(target, code=303)
 
 
+def _back(claim_id: int) -> str:
+    """Where a form returns to: the wizard step it came from, or the claim page."""
+    step = request.form.get("wizard_step")
+    if step in WIZARD_STEPS:
+        return url_for("claims.wizard", claim_id=claim_id, step=step)
+    return url_for("claims.show", claim_id=claim_id)
+
+
 def _done(message: str, claim_id: int) -> ResponseReturnValue:
     db.session.commit()
     flash(message, "success")
-    return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    return redirect(_back(claim_id), code=303)
 
 
 @bp.route("/<int:claim_id>/documents", methods=["POST"])
@@ -300,7 +322,7 @@ def upload(claim_id: int) -> ResponseReturnValue:
             data=sent.read() if sent else b"",
         )
     except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+        return _refused(exc, _back(claim_id))
     return _done(_("The document has been added."), claim_id)
 
 
@@ -321,7 +343,7 @@ def extend(claim_id: int) -> ResponseReturnValue:
             reason=request.form.get("reason", ""),
         )
     except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+        return _refused(exc, _back(claim_id))
     return _done(_("The extension notice has been sent."), claim_id)
 
 
@@ -342,7 +364,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
             details=_event_details(event, claim_id),
         )
     except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+        return _refused(exc, _back(claim_id))
     return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
 
 
@@ -356,7 +378,7 @@ def new() -> ResponseReturnValue:
     except DomainError as exc:
         return _refused(exc, url_for("claims.mine"))
     db.session.commit()
-    return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])
@@ -377,5 +399,112 @@ def add_line(claim_id: int) -> ResponseReturnValue:
             ),
         )
     except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+        return _refused(exc, _back(claim_id))
     return _done(_("The measure has been added."), claim_id)
+
+
+@bp.route("/<int:claim_id>/wizard/<step>")
+@role_required(Role.APPLICANT)
+def wizard(claim_id: int, step: str) -> ResponseReturnValue:
+    """The applicant's draft, one step at a time: scan, measures, documents, review."""
+    if step not in WIZARD_STEPS:
+        abort(404)
+    claim = db.session.scalars(
+        current_scope()
+        .select(Claim)
+        .where(Claim.id == claim_id)
+        .options(selectinload(Claim.lines), selectinload(Claim.home))
+    ).one_or_none()
+    if claim is None or claim.office_holder_user_id != current_user.id:
+        abort(404)
+    if claim.state != ClaimState.DRAFT:
+        return redirect(url_for("claims.show", claim_id=claim.id))
+    record_access(
+        db.session,
+        organisation_id=claim.organisation_id,
+        user_id=current_user.id,
+        claim_id=claim.id,
+        action="view_claim",
+        request_id=g.get("request_id"),
+    )
+    db.session.commit()
+    catalogue = db.session.scalars(
+        select(MeasureCatalogue)
+        .where(
+            MeasureCatalogue.organisation_id == claim.organisation_id,
+            MeasureCatalogue.regime == claim.regime,
+            MeasureCatalogue.active.is_(True),
+        )
+        .order_by(MeasureCatalogue.name)
+    ).all()
+    documents = db.session.scalars(
+        select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
+    ).all()
+    index = WIZARD_STEPS.index(step)
+    return render_template(
+        "claims/wizard.html",
+        claim=claim,
+        step=step,
+        steps=[(name, WIZARD_TITLES[name]) for name in WIZARD_STEPS],
+        step_number=index + 1,
+        previous_step=WIZARD_STEPS[index - 1] if index else None,
+        next_step=WIZARD_STEPS[index + 1] if index + 1 < len(WIZARD_STEPS) else None,
+        catalogue=catalogue,
+        documents=documents,
+        upload_kinds=_upload_kinds(claim),
+        requested=sum((line.requested_amount for line in claim.lines), start=0),
+        checklist=ClaimService(db.session).submission_checklist(claim, documents),
+        pkvw_labels=PKVW_LABELS,
+        today=ClaimService(db.session).today(),
+        expected=_expected_of_applicant(ClaimService(db.session), claim),
+    )
+
+
+@bp.route("/<int:claim_id>/scan", methods=["POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR)
+def record_scan(claim_id: int) -> ResponseReturnValue:
+    form = request.form
+    try:
+        ClaimService(db.session).record_scan(
+            current_scope(),
+            current_user,
+            claim_id,
+            ScanInput(
+                adviser_name=form.get("adviser_name", ""),
+                scan_date=form.get("scan_date", ""),
+                pkvw_status=form.get("pkvw_status", ""),
+                findings=form.get("findings", ""),
+            ),
+        )
+    except DomainError as exc:
+        return _refused(exc, _back(claim_id))
+    return _done(_("The scan results have been saved."), claim_id)
+
+
+@bp.route("/<int:claim_id>/default-notice", methods=["POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
+def default_notice(claim_id: int) -> ResponseReturnValue:
+    received_on = None
+    if request.form.get("received_on"):
+        try:
+            received_on = dt.date.fromisoformat(request.form["received_on"])
+        except ValueError:
+            flash(_("Enter a date as yyyy-mm-dd."), "error")
+            return redirect(url_for("claims.show", claim_id=claim_id), code=303)
+    try:
+        ClaimService(db.session).record_default_notice(
+            current_scope(), current_user, claim_id, received_on=received_on
+        )
+    except DomainError as exc:
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("The notice of default has been recorded."), claim_id)
+
+
+@bp.route("/<int:claim_id>/penalty", methods=["POST"])
+@role_required(Role.DECIDER)
+def fix_penalty(claim_id: int) -> ResponseReturnValue:
+    try:
+        ClaimService(db.session).decide_penalty(current_scope(), current_user, claim_id)
+    except DomainError as exc:
+        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    return _done(_("The penalty has been fixed; the letter is with the documents."), claim_id)

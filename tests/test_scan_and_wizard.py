@@ -1,0 +1,157 @@
+"""The woningscan and the applicant's claim wizard."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select, text
+
+from housing.audit.models import AuditEvent
+from housing.audit.services import AuditTrail
+from housing.claims.models import PkvwStatus, WoningScan
+from housing.claims.services import ScanInput
+from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.roles import Role
+from tests.conftest import login
+from tests.factories import HomeFactory, OfficeHolderFactory, UserFactory
+from tests.test_claim_service import World
+
+FINDINGS = "Brievenbus in de voordeur; achterdeur zonder cilinderslot."
+
+
+def scan(**changes):
+    values = {
+        "adviser_name": "CCV-adviseur De Vries",
+        "scan_date": "2026-02-20",
+        "pkvw_status": "certified",
+        "findings": FINDINGS,
+    }
+    return ScanInput(**{**values, **changes})
+
+
+@pytest.fixture
+def world(session):
+    return World(session)
+
+
+def test_the_applicant_records_the_scan_in_the_draft_encrypted_at_rest(world, session):
+    claim = world.draft()
+    recorded = world.service.record_scan(
+        world.scope(world.applicant), world.applicant, claim.id, scan()
+    )
+    session.commit()
+    assert recorded.pkvw_status is PkvwStatus.CERTIFIED
+    assert recorded.scan_date == dt.date(2026, 2, 20)
+    raw = session.execute(text("SELECT findings FROM woning_scan")).scalar_one()
+    assert "Brievenbus" not in raw and session.get(WoningScan, recorded.id).findings == FINDINGS
+    # A correction replaces the scan; there is one per claim.
+    world.service.record_scan(
+        world.scope(world.applicant), world.applicant, claim.id, scan(pkvw_status="unknown")
+    )
+    session.commit()
+    assert session.scalar(select(func.count()).select_from(WoningScan)) == 1
+    events = session.scalars(select(AuditEvent.event).where(AuditEvent.claim_id == claim.id))
+    assert list(events).count("record_scan") == 2
+    assert AuditTrail(session).verify(world.org.id).intact
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"adviser_name": "  "}, "adviser_name"),
+        ({"adviser_name": "x" * 201}, "adviser_name"),
+        ({"scan_date": "20-02-2026"}, "scan_date"),
+        ({"scan_date": "2026-03-03"}, "scan_date"),  # tomorrow
+        ({"pkvw_status": "gold"}, "pkvw_status"),
+        ({"findings": ""}, "findings"),
+        ({"findings": "x" * 10_001}, "findings"),
+    ],
+)
+def test_bad_scan_input_is_refused_and_writes_nothing(world, session, changes, field):
+    claim = world.draft()
+    with pytest.raises(InvalidInput) as refused:
+        world.service.record_scan(
+            world.scope(world.applicant), world.applicant, claim.id, scan(**changes)
+        )
+    session.rollback()
+    assert field in refused.value.field_errors
+    assert session.scalar(select(func.count()).select_from(WoningScan)) == 0
+
+
+def test_after_submission_the_assessor_records_the_scan_not_the_applicant(world, session):
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    with pytest.raises(Conflict):
+        world.service.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
+    session.rollback()
+    finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
+    with pytest.raises(Forbidden):
+        world.service.record_scan(world.scope(finance), finance, claim.id, scan())
+    session.rollback()
+    world.service.record_scan(world.scope(world.assessor), world.assessor, claim.id, scan())
+    session.commit()
+    assert claim.scan.adviser_name == "CCV-adviseur De Vries"
+
+
+def test_the_scan_is_shown_to_case_handlers_not_to_finance(app, world, session):
+    claim = world.draft()
+    world.service.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
+    world.fire(world.applicant, claim, "submit")
+    finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
+    for user, sees in ((world.assessor, True), (world.decider, True), (finance, False)):
+        browser = app.test_client()
+        login(browser, user.email)
+        page = browser.get(f"/claims/{claim.id}").text
+        assert ("achterdeur zonder cilinderslot" in page) is sees, user.roles
+
+
+def test_the_wizard_walks_the_steps_and_the_review_shows_what_is_missing(app, world, session):
+    claim = world.draft(lines=())
+    browser = app.test_client()
+    login(browser, world.applicant.email)
+    for number, step in enumerate(("scan", "measures", "documents", "review"), start=1):
+        page = browser.get(f"/claims/{claim.id}/wizard/{step}")
+        assert page.status_code == 200 and f"Stap {number} van 4" in page.text
+    review = browser.get(f"/claims/{claim.id}/wizard/review").text
+    assert "Ontbreekt: Er is ten minste één maatregel aangevraagd." in review
+    assert "Nog niet: Er is een offerte voor de maatregelen toegevoegd." in review
+    assert browser.get(f"/claims/{claim.id}/wizard/elsewhere").status_code == 404
+
+
+def test_nobody_else_opens_an_applicants_wizard(app, world, session):
+    claim = world.draft()
+    holder = OfficeHolderFactory(organisation=world.org)
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    holder.user = other
+    HomeFactory(office_holder=holder)
+    session.commit()
+    browser = app.test_client()
+    csrf = login(browser, other.email)
+    assert browser.get(f"/claims/{claim.id}/wizard/scan").status_code == 404
+    refused = browser.post(
+        f"/claims/{claim.id}/scan",
+        data={"csrf_token": csrf, "adviser_name": "X", "scan_date": "2026-02-20",
+              "pkvw_status": "certified", "findings": "x"},
+    )  # fmt: skip
+    assert refused.status_code == 404
+    assessor = app.test_client()
+    login(assessor, world.assessor.email)
+    assert assessor.get(f"/claims/{claim.id}/wizard/scan").status_code == 403
+
+
+def test_the_scan_through_the_api(client, world, session):
+    from tests.test_api import bearer
+
+    claim = world.draft()
+    headers = bearer(session, world.applicant)
+    body = {"adviser_name": "CCV", "scan_date": "2026-02-20", "pkvw_status": "not_certified",
+            "findings": FINDINGS}  # fmt: skip
+    saved = client.put(f"/api/v1/claims/{claim.id}/scan", json=body, headers=headers)
+    assert saved.status_code == 200, saved.text
+    assert saved.json == {"adviser_name": "CCV", "scan_date": "2026-02-20",
+                          "pkvw_status": "not_certified"}  # fmt: skip
+    bad = client.put(
+        f"/api/v1/claims/{claim.id}/scan", json={**body, "pkvw_status": "gold"}, headers=headers
+    )
+    assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
