@@ -124,6 +124,28 @@ def test_an_applicant_sees_only_their_own_claims(client, session):
     assert len(mine) == 1 and theirs == []
 
 
+def test_an_applicant_finds_their_homes_and_the_claims_catalogue(client, session):
+    world = World(session)
+    claim = world.draft()
+    colleague = UserFactory(organisation_id=world.org.id, roles={Role.APPLICANT})
+    finance = UserFactory(organisation_id=world.org.id, roles={Role.FINANCE})
+    homes = client.get("/api/v1/homes", headers=bearer(session, world.applicant)).get_json()
+    assert [home["id"] for home in homes] == [world.home.id]
+    assert homes[0]["street"] == world.home.street
+    assert client.get("/api/v1/homes", headers=bearer(session, colleague)).get_json() == []
+    # Finance pays but never reads an address.
+    assert_problem(client.get("/api/v1/homes", headers=bearer(session, finance)), 403)
+    catalogue = client.get(
+        f"/api/v1/claims/{claim.id}/catalogue", headers=bearer(session, world.applicant)
+    ).get_json()
+    codes = {item["code"] for item in catalogue}
+    assert {"cameras", "freestanding_letterbox"} <= codes and "safe" not in codes  # regime B
+    assert_problem(
+        client.get(f"/api/v1/claims/{claim.id}/catalogue", headers=bearer(session, colleague)),
+        404,
+    )
+
+
 def test_the_list_filters_and_its_query_count_does_not_grow(app, client, session):
     world = World(session)
     assessor = bearer(session, world.assessor)

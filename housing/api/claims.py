@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
+    CatalogueItemSchema,
     ClaimCreateSchema,
     ClaimDetailSchema,
     ClaimEventSchema,
@@ -24,6 +25,7 @@ from housing.api.schemas import (
     DocumentSchema,
     DocumentUploadFileSchema,
     DocumentUploadFormSchema,
+    HomeSchema,
     MeasureLineInSchema,
     MeasureLineSchema,
     PenaltyDecisionSchema,
@@ -32,10 +34,11 @@ from housing.api.schemas import (
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, Document, MeasureLine
+from housing.claims.models import Claim, Document, MeasureCatalogue, MeasureLine
 from housing.claims.services import ClaimService, LineInput, ScanInput
 from housing.db import db
 from housing.errors import DomainError
+from housing.organisations.models import Home, OfficeHolder
 from housing.roles import Role
 from workflows import awb
 from workflows.claim import allowed_events
@@ -151,6 +154,37 @@ class ClaimItem(MethodView):
                 "penalty_fixed_amount": late.fixed_amount,
             },
         }
+
+
+@blp.route("/homes")
+class Homes(MethodView):
+    @token_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, HomeSchema(many=True))
+    def get(self):  # type: ignore[no-untyped-def]
+        """The homes you may see: an applicant their own, to start a claim for one."""
+        return db.session.scalars(
+            api_scope().select(Home).join(OfficeHolder).order_by(OfficeHolder.id, Home.id)
+        ).all()
+
+
+@blp.route("/claims/<int:claim_id>/catalogue")
+class ClaimCatalogue(MethodView):
+    @token_required(*CLAIM_ROLES)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, CatalogueItemSchema(many=True))
+    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """The measures this claim can request: its organisation's, under its regime."""
+        claim = _loaded(claim_id)
+        return db.session.scalars(
+            select(MeasureCatalogue)
+            .where(
+                MeasureCatalogue.organisation_id == claim.organisation_id,
+                MeasureCatalogue.regime == claim.regime,
+                MeasureCatalogue.active.is_(True),
+            )
+            .order_by(MeasureCatalogue.code)
+        ).all()
 
 
 @blp.route("/claims/<int:claim_id>/lines")

@@ -135,6 +135,23 @@ class HistoryEntrySchema(Schema):
     reason = fields.Str(allow_none=True)
 
 
+class HomeSchema(Schema):
+    id = fields.Int()
+    office_holder_id = fields.Int()
+    street = fields.Str()
+    house_number = fields.Str()
+    postcode = fields.Str()
+    city = fields.Str()
+    is_registered_address = fields.Bool()
+
+
+class CatalogueItemSchema(Schema):
+    code = fields.Str()
+    name = fields.Str()
+    is_basic_measure = fields.Bool()
+    recurring_allowed = fields.Bool()
+
+
 class LateDecisionSchema(Schema):
     notice_received_on = fields.Date(allow_none=True)
     penalty_starts_on = fields.Date(allow_none=True)
