@@ -417,3 +417,17 @@ def test_the_system_archives_after_seven_years(world, session):
     world.clock.now = MONDAY.replace(year=2033, month=3, day=3)
     world.service.fire(system, None, claim.id, "retention_expired")
     assert claim.state == "archived"
+
+
+def test_every_rule_reads_as_a_sentence_in_the_users_language(world, session, app):
+    from housing.claims.services import RULE_MESSAGES
+    from workflows.rules import Rule
+
+    assert set(RULE_MESSAGES) == set(Rule)
+    claim = world.proposed()
+    with app.test_request_context(), pytest.raises(Forbidden) as refused:
+        world.fire(world.assessor, claim, "grant")
+    # Dutch by default; the workflow's own sentence is kept for integrations.
+    assert refused.value.message == "Uw rol staat deze stap niet toe."
+    assert refused.value.field_errors["rule"] == ["role"]
+    assert "decider" in refused.value.field_errors["detail"][0]
