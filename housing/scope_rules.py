@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, and_, false
 
 from housing.accounts.models import ApiToken, User
-from housing.claims.models import Claim
+from housing.claims.models import Budget, Claim, MeasureCatalogue
 from housing.organisations.models import Home, OfficeHolder, Organisation
 from housing.roles import Role
 from housing.scoping import Scope, scope_rule
@@ -68,4 +68,20 @@ def _claim(scope: Scope) -> list[ColumnElement[bool]]:
         return [in_organisation]
     if scope.sees_own_records:
         return [in_organisation, Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)]
+    return [false()]
+
+
+# An organisation's rules (its measure catalogue and its budgets) are no case data: its
+# staff may read them; an applicant only picks from the catalogue inside a claim.
+@scope_rule(MeasureCatalogue)
+def _measure_catalogue(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.sees_whole_organisation:
+        return [MeasureCatalogue.organisation_id == scope.organisation_id]
+    return [false()]
+
+
+@scope_rule(Budget)
+def _budget(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.sees_whole_organisation:
+        return [Budget.organisation_id == scope.organisation_id]
     return [false()]

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
+from flask_babel import LazyString, format_currency
 from flask_babel import lazy_gettext as _l
 from schwifty import BIC, IBAN
 from schwifty.exceptions import InvalidChecksumDigits, SchwiftyException
@@ -12,8 +17,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
+from housing.audit.services import AuditTrail
 from housing.claims.catalogue import seed_catalogue
-from housing.errors import InvalidInput, NotFound
+from housing.claims.models import Budget, MeasureCatalogue, Regime
+from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.models import (
     DEFAULT_ELIGIBLE_OFFICES,
     EligibleOffice,
@@ -22,6 +29,7 @@ from housing.organisations.models import (
     Organisation,
     OrganisationKind,
 )
+from housing.roles import Role
 from housing.scoping import Scope
 
 
@@ -158,3 +166,279 @@ class OrganisationService:
         holder.term_end = data.term_end
         holder.appointment_certain_on = data.appointment_certain_on
         holder.user_id = data.user_id
+
+
+# --- the rules an administrator owns ---------------------------------------------------
+CENT = Decimal("0.01")
+# NUMERIC(12, 2): ten digits before the point.
+MAX_AMOUNT = Decimal("9999999999.99")
+# The Awb's limits (DOMAIN.md §4); the database checks them too, we check first.
+DECISION_WEEKS = (1, 8)
+NOT_CONSIDERED_WEEKS = (1, 4)
+# The Awb sets no maximum for the term to complete an application; a year keeps a typing
+# error (140 for 14) from holding a claim for ever and stays far inside an integer.
+INFORMATION_TERM_DAYS = (1, 365)
+# Budgets exist from the first regime (2021) on; far-future years are typing errors.
+BUDGET_YEARS = (2021, 2100)
+MEASURE_CODE = re.compile(r"[a-z0-9_]{1,60}")
+AMOUNT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,2})?")
+
+
+def _invalid(field: str, message: Any) -> InvalidInput:
+    return InvalidInput(message, field_errors={field: [message]})
+
+
+def _refuse(errors: Mapping[str, list[Any]]) -> InvalidInput:
+    return InvalidInput(next(iter(errors.values()))[0], field_errors=dict(errors))
+
+
+def parse_amount(value: Any, field: str) -> Decimal:
+    """Euros with at most two decimals; a decimal comma is accepted, a thousands mark not."""
+    text = str(value if value is not None else "").strip().replace(" ", "")
+    text = text.removeprefix("€").replace(",", ".")
+    # Digits only: no exponent, NaN or thousands marks for Decimal() to read generously.
+    if not AMOUNT.fullmatch(text):
+        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00."))
+    amount = Decimal(text)
+    if amount < 0:
+        raise _invalid(field, _l("The amount cannot be negative."))
+    if amount > MAX_AMOUNT:
+        raise _invalid(field, _l("The amount is too large."))
+    return amount.quantize(CENT)
+
+
+def _money_text(amount: Decimal) -> LazyString:
+    # Formatted when shown, in the reader's language.
+    return LazyString(format_currency, amount, "EUR")
+
+
+@dataclass(frozen=True)
+class TermsData:
+    """What an administrator sets of the Awb terms and the eligibility."""
+
+    decision_weeks: int
+    information_term_days: int
+    not_considered_weeks: int
+    regime_a_cap: Decimal | str
+    eligible_offices: frozenset[OfficeType]
+
+
+class RulesService:
+    """The rules an administrator owns: Awb terms, eligibility, budgets, measure catalogue.
+
+    Each change is checked in full before anything is written, and is audited in the
+    organisation's hash chain in the same transaction.
+    """
+
+    def __init__(self, session: Session, audit: AuditTrail | None = None) -> None:
+        self.session = session
+        self.audit = audit or AuditTrail(session)
+
+    @staticmethod
+    def _require_admin(scope: Scope) -> int:
+        if Role.ADMIN not in scope.roles or scope.organisation_id is None:
+            raise Forbidden(_l("Only an administrator changes the rules of the organisation."))
+        return scope.organisation_id
+
+    # --- Awb terms and eligibility ----------------------------------------------------
+    def update_terms(self, scope: Scope, organisation_id: int, data: TermsData) -> Organisation:
+        self._require_admin(scope)
+        organisation = self.session.scalars(
+            scope.select(Organisation)
+            .where(Organisation.id == organisation_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if organisation is None:
+            raise NotFound(_l("No such organisation."))
+        errors: dict[str, list[Any]] = {}
+        cap = Decimal(0)
+        for field, (low, high) in (
+            ("decision_weeks", DECISION_WEEKS),
+            ("information_term_days", INFORMATION_TERM_DAYS),
+            ("not_considered_weeks", NOT_CONSIDERED_WEEKS),
+        ):
+            value = getattr(data, field)
+            if not isinstance(value, int) or not low <= value <= high:
+                errors[field] = [
+                    _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
+                ]
+        try:
+            cap = parse_amount(data.regime_a_cap, "regime_a_cap")
+        except InvalidInput as exc:
+            errors.update(exc.field_errors)
+        else:
+            if cap <= 0:
+                errors["regime_a_cap"] = [_l("The cap must be more than zero.")]
+        offices = frozenset(data.eligible_offices)
+        if not offices:
+            errors["eligible_offices"] = [_l("Choose at least one office whose holders may claim.")]
+        if errors:
+            raise _refuse(errors)
+
+        changes: dict[str, Any] = {}
+        for field in ("decision_weeks", "information_term_days", "not_considered_weeks"):
+            old, new = getattr(organisation, field), getattr(data, field)
+            if old != new:
+                changes[field] = {"from": old, "to": new}
+                setattr(organisation, field, new)
+        if organisation.regime_a_cap != cap:
+            changes["regime_a_cap"] = {"from": organisation.regime_a_cap, "to": cap}
+            organisation.regime_a_cap = cap
+        current = {e.office_type for e in organisation.eligible_offices}
+        if current != offices:
+            changes["eligible_offices"] = {
+                "added": sorted(offices - current),
+                "removed": sorted(current - offices),
+            }
+            # Only the difference: removing and re-adding a row would clash on its key.
+            organisation.eligible_offices = [
+                e for e in organisation.eligible_offices if e.office_type in offices
+            ] + [EligibleOffice(office_type=o) for o in sorted(offices - current)]
+        if changes:
+            self.session.flush()
+            self.audit.append(
+                organisation.id,
+                event="update_terms",
+                actor_id=scope.user_id,
+                payload=changes,
+            )
+        return organisation
+
+    # --- budgets ----------------------------------------------------------------------
+    def budgets(self, scope: Scope) -> list[Budget]:
+        return list(self.session.scalars(scope.select(Budget).order_by(Budget.year.desc())))
+
+    def set_budget(self, scope: Scope, year: int, amount: Decimal | str) -> Budget:
+        """Create or change a year's budget; never below what that year has committed."""
+        organisation_id = self._require_admin(scope)
+        errors: dict[str, list[Any]] = {}
+        low, high = BUDGET_YEARS
+        if not isinstance(year, int) or not low <= year <= high:
+            errors["year"] = [_l("Enter a year from %(low)d to %(high)d.", low=low, high=high)]
+        try:
+            value = parse_amount(amount, "amount")
+        except InvalidInput as exc:
+            errors.update(exc.field_errors)
+        if errors:
+            raise _refuse(errors)
+        # Locked as a grant locks it: a grant committing money meanwhile waits, or we do.
+        budget = self.session.scalars(
+            select(Budget)
+            .where(Budget.organisation_id == organisation_id, Budget.year == year)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if budget is not None and value < budget.committed:
+            raise _invalid(
+                "amount",
+                _l(
+                    "%(committed)s of the budget for %(year)d has already been committed to "
+                    "granted claims; the amount cannot be lower than that.",
+                    committed=_money_text(budget.committed),
+                    year=year,
+                ),
+            )
+        if budget is None:
+            budget = Budget(organisation_id=organisation_id, year=year, amount=value)
+            self.session.add(budget)
+            previous = None
+        else:
+            previous = budget.amount
+            if previous == value:
+                return budget
+            budget.amount = value
+        self.session.flush()
+        self.audit.append(
+            organisation_id,
+            event="set_budget",
+            actor_id=scope.user_id,
+            payload={"year": year, "from": previous, "to": value},
+        )
+        return budget
+
+    # --- measure catalogue ------------------------------------------------------------
+    def catalogue(self, scope: Scope) -> dict[Regime, list[MeasureCatalogue]]:
+        rows = self.session.scalars(
+            scope.select(MeasureCatalogue).order_by(
+                MeasureCatalogue.regime, MeasureCatalogue.name, MeasureCatalogue.id
+            )
+        )
+        grouped: dict[Regime, list[MeasureCatalogue]] = {regime: [] for regime in Regime}
+        for row in rows:
+            grouped[row.regime].append(row)
+        return grouped
+
+    def add_measure(
+        self, scope: Scope, *, code: str, name: str, recurring_allowed: bool
+    ) -> MeasureCatalogue:
+        """Add a Regime B measure; Regime A's list is the law's and gets none."""
+        organisation_id = self._require_admin(scope)
+        code, name = code.strip(), name.strip()
+        errors: dict[str, list[Any]] = {}
+        if not MEASURE_CODE.fullmatch(code):
+            errors["code"] = [
+                _l("Use 1 to 60 lower-case letters, digits and underscores (e.g. panic_room).")
+            ]
+        elif self.session.scalar(
+            select(func.count()).where(
+                MeasureCatalogue.organisation_id == organisation_id,
+                MeasureCatalogue.regime == Regime.B,
+                MeasureCatalogue.code == code,
+            )
+        ):
+            errors["code"] = [_l("The catalogue already has a measure with this code.")]
+        if not name or len(name) > 200:
+            errors["name"] = [_l("Give a name of 1 to 200 characters.")]
+        if errors:
+            raise _refuse(errors)
+        measure = MeasureCatalogue(
+            organisation_id=organisation_id,
+            regime=Regime.B,
+            code=code,
+            name=name,
+            is_basic_measure=False,
+            recurring_allowed=bool(recurring_allowed),
+            active=True,
+        )
+        self.session.add(measure)
+        self.session.flush()
+        self.audit.append(
+            organisation_id,
+            event="add_measure",
+            actor_id=scope.user_id,
+            payload={
+                "measure_id": measure.id,
+                "regime": measure.regime,
+                "code": code,
+                "name": name,
+                "recurring_allowed": measure.recurring_allowed,
+            },
+        )
+        return measure
+
+    def set_measure_active(self, scope: Scope, measure_id: int, active: bool) -> MeasureCatalogue:
+        organisation_id = self._require_admin(scope)
+        measure = self.session.scalars(
+            scope.select(MeasureCatalogue)
+            .where(MeasureCatalogue.id == measure_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if measure is None:
+            raise NotFound(_l("No such measure."))
+        if not active and (measure.regime == Regime.A or measure.is_basic_measure):
+            raise Conflict(
+                _l("Regime A's basic measures are set by law: they cannot be switched off.")
+            )
+        if measure.active == active:
+            return measure
+        measure.active = active
+        self.session.flush()
+        self.audit.append(
+            organisation_id,
+            event="activate_measure" if active else "deactivate_measure",
+            actor_id=scope.user_id,
+            payload={"measure_id": measure.id, "regime": measure.regime, "code": measure.code},
+        )
+        return measure

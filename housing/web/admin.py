@@ -1,27 +1,46 @@
-"""Administrators manage their organisation's users, details and office holders."""
+"""Administrators manage their organisation's users, details, office holders and rules."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from housing.accounts.models import Channel, Language, User
 from housing.accounts.services import AccountService
+from housing.claims.models import MeasureCatalogue
 from housing.db import db
+from housing.deadlines.models import EquatedDay
+from housing.deadlines.services import calendar_year, equate_day
 from housing.errors import DomainError
 from housing.organisations.models import OfficeHolder, OfficeType, Organisation
-from housing.organisations.services import OfficeHolderData, OrganisationService
+from housing.organisations.services import (
+    OfficeHolderData,
+    OrganisationService,
+    RulesService,
+    TermsData,
+)
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import (
+    HOLIDAY_LABELS,
+    REGIME_LABELS,
+    BudgetForm,
+    CalendarYearForm,
+    EquatedDayForm,
+    MeasureForm,
     NewUserForm,
     OfficeHolderForm,
     OrganisationForm,
     ResetPasswordForm,
+    TermsForm,
     UserForm,
 )
 from housing.web.formtools import show_field_errors
@@ -30,6 +49,11 @@ T = TypeVar("T")
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def _this_year() -> int:
+    return dt.datetime.now(AMSTERDAM).year
 
 
 def _scoped_or_404(model: type[T], ident: int) -> T:
@@ -237,3 +261,169 @@ def edit_office_holder(holder_id: int) -> ResponseReturnValue:
             flash(_("The changes have been saved."), "success")
             return redirect(url_for("admin.office_holders"))
     return render_template("admin/office_holder_form.html", form=form, holder=holder)
+
+
+# --- Awb terms and eligibility -------------------------------------------------------
+@bp.route("/organisations/<int:organisation_id>/terms", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def edit_terms(organisation_id: int) -> ResponseReturnValue:
+    organisation = _scoped_or_404(Organisation, organisation_id)
+    form = TermsForm(
+        data={
+            "decision_weeks": organisation.decision_weeks,
+            "information_term_days": organisation.information_term_days,
+            "not_considered_weeks": organisation.not_considered_weeks,
+            "regime_a_cap": f"{organisation.regime_a_cap:.2f}",
+            "eligible_offices": sorted(e.office_type.value for e in organisation.eligible_offices),
+        }
+    )
+    if form.validate_on_submit():
+        try:
+            RulesService(db.session).update_terms(
+                current_scope(),
+                organisation.id,
+                TermsData(
+                    decision_weeks=form.decision_weeks.data,
+                    information_term_days=form.information_term_days.data,
+                    not_considered_weeks=form.not_considered_weeks.data,
+                    regime_a_cap=form.regime_a_cap.data,
+                    eligible_offices=frozenset(OfficeType(o) for o in form.eligible_offices.data),
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The terms have been saved."), "success")
+            return redirect(url_for("admin.edit_terms", organisation_id=organisation.id))
+    return render_template("admin/terms_form.html", form=form, organisation=organisation)
+
+
+# --- the Atw calendar: recognised holidays and equated days ---------------------------
+def _holiday_label(name: str) -> str:
+    return "; ".join(str(HOLIDAY_LABELS.get(part, part)) for part in name.split("; "))
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def holidays() -> ResponseReturnValue:
+    form = EquatedDayForm()
+    if form.validate_on_submit():
+        try:
+            equated = equate_day(db.session, current_scope(), form.day.data, form.description.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                _("%(day)s is now equated with a holiday.", day=format_date(equated.day, "long")),
+                "success",
+            )
+            return redirect(url_for("admin.holidays", year=equated.day.year))
+
+    # The year to show comes from a GET form; a bad one is explained, this year shown.
+    year_form = CalendarYearForm(request.args)
+    year = _this_year()
+    calendar = None
+    if "year" in request.args and year_form.validate() and year_form.year.data is not None:
+        try:
+            calendar = calendar_year(db.session, year_form.year.data)
+            year = year_form.year.data
+        except DomainError as exc:
+            show_field_errors(year_form, exc)
+    if calendar is None:
+        calendar = calendar_year(db.session, year)
+    if "year" not in request.args:
+        year_form.year.data = year
+    equated_days = db.session.scalars(select(EquatedDay).order_by(EquatedDay.day)).all()
+    return render_template(
+        "admin/holidays.html",
+        form=form,
+        year_form=year_form,
+        year=year,
+        calendar=[(day, _holiday_label(name)) for day, name in calendar.items()],
+        equated_days=equated_days,
+    )
+
+
+# --- budgets -------------------------------------------------------------------------
+@bp.route("/budgets", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def budgets() -> ResponseReturnValue:
+    form = BudgetForm(data=None if request.method == "POST" else {"year": _this_year()})
+    service = RulesService(db.session)
+    if form.validate_on_submit():
+        try:
+            budget = service.set_budget(current_scope(), form.year.data, form.amount.data)
+        except DomainError as exc:
+            db.session.rollback()
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("The budget for %(year)d has been saved.", year=budget.year), "success")
+            return redirect(url_for("admin.budgets"))
+    return render_template(
+        "admin/budgets.html", form=form, budgets=service.budgets(current_scope())
+    )
+
+
+# --- measure catalogue ---------------------------------------------------------------
+@bp.route("/catalogue", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def catalogue() -> ResponseReturnValue:
+    form = MeasureForm()
+    service = RulesService(db.session)
+    if form.validate_on_submit():
+        try:
+            measure = service.add_measure(
+                current_scope(),
+                code=form.code.data,
+                name=form.name.data,
+                recurring_allowed=form.recurring_allowed.data,
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(_("%(name)s has been added to Regime B.", name=measure.name), "success")
+            return redirect(url_for("admin.catalogue"))
+    return render_template(
+        "admin/catalogue.html",
+        form=form,
+        catalogue=service.catalogue(current_scope()),
+        REGIME_LABELS=REGIME_LABELS,
+    )
+
+
+def _set_measure_active(measure_id: int, active: bool) -> ResponseReturnValue:
+    # CSRFProtect has checked the token of this POST before the view runs.
+    measure = _scoped_or_404(MeasureCatalogue, measure_id)
+    try:
+        RulesService(db.session).set_measure_active(current_scope(), measure.id, active)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        message = (
+            _("%(name)s can be chosen again.", name=measure.name)
+            if active
+            else _("%(name)s can no longer be chosen in new claims.", name=measure.name)
+        )
+        flash(message, "success")
+    return redirect(url_for("admin.catalogue"))
+
+
+@bp.route("/catalogue/<int:measure_id>/activate", methods=["POST"])
+@role_required(Role.ADMIN)
+def activate_measure(measure_id: int) -> ResponseReturnValue:
+    return _set_measure_active(measure_id, True)
+
+
+@bp.route("/catalogue/<int:measure_id>/deactivate", methods=["POST"])
+@role_required(Role.ADMIN)
+def deactivate_measure(measure_id: int) -> ResponseReturnValue:
+    return _set_measure_active(measure_id, False)

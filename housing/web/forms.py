@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    IntegerField,
     PasswordField,
     RadioField,
     SelectField,
@@ -19,6 +20,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Leng
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import Channel, Language
+from housing.claims.models import Regime
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
 
@@ -98,6 +100,24 @@ CHANNEL_LABELS = {
     Channel.POST: _l("By letter"),
 }
 LANGUAGE_LABELS = {Language.NL: "Nederlands", Language.EN: "English"}
+REGIME_LABELS = {
+    Regime.A: _l("Regime A (basic measures)"),
+    Regime.B: _l("Regime B (tailored measures)"),
+}
+# The names workflows.awb gives the Atw holidays (it imports nothing of ours, so its names
+# are English); shown in the reader's language.
+HOLIDAY_LABELS = {
+    "New Year's Day": _l("New Year's Day"),
+    "Good Friday": _l("Good Friday"),
+    "Easter Monday": _l("Easter Monday"),
+    "King's Day": _l("King's Day"),
+    "Liberation Day": _l("Liberation Day"),
+    "Ascension Day": _l("Ascension Day"),
+    "Whit Monday": _l("Whit Monday"),
+    "Christmas Day": _l("Christmas Day"),
+    "Boxing Day": _l("Boxing Day"),
+    "Equated day (royal decree)": _l("Equated day (royal decree)"),
+}
 
 REQUIRED = _l("This field is required.")
 DATE_FORMAT = _l("Enter a date as yyyy-mm-dd.")
@@ -231,3 +251,69 @@ class OfficeHolderForm(FlaskForm):
         validators=[Optional()],
     )
     user_id = SelectField(_l("Linked user account"), coerce=int, choices=[])
+
+
+class TermsForm(FlaskForm):
+    decision_weeks = IntegerField(
+        _l("Decision term in weeks"),
+        description=_l("At most 8 weeks after receipt of the application (art. 4:13 Awb)."),
+        validators=[InputRequired(REQUIRED)],
+    )
+    information_term_days = IntegerField(
+        _l("Term to complete an application, in days"),
+        description=_l(
+            "The term an applicant gets to send what is missing (art. 4:5 Awb); 14 days is common."
+        ),
+        validators=[InputRequired(REQUIRED)],
+    )
+    not_considered_weeks = IntegerField(
+        _l("Term for the decision not to consider an application, in weeks"),
+        description=_l("After the term to complete it has passed: at most 4 weeks."),
+        validators=[InputRequired(REQUIRED)],
+    )
+    regime_a_cap = StringField(
+        _l("Regime A cap per home, including VAT"),
+        description=_l("In euros, such as 2400.00."),
+        validators=[InputRequired(REQUIRED), Length(max=20)],
+    )
+    eligible_offices = MultiCheckboxField(
+        _l("Offices whose holders may claim"),
+        choices=[SelectChoice(o.value, OFFICE_LABELS[o]) for o in OfficeType],
+    )
+
+
+class EquatedDayForm(FlaskForm):
+    day = IsoDateField(_l("Day"), validators=[InputRequired(DATE_FORMAT)])
+    description = StringField(
+        _l("Description"),
+        description=_l("The royal decree that equates the day, e.g. Besluit van 1 juli 2028."),
+        validators=[DataRequired(REQUIRED), Length(max=200)],
+    )
+
+
+class CalendarYearForm(FlaskForm):
+    """Which year of the Atw calendar to show (a GET form: nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    year = IntegerField(_l("Year"), validators=[Optional()])
+
+
+class BudgetForm(FlaskForm):
+    year = IntegerField(_l("Year"), validators=[InputRequired(REQUIRED)])
+    amount = StringField(
+        _l("Amount"),
+        description=_l("In euros, such as 250000.00. An existing budget of the year is replaced."),
+        validators=[InputRequired(REQUIRED), Length(max=20)],
+    )
+
+
+class MeasureForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    code = StringField(
+        _l("Code"),
+        description=_l("Lower-case letters, digits and underscores, e.g. panic_room."),
+        validators=[DataRequired(REQUIRED), Length(max=60)],
+    )
+    recurring_allowed = BooleanField(_l("May be recurring (e.g. a monitoring subscription)"))
