@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from importlib.metadata import entry_points
 from typing import Any
 
 from flask import Flask
@@ -61,6 +62,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     cli.register(app)
 
+    from housing.notifications.mail import mail
+
+    mail.init_app(app)
+
     import housing.models  # noqa: F401  (the models and their scope rules)
+
+    # What the installation adds (the Celery app and its outbox relay, from workers/):
+    # found by entry point, so housing never imports workers.
+    for plugin in entry_points(group="housing.plugins"):
+        plugin.load()(app)
 
     return app

@@ -188,6 +188,10 @@ class Settings:
             "MAIL_PASSWORD": self.mail_password,
             "MAIL_DEFAULT_SENDER": self.mail_default_sender,
             "MAIL_FILE_DIR": str(self.mail_file_dir),
+            "MAIL_FILE_PATH": str(self.mail_file_dir),
+            # Hand outbox messages to the broker right after each commit (the sweep also
+            # does, later); tests that do not run a worker switch it off.
+            "OUTBOX_RELAY_ON_COMMIT": True,
             "PORT": self.port,
             "BASE_URL": self.base_url,
             "API_TITLE": "Veilig Wonen",

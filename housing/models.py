@@ -15,6 +15,7 @@ from housing.claims.models import (
 )
 from housing.db import Base
 from housing.deadlines.models import EquatedDay
+from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
     Home,
@@ -23,6 +24,7 @@ from housing.organisations.models import (
     Organisation,
     OrganisationKind,
 )
+from housing.outbox.models import OutboxMessage
 
 __all__ = [
     "AccessLog",
@@ -41,11 +43,15 @@ __all__ = [
     "Language",
     "MeasureCatalogue",
     "MeasureLine",
+    "Notification",
     "OfficeHolder",
     "OfficeType",
     "Organisation",
     "OrganisationKind",
+    "OutboxMessage",
+    "PrintItem",
     "SecurityAdvice",
+    "SentMail",
     "User",
     "UserRole",
     "WoningScan",

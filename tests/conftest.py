@@ -81,6 +81,8 @@ def make_test_config(database_url: str, tmp: Path, **extra: object) -> dict[str,
         "RATELIMIT_KEY_PREFIX": f"test-{RUN_ID}",
         "MAIL_FILE_DIR": str(tmp / "mail"),
         "SERVER_NAME": "localhost",
+        # No worker runs in most tests: the outbox tests switch the relay on themselves.
+        "OUTBOX_RELAY_ON_COMMIT": False,
         **extra,
     }
 

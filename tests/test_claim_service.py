@@ -360,7 +360,26 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
 
 
 # What the concurrency test committed for real, child tables first.
+# Tests that commit for real (several connections, a real worker) clean up after themselves.
 CLEANUP = [
+    "DELETE FROM sent_mail USING outbox_message"
+    " WHERE sent_mail.outbox_message_id = outbox_message.id"
+    " AND outbox_message.organisation_id = :o",
+    "DELETE FROM notification WHERE organisation_id = :o",
+    "DELETE FROM print_item WHERE organisation_id = :o",
+    "DELETE FROM outbox_message WHERE organisation_id = :o",
+    "DELETE FROM access_log WHERE organisation_id = :o",
+    "DELETE FROM decision USING claim"
+    " WHERE decision.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM information_request USING claim"
+    " WHERE information_request.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM default_notice USING claim"
+    " WHERE default_notice.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM woning_scan USING claim"
+    " WHERE woning_scan.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM security_advice USING claim"
+    " WHERE security_advice.claim_id = claim.id AND claim.organisation_id = :o",
+    "DELETE FROM document WHERE organisation_id = :o",
     "DELETE FROM audit_event WHERE organisation_id = :o",
     "DELETE FROM audit_chain_head WHERE organisation_id = :o",
     "DELETE FROM measure_line USING claim"

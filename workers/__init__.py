@@ -1,6 +1,7 @@
-"""Celery: the app bound to Flask, its tasks and the beat schedule.
+"""Celery: the app bound to Flask, its tasks, the beat schedule and the outbox relay.
 
-Arrows point one way: workers import housing, housing never imports workers.
+Arrows point one way: workers import housing, housing never imports workers. The web app
+finds `init_app` through the `housing.plugins` entry point.
 """
 
 from __future__ import annotations
@@ -9,6 +10,22 @@ from typing import Any
 
 from celery import Celery, Task
 from flask import Flask
+
+from housing.logging import get_logger
+from housing.outbox.services import outbox_committed
+
+log = get_logger(__name__)
+
+DELIVER_TASK = "workers.tasks.deliver_outbox_message"
+
+
+def init_app(app: Flask) -> Celery:
+    """The plugin entry point: a Celery app for this Flask app, and its relay."""
+    celery_app = celery_init_app(app)
+    if not app.extensions.get("workers.relay_installed"):
+        outbox_committed.connect(_relay, sender=app, weak=False)
+        app.extensions["workers.relay_installed"] = True
+    return celery_app
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -28,8 +45,30 @@ def celery_init_app(app: Flask) -> Celery:
     return celery_app
 
 
+def publish(app: Flask, message_id: int) -> None:
+    """Hand one outbox message to the broker; raises when the broker cannot take it."""
+    celery_app: Celery = app.extensions["celery"]
+    # No publish retries: the request that committed must not hang on a broker that is
+    # down. The message is safe in the database, and the sweep sends it later.
+    celery_app.send_task(DELIVER_TASK, args=(message_id,), retry=False)
+
+
+def _relay(app: Flask, ids: tuple[int, ...] = (), **_: Any) -> None:
+    """Right after a commit that wrote outbox messages: hand them to the broker."""
+    if not app.config.get("OUTBOX_RELAY_ON_COMMIT", True):
+        return
+    for message_id in ids:
+        try:
+            publish(app, message_id)
+        except Exception as exc:  # any broker failure: the sweep will hand it over
+            log.warning("outbox.relay_failed", message_id=message_id, error=type(exc).__name__)
+            return  # the broker is down for the rest too; do not wait on each
+
+
 def beat_schedule() -> dict[str, dict[str, Any]]:
     return {
         # Each worker that picks this up records that it is alive (health endpoint).
         "heartbeat": {"task": "workers.tasks.heartbeat", "schedule": 60.0},
+        # Whatever the relay could not hand over (broker down, worker killed): again.
+        "outbox-sweep": {"task": "workers.tasks.sweep_outbox", "schedule": 15.0},
     }

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from celery import shared_task
+from flask import current_app
 
+from housing.db import db
 from housing.ops.services import record_heartbeat, system_health
+from housing.outbox.handlers import default_handlers
+from housing.outbox.services import OutboxConsumer, OutboxSweep
 
 
 @shared_task(name="workers.tasks.health", ignore_result=False)
@@ -19,3 +23,24 @@ def heartbeat(self) -> str:  # type: ignore[no-untyped-def]
     worker = self.request.hostname or "unknown"
     record_heartbeat(worker)
     return worker
+
+
+@shared_task(name="workers.tasks.deliver_outbox_message", ignore_result=False)
+def deliver_outbox_message(message_id: int) -> str:
+    """Act on one outbox message, once, however often it is delivered."""
+    try:
+        return OutboxConsumer(db.session, default_handlers()).deliver(message_id).value
+    finally:
+        db.session.remove()
+
+
+@shared_task(name="workers.tasks.sweep_outbox", ignore_result=False)
+def sweep_outbox() -> int:
+    """Hand over what is still pending: after a broker outage or a lost worker."""
+    from workers import publish
+
+    app = current_app._get_current_object()
+    try:
+        return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
+    finally:
+        db.session.remove()

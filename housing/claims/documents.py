@@ -54,7 +54,10 @@ def may_download(
     if roles & STAFF_READERS[Confidentiality(document.confidentiality)]:
         return True
     if "applicant" in roles and owner_id == user_id:
-        return document.kind == DocumentKind.DECISION_LETTER or document.uploaded_by_id == user_id
+        return (
+            document.kind in (DocumentKind.DECISION_LETTER, DocumentKind.NOTICE_LETTER)
+            or document.uploaded_by_id == user_id
+        )
     return False
 
 

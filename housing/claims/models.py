@@ -51,6 +51,7 @@ class DocumentKind(enum.StrEnum):
     INVOICE = "invoice"
     PHOTO = "photo"
     DECISION_LETTER = "decision_letter"
+    NOTICE_LETTER = "notice_letter"  # news for someone who chose post, for the print queue
     OTHER = "other"
 
 

@@ -40,6 +40,8 @@ from housing.claims.models import (
 from housing.db import utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.notifications.models import NotificationKind
+from housing.notifications.services import Notifier, applicant_of
 from housing.organisations.models import Home, OfficeHolder
 from housing.roles import Role
 from housing.scoping import Scope
@@ -218,6 +220,20 @@ class ClaimService:
         self.clock = clock
         self.audit = AuditTrail(session, clock)
         self.documents = documents or DocumentStore.default()
+        self.notifier = Notifier(session, clock)
+
+    def _tell_applicant(
+        self, claim: Claim, kind: NotificationKind, event_key: str, on_date: dt.date | None
+    ) -> None:
+        """News for the applicant, through the outbox, in this same transaction."""
+        self.notifier.notify(
+            kind,
+            recipients=applicant_of(self.session, claim),
+            organisation_id=claim.organisation_id,
+            event_key=event_key,
+            claim=claim,
+            on_date=on_date,
+        )
 
     def today(self) -> dt.date:
         return self.clock().astimezone(AMSTERDAM).date()
@@ -625,6 +641,10 @@ class ClaimService:
         today = self.today()
         if event is ClaimEvent.SUBMIT:
             claim.received_on = claim.application_date or today
+            # The acknowledgement of receipt of an electronic application (art. 4:3a Awb).
+            self._tell_applicant(
+                claim, NotificationKind.CLAIM_RECEIVED, f"claim:{claim.id}", claim.received_on
+            )
         elif event is ClaimEvent.REQUEST_INFO:
             question = str(details.get("question", "")).strip()
             if not question:
@@ -633,14 +653,20 @@ class ClaimService:
             term_days = int(details.get("term_days") or terms.information_term_days)
             if term_days < 1:
                 raise _invalid("term_days", _l("The term must be at least one day."))
-            self.session.add(
-                InformationRequest(
-                    claim_id=claim.id,
-                    requested_by_id=user.id if user else None,
-                    requested_on=today,
-                    term_days=term_days,
-                    question=question,
-                )
+            information_request = InformationRequest(
+                claim_id=claim.id,
+                requested_by_id=user.id if user else None,
+                requested_on=today,
+                term_days=term_days,
+                question=question,
+            )
+            self.session.add(information_request)
+            self.session.flush()
+            self._tell_applicant(
+                claim,
+                NotificationKind.INFORMATION_REQUESTED,
+                f"information-request:{information_request.id}",
+                today + dt.timedelta(days=term_days),
             )
         elif event is ClaimEvent.PROVIDE_INFO:
             request = self.open_information_request(claim)
@@ -664,6 +690,9 @@ class ClaimService:
             self.session.add(decision)
             self.session.flush()
             self._write_letter(claim, decision)
+            self._tell_applicant(
+                claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
+            )
         self.session.flush()
         if claim.received_on is not None:
             claim.decision_deadline = self.deadline(claim).deadline
@@ -704,6 +733,9 @@ class ClaimService:
             ) from None
         claim.decision_deadline = deadline.deadline
         self._write_letter(claim, decision)
+        self._tell_applicant(
+            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
+        )
         self.audit.append(
             claim.organisation_id,
             event="extension_notice",
@@ -952,6 +984,9 @@ class ClaimService:
         self.session.add(decision)
         self.session.flush()
         self._write_letter(claim, decision, penalty=status, notice=notice)
+        self._tell_applicant(
+            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
+        )
         self.audit.append(
             claim.organisation_id,
             event="penalty_decision",

@@ -1,0 +1,1 @@
+"""Notifications: by e-mail, in the app, or as a letter queued for printing."""

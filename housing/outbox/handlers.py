@@ -1,0 +1,13 @@
+"""Which service acts on which outbox topic."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from housing.outbox.services import Handler
+
+
+def default_handlers() -> Mapping[str, Handler]:
+    from housing.notifications.services import TOPIC, deliver_notification
+
+    return {TOPIC: deliver_notification}
