@@ -52,6 +52,10 @@ class Settings:
     port: int
     debug: bool
     base_url: str
+    # How long a worker holds an outbox message while acting on it (longer than any SMTP
+    # conversation), and how often a failing one is tried before it is parked as dead.
+    outbox_lease_seconds: int = 300
+    outbox_max_attempts: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,8 +84,12 @@ class Settings:
         try:
             port = int(env.get("PORT", "5000"))
             mail_port = int(env.get("MAIL_PORT", "25"))
+            lease = int(env.get("OUTBOX_LEASE_SECONDS", "300"))
+            max_attempts = int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))
         except ValueError as exc:
-            raise ConfigurationError(f"PORT and MAIL_PORT must be whole numbers: {exc}") from exc
+            raise ConfigurationError(
+                f"PORT, MAIL_PORT and OUTBOX_* must be whole numbers: {exc}"
+            ) from exc
         return cls(
             env=mode,
             instance_path=instance,
@@ -102,6 +110,8 @@ class Settings:
             port=port,
             debug=_flag(env.get("FLASK_DEBUG")) or _flag(env.get("DEBUG")),
             base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
+            outbox_lease_seconds=lease,
+            outbox_max_attempts=max_attempts,
         )
 
     @property
@@ -141,6 +151,8 @@ class Settings:
             raise ConfigurationError(
                 f"MAIL_BACKEND must be file or smtp, not {self.mail_backend!r}"
             )
+        if self.outbox_lease_seconds < 1 or self.outbox_max_attempts < 1:
+            raise ConfigurationError("OUTBOX_LEASE_SECONDS and OUTBOX_MAX_ATTEMPTS must be ≥ 1")
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -192,6 +204,8 @@ class Settings:
             # Hand outbox messages to the broker right after each commit (the sweep also
             # does, later); tests that do not run a worker switch it off.
             "OUTBOX_RELAY_ON_COMMIT": True,
+            "OUTBOX_LEASE_SECONDS": self.outbox_lease_seconds,
+            "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
             "PORT": self.port,
             "BASE_URL": self.base_url,
             "API_TITLE": "Veilig Wonen",

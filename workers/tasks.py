@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import shared_task
 from flask import current_app
 
@@ -28,8 +30,15 @@ def heartbeat(self) -> str:  # type: ignore[no-untyped-def]
 @shared_task(name="workers.tasks.deliver_outbox_message", ignore_result=False)
 def deliver_outbox_message(message_id: int) -> str:
     """Act on one outbox message, once, however often it is delivered."""
+    config = current_app.config
+    consumer = OutboxConsumer(
+        db.session,
+        default_handlers(),
+        max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
+        lease=dt.timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]),
+    )
     try:
-        return OutboxConsumer(db.session, default_handlers()).deliver(message_id).value
+        return consumer.deliver(message_id).value
     finally:
         db.session.remove()
 

@@ -1,0 +1,249 @@
+"""Fault tests with the real parts: PostgreSQL, Redis, Celery workers and an SMTP server.
+
+These commit for real (a worker in another thread or process must see the rows), so each
+test builds its own organisation and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from housing.claims.services import ClaimService
+from housing.config import Settings
+from housing.db import db, utcnow
+from housing.notifications.services import TOPIC, deliver_notification
+from housing.outbox.models import OutboxMessage, OutboxStatus
+from housing.outbox.services import OutboxConsumer, OutboxSweep, Outcome
+from housing.scoping import Scope
+from tests.conftest import REDIS_URL, RUN_ID, login
+from tests.smtp import SmtpServer
+from tests.test_claim_service import World, remove_organisation
+from workers import celery_init_app, publish
+
+pytestmark = pytest.mark.celery
+
+QUEUE = f"test-faults-{RUN_ID}"
+BROKER = f"{REDIS_URL}/14"
+CLOSED_BROKER = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def use_broker(app, monkeypatch, broker: str):
+    settings = Settings.from_env({"CELERY_BROKER_URL": broker})
+    config = {**settings.flask_config()["CELERY"], "task_default_queue": QUEUE}
+    monkeypatch.setitem(app.config, "CELERY", config)
+    return celery_init_app(app)
+
+
+@pytest.fixture
+def smtp(app, monkeypatch):
+    with SmtpServer() as server:
+        for key, value in (
+            ("MAIL_BACKEND", "smtp"),
+            ("MAIL_SERVER", "127.0.0.1"),
+            ("MAIL_PORT", server.port),
+        ):
+            monkeypatch.setitem(app.config, key, value)
+        yield server
+
+
+@pytest.fixture
+def committed(app):
+    """A World whose rows are really committed; removed after the test."""
+    with app.app_context():
+        engine = db.engine
+    made: list[int] = []
+    sessions: list[Session] = []
+
+    def build(name: str) -> World:
+        setup = Session(engine, expire_on_commit=False)
+        sessions.append(setup)
+        original, db.session = db.session, setup  # the factories write through db.session
+        try:
+            world = World(setup, name=f"{name} {RUN_ID}")
+        finally:
+            db.session = original
+        made.append(world.org.id)
+        return world
+
+    yield build
+    for opened in sessions:
+        opened.close()
+    for org_id in made:
+        remove_organisation(engine, org_id)
+
+
+def pending(engine_session: Session) -> list[OutboxMessage]:
+    engine_session.expire_all()
+    return engine_session.scalars(
+        select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    ).all()
+
+
+def test_a_broker_outage_delays_the_acknowledgement_but_never_loses_or_doubles_it(
+    app, committed, smtp, monkeypatch
+):
+    world = committed("Gemeente Storing")
+    claim = world.draft()
+    monkeypatch.setitem(app.config, "OUTBOX_RELAY_ON_COMMIT", True)
+    use_broker(app, monkeypatch, CLOSED_BROKER)
+
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    submitted = browser.post(
+        f"/claims/{claim.id}/events", data={"event": "submit", "csrf_token": csrf}
+    )
+    assert submitted.status_code == 303  # the broker being down is not the applicant's problem
+    world.session.expire_all()
+    assert world.session.get(type(claim), claim.id).state == "submitted"
+    (message,) = pending(world.session)
+    assert message.dispatched_at is None and message.attempts == 0
+    assert smtp.messages == []
+
+    # The broker is back; beat's sweep hands over what the relay could not.
+    celery_app = use_broker(app, monkeypatch, BROKER)
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=20):
+        later = utcnow() + dt.timedelta(minutes=1)
+        handed = OutboxSweep(world.session, clock=lambda: later).dispatch_due(
+            lambda message_id: publish(app, message_id)
+        )
+        assert handed == 1
+        (mail,) = smtp.handler.wait_for(1)
+        # A second sweep and a redelivery change nothing.
+        OutboxSweep(world.session, clock=lambda: later).dispatch_due(
+            lambda message_id: publish(app, message_id)
+        )
+        publish(app, message.id)
+        time.sleep(2)
+    assert len(smtp.messages) == 1
+    assert mail["To"] == world.applicant.email
+    world.session.expire_all()
+    assert world.session.get(OutboxMessage, message.id).status is OutboxStatus.DONE
+
+
+def _worker_process(database_url: str, smtp_port: int, instance: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": BROKER,
+        "CELERY_RESULT_BACKEND": BROKER,
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "HOUSING_INSTANCE_PATH": str(instance),
+        # Short, so the test need not wait five minutes for the killed worker's lease.
+        "OUTBOX_LEASE_SECONDS": "3",
+    }
+    celery = Path(sys.executable).with_name("celery")
+    command = [str(celery), "-A", "workers.app", "worker", "--pool", "solo", "-Q", QUEUE]
+    command += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
+    command += ["--loglevel", "WARNING", "-n", f"faults-{RUN_ID}-{time.monotonic_ns()}@%h"]
+    return subprocess.Popen(  # noqa: S603 (our own celery with fixed arguments)
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_worker_killed_while_sending_delivers_the_mail_exactly_once_after_restart(
+    app, committed, smtp, monkeypatch, database_url, tmp_path
+):
+    world = committed("Gemeente Kill")
+    claim = world.draft()
+    monkeypatch.setitem(app.config, "OUTBOX_RELAY_ON_COMMIT", True)
+    use_broker(app, monkeypatch, BROKER)
+    smtp.handler.stall = threading.Event()  # the server hangs before accepting a recipient
+    with app.app_context():
+        world.fire(world.applicant, claim, "submit")  # the relay hands it to Redis
+    (message,) = pending(world.session)
+
+    first = _worker_process(database_url, smtp.port, tmp_path)
+    try:
+        assert smtp.handler.stalled.wait(90), "the worker never started sending"
+        first.send_signal(signal.SIGKILL)  # mid-conversation with the SMTP server
+        first.wait(timeout=20)
+    finally:
+        _stop(first)
+    smtp.handler.stall.set()
+    smtp.handler.stall = None
+    time.sleep(0.5)
+    assert smtp.messages == []
+    (held,) = pending(world.session)
+    assert held.attempts == 1 and held.leased_until is not None
+
+    second = _worker_process(database_url, smtp.port, tmp_path)
+    try:
+        time.sleep(3.5)  # the dead worker's lease runs out
+        # Beat's sweep: the broker still holds the killed worker's unacknowledged copy (for
+        # the visibility timeout), so it is the sweep that hands the message over again.
+        later = utcnow() + dt.timedelta(minutes=3)
+        handed = OutboxSweep(world.session, clock=lambda: later).dispatch_due(
+            lambda message_id: publish(app, message_id)
+        )
+        assert handed == 1
+        (mail,) = smtp.handler.wait_for(1, timeout=90)
+        time.sleep(2)
+    finally:
+        _stop(second)
+    assert len(smtp.messages) == 1 and mail["To"] == world.applicant.email
+    world.session.expire_all()
+    done = world.session.get(OutboxMessage, message.id)
+    assert done.status is OutboxStatus.DONE and done.attempts == 2
+    # When Redis finally redelivers the killed worker's copy, it finds the work done.
+    with app.app_context():
+        consumer = OutboxConsumer(world.session, {TOPIC: deliver_notification})
+        assert consumer.deliver(message.id) is Outcome.ALREADY_DONE
+    assert len(smtp.messages) == 1
+
+
+def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed, smtp):
+    world = committed("Gemeente Dubbel")
+    claim = world.draft()
+    with app.app_context():
+        ClaimService(world.session, clock=world.clock).fire(
+            Scope.for_user(world.applicant), world.applicant, claim.id, "submit"
+        )
+        world.session.commit()
+        engine = db.engine
+    (message,) = pending(world.session)
+    barrier = threading.Barrier(2)
+    outcomes: list[Outcome] = []
+
+    def deliver() -> None:
+        with app.app_context(), Session(engine) as own:
+            consumer = OutboxConsumer(own, {TOPIC: deliver_notification})
+            barrier.wait(timeout=10)
+            outcomes.append(consumer.deliver(message.id))
+
+    threads = [threading.Thread(target=deliver) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert Outcome.DONE in outcomes and len(outcomes) == 2
+    assert set(outcomes) <= {Outcome.DONE, Outcome.BUSY, Outcome.ALREADY_DONE}
+    smtp.handler.wait_for(1)
+    time.sleep(0.5)
+    assert len(smtp.messages) == 1
