@@ -450,3 +450,74 @@ def test_every_rule_reads_as_a_sentence_in_the_users_language(world, session, ap
     assert refused.value.message == "Uw rol staat deze stap niet toe."
     assert refused.value.field_errors["rule"] == ["role"]
     assert "decider" in refused.value.field_errors["detail"][0]
+
+
+def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
+    """Four eyes in substance: a sent-back proposal's amounts leave with it."""
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.both, claim, "start_assessment")
+    world.fire(world.both, claim, "request_advice")
+    world.fire(
+        world.both,
+        claim,
+        "record_advice",
+        details={
+            "reference": "BZK-1",
+            "advice_date": "2026-03-02",
+            "advised_measures": ["cameras", "freestanding_letterbox"],
+        },
+    )
+    full = {line.id: line.requested_amount for line in claim.lines}
+    world.fire(world.both, claim, "propose_decision", details={"granted": full})
+    world.fire(world.decider, claim, "send_back")
+    assert all(line.granted_amount is None for line in claim.lines)
+    world.fire(world.both, claim, "request_info", details={"question": "Offerte?"})
+    world.clock.advance(15)
+    system = Scope.system_scope()
+    world.service.fire(system, None, claim.id, "info_term_expired")
+    session.commit()
+    assert claim.state == "decision_proposed" and claim.proposed_by_id is None
+    with pytest.raises(InvalidInput) as refused:
+        world.fire(world.both, claim, "grant")
+    assert refused.value.field_errors["rule"] == ["grant_not_full"]
+    world.fire(world.both, claim, "declare_not_considered")
+    assert claim.state == "not_considered"
+
+
+def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, session):
+    from housing.claims.models import MeasureCatalogue, MeasureLine, Regime
+    from tests.factories import ClaimFactory
+
+    safe = session.scalars(
+        select(MeasureCatalogue).where(
+            MeasureCatalogue.organisation_id == world.org.id,
+            MeasureCatalogue.regime == Regime.A,
+            MeasureCatalogue.code == "safe",
+        )
+    ).one()
+    old = ClaimFactory(home=world.home, state="archived", regime=Regime.A)
+    session.add(
+        MeasureLine(
+            claim=old, catalogue=safe, description="Kluis", requested_amount=Decimal("2000.00"),
+            vat_amount=Decimal("0.00"), granted_amount=Decimal("2000.00"),
+        )
+    )  # fmt: skip
+    claim = world.service.create_draft(
+        world.scope(world.applicant), world.applicant, home_id=world.home.id
+    )
+    claim.application_date, claim.regime = dt.date(2023, 5, 1), Regime.A
+    session.flush()
+    world.service.add_line(
+        world.scope(world.applicant), world.applicant, claim.id,
+        LineInput("safe", "Tweede kluis", "1000.00", "0.00"),
+    )  # fmt: skip
+    session.commit()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    (line,) = claim.lines
+    with pytest.raises(InvalidInput) as refused:
+        world.fire(
+            world.assessor, claim, "propose_decision", details={"granted": {line.id: "1000.00"}}
+        )
+    assert refused.value.field_errors["rule"] == ["regime_a_cap"]

@@ -71,6 +71,16 @@ EXTENDABLE_STATES = (
 )
 # States in which what was granted counts against the home's regime A cap and the budget.
 GRANTED_STATES = (ClaimState.GRANTED, ClaimState.IN_PAYMENT, ClaimState.SETTLED)
+# The home's regime A cap counts grants for good: an archived claim's grant was paid too.
+# (Refused, withdrawn and not-considered claims carry no granted amount into the archive.)
+CAP_STATES = (*GRANTED_STATES, ClaimState.ARCHIVED)
+# Events after which no proposal stands: its amounts go with it, so nobody can later
+# decide on amounts that no second person proposed (four eyes in substance).
+PROPOSAL_ENDING_EVENTS = (
+    ClaimEvent.SEND_BACK,
+    ClaimEvent.INFO_TERM_EXPIRED,
+    ClaimEvent.RECONSIDER,
+)
 DECISION_KINDS = {
     ClaimEvent.GRANT: DecisionKind.GRANT,
     ClaimEvent.GRANT_PARTIALLY: DecisionKind.PARTIAL_GRANT,
@@ -454,7 +464,7 @@ class ClaimService:
                 Claim.home_id == claim.home_id,
                 Claim.id != claim.id,
                 Claim.regime == Regime.A,
-                Claim.state.in_([s.value for s in GRANTED_STATES]),
+                Claim.state.in_([s.value for s in CAP_STATES]),
             )
         )
         advised = (
@@ -525,12 +535,15 @@ class ClaimService:
             self._check_objection_term(claim)
         source = claim.state
         try:
-            record = fire(
-                claim,
-                claim_event,
-                actor=self.actor_for(user),
-                context=self._context(claim, claim_event, budget),
-            )
+            # No autoflush while the rules run: a proposed amount the rules will refuse
+            # (more than requested) must reach them, not a database constraint first.
+            with self.session.no_autoflush:
+                record = fire(
+                    claim,
+                    claim_event,
+                    actor=self.actor_for(user),
+                    context=self._context(claim, claim_event, budget),
+                )
         except InvalidTransition:
             raise Conflict(
                 _l(
@@ -639,6 +652,10 @@ class ClaimService:
         details: Mapping[str, Any],
     ) -> None:
         today = self.today()
+        if event in PROPOSAL_ENDING_EVENTS:
+            for line in claim.lines:
+                line.granted_amount = None
+                line.grant_reason = None
         if event is ClaimEvent.SUBMIT:
             claim.received_on = claim.application_date or today
             # The acknowledgement of receipt of an electronic application (art. 4:3a Awb).
