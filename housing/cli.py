@@ -269,8 +269,56 @@ def check() -> None:
     click.echo(f"schema: up to date ({', '.join(sorted(heads))})")
 
 
+@click.group("outbox", help="The outbox: background work (notifications, letters) to be done.")
+def outbox() -> None:
+    pass
+
+
+@outbox.command(
+    "status",
+    epilog="Exits with status 1 when any message is dead, so a monitoring check can alert "
+    "on it; 0 otherwise.",
+)
+@click.option("--organisation", "organisation_name", default=None, help="Only this organisation's.")
+@with_appcontext
+def outbox_status(organisation_name: str | None) -> None:
+    """Counts per status, the oldest pending message's age, and the dead messages."""
+    from housing.db import utcnow
+    from housing.outbox.services import status_report
+
+    organisation_id = None
+    if organisation_name:
+        organisation_id = db.session.scalar(
+            select(Organisation.id).where(Organisation.name == organisation_name)
+        )
+        if organisation_id is None:
+            # A usage error (exit 2), so that exit 1 keeps meaning "something is dead".
+            raise click.BadParameter(
+                f"no organisation named {organisation_name!r}", param_hint="--organisation"
+            )
+    report = status_report(db.session, organisation_id=organisation_id)
+    for status, count in report.counts.items():
+        click.echo(f"{status}: {count}")
+    if report.oldest_pending_at is None:
+        click.echo("oldest pending: none")
+    else:
+        age = max(int((utcnow() - report.oldest_pending_at).total_seconds()), 0)
+        click.echo(f"oldest pending: {age} s old (since {report.oldest_pending_at.isoformat()})")
+    dead = report.counts.get("dead", 0)
+    if not dead:
+        return
+    click.echo("dead messages (id, topic, key, attempts, last error):")
+    for message in report.dead:
+        # One line each, whatever the error said; keys and topics hold ids only.
+        error = " ".join((message.last_error or "-").split())[:200]
+        click.echo(f"  {message.id}  {message.topic}  {message.key}  {message.attempts}  {error}")
+    if dead > len(report.dead):
+        click.echo(f"  … and {dead - len(report.dead)} more")
+    click.get_current_context().exit(1)
+
+
 def register(app: Flask) -> None:
-    for command in (tokens, users, orgs, keys, demo, audit, holidays, check):
+    for command in (tokens, users, orgs, keys, demo, audit, holidays, check, outbox):
         app.cli.add_command(command)
 
 

@@ -56,6 +56,8 @@ class Settings:
     # conversation), and how often a failing one is tried before it is parked as dead.
     outbox_lease_seconds: int = 300
     outbox_max_attempts: int = 8
+    # Warn assessors this many Atw working days before a decision deadline.
+    deadline_warning_working_days: int = 5
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +92,16 @@ class Settings:
             raise ConfigurationError(
                 f"PORT, MAIL_PORT and OUTBOX_* must be whole numbers: {exc}"
             ) from exc
+        raw_warning_days = env.get("DEADLINE_WARNING_WORKING_DAYS", "5").strip()
+        try:
+            warning_days = int(raw_warning_days)
+        except ValueError:
+            warning_days = 0
+        if not 1 <= warning_days <= 40:
+            raise ConfigurationError(
+                "DEADLINE_WARNING_WORKING_DAYS must be a whole number from 1 to 40,"
+                f" not {raw_warning_days!r}"
+            )
         return cls(
             env=mode,
             instance_path=instance,
@@ -112,6 +124,7 @@ class Settings:
             base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
             outbox_lease_seconds=lease,
             outbox_max_attempts=max_attempts,
+            deadline_warning_working_days=warning_days,
         )
 
     @property
@@ -172,6 +185,28 @@ class Settings:
             "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
         }
 
+    def _beat_scheduler_options(self) -> dict[str, object]:
+        if not self.celery_broker_url.startswith(("redis://", "rediss://")):
+            # The embedded broker runs one beat beside the web (make run): the default
+            # scheduler with its local schedule file is all it needs.
+            return {}
+        # Production may start a beat on more than one machine: RedBeat keeps the schedule
+        # in Redis and only the beat holding its lock sends anything, so each entry fires
+        # once. The lock is extended on every tick (at most 10 s apart) and expires after
+        # 60 s, so a standby beat takes over within about a minute of the active one dying.
+        return {
+            "beat_scheduler": "redbeat.RedBeatScheduler",
+            "redbeat_redis_url": self.celery_broker_url,
+            # Our own prefix: another application's beat on the same Redis never shares
+            # our lock or schedule.
+            "redbeat_key_prefix": "veilig-wonen:redbeat:",
+            # Set (empty) on purpose, so RedBeat does not fall back to the broker's
+            # transport options, which are no redis-client options.
+            "redbeat_redis_options": {},
+            "redbeat_lock_timeout": 60,
+            "beat_max_loop_interval": 10,
+        }
+
     def flask_config(self) -> dict[str, object]:
         """Translate into Flask and extension configuration keys."""
         engine_options: dict[str, object] = {"pool_pre_ping": True}
@@ -208,6 +243,7 @@ class Settings:
             "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
             "PORT": self.port,
             "BASE_URL": self.base_url,
+            "DEADLINE_WARNING_WORKING_DAYS": self.deadline_warning_working_days,
             "API_TITLE": "Veilig Wonen",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",
@@ -228,5 +264,6 @@ class Settings:
                 "enable_utc": True,
                 "broker_connection_retry_on_startup": True,
                 **self._redis_transport_options(),
+                **self._beat_scheduler_options(),
             },
         }

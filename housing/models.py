@@ -15,6 +15,7 @@ from housing.claims.models import (
 )
 from housing.db import Base
 from housing.deadlines.models import EquatedDay
+from housing.jobs.models import Job, JobStatus
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
@@ -40,6 +41,8 @@ __all__ = [
     "Document",
     "EquatedDay",
     "Home",
+    "Job",
+    "JobStatus",
     "Language",
     "MeasureCatalogue",
     "MeasureLine",

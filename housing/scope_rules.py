@@ -6,6 +6,8 @@ from sqlalchemy import ColumnElement, and_, false
 
 from housing.accounts.models import ApiToken, User
 from housing.claims.models import Budget, Claim, MeasureCatalogue
+from housing.jobs.models import Job
+from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Home, OfficeHolder, Organisation
 from housing.roles import Role
 from housing.scoping import Scope, scope_rule
@@ -85,3 +87,34 @@ def _budget(scope: Scope) -> list[ColumnElement[bool]]:
     if scope.sees_whole_organisation:
         return [Budget.organisation_id == scope.organisation_id]
     return [false()]
+
+
+# A notice is personal, like a token: nobody reads another's, an administrator neither.
+@scope_rule(Notification)
+def _notification(scope: Scope) -> list[ColumnElement[bool]]:
+    return [
+        Notification.organisation_id == scope.organisation_id,
+        Notification.user_id == scope.user_id,
+    ]
+
+
+# A letter in the print queue carries the addressee's home address: only those who may
+# read addresses print and post it.
+@scope_rule(PrintItem)
+def _print_item(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.roles & HOME_READERS:
+        return [PrintItem.organisation_id == scope.organisation_id]
+    return [false()]
+
+
+# A job is its starter's; colleagues see it if their role may run that kind of job
+# (an auditor another auditor's verification), nobody outside the organisation.
+@scope_rule(Job)
+def _job(scope: Scope) -> list[ColumnElement[bool]]:
+    from housing.jobs.kinds import default_kinds  # the kinds import services, not models
+
+    kinds = [name for name, kind in default_kinds().items() if scope.roles & kind.roles]
+    return [
+        Job.organisation_id == scope.organisation_id,
+        (Job.created_by_id == scope.user_id) | Job.kind.in_(kinds),
+    ]

@@ -79,6 +79,9 @@ def make_test_config(database_url: str, tmp: Path, **extra: object) -> dict[str,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_STORAGE_URI": f"{REDIS_URL}/15",
         "RATELIMIT_KEY_PREFIX": f"test-{RUN_ID}",
+        # The storage's own prefix too: resetting after a test clears this run's counters
+        # only, never those of another run on the same Redis at the same moment.
+        "RATELIMIT_STORAGE_OPTIONS": {"key_prefix": f"limits-test-{RUN_ID}"},
         "MAIL_FILE_DIR": str(tmp / "mail"),
         "SERVER_NAME": "localhost",
         # No worker runs in most tests: the outbox tests switch the relay on themselves.

@@ -103,3 +103,26 @@ def test_celery_is_acks_late_with_a_long_visibility_timeout_on_redis():
     assert celery["broker_transport_options"]["visibility_timeout"] >= 3600
     embedded = Settings.from_env({}).flask_config()["CELERY"]
     assert "broker_transport_options" not in embedded
+
+
+def test_one_beat_acts_on_redis_through_redbeat_and_the_embedded_broker_keeps_the_default():
+    celery = Settings.from_env({"CELERY_BROKER_URL": "redis://r:6379/0"}).flask_config()["CELERY"]
+    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert celery["redbeat_redis_url"] == "redis://r:6379/0"
+    assert celery["redbeat_key_prefix"] == "veilig-wonen:redbeat:"
+    assert celery["redbeat_redis_options"] == {}  # not the broker's transport options
+    # The lock outlives several ticks, so the active beat always renews it in time.
+    assert celery["redbeat_lock_timeout"] >= 3 * celery["beat_max_loop_interval"]
+    for environ in ({}, {"CELERY_BROKER_URL": "sqla+sqlite:////tmp/broker.sqlite3"}):
+        embedded = Settings.from_env(environ).flask_config()["CELERY"]
+        assert "beat_scheduler" not in embedded
+        assert not [key for key in embedded if key.startswith("redbeat_")]
+
+
+def test_the_deadline_warning_horizon_is_configurable_in_working_days():
+    assert Settings.from_env({}).flask_config()["DEADLINE_WARNING_WORKING_DAYS"] == 5
+    settings = Settings.from_env({"DEADLINE_WARNING_WORKING_DAYS": "10"})
+    assert settings.flask_config()["DEADLINE_WARNING_WORKING_DAYS"] == 10
+    for wrong in ("0", "41", "five", "-3"):
+        with pytest.raises(ConfigurationError, match="DEADLINE_WARNING_WORKING_DAYS"):
+            Settings.from_env({"DEADLINE_WARNING_WORKING_DAYS": wrong})

@@ -119,7 +119,10 @@ def test_a_broker_outage_delays_the_acknowledgement_but_never_loses_or_doubles_i
             lambda message_id: publish(app, message_id)
         )
         assert handed == 1
-        (mail,) = smtp.handler.wait_for(1)
+        received = smtp.handler.wait_for(1)
+        world.session.expire_all()
+        assert len(received) == 1, world.session.get(OutboxMessage, message.id).last_error
+        (mail,) = received
         # A second sweep and a redelivery change nothing.
         OutboxSweep(world.session, clock=lambda: later).dispatch_due(
             lambda message_id: publish(app, message_id)

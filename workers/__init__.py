@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, Task
+from celery.schedules import crontab
 from flask import Flask
 
 from housing.logging import get_logger
 from housing.outbox.services import outbox_committed
+from workers.logging import install as install_task_logging
 
 log = get_logger(__name__)
 
@@ -22,6 +24,7 @@ DELIVER_TASK = "workers.tasks.deliver_outbox_message"
 def init_app(app: Flask) -> Celery:
     """The plugin entry point: a Celery app for this Flask app, and its relay."""
     celery_app = celery_init_app(app)
+    install_task_logging()
     if not app.extensions.get("workers.relay_installed"):
         outbox_committed.connect(_relay, sender=app, weak=False)
         app.extensions["workers.relay_installed"] = True
@@ -50,7 +53,9 @@ def publish(app: Flask, message_id: int) -> None:
     celery_app: Celery = app.extensions["celery"]
     # No publish retries: the request that committed must not hang on a broker that is
     # down. The message is safe in the database, and the sweep sends it later.
-    celery_app.send_task(DELIVER_TASK, args=(message_id,), retry=False)
+    # No result either: the outbox row records the outcome, and a result backend that is
+    # down as well would otherwise be waited on before the message is even published.
+    celery_app.send_task(DELIVER_TASK, args=(message_id,), retry=False, ignore_result=True)
 
 
 def _relay(app: Flask, ids: tuple[int, ...] = (), **_: Any) -> None:
@@ -71,4 +76,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         "heartbeat": {"task": "workers.tasks.heartbeat", "schedule": 60.0},
         # Whatever the relay could not hand over (broker down, worker killed): again.
         "outbox-sweep": {"task": "workers.tasks.sweep_outbox", "schedule": 15.0},
+        # Deadlines, information and objection terms: once each working day, before the
+        # case handlers start (Celery's timezone is Europe/Amsterdam). Holidays are
+        # skipped by the watch itself, which knows the Atw calendar.
+        "deadline-watch": {
+            "task": "workers.tasks.watch_deadlines",
+            "schedule": crontab(hour="7", minute="0", day_of_week="mon-fri"),
+        },
     }

@@ -27,7 +27,7 @@ def heartbeat(self) -> str:  # type: ignore[no-untyped-def]
     return worker
 
 
-@shared_task(name="workers.tasks.deliver_outbox_message", ignore_result=False)
+@shared_task(name="workers.tasks.deliver_outbox_message", ignore_result=True)
 def deliver_outbox_message(message_id: int) -> str:
     """Act on one outbox message, once, however often it is delivered."""
     config = current_app.config
@@ -51,5 +51,25 @@ def sweep_outbox() -> int:
     app = current_app._get_current_object()
     try:
         return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
+    finally:
+        db.session.remove()
+
+
+@shared_task(name="workers.tasks.watch_deadlines", ignore_result=False)
+def watch_deadlines(force: bool = False) -> dict[str, object]:
+    """Each working day (beat, 07:00 Amsterdam): warn, flag, expire and close terms.
+
+    Idempotent, so a redelivery or a second beat changes nothing; `force` acts on a day
+    that is no working day (an operator catching up by hand).
+    """
+    from housing.deadlines.watch import DeadlineWatch
+
+    watch = DeadlineWatch(
+        db.session, warning_working_days=current_app.config["DEADLINE_WARNING_WORKING_DAYS"]
+    )
+    try:
+        report = watch.run(force=force)
+        db.session.commit()
+        return report.as_dict()
     finally:
         db.session.remove()

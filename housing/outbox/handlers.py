@@ -8,6 +8,8 @@ from housing.outbox.services import Handler
 
 
 def default_handlers() -> Mapping[str, Handler]:
+    from housing.jobs.services import TOPIC as JOB_TOPIC
+    from housing.jobs.services import run_job
     from housing.notifications.services import TOPIC, deliver_notification
 
-    return {TOPIC: deliver_notification}
+    return {TOPIC: deliver_notification, JOB_TOPIC: run_job}

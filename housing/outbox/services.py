@@ -140,22 +140,24 @@ class OutboxConsumer:
         self.lease = lease
 
     def _locked(self, message_id: int) -> OutboxMessage | None:
+        # Wait for the row lock rather than skip it: it is only ever held by short
+        # transactions (a lease taken, a message marked done, the sweep), never while a
+        # handler works, and skipping would drop a delivery for no reason.
         return self.session.scalars(
             select(OutboxMessage)
             .where(OutboxMessage.id == message_id)
-            .with_for_update(skip_locked=True)
+            .with_for_update()
             .execution_options(populate_existing=True)
         ).one_or_none()
 
     def _take_lease(self, message_id: int) -> tuple[Outcome, dt.datetime | None]:
-        now = self.clock()
         message = self._locked(message_id)
+        # The time is read under the lock: a lease taken by a consumer we waited for is
+        # then judged against now, not against the moment we started waiting.
+        now = self.clock()
         if message is None:
-            exists = self.session.scalar(
-                select(OutboxMessage.id).where(OutboxMessage.id == message_id)
-            )
             self.session.rollback()
-            return (Outcome.BUSY if exists else Outcome.MISSING), None
+            return Outcome.MISSING, None
         outcome = None
         if message.status is OutboxStatus.DONE:
             outcome = Outcome.ALREADY_DONE
@@ -251,12 +253,15 @@ class OutboxSweep:
         """Publish each due message and record when; returns how many were handed over."""
         now = self.clock()
         due = self.session.scalars(
-            select(OutboxMessage)
+            select(OutboxMessage.id)
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.next_attempt_at <= now,
                 (OutboxMessage.leased_until.is_(None)) | (OutboxMessage.leased_until <= now),
-                (OutboxMessage.dispatched_at.is_(None) & (OutboxMessage.created_at <= now - grace))
+                (
+                    OutboxMessage.dispatched_at.is_(None)
+                    & (OutboxMessage.created_at <= now - grace)
+                )
                 | (OutboxMessage.dispatched_at <= now - redispatch_after),
             )
             .order_by(OutboxMessage.id)
@@ -264,15 +269,29 @@ class OutboxSweep:
             # Two sweeps at once (two beats) split the work instead of doubling it.
             .with_for_update(skip_locked=True)
         ).all()
+        if not due:
+            self.session.rollback()
+            return 0
+        # Recorded and committed before publishing: a worker that takes the message at
+        # once must not find its row still locked by this sweep.
+        self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(due)).values(dispatched_at=now)
+        )
+        self.session.commit()
         handed = 0
         try:
-            for message in due:
-                publish(message.id)
-                message.dispatched_at = now
+            for message_id in due:
+                publish(message_id)
                 handed += 1
-        finally:
-            # What was handed over is recorded even when the broker fails half way.
+        except Exception:
+            # The broker failed half way: what it did not take is due again at once.
+            self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_(due[handed:]))
+                .values(dispatched_at=None)
+            )
             self.session.commit()
+            raise
         return handed
 
 

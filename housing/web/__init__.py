@@ -7,6 +7,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from housing.api.problems import problem_from_http_exception, problem_response
@@ -41,12 +43,17 @@ def _wants_problem_json() -> bool:
 
 
 def register_web(app: Flask) -> None:
-    from housing.web import admin, claims, profile, start
+    from housing.web import admin, claims, jobs, notifications, ops, outbox, profile, start
 
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)
+    app.register_blueprint(notifications.bp)
+    app.register_blueprint(notifications.print_bp)
+    app.register_blueprint(outbox.bp)
+    app.register_blueprint(ops.bp)
+    app.register_blueprint(jobs.bp)
     app.jinja_env.globals.update(
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
@@ -129,6 +136,25 @@ def register_web(app: Flask) -> None:
         return (
             render_template("errors/error.html", code=error.status, title=str(error.message)),
             error.status,
+        )
+
+    # Two requests at the same moment: a unique constraint or the optimistic version check
+    # stopped the second one. That is a conflict to retry, not a server error.
+    @app.errorhandler(IntegrityError)
+    @app.errorhandler(StaleDataError)
+    def concurrent_change(error: Exception) -> ResponseReturnValue:
+        db.session.rollback()
+        message = _("Someone else changed this at the same moment. Nothing was saved; try again.")
+        if _wants_problem_json():
+            return problem_response(409, message)
+        return (
+            render_template(
+                "errors/error.html",
+                code=409,
+                title=_("Changed at the same moment"),
+                message=message,
+            ),
+            409,
         )
 
     @app.errorhandler(500)

@@ -8,11 +8,14 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from housing.accounts.models import User
+from housing.audit.jobs import AUDIT_VERIFY
 from housing.db import db
+from housing.jobs.services import JobService
 from housing.organisations.models import OfficeHolder
 from housing.roles import Role
 from housing.web.access import current_scope, login_required, public, role_required
 from housing.web.auth import start_url_for
+from housing.web.jobs import STATUS_LABELS
 
 bp = Blueprint("start", __name__)
 
@@ -70,7 +73,10 @@ def finance() -> ResponseReturnValue:
 @bp.route("/auditor")
 @role_required(Role.AUDITOR)
 def auditor() -> ResponseReturnValue:
-    return render_template("start/auditor.html")
+    verifications = JobService(db.session).recent(current_scope(), AUDIT_VERIFY)
+    return render_template(
+        "start/auditor.html", verifications=verifications, status_labels=STATUS_LABELS
+    )
 
 
 @bp.route("/admin")

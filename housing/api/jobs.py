@@ -1,0 +1,43 @@
+"""API v1: a job's status, progress and result, for integrations that start long work."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from housing.api.auth import api_scope, token_required
+from housing.api.problems import abort_with_problem
+from housing.db import db
+from housing.errors import DomainError
+from housing.jobs.models import JobStatus
+from housing.jobs.services import JobService
+
+blp = Blueprint("api_jobs", __name__, url_prefix="/api/v1", description="Jobs")
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class JobSchema(Schema):
+    id = fields.Int()
+    kind = fields.Str()
+    status = fields.Enum(JobStatus, by_value=True)
+    progress_done = fields.Int()
+    progress_total = fields.Int()
+    message = fields.Str(allow_none=True)
+    result = fields.Dict(allow_none=True, metadata={"description": "Figures and ids only."})
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+@blp.route("/jobs/<int:job_id>")
+class JobItem(MethodView):
+    @token_required()
+    @blp.doc(security=SECURITY)
+    @blp.response(200, JobSchema)
+    def get(self, job_id: int):  # type: ignore[no-untyped-def]
+        """One job: poll it until `status` is succeeded or failed."""
+        try:
+            return JobService(db.session).get(api_scope(), job_id)
+        except DomainError as exc:
+            abort_with_problem(exc)

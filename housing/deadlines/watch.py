@@ -1,0 +1,373 @@
+"""The deadline watch: what the Awb clock asks of the organisations each working day.
+
+Run once a working day by Celery beat (workers.tasks.watch_deadlines), for every
+organisation at once:
+
+- warn a claim's assessor that its decision deadline is near;
+- flag a claim whose deadline has passed to the organisation's administrators;
+- turn a claim whose information term ran out unanswered into a not-considered proposal
+  for the decider (art. 4:5 Awb);
+- record that the objection term of a decided claim has ended (art. 6:7 Awb).
+
+Exactly once, however often it runs: every effect is keyed (a notification per claim,
+deadline and recipient) or guarded by state (a claim moves out of awaiting_info once; a
+term is closed once), so a second run the same day, or a second beat running beside the
+first, changes nothing. Each claim is its own transaction: a failing claim is rolled
+back and logged and the watch goes on with the next, and no claim row or audit chain
+stays locked longer than its own few statements, so people keep working while it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Exists, Select, exists, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from housing.accounts.models import User, UserRole
+from housing.audit.models import AuditEvent
+from housing.audit.services import AuditTrail
+from housing.claims.models import Claim, Decision
+from housing.claims.services import APPLICATION_DECISION_KINDS, ClaimService
+from housing.db import utcnow
+from housing.deadlines.services import atw_calendar
+from housing.logging import get_logger
+from housing.notifications.models import NotificationKind
+from housing.notifications.services import Notifier
+from housing.roles import Role
+from housing.scoping import Scope
+from workflows.awb import AtwCalendar
+from workflows.claim import ClaimEvent, ClaimState
+
+log = get_logger(__name__)
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+DEFAULT_WARNING_WORKING_DAYS = 5
+OBJECTION_TERM_ENDED = "objection_term_ended"
+
+# Open claims whose decision clock runs. Not awaiting_info: its clock is suspended, and
+# its deadline is provisional (it counts the whole information term).
+WARNING_STATES = (
+    ClaimState.SUBMITTED,
+    ClaimState.IN_ASSESSMENT,
+    ClaimState.AWAITING_ADVICE,
+    ClaimState.DECISION_PROPOSED,
+    ClaimState.OBJECTION,
+)
+# A claim awaiting information can still be late: a request sent after the deadline
+# suspends nothing.
+OVERDUE_STATES = (*WARNING_STATES, ClaimState.AWAITING_INFO)
+# Decided: an objection term runs from the decision.
+DECIDED_STATES = (
+    ClaimState.REFUSED,
+    ClaimState.GRANTED,
+    ClaimState.IN_PAYMENT,
+    ClaimState.SETTLED,
+    ClaimState.NOT_CONSIDERED,
+)
+# Art. 7:10(1) Awb: the decision on an objection is due six weeks after the objection
+# term ended. Twelve with an advisory committee, and the body may extend once; neither is
+# recorded, so the watch keeps the earlier date (as workflows/awb.py does where the law
+# leaves a choice): a body that keeps it is late under no reading.
+OBJECTION_DECISION_WEEKS = 6
+
+
+@dataclass
+class WatchReport:
+    """What one run did; each count is of claims acted on for the first time."""
+
+    day: dt.date
+    skipped: bool = False  # not an Atw working day, and not forced
+    warned: int = 0  # claims whose assessors were warned of a near deadline
+    flagged: int = 0  # overdue claims flagged to the administrators
+    expired: int = 0  # information terms ended: now a not-considered proposal
+    objection_terms_closed: int = 0
+    failed: int = 0  # claims rolled back and logged; the next run tries them again
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-safe, for a Celery result."""
+        return {**asdict(self), "day": self.day.isoformat()}
+
+
+class DeadlineWatch:
+    def __init__(
+        self,
+        session: Session,
+        clock: Callable[[], dt.datetime] = utcnow,
+        warning_working_days: int = DEFAULT_WARNING_WORKING_DAYS,
+    ) -> None:
+        if warning_working_days < 0:
+            raise ValueError(f"warning_working_days cannot be negative ({warning_working_days})")
+        self.session = session
+        self.clock = clock
+        self.warning_working_days = warning_working_days
+
+    def today(self) -> dt.date:
+        return self.clock().astimezone(AMSTERDAM).date()
+
+    def run(self, today: dt.date | None = None, *, force: bool = False) -> WatchReport:
+        """Act for `today` (default: the clock's day in Amsterdam) in every organisation.
+
+        Skips a day that is no Atw working day (weekends, holidays, equated days) unless
+        `force`: nobody works then, and whatever fell due is caught on the next working
+        day, because every check asks "has it passed", never "is it today".
+        """
+        day = today or self.today()
+        calendar = atw_calendar(self.session)
+        report = WatchReport(day=day)
+        if not force and not calendar.is_working_day(day):
+            report.skipped = True
+            self.session.commit()  # ends the read transaction; nothing was written
+            log.info("deadline_watch.skipped", **report.as_dict())
+            return report
+        run = _Run(self.session, self._clock_for(day), day, calendar, report)
+        # Expire first: a claim that becomes a proposal today is warned on today's facts.
+        run.expire_information_terms()
+        run.close_objection_terms()
+        run.warn_and_flag(self.warning_working_days)
+        log.info("deadline_watch.done", **report.as_dict())
+        return report
+
+    def _clock_for(self, day: dt.date) -> Callable[[], dt.datetime]:
+        """The clock the claim rules judge by: the real one, or one set on `day`.
+
+        The workflow's guards read "today" from the service's clock; a run for another day
+        (a test, a replay by hand) must not be judged by a different one, so its effects
+        are then dated at noon on that day. Beat never passes a day.
+        """
+        if self.today() == day:
+            return self.clock
+        pinned = dt.datetime.combine(day, dt.time(12), tzinfo=AMSTERDAM).astimezone(dt.UTC)
+        return lambda: pinned
+
+
+class _Run:
+    """One run: the day, the calendar and the report it fills in."""
+
+    def __init__(
+        self,
+        session: Session,
+        clock: Callable[[], dt.datetime],
+        day: dt.date,
+        calendar: AtwCalendar,
+        report: WatchReport,
+    ) -> None:
+        self.session = session
+        self.day = day
+        self.calendar = calendar
+        self.report = report
+        self.claims = ClaimService(session, clock=clock)
+        self.notifier = Notifier(session, clock)
+        self.audit = AuditTrail(session, clock)
+
+    # --- one claim, one transaction ------------------------------------------------
+    def _each(
+        self, action: str, claim_ids: Iterable[int], work: Callable[[int], str | None]
+    ) -> None:
+        """Do `work` for each claim in a transaction of its own. `work` names the count
+        in the report it added to, or None when there was nothing (more) to do."""
+        for claim_id in claim_ids:
+            try:
+                counted = work(claim_id)
+                self.session.commit()
+            except Exception:  # any failure of one claim: roll it back, go on with the rest
+                self.session.rollback()
+                self.report.failed += 1
+                log.exception("deadline_watch.claim_failed", action=action, claim_id=claim_id)
+                continue
+            if counted is not None:
+                setattr(self.report, counted, getattr(self.report, counted) + 1)
+
+    def _ids(self, statement: Select[int]) -> list[int]:
+        # Ids, not objects: each claim is read again, locked, in its own transaction.
+        ids = list(self.session.scalars(statement))
+        self.session.commit()
+        return ids
+
+    def _locked(self, claim_id: int) -> Claim | None:
+        """The claim, row-locked until this claim's commit: a second watch waits here and
+        then finds the work done."""
+        return self.session.scalars(
+            select(Claim)
+            .where(Claim.id == claim_id)
+            .with_for_update(of=Claim)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+
+    # --- c. information terms that ran out ------------------------------------------
+    def expire_information_terms(self) -> None:
+        ids = self._ids(
+            select(Claim.id)
+            .where(Claim.state == ClaimState.AWAITING_INFO.value)
+            .order_by(Claim.organisation_id, Claim.id)
+        )
+        self._each(ClaimEvent.INFO_TERM_EXPIRED.value, ids, self._expire)
+
+    def _expire(self, claim_id: int) -> str | None:
+        claim = self._locked(claim_id)
+        if claim is None or claim.state != ClaimState.AWAITING_INFO:
+            return None  # answered, withdrawn, or another run got there first
+        request = self.claims.open_information_request(claim)
+        if request is None:
+            return None
+        # The body's own term (art. 4:5): its last day is requested_on + term_days, not
+        # stretched by the Atw; it has ended once that day is past.
+        ended_on = request.requested_on + dt.timedelta(days=request.term_days)
+        if not ended_on < self.day:
+            return None
+        self.claims.fire(
+            Scope.system_scope(),
+            None,
+            claim.id,
+            ClaimEvent.INFO_TERM_EXPIRED.value,
+            details={"information_request_id": request.id, "term_ended_on": ended_on},
+        )
+        return "expired"
+
+    # --- d. objection terms that ended ------------------------------------------------
+    def close_objection_terms(self) -> None:
+        ids = self._ids(
+            select(Claim.id)
+            .where(
+                Claim.state.in_([s.value for s in DECIDED_STATES]),
+                ~_term_closed(Claim.id),
+            )
+            .order_by(Claim.organisation_id, Claim.id)
+        )
+        self._each(OBJECTION_TERM_ENDED, ids, self._close)
+
+    def _close(self, claim_id: int) -> str | None:
+        claim = self._locked(claim_id)
+        if claim is None or claim.state not in {s.value for s in DECIDED_STATES}:
+            return None
+        # Asked again under the lock: a second watch that waited finds the event now.
+        if self.session.scalar(select(_term_closed(claim.id))):
+            return None
+        last_day = self.claims.objection_deadline(claim)
+        if last_day is None or not last_day < self.day:
+            return None  # no decision sent, or the term still runs
+        self.audit.append(
+            claim.organisation_id,
+            event=OBJECTION_TERM_ENDED,
+            actor_id=None,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            payload={"ended_on": last_day},
+        )
+        return "objection_terms_closed"
+
+    # --- a. and b. near and passed deadlines ---------------------------------------------
+    def warn_and_flag(self, warning_working_days: int) -> None:
+        horizon = self.calendar.add_working_days(self.day, warning_working_days)
+        ids = self._ids(
+            select(Claim.id)
+            .where(
+                Claim.state.in_([s.value for s in OVERDUE_STATES]),
+                Claim.decision_deadline.is_not(None),
+                # The application's deadline is near or past, or the claim is open again
+                # after an objection and the objection's deadline applies (see below).
+                or_(Claim.decision_deadline <= horizon, _application_decided(Claim.id)),
+            )
+            .order_by(Claim.organisation_id, Claim.id)
+        )
+        self._each("deadline", ids, lambda claim_id: self._warn_or_flag(claim_id, horizon))
+
+    def current_deadline(self, claim: Claim) -> dt.date | None:
+        """The deadline the body is working to now.
+
+        Before the application is decided, the decision deadline (suspensions, extension
+        and Atw included). After it, the claim is open again only because of an objection
+        (lodged, or reconsidered): the application's deadline was met, and the decision on
+        the objection is due six weeks after the objection term ended (art. 7:10 Awb,
+        Atw-stretched: a term set in a law).
+        """
+        if not self.session.scalar(select(_application_decided(claim.id))):
+            return claim.decision_deadline
+        term_ended = self.claims.objection_deadline(claim)
+        if term_ended is None:
+            return claim.decision_deadline
+        return self.calendar.stretch(term_ended + dt.timedelta(weeks=OBJECTION_DECISION_WEEKS))
+
+    def _warn_or_flag(self, claim_id: int, horizon: dt.date) -> str | None:
+        claim = self.session.get(Claim, claim_id, populate_existing=True)
+        if claim is None or claim.state not in {s.value for s in OVERDUE_STATES}:
+            return None
+        deadline = self.current_deadline(claim)
+        if deadline is None:
+            return None
+        if deadline < self.day:
+            kind, recipients, counted = (
+                NotificationKind.CLAIM_OVERDUE,
+                self._staff(claim, Role.ADMIN),
+                "flagged",
+            )
+        elif deadline <= horizon and claim.state != ClaimState.AWAITING_INFO:
+            kind, recipients, counted = (
+                NotificationKind.DEADLINE_WARNING,
+                self._assessors(claim),
+                "warned",
+            )
+        else:
+            return None
+        if not recipients:
+            log.warning(
+                "deadline_watch.nobody_to_tell",
+                kind=kind.value,
+                claim_id=claim.id,
+                organisation_id=claim.organisation_id,
+            )
+            return None
+        # Keyed by claim and deadline: once per deadline, and again after an extension
+        # (or once the objection's deadline applies), as that is a new deadline.
+        queued = self.notifier.notify(
+            kind,
+            recipients=recipients,
+            organisation_id=claim.organisation_id,
+            event_key=f"{claim.id}:{deadline.isoformat()}",
+            claim=claim,
+            on_date=deadline,
+        )
+        return counted if queued else None
+
+    # --- who is told -----------------------------------------------------------------
+    def _assessors(self, claim: Claim) -> list[User]:
+        """The claim's own assessor; before anyone took it (or once they left), all of
+        the organisation's assessors."""
+        if claim.assessor_id is not None:
+            assessor = self.session.get(User, claim.assessor_id)
+            if assessor is not None and assessor.active:
+                return [assessor]
+        return self._staff(claim, Role.ASSESSOR)
+
+    def _staff(self, claim: Claim, role: Role) -> list[User]:
+        """The organisation's active users with `role`, never the claim's office holder:
+        nobody handles their own claim."""
+        criteria = [
+            User.organisation_id == claim.organisation_id,
+            User.active.is_(True),
+            UserRole.role == role,
+        ]
+        if claim.office_holder_user_id is not None:
+            criteria.append(User.id != claim.office_holder_user_id)
+        return list(
+            self.session.scalars(
+                select(User)
+                .join(UserRole, UserRole.user_id == User.id)
+                .where(*criteria)
+                .order_by(User.id)
+            )
+        )
+
+
+def _term_closed(claim_id: InstrumentedAttribute[int] | int) -> Exists:
+    return exists().where(AuditEvent.claim_id == claim_id, AuditEvent.event == OBJECTION_TERM_ENDED)
+
+
+def _application_decided(claim_id: InstrumentedAttribute[int] | int) -> Exists:
+    return exists().where(
+        Decision.claim_id == claim_id, Decision.kind.in_(APPLICATION_DECISION_KINDS)
+    )

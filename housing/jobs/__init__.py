@@ -1,0 +1,1 @@
+"""Jobs: long work started from the UI, run by a worker, watched while it runs."""
