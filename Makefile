@@ -30,7 +30,9 @@ run: install
 	$(BIN)/housing db upgrade
 	$(BIN)/housing demo seed
 	@echo "Veilig Wonen on http://127.0.0.1:$${PORT:-5000} — Ctrl-C stops web, worker and beat."
-	$(BIN)/honcho start -f Procfile
+	@# honcho gives each process a PORT of its own (5000, 5100, …): links in the worker's
+	@# e-mails must point at the web's port, so BASE_URL is fixed here for all three.
+	BASE_URL=$${BASE_URL:-http://127.0.0.1:$${PORT:-5000}} $(BIN)/honcho start -f Procfile
 
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o housing/translations/messages.pot .
