@@ -1,0 +1,1 @@
+"""Payouts, SEPA payment batches and bank-statement reconciliation."""
