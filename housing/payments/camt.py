@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from lxml import etree
 
-from housing.config import PROJECT_ROOT
-
 CAMT_053_001_02 = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 SUPPORTED_VERSION = "camt.053.001.02"
 XSD_FILENAME = "camt.053.001.02.xsd"
-DEFAULT_XSD_PATH = PROJECT_ROOT.parent / "shared" / "iso20022" / XSD_FILENAME
+# The ISO 20022 schema ships with the code (a copy of shared/iso20022/, checked equal by a
+# test), so validation never depends on where the checkout lies.
+DEFAULT_XSD_PATH = Path(__file__).parent / "schemas" / XSD_FILENAME
 XSD_PATH_ENV = "CAMT_XSD_PATH"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
