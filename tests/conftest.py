@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -17,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from housing import create_app
+from housing.config import Settings
 from housing.db import db
 from housing.extensions import limiter
 
@@ -164,3 +167,60 @@ def login(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
     )
     assert response.status_code == 302, response.text
     return csrf_from(client.get("/profile").text)
+
+
+def celery_on_redis(app: Flask, monkeypatch: pytest.MonkeyPatch, queue: str, **extra: Any):  # type: ignore[no-untyped-def]
+    """Bind the app's Celery to the real Redis, on a queue of this run's own."""
+    from workers import celery_init_app
+
+    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
+    config = {
+        **settings.flask_config()["CELERY"],
+        # A queue of this run's own, so nothing else on this Redis takes our tasks.
+        "task_default_queue": f"test-{queue}-{RUN_ID}",
+        **extra,
+    }
+    monkeypatch.setitem(app.config, "CELERY", config)
+    monkeypatch.setitem(app.extensions, "celery", app.extensions.get("celery"))
+    return celery_init_app(app)
+
+
+@contextmanager
+def factories_on(target: Session) -> Iterator[Session]:
+    """The factories write through db.session: point it at `target` for a while."""
+    original, db.session = db.session, target  # type: ignore[assignment]
+    try:
+        yield target
+    finally:
+        db.session = original
+
+
+@pytest.fixture
+def committed_worlds(app: Flask) -> Iterator[Callable[..., Any]]:
+    """Worlds whose rows are really committed (a worker, other connections see them).
+
+    For tests that need more than one connection; each world is removed afterwards.
+    """
+    from tests.test_claim_service import World, remove_organisation
+
+    with app.app_context():
+        engine = db.engine
+    made: list[int] = []
+    sessions: list[Session] = []
+
+    def build(name: str, extra: Callable[[Any], None] | None = None) -> Any:
+        setup = Session(engine, expire_on_commit=False)
+        sessions.append(setup)
+        with factories_on(setup):
+            world = World(setup, name=f"{name} {RUN_ID}")
+            if extra is not None:
+                extra(world)
+                setup.commit()
+        made.append(world.org.id)
+        return world
+
+    yield build
+    for opened in sessions:
+        opened.close()
+    for org_id in made:
+        remove_organisation(engine, org_id)

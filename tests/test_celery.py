@@ -6,25 +6,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import delete, select
 
-from housing.config import Settings
 from housing.db import db
 from housing.ops.models import WorkerHeartbeat
-from tests.conftest import REDIS_URL, RUN_ID
-from workers import celery_init_app
+from tests.conftest import celery_on_redis
 
 pytestmark = pytest.mark.celery
 
 
 @pytest.fixture
 def celery_app(app, monkeypatch):  # overrides celery.contrib.pytest's own app with ours
-    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
-    celery_config = {
-        **settings.flask_config()["CELERY"],
-        # A queue of this run's own, so nothing else on this Redis takes our tasks.
-        "task_default_queue": f"test-{RUN_ID}",
-    }
-    monkeypatch.setitem(app.config, "CELERY", celery_config)
-    return celery_init_app(app)
+    return celery_on_redis(app, monkeypatch, "celery")
 
 
 @pytest.fixture

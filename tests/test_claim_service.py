@@ -20,6 +20,7 @@ from housing.organisations.models import OfficeHolder, OfficeType, OrganisationK
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
 from housing.scoping import Scope
+from tests.conftest import factories_on
 from tests.factories import HomeFactory, UserFactory
 
 # Monday 2 March 2026, 10:00 in Amsterdam.
@@ -310,17 +311,13 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
     """Two real connections fire the same event at once: exactly one succeeds."""
     with app.app_context():
         engine = db.engine
-    with Session(engine) as setup:
-        original, db.session = db.session, setup  # factories write through db.session
-        try:
-            world = World(setup, name="Gemeente Gelijktijdig")
-            claim = world.draft()
-            world.fire(world.applicant, claim, "submit")
-            setup.commit()
-            claim_id, org_id = claim.id, world.org.id
-            assessors = [world.assessor.id, world.assessor2.id]
-        finally:
-            db.session = original
+    with Session(engine) as setup, factories_on(setup):
+        world = World(setup, name="Gemeente Gelijktijdig")
+        claim = world.draft()
+        world.fire(world.applicant, claim, "submit")
+        setup.commit()
+        claim_id, org_id = claim.id, world.org.id
+        assessors = [world.assessor.id, world.assessor2.id]
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 

@@ -24,9 +24,9 @@ from housing.deadlines import watch as watch_module
 from housing.deadlines.watch import DeadlineWatch, WatchReport
 from housing.outbox.models import OutboxMessage
 from housing.roles import Role
-from tests.conftest import REDIS_URL, RUN_ID
+from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis
 from tests.factories import UserFactory
-from tests.test_claim_service import World, remove_organisation
+from tests.test_claim_service import World
 from workers import beat_schedule, celery_init_app
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -395,27 +395,14 @@ def test_the_report_is_plain_json_for_the_task_result():
 
 
 @pytest.fixture
-def committed(app, tmp_path):
-    """Worlds whose rows are really committed (other connections see them); removed after."""
-    with app.app_context():
-        engine = db.engine
-    made: list[int] = []
+def committed(committed_worlds, tmp_path):
+    """Worlds whose rows are really committed, each with an administrator."""
 
-    def build(name: str) -> World:
-        setup = Session(engine, expire_on_commit=False)
-        original, db.session = db.session, setup  # the factories write through db.session
-        try:
-            world = World(setup, name=f"{name} {RUN_ID}")
-            world.service.documents = DocumentStore(tmp_path / "documents")
-            world.admin = UserFactory(organisation=world.org, roles={Role.ADMIN})
-        finally:
-            db.session = original
-        made.append(world.org.id)
-        return world
+    def with_admin(world):
+        world.service.documents = DocumentStore(tmp_path / "documents")
+        world.admin = UserFactory(organisation=world.org, roles={Role.ADMIN})
 
-    yield build
-    for org_id in made:
-        remove_organisation(engine, org_id)
+    return lambda name: committed_worlds(name, with_admin)
 
 
 def test_two_watches_at_once_act_once(app, committed):
@@ -461,15 +448,8 @@ def test_two_watches_at_once_act_once(app, committed):
 
 @pytest.fixture
 def celery_app(app, monkeypatch):  # overrides celery.contrib.pytest's own app with ours
-    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
-    celery_config = {
-        **settings.flask_config()["CELERY"],
-        "task_default_queue": f"test-watch-{RUN_ID}",
-        # This run's own RedBeat keys, so nothing else on this Redis meets them.
-        "redbeat_key_prefix": f"test-{RUN_ID}:redbeat:",
-    }
-    monkeypatch.setitem(app.config, "CELERY", celery_config)
-    return celery_init_app(app)
+    # This run's own RedBeat keys, so nothing else on this Redis meets them.
+    return celery_on_redis(app, monkeypatch, "watch", redbeat_key_prefix=f"test-{RUN_ID}:redbeat:")
 
 
 @pytest.fixture

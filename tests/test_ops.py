@@ -20,9 +20,8 @@ from housing.db import utcnow
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.roles import Role
-from tests.conftest import REDIS_URL, RUN_ID, login
+from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis, login
 from tests.factories import OrganisationFactory, UserFactory
-from workers import celery_init_app
 from workers.logging import bind_task, unbind_task
 
 
@@ -289,15 +288,7 @@ def test_an_eager_run_in_a_request_keeps_the_request_id(app, session):
 
 @pytest.fixture
 def celery_app(app, monkeypatch):  # overrides celery.contrib.pytest's own app with ours
-    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
-    celery_config = {
-        **settings.flask_config()["CELERY"],
-        # A queue of this run's own, so nothing else on this Redis takes our tasks.
-        "task_default_queue": f"test-ops-{RUN_ID}",
-    }
-    monkeypatch.setitem(app.config, "CELERY", celery_config)
-    monkeypatch.setitem(app.extensions, "celery", app.extensions.get("celery"))
-    celery = celery_init_app(app)
+    celery = celery_on_redis(app, monkeypatch, "ops")
     log = structlog.get_logger("tests.probe")
 
     # Registered before the worker starts, so the worker knows it.

@@ -29,7 +29,6 @@ from housing.outbox.services import OutboxConsumer, OutboxSweep, Outcome
 from housing.scoping import Scope
 from tests.conftest import REDIS_URL, RUN_ID, login
 from tests.smtp import SmtpServer
-from tests.test_claim_service import World, remove_organisation
 from workers import celery_init_app, publish
 
 pytestmark = pytest.mark.celery
@@ -58,32 +57,6 @@ def smtp(app, monkeypatch):
         yield server
 
 
-@pytest.fixture
-def committed(app):
-    """A World whose rows are really committed; removed after the test."""
-    with app.app_context():
-        engine = db.engine
-    made: list[int] = []
-    sessions: list[Session] = []
-
-    def build(name: str) -> World:
-        setup = Session(engine, expire_on_commit=False)
-        sessions.append(setup)
-        original, db.session = db.session, setup  # the factories write through db.session
-        try:
-            world = World(setup, name=f"{name} {RUN_ID}")
-        finally:
-            db.session = original
-        made.append(world.org.id)
-        return world
-
-    yield build
-    for opened in sessions:
-        opened.close()
-    for org_id in made:
-        remove_organisation(engine, org_id)
-
-
 def pending(engine_session: Session) -> list[OutboxMessage]:
     engine_session.expire_all()
     return engine_session.scalars(
@@ -92,9 +65,9 @@ def pending(engine_session: Session) -> list[OutboxMessage]:
 
 
 def test_a_broker_outage_delays_the_acknowledgement_but_never_loses_or_doubles_it(
-    app, committed, smtp, monkeypatch
+    app, committed_worlds, smtp, monkeypatch
 ):
-    world = committed("Gemeente Storing")
+    world = committed_worlds("Gemeente Storing")
     claim = world.draft()
     monkeypatch.setitem(app.config, "OUTBOX_RELAY_ON_COMMIT", True)
     use_broker(app, monkeypatch, CLOSED_BROKER)
@@ -171,9 +144,9 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def test_a_worker_killed_while_sending_delivers_the_mail_exactly_once_after_restart(
-    app, committed, smtp, monkeypatch, database_url, tmp_path
+    app, committed_worlds, smtp, monkeypatch, database_url, tmp_path
 ):
-    world = committed("Gemeente Kill")
+    world = committed_worlds("Gemeente Kill")
     claim = world.draft()
     monkeypatch.setitem(app.config, "OUTBOX_RELAY_ON_COMMIT", True)
     use_broker(app, monkeypatch, BROKER)
@@ -221,8 +194,8 @@ def test_a_worker_killed_while_sending_delivers_the_mail_exactly_once_after_rest
     assert len(smtp.messages) == 1
 
 
-def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed, smtp):
-    world = committed("Gemeente Dubbel")
+def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed_worlds, smtp):
+    world = committed_worlds("Gemeente Dubbel")
     claim = world.draft()
     with app.app_context():
         ClaimService(world.session, clock=world.clock).fire(

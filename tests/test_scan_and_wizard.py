@@ -104,6 +104,8 @@ def test_the_scan_is_shown_to_case_handlers_not_to_finance(app, world, session):
         login(browser, user.email)
         page = browser.get(f"/claims/{claim.id}").text
         assert ("achterdeur zonder cilinderslot" in page) is sees, user.roles
+        # Only the assessor may correct the scan once the claim is submitted.
+        assert ("De uitkomsten opslaan" in page) is (user is world.assessor)
 
 
 def test_the_wizard_walks_the_steps_and_the_review_shows_what_is_missing(app, world, session):

@@ -258,10 +258,7 @@ class OutboxSweep:
                 OutboxMessage.status == OutboxStatus.PENDING,
                 OutboxMessage.next_attempt_at <= now,
                 (OutboxMessage.leased_until.is_(None)) | (OutboxMessage.leased_until <= now),
-                (
-                    OutboxMessage.dispatched_at.is_(None)
-                    & (OutboxMessage.created_at <= now - grace)
-                )
+                (OutboxMessage.dispatched_at.is_(None) & (OutboxMessage.created_at <= now - grace))
                 | (OutboxMessage.dispatched_at <= now - redispatch_after),
             )
             .order_by(OutboxMessage.id)

@@ -19,6 +19,7 @@ from housing.notifications.models import NotificationKind
 from housing.notifications.queries import NoticeInbox, PrintQueue
 from housing.notifications.services import PRINT_QUEUE_ROLES
 from housing.web.access import current_scope, login_required, role_required
+from housing.web.formtools import unit_of_work
 
 log = get_logger(__name__)
 
@@ -140,14 +141,8 @@ def letter(item_id: int) -> ResponseReturnValue:
 @role_required(*PRINT_QUEUE_ROLES)
 def mark_printed(item_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    try:
-        PrintQueue(db.session).mark_printed(current_scope(), item_id)
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        flash(_("The letter has been marked printed."), "success")
-    return redirect(url_for("print_queue.queue"), code=303)
+    return unit_of_work(
+        lambda: PrintQueue(db.session).mark_printed(current_scope(), item_id),
+        done=_("The letter has been marked printed."),
+        back_to=url_for("print_queue.queue"),
+    )

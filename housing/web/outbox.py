@@ -5,17 +5,17 @@ A message names ids only (its key and topic), so this page shows no case data.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from housing.db import db
-from housing.errors import DomainError
 from housing.ops.services import OutboxAdmin
 from housing.outbox.models import OutboxStatus
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.formtools import unit_of_work
 
 bp = Blueprint("admin_outbox", __name__, url_prefix="/admin/outbox")
 
@@ -37,14 +37,8 @@ def status() -> ResponseReturnValue:
 @role_required(Role.ADMIN)
 def retry(message_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    try:
-        OutboxAdmin(db.session).retry(current_scope(), message_id)
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        flash(_("The message will be delivered again within a minute."), "success")
-    return redirect(url_for("admin_outbox.status"), code=303)
+    return unit_of_work(
+        lambda: OutboxAdmin(db.session).retry(current_scope(), message_id),
+        done=_("The message will be delivered again within a minute."),
+        back_to=url_for("admin_outbox.status"),
+    )
