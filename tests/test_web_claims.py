@@ -355,3 +355,53 @@ def test_the_applicant_is_told_what_is_expected_now(app, session):
     assessor = app.test_client()
     login(assessor, world.assessor.email)
     assert "Wat wij nu van u verwachten" not in assessor.get(f"/claims/{claim_id}").text
+
+
+def test_the_decider_queue_lists_proposals_and_names_who_may_not_decide(app, client, session):
+    world = World(session)
+    proposed = world.proposed()
+    by_both = world.draft()
+    world.fire(world.applicant, by_both, "submit")
+    world.fire(world.both, by_both, "start_assessment")
+    world.fire(world.both, by_both, "request_advice")
+    world.fire(
+        world.both,
+        by_both,
+        "record_advice",
+        details={"reference": "R", "advice_date": "2026-03-02", "advised_measures": ["cameras"]},
+    )
+    world.fire(
+        world.both,
+        by_both,
+        "propose_decision",
+        details={"granted": {line.id: "0.00" for line in by_both.lines}},
+    )
+    (still_open,) = submitted(world, 1)
+    login(client, world.both.email)
+    page = client.get("/claims/decisions").text
+    assert proposed.number in page and by_both.number in page
+    assert still_open.number not in page  # not proposed yet: the assessors' inbox
+    assert "U hebt dit voorgesteld: een andere beslisser beslist." in page
+    assert "€\xa01.600,00" in page  # the assessor proposed the full amounts of `proposed`
+
+    with app.app_context():
+        engine = db.engine
+
+    def queries() -> int:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/claims/decisions").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    few = queries()
+    world.proposed()
+    world.proposed()
+    assert queries() == few
+
+    assessor = app.test_client()
+    login(assessor, world.assessor.email)
+    assert assessor.get("/claims/decisions").status_code == 403

@@ -24,6 +24,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
@@ -106,6 +107,48 @@ def inbox() -> ResponseReturnValue:
         chosen_state=state,
         chosen_regime=regime,
     )
+
+
+# What a decider decides: proposals (the assessor's, or the system's not-considered one
+# after a lapsed information term) and objections against a refusal.
+DECISION_QUEUE_STATES = (ClaimState.DECISION_PROPOSED, ClaimState.OBJECTION)
+
+
+@bp.route("/decisions")
+@role_required(Role.DECIDER)
+def decisions() -> ResponseReturnValue:
+    """The decider's queue: proposals and objections, the nearest decision deadline first."""
+    page = db.paginate(
+        current_scope()
+        .select(Claim)
+        .where(Claim.state.in_([s.value for s in DECISION_QUEUE_STATES]))
+        .options(selectinload(Claim.office_holder), selectinload(Claim.lines))
+        .order_by(Claim.decision_deadline.asc().nulls_last(), Claim.id),
+        per_page=PER_PAGE,
+        max_per_page=PER_PAGE,
+    )
+    proposer_ids = {claim.proposed_by_id for claim in page.items if claim.proposed_by_id}
+    proposers = {
+        user.id: user.full_name
+        for user in db.session.scalars(
+            current_scope().select(User).where(User.id.in_(proposer_ids))
+        )
+    }
+    today = ClaimService(db.session).today()
+    rows = [
+        {
+            "claim": claim,
+            "clock": clock_of(claim, today),
+            "proposer": proposers.get(claim.proposed_by_id),
+            "requested": sum((line.requested_amount for line in claim.lines), start=0),
+            "proposed": sum((line.granted_amount or 0 for line in claim.lines), start=0),
+            # Four eyes and no self-decision: shown here, enforced by the workflow.
+            "own_claim": claim.office_holder.user_id == current_user.id,
+            "own_proposal": claim.proposed_by_id == current_user.id,
+        }
+        for claim in page.items
+    ]
+    return render_template("claims/decisions.html", page=page, rows=rows)
 
 
 @bp.route("/mine")
