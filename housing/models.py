@@ -26,12 +26,22 @@ from housing.organisations.models import (
     OrganisationKind,
 )
 from housing.outbox.models import OutboxMessage
+from housing.payments.models import (
+    ApprovalLimit,
+    BankStatement,
+    PaymentBatch,
+    PaymentBatchItem,
+    Payout,
+    StatementEntry,
+)
 
 __all__ = [
     "AccessLog",
     "ApiToken",
+    "ApprovalLimit",
     "AuditChainHead",
     "AuditEvent",
+    "BankStatement",
     "Base",
     "Budget",
     "Channel",
@@ -52,9 +62,13 @@ __all__ = [
     "Organisation",
     "OrganisationKind",
     "OutboxMessage",
+    "PaymentBatch",
+    "PaymentBatchItem",
+    "Payout",
     "PrintItem",
     "SecurityAdvice",
     "SentMail",
+    "StatementEntry",
     "User",
     "UserRole",
     "WoningScan",

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, false
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
 from housing.claims.models import Budget, Claim, MeasureCatalogue
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Home, OfficeHolder, Organisation
+from housing.payments.models import (
+    ApprovalLimit,
+    BankStatement,
+    PaymentBatch,
+    Payout,
+    StatementEntry,
+)
 from housing.roles import Role
 from housing.scoping import Scope, scope_rule
 
@@ -118,3 +128,39 @@ def _job(scope: Scope) -> list[ColumnElement[bool]]:
         Job.organisation_id == scope.organisation_id,
         (Job.created_by_id == scope.user_id) | Job.kind.in_(kinds),
     ]
+
+
+# Payouts: finance pays them, case handlers record supplier invoices, and an applicant
+# sees the payouts of their own claims. Batches and bank statements are finance's alone.
+PAYOUT_READERS = frozenset({Role.FINANCE, Role.ASSESSOR, Role.DECIDER})
+
+
+@scope_rule(Payout)
+def _payout(scope: Scope) -> list[ColumnElement[bool]]:
+    in_organisation = Payout.organisation_id == scope.organisation_id
+    if scope.roles & PAYOUT_READERS:
+        return [in_organisation]
+    if scope.sees_own_records:
+        own = Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)
+        return [in_organisation, Payout.claim_id.in_(select(Claim.id).where(own))]
+    return [false()]
+
+
+def _finance_only(organisation_column: Any) -> Callable[[Scope], list[ColumnElement[bool]]]:
+    def rule(scope: Scope) -> list[ColumnElement[bool]]:
+        if Role.FINANCE in scope.roles:
+            return [organisation_column == scope.organisation_id]
+        return [false()]
+
+    return rule
+
+
+scope_rule(PaymentBatch)(_finance_only(PaymentBatch.organisation_id))
+scope_rule(BankStatement)(_finance_only(BankStatement.organisation_id))
+scope_rule(StatementEntry)(_finance_only(StatementEntry.organisation_id))
+# An approval limit is set by the organisation's administrator, seen by finance too.
+scope_rule(ApprovalLimit)(
+    lambda scope: [ApprovalLimit.organisation_id == scope.organisation_id]
+    if scope.roles & {Role.FINANCE, Role.ADMIN}
+    else [false()]
+)

@@ -359,6 +359,15 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
 # What the concurrency test committed for real, child tables first.
 # Tests that commit for real (several connections, a real worker) clean up after themselves.
 CLEANUP = [
+    "DELETE FROM payment_batch_item USING payment_batch"
+    " WHERE payment_batch_item.batch_id = payment_batch.id"
+    " AND payment_batch.organisation_id = :o",
+    "DELETE FROM payment_batch WHERE organisation_id = :o",
+    "DELETE FROM statement_entry WHERE organisation_id = :o",
+    "DELETE FROM bank_statement WHERE organisation_id = :o",
+    "DELETE FROM payout WHERE organisation_id = :o",
+    "DELETE FROM approval_limit WHERE organisation_id = :o",
+    "DELETE FROM job WHERE organisation_id = :o",
     "DELETE FROM sent_mail USING outbox_message"
     " WHERE sent_mail.outbox_message_id = outbox_message.id"
     " AND outbox_message.organisation_id = :o",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,7 @@ from housing.claims.models import (
 from housing.db import utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.money import invalid, parse_money
 from housing.notifications.models import NotificationKind
 from housing.notifications.services import Notifier, applicant_of
 from housing.organisations.models import Home, OfficeHolder
@@ -170,20 +171,6 @@ def _years_after(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year + years, day=28)
 
 
-def _invalid(field: str, message: Any) -> InvalidInput:
-    return InvalidInput(message, field_errors={field: [message]})
-
-
-def _money(value: Any, field: str) -> Decimal:
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00.")) from None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00."))
-    return amount
-
-
 @dataclass(frozen=True)
 class LineInput:
     catalogue_code: str
@@ -308,12 +295,12 @@ class ClaimService:
             raise Forbidden(_l("Only the applicant changes the measures of a draft claim."))
         if claim.state != ClaimState.DRAFT:
             raise Conflict(_l("Measures can only be changed while the claim is a draft."))
-        requested = _money(line.requested_amount, "requested_amount")
-        vat = _money(line.vat_amount, "vat_amount")
+        requested = parse_money(line.requested_amount, "requested_amount")
+        vat = parse_money(line.vat_amount, "vat_amount")
         if requested <= 0:
-            raise _invalid("requested_amount", _l("The amount must be more than zero."))
+            raise invalid("requested_amount", _l("The amount must be more than zero."))
         if vat > requested:
-            raise _invalid("vat_amount", _l("The VAT cannot exceed the amount including VAT."))
+            raise invalid("vat_amount", _l("The VAT cannot exceed the amount including VAT."))
         regime = claim.regime or Regime.B
         catalogue = self.session.scalars(
             select(MeasureCatalogue).where(
@@ -324,16 +311,16 @@ class ClaimService:
             )
         ).one_or_none()
         if catalogue is None:
-            raise _invalid("catalogue_code", _l("Choose a measure from the catalogue."))
+            raise invalid("catalogue_code", _l("Choose a measure from the catalogue."))
         try:
             recurrence = Recurrence(line.recurrence)
         except ValueError:
-            raise _invalid("recurrence", _l("Choose one-off, monthly or yearly.")) from None
+            raise invalid("recurrence", _l("Choose one-off, monthly or yearly.")) from None
         if recurrence is not Recurrence.ONE_OFF and not catalogue.recurring_allowed:
-            raise _invalid("recurrence", _l("This measure cannot recur."))
+            raise invalid("recurrence", _l("This measure cannot recur."))
         description = line.description.strip()
         if not description or len(description) > 500:
-            raise _invalid("description", _l("Describe the measure in 1 to 500 characters."))
+            raise invalid("description", _l("Describe the measure in 1 to 500 characters."))
         added = MeasureLine(
             claim=claim,
             catalogue=catalogue,
@@ -369,7 +356,7 @@ class ClaimService:
         try:
             document_kind = DocumentKind(kind)
         except ValueError:
-            raise _invalid("kind", _l("Choose what kind of document this is.")) from None
+            raise invalid("kind", _l("Choose what kind of document this is.")) from None
         allowed: set[DocumentKind] = set()
         if Role.ASSESSOR in user.roles:
             allowed |= self.UPLOAD_KINDS[Role.ASSESSOR]
@@ -378,7 +365,7 @@ class ClaimService:
         if not allowed:
             raise Forbidden(_l("You cannot add documents to this claim."))
         if document_kind not in allowed:
-            raise _invalid("kind", _l("You cannot add this kind of document."))
+            raise invalid("kind", _l("You cannot add this kind of document."))
         if claim.state in (ClaimState.WITHDRAWN, ClaimState.ARCHIVED):
             raise Conflict(_l("This claim is closed."))
         document = self.documents.add(
@@ -521,7 +508,7 @@ class ClaimService:
         try:
             claim_event = ClaimEvent(event)
         except ValueError:
-            raise _invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+            raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
         claim = self._locked(scope, claim_id)
         budget = None
         if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
@@ -552,7 +539,7 @@ class ClaimService:
                 )
             ) from None
         except UnknownEvent:
-            raise _invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+            raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
         except RuleViolation as violation:
             error = Forbidden if violation.rule in AUTHORISATION_RULES else InvalidInput
             raise error(
@@ -611,18 +598,18 @@ class ClaimService:
         granted = details.get("granted", {})
         reasons = details.get("line_reasons", {})
         if not isinstance(granted, Mapping):
-            raise _invalid("granted", _l("Give a granted amount per measure."))
+            raise invalid("granted", _l("Give a granted amount per measure."))
         by_id = {line.id: line for line in claim.lines}
         for key, amount in granted.items():
             try:
                 line = by_id[int(key)]
             except (KeyError, ValueError):
-                raise _invalid("granted", _l("A measure of another claim was given.")) from None
-            line.granted_amount = _money(amount, "granted")
+                raise invalid("granted", _l("A measure of another claim was given.")) from None
+            line.granted_amount = parse_money(amount, "granted")
             line.grant_reason = (str(reasons.get(key, "")).strip() or None) if reasons else None
         for line in claim.lines:
             if line.granted_amount is None:
-                raise _invalid("granted", _l("Give a granted amount for every measure."))
+                raise invalid("granted", _l("Give a granted amount for every measure."))
 
     def _record_advice(self, claim: Claim, details: Mapping[str, Any]) -> None:
         try:
@@ -630,11 +617,11 @@ class ClaimService:
             codes = [str(c).strip() for c in details["advised_measures"] if str(c).strip()]
             reference = str(details["reference"]).strip()
         except (KeyError, TypeError, ValueError):
-            raise _invalid(
+            raise invalid(
                 "advice", _l("Give the advice's reference, date and advised measures.")
             ) from None
         if not reference or not codes:
-            raise _invalid("advice", _l("Give the advice's reference, date and advised measures."))
+            raise invalid("advice", _l("Give the advice's reference, date and advised measures."))
         advice = claim.advice or SecurityAdvice(claim=claim)
         advice.reference = reference[:100]
         advice.advice_date = advice_date
@@ -665,11 +652,11 @@ class ClaimService:
         elif event is ClaimEvent.REQUEST_INFO:
             question = str(details.get("question", "")).strip()
             if not question:
-                raise _invalid("question", _l("Say what information is needed."))
+                raise invalid("question", _l("Say what information is needed."))
             terms = awb_terms(claim.office_holder.organisation)
             term_days = int(details.get("term_days") or terms.information_term_days)
             if term_days < 1:
-                raise _invalid("term_days", _l("The term must be at least one day."))
+                raise invalid("term_days", _l("The term must be at least one day."))
             information_request = InformationRequest(
                 claim_id=claim.id,
                 requested_by_id=user.id if user else None,
@@ -727,7 +714,7 @@ class ClaimService:
             raise Forbidden(_l("You cannot act on your own claim."))
         reason = reason.strip()
         if not reason:
-            raise _invalid("reason", _l("Give the reason for the extension."))
+            raise invalid("reason", _l("Give the reason for the extension."))
         today = self.today()
         decision = Decision(
             claim_id=claim.id,
@@ -745,7 +732,7 @@ class ClaimService:
         try:
             deadline = self.deadline(claim)
         except awb.AwbError as exc:
-            raise _invalid(
+            raise invalid(
                 "new_deadline", _l("This extension is not possible: %(why)s", why=str(exc))
             ) from None
         claim.decision_deadline = deadline.deadline
@@ -802,7 +789,7 @@ class ClaimService:
             raise Forbidden(_l("You cannot record the scan of this claim."))
         adviser = scan.adviser_name.strip()
         if not adviser or len(adviser) > 200:
-            raise _invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
+            raise invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
         try:
             scan_date = (
                 scan.scan_date
@@ -810,16 +797,16 @@ class ClaimService:
                 else dt.date.fromisoformat(str(scan.scan_date))
             )
         except ValueError:
-            raise _invalid("scan_date", _l("Enter a date as yyyy-mm-dd.")) from None
+            raise invalid("scan_date", _l("Enter a date as yyyy-mm-dd.")) from None
         if scan_date > self.today():
-            raise _invalid("scan_date", _l("The scan cannot be in the future."))
+            raise invalid("scan_date", _l("The scan cannot be in the future."))
         try:
             pkvw = PkvwStatus(scan.pkvw_status)
         except ValueError:
-            raise _invalid("pkvw_status", _l("Choose the home's PKVW status.")) from None
+            raise invalid("pkvw_status", _l("Choose the home's PKVW status.")) from None
         findings = scan.findings.strip()
         if not findings or len(findings) > SCAN_FINDINGS_MAX:
-            raise _invalid(
+            raise invalid(
                 "findings",
                 _l("Describe the findings in 1 to %(n)d characters.", n=SCAN_FINDINGS_MAX),
             )
@@ -911,9 +898,9 @@ class ClaimService:
             received_on = today  # online, it arrives the day it is sent
         elif not own and user.has_role(Role.ASSESSOR, Role.DECIDER):
             if received_on is None:
-                raise _invalid("received_on", _l("Give the day the notice was received."))
+                raise invalid("received_on", _l("Give the day the notice was received."))
             if received_on > today:
-                raise _invalid("received_on", _l("The day of receipt cannot be in the future."))
+                raise invalid("received_on", _l("The day of receipt cannot be in the future."))
         else:
             raise Forbidden(_l("You cannot record a notice of default on this claim."))
         if claim.state not in {s.value for s in EXTENDABLE_STATES}:

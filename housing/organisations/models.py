@@ -46,6 +46,9 @@ class Organisation(Base):
         CheckConstraint("information_term_days >= 1", name="information_term_positive"),
         CheckConstraint("objection_weeks = 6", name="objection_weeks_statutory"),
         CheckConstraint("not_considered_weeks BETWEEN 1 AND 4", name="not_considered_range"),
+        CheckConstraint(
+            "pain_version IN ('pain.001.001.09', 'pain.001.001.03')", name="pain_version_known"
+        ),
     )
 
     id: Mapped[intpk]
@@ -62,6 +65,10 @@ class Organisation(Base):
     information_term_days: Mapped[int] = mapped_column(default=14, server_default="14")
     objection_weeks: Mapped[int] = mapped_column(default=6, server_default="6")
     not_considered_weeks: Mapped[int] = mapped_column(default=4, server_default="4")
+    # The pain.001 version its bank takes: .09 by default, .03 for banks still on it.
+    pain_version: Mapped[str] = mapped_column(
+        String(20), default="pain.001.001.09", server_default="pain.001.001.09"
+    )
     created_at: Mapped[created_at]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")

@@ -1,0 +1,276 @@
+"""Payouts and batches on PostgreSQL: requests, dual control, release, frozen files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from housing.audit.models import AuditEvent as AuditEventModel
+from housing.claims.models import Claim
+from housing.db import db
+from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.payments.models import ApprovalLimit, PaymentBatch, PaymentBatchItem, Payout
+from housing.payments.pain import xsd_path
+from housing.payments.services import BatchService, PayoutInput, PayoutService
+from housing.roles import Role
+from housing.scoping import Scope
+from tests.conftest import factories_on
+from tests.factories import UserFactory
+from tests.test_claim_service import MONDAY, World, remove_organisation
+
+SUPPLIER_IBAN = "NL20INGB0001234567"
+
+
+class Finance:
+    """A world with a granted regime B claim, two finance users and limits."""
+
+    def __init__(self, session: Session, name: str = "Gemeente Betaal") -> None:
+        self.world = world = World(session, name=name)
+        self.session = session
+        self.claim = world.proposed()
+        world.fire(world.decider, self.claim, "grant")
+        self.f1 = UserFactory(organisation=world.org, roles={Role.FINANCE})
+        self.f2 = UserFactory(organisation=world.org, roles={Role.FINANCE})
+        session.add_all(
+            [
+                ApprovalLimit(
+                    user_id=self.f1.id, organisation_id=world.org.id, amount=Decimal("1000.00")
+                ),
+                ApprovalLimit(
+                    user_id=self.f2.id, organisation_id=world.org.id, amount=Decimal("5000.00")
+                ),
+            ]
+        )
+        session.commit()
+        self.payouts = PayoutService(session, clock=world.clock)
+        self.batches = BatchService(session, clock=world.clock)
+
+    def scope(self, user):
+        return Scope.for_user(user)
+
+    def request(self, line_index=0, amount="400.00", number="F-1", iban=SUPPLIER_IBAN):
+        line = self.claim.lines[line_index]
+        payout = self.payouts.request(
+            self.scope(self.world.assessor),
+            self.world.assessor,
+            self.claim.id,
+            PayoutInput(
+                measure_line_id=line.id,
+                payee_name="Ünal & Zn. Beveiliging",
+                payee_iban=iban,
+                amount=amount,
+                vat_amount="0.00",
+                invoice_number=number,
+                invoice_date="2026-03-01",
+            ),
+        )
+        self.session.commit()
+        return payout
+
+    def approve(self, payout, user):
+        self.payouts.decide(self.scope(user), user, payout.id, "approve")
+        self.session.commit()
+
+
+@pytest.fixture
+def fin(session):
+    return Finance(session)
+
+
+def test_a_supplier_invoice_is_requested_within_what_is_granted(fin, session):
+    payout = fin.request(amount="400.00")
+    assert payout.state == "requested" and payout.kind.value == "supplier"
+    assert payout.payee_bic == "INGBNL2A"  # derived from the Dutch IBAN
+    camera = fin.claim.lines[0]
+    assert fin.payouts.unpaid(camera) == camera.granted_amount - Decimal("400.00")
+    with pytest.raises(InvalidInput) as too_much:
+        fin.request(amount=str(camera.granted_amount), number="F-2")
+    assert "amount" in too_much.value.field_errors
+    session.rollback()
+    with pytest.raises(InvalidInput) as twice:
+        fin.request(amount="1.00", number="F-1")
+    assert "invoice_number" in twice.value.field_errors
+    session.rollback()
+    with pytest.raises(InvalidInput) as bad_iban:
+        fin.request(amount="1.00", number="F-3", iban="NL21INGB0001234567")
+    assert "check digits" in str(bad_iban.value.field_errors["payee_iban"][0])
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Payout)) == 1
+
+
+def test_who_may_request_follows_the_regime(fin, session):
+    with pytest.raises(Forbidden):
+        fin.payouts.request(
+            fin.scope(fin.world.applicant),
+            fin.world.applicant,
+            fin.claim.id,
+            PayoutInput(
+                fin.claim.lines[0].id, "Zelf", SUPPLIER_IBAN, "10.00", "0", "B-1", "2026-03-01"
+            ),
+        )
+
+
+def test_dual_control_above_the_approvers_limit(fin, session):
+    small = fin.request(amount="400.00", number="F-1")
+    large = fin.request(line_index=1, amount="400.00", number="F-2")
+    session.get(ApprovalLimit, fin.f1.id).amount = Decimal("300.00")
+    session.commit()
+    fin.approve(small, fin.f2)  # within f2's limit: one approval
+    assert small.state == "approved" and small.approved_by_id == fin.f2.id
+    fin.approve(large, fin.f1)  # above f1's limit: a second approval is due
+    assert large.state == "first_approved"
+    with pytest.raises(Forbidden) as same:
+        fin.approve(large, fin.f1)
+    assert same.value.field_errors["rule"] == ["second_approver"]
+    session.rollback()
+    fin.approve(large, fin.f2)
+    assert large.state == "approved"
+    # Who recorded the invoice never approves it.
+    both = UserFactory(organisation=fin.world.org, roles={Role.FINANCE, Role.ASSESSOR})
+    session.commit()
+    recorded = fin.payouts.request(
+        fin.scope(both),
+        both,
+        fin.claim.id,
+        PayoutInput(
+            fin.claim.lines[0].id, "Leverancier", SUPPLIER_IBAN, "1.00", "0", "F-9", "2026-03-01"
+        ),
+    )
+    session.commit()
+    with pytest.raises(Forbidden):
+        fin.approve(recorded, both)
+    session.rollback()
+    with pytest.raises(InvalidInput):  # a rejection needs its reason
+        fin.payouts.decide(fin.scope(fin.f1), fin.f1, recorded.id, "reject")
+    session.rollback()
+    fin.payouts.decide(fin.scope(fin.f1), fin.f1, recorded.id, "reject", reason="Dubbel")
+    session.commit()
+    assert recorded.state == "rejected"
+
+
+def approved_batch(fin, session):
+    for index, number in ((0, "F-1"), (1, "F-2")):
+        payout = fin.request(line_index=index, amount="300.00", number=number)
+        fin.approve(payout, fin.f2)
+    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date(2026, 3, 4))
+    session.commit()
+    return batch
+
+
+def test_a_batch_is_approved_by_one_and_released_by_another_and_its_file_is_frozen(fin, session):
+    batch = approved_batch(fin, session)
+    assert batch.item_count == 2 and batch.total == Decimal("600.00")
+    ids = {item.end_to_end_id for item in batch.items}
+    assert all(id_.startswith(fin.claim.number) and len(id_) <= 35 for id_ in ids)
+    fin.batches.approve(fin.scope(fin.f1), fin.f1, batch.id)
+    session.commit()
+    with pytest.raises(Forbidden) as same:
+        fin.batches.release(fin.scope(fin.f1), fin.f1, batch.id)
+    assert same.value.field_errors["rule"] == ["releaser_approved"]
+    session.rollback()
+    fin.batches.release(fin.scope(fin.f2), fin.f2, batch.id)
+    session.commit()
+    data = fin.batches.file(fin.scope(fin.f1), batch.id)
+    schema = etree.XMLSchema(etree.parse(str(xsd_path(batch.pain_version))))
+    document = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
+    assert schema.validate(document), schema.error_log
+    ns = {"p": document.nsmap[None]}
+    assert document.findtext(".//p:GrpHdr/p:MsgId", namespaces=ns) == batch.msg_id
+    assert document.findtext(".//p:GrpHdr/p:NbOfTxs", namespaces=ns) == "2"
+    assert document.findtext(".//p:GrpHdr/p:CtrlSum", namespaces=ns) == "600.00"
+    assert {e.text for e in document.iterfind(".//p:EndToEndId", ns)} == ids
+    assert b"Unal en Zn. Beveiliging" in data
+    # Released again (a second click): the same batch, the same bytes, no new ids.
+    again = fin.batches.release(fin.scope(fin.f2), fin.f2, batch.id)
+    session.commit()
+    assert again.file_sha256 == batch.file_sha256
+    assert fin.batches.file(fin.scope(fin.f1), batch.id) == data
+    assert session.scalar(select(func.count()).select_from(PaymentBatchItem)) == 2
+    assert {p.state for p in session.scalars(select(Payout))} == {"sent"}
+    assert session.get(Claim, fin.claim.id).state == "in_payment"
+    with pytest.raises(Conflict):
+        fin.batches.cancel(fin.scope(fin.f1), fin.f1, batch.id, reason="Te laat")
+    session.rollback()
+
+
+def test_a_cancelled_batch_returns_its_payouts_and_they_travel_again_under_new_ids(fin, session):
+    batch = approved_batch(fin, session)
+    first_ids = {item.end_to_end_id for item in batch.items}
+    fin.batches.cancel(fin.scope(fin.f1), fin.f1, batch.id, reason="Verkeerde datum")
+    session.commit()
+    assert {p.state for p in session.scalars(select(Payout))} == {"approved"}
+    again = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date(2026, 3, 5))
+    session.commit()
+    second_ids = {item.end_to_end_id for item in again.items}
+    assert not first_ids & second_ids and all(i.endswith("-R1") for i in second_ids)
+    with pytest.raises(Conflict):  # nothing approved is left
+        fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date(2026, 3, 5))
+    session.rollback()
+
+
+def test_others_see_no_batches_and_cannot_build_them(fin, session):
+    approved_batch(fin, session)
+    assert session.scalars(Scope.for_user(fin.world.assessor).select(PaymentBatch)).all() == []
+    with pytest.raises(Forbidden):
+        fin.batches.build(
+            fin.scope(fin.world.assessor), fin.world.assessor, execution_date=dt.date(2026, 3, 4)
+        )
+    other = Finance(session, name="Gemeente Elders")
+    with pytest.raises(Exception) as hidden:
+        other.batches.approve(
+            other.scope(other.f1), other.f1, session.scalars(select(PaymentBatch.id)).first()
+        )
+    assert getattr(hidden.value, "status", None) == 404
+
+
+def test_two_simultaneous_releases_make_one_file(app, database_url):
+    with app.app_context():
+        engine = db.engine
+    with Session(engine, expire_on_commit=False) as setup, factories_on(setup):
+        fin = Finance(setup, name="Gemeente Tegelijk")
+        batch = approved_batch(fin, setup)
+        fin.batches.approve(fin.scope(fin.f1), fin.f1, batch.id)
+        setup.commit()
+        org_id, batch_id, releaser_id = fin.world.org.id, batch.id, fin.f2.id
+    barrier = threading.Barrier(2)
+    hashes: list[str] = []
+    errors: list[Exception] = []
+
+    def release() -> None:
+        from housing.accounts.models import User
+
+        with app.app_context(), Session(engine) as own:
+            user = own.get(User, releaser_id)
+            barrier.wait(timeout=10)
+            try:
+                done = BatchService(own, clock=lambda: MONDAY).release(
+                    Scope.for_user(user), user, batch_id
+                )
+                own.commit()
+                hashes.append(done.file_sha256)
+            except Exception as exc:  # recorded: the test fails on any
+                errors.append(exc)
+
+    threads = [threading.Thread(target=release) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    try:
+        assert errors == [] and len(hashes) == 2 and hashes[0] == hashes[1]
+        with Session(engine) as check:
+            released = check.scalars(
+                select(func.count()).where(
+                    AuditEventModel.organisation_id == org_id,
+                    AuditEventModel.event == "batch_release",
+                )
+            ).one()
+            assert released == 1
+    finally:
+        remove_organisation(engine, org_id)
