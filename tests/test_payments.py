@@ -274,3 +274,88 @@ def test_two_simultaneous_releases_make_one_file(app, database_url):
             assert released == 1
     finally:
         remove_organisation(engine, org_id)
+
+
+def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts(session):
+    from housing.claims.services import LineInput
+    from housing.payments.claims_follow import fully_paid
+    from housing.payments.services import RecurringPayouts
+
+    world = World(session, name="Gemeente Abonnement")
+    claim = world.service.create_draft(
+        world.scope(world.applicant), world.applicant, home_id=world.home.id
+    )
+    world.service.add_line(
+        world.scope(world.applicant),
+        world.applicant,
+        claim.id,
+        LineInput("alarm_with_monitoring", "Meldkamer", "50.00", "8.68", recurrence="monthly"),
+    )
+    session.commit()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    world.fire(world.assessor, claim, "request_advice")
+    world.fire(
+        world.assessor,
+        claim,
+        "record_advice",
+        details={
+            "reference": "BZK-7",
+            "advice_date": "2026-03-02",
+            "advised_measures": ["alarm_with_monitoring"],
+        },
+    )
+    (line,) = claim.lines
+    world.fire(world.assessor, claim, "propose_decision", details={"granted": {line.id: "50.00"}})
+    world.fire(world.decider, claim, "grant")
+    payouts = PayoutService(session, clock=world.clock)
+
+    def record(period, number):
+        payout = payouts.request(
+            Scope.for_user(world.assessor),
+            world.assessor,
+            claim.id,
+            PayoutInput(
+                line.id,
+                "Meldkamer BV",
+                SUPPLIER_IBAN,
+                "50.00",
+                "8.68",
+                number,
+                "2026-03-01",
+                period_start=period,
+            ),
+        )
+        session.commit()
+        return payout
+
+    with pytest.raises(InvalidInput):  # a recurring line needs its period
+        record(None, "M-0")
+    session.rollback()
+    first = record("2026-03-17", "M-1")
+    assert first.period_start == dt.date(2026, 3, 1)
+    with pytest.raises(InvalidInput):  # March is paid for already
+        record("2026-03-01", "M-2")
+    session.rollback()
+
+    recurring = RecurringPayouts(session, clock=world.clock)
+    assert recurring.create_due(today=dt.date(2026, 6, 15)) == 3  # April, May, June
+    assert recurring.create_due(today=dt.date(2026, 6, 15)) == 0  # once per period
+    periods = session.scalars(
+        select(Payout.period_start)
+        .where(Payout.measure_line_id == line.id)
+        .order_by(Payout.period_start)
+    ).all()
+    assert periods == [dt.date(2026, m, 1) for m in (3, 4, 5, 6)]
+    # The term ends: no period after it is asked for, and the line is never "fully paid"
+    # while the term lasts.
+    world.holder.term_end = dt.date(2026, 7, 10)
+    session.commit()
+    assert recurring.create_due(today=dt.date(2026, 9, 1)) == 1  # July only
+    assert not fully_paid(session, claim.id, today=dt.date(2026, 9, 1))  # none booked yet
+    session.execute(
+        Payout.__table__.update().where(Payout.measure_line_id == line.id).values(state="booked")
+    )
+    session.commit()
+    assert fully_paid(session, claim.id, today=dt.date(2026, 9, 1))
+    assert not fully_paid(session, claim.id, today=dt.date(2026, 7, 1))  # the term still runs

@@ -79,6 +79,11 @@ def beat_schedule() -> dict[str, dict[str, Any]]:
         # Deadlines, information and objection terms: once each working day, before the
         # case handlers start (Celery's timezone is Europe/Amsterdam). Holidays are
         # skipped by the watch itself, which knows the Atw calendar.
+        # Recurring costs (alarm monitoring): each period's payout request, early each day.
+        "recurring-payouts": {
+            "task": "workers.tasks.create_recurring_payouts",
+            "schedule": crontab(hour="6", minute="30"),
+        },
         "deadline-watch": {
             "task": "workers.tasks.watch_deadlines",
             "schedule": crontab(hour="7", minute="0", day_of_week="mon-fri"),

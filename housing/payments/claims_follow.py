@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from housing.claims.models import Claim, MeasureLine
+from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.services import ClaimService
 from housing.db import utcnow
 from housing.payments.models import Payout
@@ -36,7 +36,7 @@ def follow_claims(
         if claim.state == ClaimState.GRANTED and _any_left(session, claim_id):
             service.fire(system, None, claim_id, "start_payment")
             moved.append(claim_id)
-        if claim.state == ClaimState.IN_PAYMENT and fully_paid(session, claim_id):
+        if claim.state == ClaimState.IN_PAYMENT and fully_paid(session, claim_id, service.today()):
             service.fire(system, None, claim_id, "settle")
             moved.append(claim_id)
     return moved
@@ -52,23 +52,37 @@ def _any_left(session: Session, claim_id: int) -> bool:
     )
 
 
-def fully_paid(session: Session, claim_id: int) -> bool:
-    """Every line's granted amount is covered by booked payouts (nothing left to pay)."""
-    granted = dict(
-        session.execute(
-            select(MeasureLine.id, MeasureLine.granted_amount).where(
-                MeasureLine.claim_id == claim_id
-            )
+def fully_paid(session: Session, claim_id: int, today: dt.date | None = None) -> bool:
+    """Every line's grant is covered by booked payouts (nothing is left to pay).
+
+    A recurring line pays per period while the term lasts: it is done once the term has
+    ended and each period up to its end has a booked payout.
+    """
+    from housing.payments.services import next_period, period_start_of
+
+    today = today or utcnow().date()
+    claim = session.get(Claim, claim_id)
+    assert claim is not None
+    for line in session.scalars(select(MeasureLine).where(MeasureLine.claim_id == claim_id)):
+        granted = line.granted_amount or Decimal("0")
+        if granted <= 0:
+            continue
+        booked = session.execute(
+            select(Payout.period_start, func.sum(Payout.amount))
+            .where(Payout.measure_line_id == line.id, Payout.state == PayoutState.BOOKED.value)
+            .group_by(Payout.period_start)
         ).all()
-    )
-    booked = dict(
-        session.execute(
-            select(Payout.measure_line_id, func.sum(Payout.amount))
-            .where(Payout.claim_id == claim_id, Payout.state == PayoutState.BOOKED.value)
-            .group_by(Payout.measure_line_id)
-        ).all()
-    )
-    return all(
-        Decimal(booked.get(line_id) or 0) >= (amount or Decimal("0"))
-        for line_id, amount in granted.items()
-    )
+        if line.recurrence is Recurrence.ONE_OFF:
+            if sum((amount for _, amount in booked), Decimal("0")) < granted:
+                return False
+            continue
+        term_end = claim.office_holder.term_end
+        periods = {start: amount for start, amount in booked if start is not None}
+        if term_end is None or term_end >= today or not periods:
+            return False
+        period = min(periods)
+        while period <= period_start_of(term_end, line.recurrence):
+            if periods.get(period, Decimal("0")) < granted:
+                return False
+            period = next_period(period, line.recurrence)
+    return True

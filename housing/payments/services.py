@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
-from housing.claims.models import Claim, Document, DocumentKind, MeasureLine
+from housing.claims.models import Claim, Document, DocumentKind, MeasureLine, Recurrence
 from housing.crypto import active_cipher
 from housing.db import utcnow
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -73,6 +73,8 @@ class PayoutInput:
     invoice_date: Any
     payee_bic: str | None = None
     document_id: int | None = None
+    # For a recurring measure (alarm monitoring): the first day of the period it pays.
+    period_start: Any = None
 
 
 def _actor(user: User | None) -> Actor:
@@ -148,7 +150,8 @@ class PayoutService:
             raise invalid("amount", _l("The amount must be more than zero."))
         if vat > amount:
             raise invalid("vat_amount", _l("The VAT cannot exceed the amount including VAT."))
-        remaining = self.unpaid(line)
+        period = self._period(line, data.period_start)
+        remaining = self.unpaid(line, period)
         if amount > remaining:
             raise invalid(
                 "amount",
@@ -194,20 +197,35 @@ class PayoutService:
             invoice_date=invoice_date,
             document_id=data.document_id,
             requested_by_id=user.id,
+            period_start=period,
         )
         self.session.add(payout)
         self.session.flush()
         self._audit(payout, "payout_requested", user, {"amount": amount, "kind": kind})
         return payout
 
-    def unpaid(self, line: MeasureLine) -> Decimal:
-        """Granted for the line and not yet taken by a live payout."""
+    def unpaid(self, line: MeasureLine, period_start: dt.date | None = None) -> Decimal:
+        """Granted for the line (for a recurring one: per period) and not yet taken."""
         taken = self.session.scalar(
             select(func.coalesce(func.sum(Payout.amount), 0)).where(
-                Payout.measure_line_id == line.id, Payout.state.in_(LIVE_STATES)
+                Payout.measure_line_id == line.id,
+                Payout.state.in_(LIVE_STATES),
+                Payout.period_start == period_start
+                if period_start is not None
+                else Payout.period_start.is_(None),
             )
         )
         return (line.granted_amount or Decimal("0")) - Decimal(taken)
+
+    def _period(self, line: MeasureLine, value: Any) -> dt.date | None:
+        """The period a payout of a recurring line pays for; none for a one-off line."""
+        if line.recurrence is Recurrence.ONE_OFF:
+            if value not in (None, ""):
+                raise invalid("period_start", _l("This measure does not recur."))
+            return None
+        if value in (None, ""):
+            raise invalid("period_start", _l("Give the period this payment is for."))
+        return period_start_of(_date(value, "period_start"), line.recurrence)
 
     def _invoice_known(self, organisation_id: int, iban: str, number: str) -> bool:
         return bool(
@@ -324,6 +342,92 @@ class PayoutService:
             reason=reason,
             payload={"payout_id": payout.id, **payload},
         )
+
+
+def period_start_of(day: dt.date, recurrence: Recurrence) -> dt.date:
+    """Monthly periods start on the 1st; yearly ones on 1 January."""
+    if recurrence is Recurrence.MONTHLY:
+        return day.replace(day=1)
+    return day.replace(month=1, day=1)
+
+
+def next_period(start: dt.date, recurrence: Recurrence) -> dt.date:
+    if recurrence is Recurrence.MONTHLY:
+        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return start.replace(year=start.year + 1)
+
+
+class RecurringPayouts:
+    """Each period of a recurring measure asks for its payout while the term lasts (§4).
+
+    The first payout of the line, recorded by hand, names the payee; each later period gets
+    a payout request of the line's granted amount to the same payee, once (its generated
+    invoice number is unique per payee), until the office holder's term ends.
+    """
+
+    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.session = session
+        self.clock = clock
+        self.audit = AuditTrail(session, clock)
+
+    def create_due(self, today: dt.date | None = None) -> int:
+        today = today or self.clock().astimezone(AMSTERDAM).date()
+        lines = self.session.execute(
+            select(MeasureLine, Claim)
+            .join(Claim, MeasureLine.claim_id == Claim.id)
+            .where(
+                MeasureLine.recurrence != Recurrence.ONE_OFF,
+                MeasureLine.granted_amount > 0,
+                Claim.state.in_(PAYABLE_CLAIM_STATES),
+            )
+            .order_by(MeasureLine.id)
+        ).all()
+        created = 0
+        # Two runs at once (two beats) cannot both create a period: the generated invoice
+        # number is unique per payee, so the second run's transaction fails and changes
+        # nothing; the next run finds the period done.
+        for line, claim in lines:
+            # The latest period asked for in any state: a period finance rejected or
+            # cancelled is not asked for again behind their back.
+            latest = self.session.scalars(
+                select(Payout)
+                .where(Payout.measure_line_id == line.id, Payout.period_start.is_not(None))
+                .order_by(Payout.period_start.desc(), Payout.id.desc())
+                .limit(1)
+            ).one_or_none()
+            if latest is None:
+                continue  # nobody has named the payee yet: the first payout is by hand
+            term_end = claim.office_holder.term_end
+            period = next_period(latest.period_start, line.recurrence)
+            while period <= today and (term_end is None or period <= term_end):
+                self.session.add(
+                    payout := Payout(
+                        organisation_id=claim.organisation_id,
+                        claim_id=claim.id,
+                        measure_line_id=line.id,
+                        kind=latest.kind,
+                        state=PayoutState.REQUESTED.value,
+                        payee_name=latest.payee_name,
+                        payee_iban=latest.payee_iban,
+                        payee_bic=latest.payee_bic,
+                        amount=line.granted_amount,
+                        vat_amount=min(latest.vat_amount, line.granted_amount),
+                        invoice_number=f"PERIODE-{line.id}-{period:%Y-%m}",
+                        invoice_date=period,
+                        period_start=period,
+                    )
+                )
+                self.session.flush()
+                self.audit.append(
+                    claim.organisation_id,
+                    event="payout_requested",
+                    actor_id=None,
+                    claim_id=claim.id,
+                    payload={"payout_id": payout.id, "period": period, "recurring": True},
+                )
+                created += 1
+                period = next_period(period, line.recurrence)
+        return created
 
 
 def _date(value: Any, field: str) -> dt.date:
