@@ -177,6 +177,65 @@ def seed_demo() -> None:
         click.echo(f"  {email:<38} {roles}")
 
 
+@demo.command("statement")
+@click.argument("msg_id")
+@click.option(
+    "--return",
+    "returned",
+    metavar="END_TO_END_ID",
+    multiple=True,
+    help="A payment the bank sends back (reason AC04, account closed).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default="-",
+    help="Where to write the camt.053 (default: standard output).",
+)
+@with_appcontext
+def demo_statement(msg_id: str, returned: tuple[str, ...], out: str) -> None:
+    """Write the camt.053 a bank would send after paying released batch MSG_ID (a demo)."""
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from housing.organisations.models import Organisation
+    from housing.payments.models import PaymentBatch
+    from housing.payments.simulated_bank import PaidBatch, PaidTransfer, statement
+
+    batch = db.session.scalars(select(PaymentBatch).where(PaymentBatch.msg_id == msg_id)).first()
+    if batch is None or batch.released_at is None:
+        raise click.ClickException(f"No released batch {msg_id}.")
+    organisation = db.session.get(Organisation, batch.organisation_id)
+    data = statement(
+        account_iban=organisation.iban,
+        statement_id=f"DEMO-{batch.msg_id}",
+        booked_on=batch.execution_date or dt.date.today(),
+        opening_balance=Decimal("250000.00"),
+        batches=[
+            PaidBatch(
+                batch.msg_id,
+                batch.pmt_inf_id,
+                [
+                    PaidTransfer(
+                        item.end_to_end_id,
+                        item.amount,
+                        item.payee_name,
+                        item.payee_iban,
+                        "AC04" if item.end_to_end_id in returned else None,
+                    )
+                    for item in batch.items
+                ],
+            )
+        ],
+    )
+    if out == "-":
+        click.get_binary_stream("stdout").write(data)
+    else:
+        with open(out, "wb") as target:
+            target.write(data)
+
+
 @click.group("audit", help="The audit trail.")
 def audit() -> None:
     pass

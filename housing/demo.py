@@ -168,6 +168,7 @@ def seed(session: Session) -> SeedReport:
         report.created += 1
     session.flush()
     _seed_budgets_and_claims(session, by_slug, report)
+    _seed_payments(session, by_slug, report)
     return report
 
 
@@ -223,4 +224,115 @@ def _seed_budgets_and_claims(
         for code, description, amount, vat in lines:
             service.add_line(scope, applicant, claim.id, LineInput(code, description, amount, vat))
         service.fire(scope, applicant, claim.id, "submit")
+        report.created += 1
+
+
+# Payment delegation of the demo finance pair: each approves alone up to its limit.
+DEMO_LIMITS = {"financien": Decimal("5000.00"), "financien2": Decimal("2500.00")}
+# A granted claim in two municipalities, its supplier invoices approved: ready for the
+# finance pair to batch, approve, release and book (issue 5's demo).
+DEMO_GRANTED = [
+    (
+        "rivierstad",
+        [
+            (
+                "cameras",
+                "Camera bij de achterdeur",
+                "890.00",
+                "154.46",
+                "Beveiliging Ünal & Zn.",
+                "NL39RABO0300065264",
+                "2026-118",
+            )
+        ],
+    ),
+    (
+        "duinwijk",
+        [
+            (
+                "freestanding_letterbox",
+                "Vrijstaande brievenbus",
+                "540.00",
+                "93.72",
+                "Slotenmakerij De Sleutel",
+                "NL20INGB0001234567",
+                "DS-4471",
+            )
+        ],
+    ),
+]
+
+
+def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: SeedReport) -> None:
+    from housing.claims.models import Claim
+    from housing.claims.services import ClaimService, LineInput
+    from housing.payments.models import ApprovalLimit, Payout
+    from housing.payments.services import PayoutInput, PayoutService
+    from housing.scoping import Scope
+
+    def user(local: str, slug: str) -> User:
+        return session.scalars(select(User).where(User.email == demo_email(local, slug))).one()
+
+    for slug, organisation in by_slug.items():
+        for local, amount in DEMO_LIMITS.items():
+            finance = user(local, slug)
+            if session.get(ApprovalLimit, finance.id) is None:
+                session.add(
+                    ApprovalLimit(
+                        user_id=finance.id, organisation_id=organisation.id, amount=amount
+                    )
+                )
+                report.created += 1
+    session.flush()
+    claims, payouts = ClaimService(session), PayoutService(session)
+    for slug, lines in DEMO_GRANTED:
+        organisation = by_slug[slug]
+        if session.scalars(
+            select(Payout.id).where(Payout.organisation_id == organisation.id)
+        ).first():
+            report.existing += 1
+            continue
+        applicant, assessor = user("aanvrager", slug), user("beoordelaar", slug)
+        decider, finance = user("beslisser", slug), user("financien2", slug)
+        home = session.scalars(
+            select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
+        ).first()
+        claim: Claim = claims.create_draft(Scope.for_user(applicant), applicant, home_id=home.id)
+        for code, description, amount, vat, *_ in lines:
+            claims.add_line(
+                Scope.for_user(applicant),
+                applicant,
+                claim.id,
+                LineInput(code, description, amount, vat),
+            )
+        steps = [
+            (applicant, "submit", {}),
+            (assessor, "start_assessment", {}),
+            (assessor, "request_advice", {}),
+            (
+                assessor,
+                "record_advice",
+                {
+                    "reference": f"BZK-DEMO-{slug}",
+                    "advice_date": claims.today().isoformat(),
+                    "advised_measures": [code for code, *_ in lines],
+                },
+            ),
+            (
+                assessor,
+                "propose_decision",
+                {"granted": {line.id: line.requested_amount for line in claim.lines}},
+            ),
+            (decider, "grant", {}),
+        ]
+        for actor, event, details in steps:
+            claims.fire(Scope.for_user(actor), actor, claim.id, event, details=details)
+        for line, (_, _, amount, vat, payee, iban, invoice) in zip(claim.lines, lines, strict=True):
+            payout = payouts.request(
+                Scope.for_user(assessor),
+                assessor,
+                claim.id,
+                PayoutInput(line.id, payee, iban, amount, vat, invoice, claims.today()),
+            )
+            payouts.decide(Scope.for_user(finance), finance, payout.id, "approve")
         report.created += 1

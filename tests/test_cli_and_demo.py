@@ -174,11 +174,47 @@ def test_check_reports_an_up_to_date_schema(runner):
 
 def test_demo_claims_are_submitted_and_the_audit_chain_verifies(app, session):
     from housing.claims.models import Claim
+    from housing.payments.models import Payout
 
     seed(session)
     session.commit()
-    states = session.scalars(select(Claim.state)).all()
-    assert states == ["submitted", "submitted"]
+    states = session.scalars(select(Claim.state).order_by(Claim.id)).all()
+    # One claim waits for an assessor, one is granted with its invoices approved, in two
+    # municipalities: ready for the finance pair to batch and pay.
+    assert sorted(states) == ["granted", "granted", "submitted", "submitted"]
+    assert set(session.scalars(select(Payout.state))) == {"approved"}
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "Gemeente Rivierstad: intact (2 events)" in result.output
+    assert "Gemeente Rivierstad: intact (11 events)" in result.output
+
+
+def test_the_demo_bank_writes_the_statement_of_a_released_batch(app, session, tmp_path):
+    import datetime as dt
+
+    from housing.accounts.models import User
+    from housing.payments.camt import parse_statement
+    from housing.payments.services import BatchService
+    from housing.scoping import Scope
+
+    seed(session)
+    session.commit()
+    first = session.scalars(select(User).where(User.email == "financien@rivierstad.example")).one()
+    second = session.scalars(
+        select(User).where(User.email == "financien2@rivierstad.example")
+    ).one()
+    batches = BatchService(session)
+    batch = batches.build(Scope.for_user(first), first, execution_date=dt.date(2026, 12, 2))
+    batches.approve(Scope.for_user(first), first, batch.id)
+    batches.release(Scope.for_user(second), second, batch.id)
+    session.commit()
+    out = tmp_path / "statement.xml"
+    result = app.test_cli_runner().invoke(
+        args=["demo", "statement", batch.msg_id, "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    (statement,) = parse_statement(out.read_bytes()).statements
+    (entry,) = statement.entries
+    assert entry.batch.payment_information_id == batch.pmt_inf_id
+    assert [d.end_to_end_id for d in entry.details] == [i.end_to_end_id for i in batch.items]
+    unknown = app.test_cli_runner().invoke(args=["demo", "statement", "NOPE"])
+    assert unknown.exit_code != 0 and "No released batch NOPE" in unknown.output
