@@ -53,3 +53,23 @@ def test_a_batch_without_details_carries_only_its_count_and_total():
     (entry,) = parse_statement(data).statements[0].entries
     assert entry.details == () or list(entry.details) == []
     assert entry.batch.number_of_transactions == 3 and entry.batch.total_amount == Decimal("30.00")
+
+
+def test_a_bank_may_book_each_transfer_as_an_entry_of_its_own():
+    transfers = [
+        PaidTransfer(f"VW-2026-00001-P{n}", Decimal("12.34"), "X", "NL20INGB0001234567")
+        for n in range(4)
+    ]
+    data = statement(
+        account_iban="NL91ABNA0417164300",
+        statement_id="SIM-2026-0003",
+        booked_on=dt.date(2026, 3, 6),
+        opening_balance=Decimal("100.00"),
+        batches=[PaidBatch("M1", "M1-1", transfers, entry_per_transfer=True)],
+    )
+    (read,) = parse_statement(data).statements
+    assert len(read.entries) == 4 and len({e.reference for e in read.entries}) == 4
+    assert [e.details[0].end_to_end_id for e in read.entries] == [
+        t.end_to_end_id for t in transfers
+    ]
+    assert read.closing_balance.amount == Decimal("50.64")

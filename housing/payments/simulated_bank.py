@@ -30,6 +30,8 @@ class PaidBatch:
     pmt_inf_id: str
     transfers: Sequence[PaidTransfer]
     with_details: bool = True
+    # Some banks book each transfer of a batch as an entry of its own.
+    entry_per_transfer: bool = False
 
 
 def statement(
@@ -45,7 +47,24 @@ def statement(
     returned transfer."""
     entries: list[str] = []
     balance = opening_balance
-    for number, batch in enumerate(batches, start=1):
+    number = 0
+    for batch in batches:
+        if batch.entry_per_transfer:
+            for transfer in batch.transfers:
+                number += 1
+                balance -= transfer.amount
+                entries.append(
+                    _entry(
+                        reference=f"{statement_id}-{number:06d}",
+                        amount=transfer.amount,
+                        credit=False,
+                        booked_on=booked_on,
+                        details=f"<NtryDtls>{_detail(batch.pmt_inf_id, transfer, 'Cdtr')}"
+                        "</NtryDtls>",
+                    )
+                )
+            continue
+        number += 1
         total = sum((t.amount for t in batch.transfers), Decimal("0.00"))
         balance -= total
         details = "".join(
@@ -67,7 +86,7 @@ def statement(
             )
         )
     returns = [t for batch in batches for t in batch.transfers if t.return_reason]
-    for number, transfer in enumerate(returns, start=len(batches) + 1):
+    for number, transfer in enumerate(returns, start=number + 1):
         balance += transfer.amount
         entries.append(
             _entry(
