@@ -86,7 +86,8 @@ def statement(
             )
         )
     returns = [t for batch in batches for t in batch.transfers if t.return_reason]
-    for number, transfer in enumerate(returns, start=number + 1):
+    for transfer in returns:
+        number += 1
         balance += transfer.amount
         entries.append(
             _entry(
