@@ -15,6 +15,9 @@ from housing.audit.models import AuditEvent as AuditEventModel
 from housing.claims.models import Claim
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.outbox.handlers import default_handlers
+from housing.outbox.models import OutboxMessage
+from housing.outbox.services import OutboxConsumer, Outcome
 from housing.payments.models import ApprovalLimit, PaymentBatch, PaymentBatchItem, Payout
 from housing.payments.pain import xsd_path
 from housing.payments.services import BatchService, PayoutInput, PayoutService
@@ -193,6 +196,11 @@ def test_a_batch_is_approved_by_one_and_released_by_another_and_its_file_is_froz
     assert fin.batches.file(fin.scope(fin.f1), batch.id) == data
     assert session.scalar(select(func.count()).select_from(PaymentBatchItem)) == 2
     assert {p.state for p in session.scalars(select(Payout))} == {"sent"}
+    # The claims follow through the outbox (a batch can touch thousands of them).
+    assert session.get(Claim, fin.claim.id).state == "granted"
+    (follow,) = session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "claims_follow"))
+    assert follow.payload == {"claim_ids": [fin.claim.id]}
+    assert OutboxConsumer(session, default_handlers()).deliver(follow.id) is Outcome.DONE
     assert session.get(Claim, fin.claim.id).state == "in_payment"
     with pytest.raises(Conflict):
         fin.batches.cancel(fin.scope(fin.f1), fin.f1, batch.id, reason="Te laat")

@@ -11,5 +11,7 @@ def default_handlers() -> Mapping[str, Handler]:
     from housing.jobs.services import TOPIC as JOB_TOPIC
     from housing.jobs.services import run_job
     from housing.notifications.services import TOPIC, deliver_notification
+    from housing.payments.claims_follow import TOPIC as FOLLOW_TOPIC
+    from housing.payments.claims_follow import deliver_claims_follow
 
-    return {TOPIC: deliver_notification, JOB_TOPIC: run_job}
+    return {TOPIC: deliver_notification, JOB_TOPIC: run_job, FOLLOW_TOPIC: deliver_claims_follow}

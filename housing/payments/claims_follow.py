@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +21,37 @@ from workflows.payments import PayoutState
 
 # Money that has left: the payout went out in a released batch (and may be booked).
 LEFT_STATES = (PayoutState.SENT.value, PayoutState.BOOKED.value)
+
+
+TOPIC = "claims_follow"
+# Claims moved per outbox message: each chunk is one short transaction in a worker.
+CHUNK = 250
+
+
+def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) -> int:
+    """Ask a worker to move these claims on, in chunks, after this transaction commits.
+
+    A released batch or an imported statement can touch thousands of claims; moving each
+    is a workflow event with its own audit link, too slow to do inside the request. The
+    payouts' own states are settled here and now; the claims follow within seconds.
+    """
+    from housing.outbox.services import Outbox
+
+    ids = sorted(set(claim_ids))
+    outbox = Outbox(session)
+    for start in range(0, len(ids), CHUNK):
+        outbox.add(
+            key=f"{TOPIC}:{key}:{start // CHUNK}",
+            topic=TOPIC,
+            payload={"claim_ids": ids[start : start + CHUNK]},
+            organisation_id=session.get(Claim, ids[start]).organisation_id,
+        )
+    return len(ids)
+
+
+def deliver_claims_follow(session: Session, message: Any) -> None:
+    """The outbox handler: move each claim of the chunk on (idempotent: state-guarded)."""
+    follow_claims(session, message.payload["claim_ids"])
 
 
 def follow_claims(

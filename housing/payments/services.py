@@ -30,7 +30,7 @@ from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
 from housing.organisations.models import Organisation
 from housing.organisations.services import parse_bic, parse_iban
-from housing.payments.claims_follow import follow_claims
+from housing.payments.claims_follow import queue_follow_claims
 from housing.payments.models import (
     ApprovalLimit,
     PaymentBatch,
@@ -605,7 +605,7 @@ class BatchService:
         for payout in payouts:
             fire_payout(payout, "send", actor=Actor.system())
         self.session.flush()
-        follow_claims(self.session, {p.claim_id for p in payouts}, self.clock)
+        queue_follow_claims(self.session, {p.claim_id for p in payouts}, f"batch:{batch.id}")
         return batch
 
     def file(self, scope: Scope, batch_id: int) -> bytes:
