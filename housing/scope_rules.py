@@ -160,7 +160,9 @@ scope_rule(BankStatement)(_finance_only(BankStatement.organisation_id))
 scope_rule(StatementEntry)(_finance_only(StatementEntry.organisation_id))
 # An approval limit is set by the organisation's administrator, seen by finance too.
 scope_rule(ApprovalLimit)(
-    lambda scope: [ApprovalLimit.organisation_id == scope.organisation_id]
-    if scope.roles & {Role.FINANCE, Role.ADMIN}
-    else [false()]
+    lambda scope: (
+        [ApprovalLimit.organisation_id == scope.organisation_id]
+        if scope.roles & {Role.FINANCE, Role.ADMIN}
+        else [false()]
+    )
 )

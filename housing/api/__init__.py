@@ -19,6 +19,7 @@ class ProblemApi(Api):
 def register_api(app: Flask) -> Api:
     from housing.api.claims import blp as claims_blp
     from housing.api.jobs import blp as jobs_blp
+    from housing.api.payments import blp as payments_blp
     from housing.api.resources import blp
 
     api = ProblemApi(
@@ -31,7 +32,7 @@ def register_api(app: Flask) -> Api:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},
     )
-    for blueprint in (blp, claims_blp, jobs_blp):
+    for blueprint in (blp, claims_blp, jobs_blp, payments_blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     app.extensions["housing.api"] = api

@@ -25,5 +25,7 @@ from housing.jobs.services import JobKind, kinds_by_name
 def default_kinds() -> Mapping[str, JobKind]:
     # Imported here, not at the top: each area's module imports housing.jobs itself.
     from housing.audit.jobs import AUDIT_VERIFY_KIND
+    from housing.payments.jobs import PAYMENT_BATCH_BUILD_KIND
+    from housing.payments.statements import STATEMENT_IMPORT_KIND
 
-    return kinds_by_name(AUDIT_VERIFY_KIND)
+    return kinds_by_name(AUDIT_VERIFY_KIND, PAYMENT_BATCH_BUILD_KIND, STATEMENT_IMPORT_KIND)

@@ -43,7 +43,18 @@ def _wants_problem_json() -> bool:
 
 
 def register_web(app: Flask) -> None:
-    from housing.web import admin, claims, jobs, notifications, ops, outbox, profile, start
+    from housing.web import (
+        admin,
+        claims,
+        finance,
+        jobs,
+        notifications,
+        ops,
+        outbox,
+        payouts,
+        profile,
+        start,
+    )
 
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
@@ -54,6 +65,9 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(outbox.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(jobs.bp)
+    app.register_blueprint(payouts.bp)
+    app.register_blueprint(finance.bp)
+    app.register_blueprint(finance.limits_bp)
     app.jinja_env.globals.update(
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,

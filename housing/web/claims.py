@@ -35,6 +35,7 @@ from housing.organisations.models import Home, OfficeHolder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
+from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState, allowed_events
 from workflows.rules import Role as WorkflowRole
@@ -222,6 +223,7 @@ def show(claim_id: int) -> ResponseReturnValue:
         documents=db.session.scalars(
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
+        payouts=payout_panel(claim),
     )
 
 

@@ -12,6 +12,7 @@ from housing.audit.jobs import AUDIT_VERIFY
 from housing.db import db
 from housing.jobs.services import JobService
 from housing.organisations.models import OfficeHolder
+from housing.payments.queries import finance_summary
 from housing.roles import Role
 from housing.web.access import current_scope, login_required, public, role_required
 from housing.web.auth import start_url_for
@@ -67,7 +68,11 @@ def decider() -> ResponseReturnValue:
 @bp.route("/finance")
 @role_required(Role.FINANCE)
 def finance() -> ResponseReturnValue:
-    return render_template("start/finance.html", organisation=current_user.organisation)
+    return render_template(
+        "start/finance.html",
+        organisation=current_user.organisation,
+        summary=finance_summary(db.session, current_scope()),
+    )
 
 
 @bp.route("/auditor")

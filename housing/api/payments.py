@@ -1,0 +1,396 @@
+"""API v1: payout requests, the finance check, and payment batches under dual control.
+
+Each call is one service call in one unit of work, refused as problem+json (4xx). Building
+a batch is a job, as in the UI: `POST /batches` answers 202 with the job to poll
+(`GET /jobs/{id}`), whose result names the batch.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import send_file, url_for
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import selectinload
+
+from housing.api.auth import api_scope, api_user, token_required
+from housing.api.problems import abort_with_problem
+from housing.claims.models import Claim
+from housing.db import db
+from housing.errors import Conflict, DomainError
+from housing.jobs.services import JobService
+from housing.payments import queries
+from housing.payments.jobs import PAYMENT_BATCH_BUILD
+from housing.payments.models import PaymentBatch, Payout
+from housing.payments.services import BatchService, PayoutInput, PayoutService
+from housing.roles import Role
+from workflows.payments import PayoutState
+
+blp = Blueprint("api_payments", __name__, url_prefix="/api/v1", description="Payments")
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Who reads payouts: the scope narrows it (an applicant their own claims' payouts only).
+PAYOUT_READERS = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+
+
+# --- schemas ----------------------------------------------------------------------------------
+class PayoutSchema(Schema):
+    id = fields.Int()
+    claim_id = fields.Int()
+    measure_line_id = fields.Int()
+    kind = fields.Str()
+    state = fields.Str()
+    payee_name = fields.Str()
+    payee_iban = fields.Str(
+        metadata={"description": "In full for finance; others see the last four characters."}
+    )
+    payee_bic = fields.Str(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    vat_amount = fields.Decimal(as_string=True)
+    invoice_number = fields.Str()
+    invoice_date = fields.Date()
+    document_id = fields.Int(allow_none=True)
+    requested_by_id = fields.Int(allow_none=True)
+    first_approved_by_id = fields.Int(allow_none=True)
+    approved_by_id = fields.Int(allow_none=True)
+    decision_reason = fields.Str(allow_none=True)
+    return_reason_code = fields.Str(allow_none=True)
+    return_reason = fields.Str(allow_none=True, metadata={"description": "In Dutch."})
+    created_at = fields.DateTime()
+
+
+class PayoutInSchema(Schema):
+    measure_line_id = fields.Int(required=True, strict=True)
+    payee_name = fields.Str(required=True, validate=validate.Length(min=1, max=140))
+    payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
+    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
+    amount = fields.Decimal(required=True, places=2, as_string=True)
+    vat_amount = fields.Decimal(required=True, places=2, as_string=True)
+    invoice_number = fields.Str(required=True, validate=validate.Length(min=1, max=60))
+    invoice_date = fields.Date(required=True)
+    document_id = fields.Int(allow_none=True, load_default=None, strict=True)
+
+
+class LineBalanceSchema(Schema):
+    measure_line_id = fields.Int()
+    catalogue_code = fields.Str()
+    granted_amount = fields.Decimal(as_string=True, allow_none=True)
+    unpaid_amount = fields.Decimal(
+        as_string=True, metadata={"description": "Granted and not yet taken by a live payout."}
+    )
+
+
+class ClaimPayoutsSchema(Schema):
+    lines = fields.List(fields.Nested(LineBalanceSchema))
+    payouts = fields.List(fields.Nested(PayoutSchema))
+
+
+class PayoutFilterSchema(Schema):
+    state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
+    claim_id = fields.Int(strict=True)
+
+
+class CorrectionSchema(Schema):
+    payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
+    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
+    payee_name = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=140))
+
+
+class PayoutEventSchema(Schema):
+    event = fields.Str(
+        required=True, validate=validate.OneOf(["approve", "reject", "cancel", "correct"])
+    )
+    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    correction = fields.Nested(
+        CorrectionSchema,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The new account, for `correct` after a return."},
+    )
+
+
+class BatchSchema(Schema):
+    id = fields.Int()
+    state = fields.Str()
+    msg_id = fields.Str()
+    pmt_inf_id = fields.Str()
+    pain_version = fields.Str()
+    execution_date = fields.Date()
+    item_count = fields.Int()
+    total = fields.Decimal(as_string=True)
+    created_by_id = fields.Int()
+    created_at = fields.DateTime()
+    approved_by_id = fields.Int(allow_none=True)
+    released_by_id = fields.Int(allow_none=True)
+    released_at = fields.DateTime(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)
+    file_sha256 = fields.Str(allow_none=True)
+
+
+class BatchItemSchema(Schema):
+    payout_id = fields.Int()
+    claim_number = fields.Str()
+    end_to_end_id = fields.Str()
+    payee_name = fields.Str()
+    payee_iban = fields.Str()
+    amount = fields.Decimal(as_string=True)
+    payout_state = fields.Str()
+
+
+class BatchDetailSchema(BatchSchema):
+    items = fields.List(fields.Nested(BatchItemSchema))
+
+
+class BatchBuildSchema(Schema):
+    execution_date = fields.Date(
+        allow_none=True, load_default=None, metadata={"description": "Default: today."}
+    )
+
+
+class BatchBuildJobSchema(Schema):
+    job_id = fields.Int()
+    status = fields.Str()
+    href = fields.Str(metadata={"description": "Poll this job; its result has `batch_id`."})
+
+
+class BatchEventSchema(Schema):
+    event = fields.Str(required=True, validate=validate.OneOf(["approve", "release", "cancel"]))
+    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+
+
+# --- payouts ----------------------------------------------------------------------------------
+def _payout(payout: Payout) -> dict[str, Any]:
+    data = {name: getattr(payout, name) for name in PayoutSchema().fields}
+    data["kind"] = payout.kind.value
+    # Finance pays and checks accounts; to everyone else an account is enough to recognise.
+    if not api_user().has_role(Role.FINANCE):
+        data["payee_iban"] = queries.mask_iban(payout.payee_iban)
+    return data
+
+
+@blp.route("/claims/<int:claim_id>/payouts")
+class ClaimPayouts(MethodView):
+    @token_required(*PAYOUT_READERS)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ClaimPayoutsSchema)
+    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """A claim's payouts, and what each measure line has left of its grant."""
+        claim = db.session.scalars(
+            api_scope().select(Claim).where(Claim.id == claim_id).options(selectinload(Claim.lines))
+        ).one_or_none()
+        if claim is None:
+            abort(404, message="No such claim.")
+        unpaid = queries.unpaid_by_line(db.session, claim)
+        return {
+            "lines": [
+                {
+                    "measure_line_id": line.id,
+                    "catalogue_code": line.catalogue_code,
+                    "granted_amount": line.granted_amount,
+                    "unpaid_amount": unpaid[line.id],
+                }
+                for line in claim.lines
+            ],
+            "payouts": [
+                _payout(p) for p in queries.claim_payouts(db.session, api_scope(), claim.id)
+            ],
+        }
+
+    @token_required(Role.APPLICANT, Role.ASSESSOR)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutInSchema)
+    @blp.response(201, PayoutSchema)
+    @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Send in a receipt (regime A, the applicant) or a supplier invoice (B, assessor)."""
+        try:
+            payout = PayoutService(db.session).request(
+                api_scope(), api_user(), claim_id, PayoutInput(**data)
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return _payout(payout)
+
+
+@blp.route("/payouts")
+class Payouts(MethodView):
+    @token_required(*PAYOUT_READERS)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutFilterSchema, location="query")
+    @blp.response(200, PayoutSchema(many=True))
+    @blp.paginate()
+    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+        """Payouts you may see, the oldest first; filter by `state` or `claim_id`."""
+        query = api_scope().select(Payout)
+        if "state" in filters:
+            query = query.where(Payout.state == filters["state"])
+        if "claim_id" in filters:
+            query = query.where(Payout.claim_id == filters["claim_id"])
+        pagination_parameters.item_count = queries.count_of(db.session, query)
+        return [
+            _payout(p)
+            for p in db.session.scalars(
+                query.order_by(Payout.created_at, Payout.id)
+                .offset(pagination_parameters.first_item)
+                .limit(pagination_parameters.page_size)
+            )
+        ]
+
+
+@blp.route("/payouts/<int:payout_id>/events")
+class PayoutEvents(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutEventSchema)
+    @blp.response(200, PayoutSchema)
+    @blp.alt_response(403, description="Dual control or the approval limit refuses it.")
+    @blp.alt_response(409, description="Not possible in the payout's state.")
+    def post(self, data: dict, payout_id: int):  # type: ignore[no-untyped-def]
+        """Approve, reject (with a reason), cancel (with a reason), or correct a return.
+
+        Above your approval limit an approval is the first of two (`first_approved`).
+        """
+        try:
+            payout = PayoutService(db.session).decide(
+                api_scope(),
+                api_user(),
+                payout_id,
+                data["event"],
+                reason=data["reason"],
+                correction=data["correction"],
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return _payout(payout)
+
+
+# --- batches ----------------------------------------------------------------------------------
+@blp.route("/batches")
+class Batches(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, BatchSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+        """The organisation's payment batches, the newest first."""
+        query = api_scope().select(PaymentBatch)
+        pagination_parameters.item_count = queries.count_of(db.session, query)
+        return db.session.scalars(
+            query.order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
+            .offset(pagination_parameters.first_item)
+            .limit(pagination_parameters.page_size)
+        ).all()
+
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(BatchBuildSchema)
+    @blp.response(202, BatchBuildJobSchema)
+    @blp.alt_response(409, description="There are no approved payouts to pay.")
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """Build a batch of every approved payout: starts a job and answers at once."""
+        scope = api_scope()
+        try:
+            execution_date = queries.check_execution_date(
+                data["execution_date"], PayoutService(db.session).today()
+            )
+            if not queries.count_approved(db.session, scope):
+                raise Conflict(_l("There are no approved payouts to pay."))
+            job = JobService(db.session).start(
+                scope,
+                api_user(),
+                PAYMENT_BATCH_BUILD,
+                {"execution_date": execution_date.isoformat()},
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return {
+            "job_id": job.id,
+            "status": job.status.value,
+            "href": url_for("api_jobs.JobItem", job_id=job.id),
+        }
+
+
+def _batch_detail(batch_id: int) -> dict[str, Any]:
+    found = api_scope().get(db.session, PaymentBatch, batch_id)
+    if found is None:
+        abort(404, message="No such batch.")
+    data = {name: getattr(found, name) for name in BatchSchema().fields}
+    data["items"] = [
+        {
+            "payout_id": row.item.payout_id,
+            "claim_number": row.claim_number,
+            "end_to_end_id": row.item.end_to_end_id,
+            "payee_name": row.item.payee_name,
+            "payee_iban": row.item.payee_iban,
+            "amount": row.item.amount,
+            "payout_state": row.payout_state,
+        }
+        for row in queries.batch_items(db.session, found.id)
+    ]
+    return data
+
+
+@blp.route("/batches/<int:batch_id>")
+class BatchItem(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, BatchDetailSchema)
+    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+        """One batch with its payments (end-to-end id, payee, amount, state)."""
+        return _batch_detail(batch_id)
+
+
+@blp.route("/batches/<int:batch_id>/events")
+class BatchEvents(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(BatchEventSchema)
+    @blp.response(200, BatchSchema)
+    @blp.alt_response(403, description="Dual control: who approved it does not release it.")
+    @blp.alt_response(409, description="Not possible in the batch's state.")
+    def post(self, data: dict, batch_id: int):  # type: ignore[no-untyped-def]
+        """Approve, release (a second finance user; repeated, it changes nothing) or cancel
+        (with a reason, only before release)."""
+        service = BatchService(db.session)
+        scope, user = api_scope(), api_user()
+        try:
+            if data["event"] == "approve":
+                batch = service.approve(scope, user, batch_id)
+            elif data["event"] == "release":
+                batch = service.release(scope, user, batch_id)
+            else:
+                batch = service.cancel(scope, user, batch_id, reason=data["reason"] or "")
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        return batch
+
+
+@blp.route("/batches/<int:batch_id>/file")
+class BatchFile(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, description="The frozen pain.001 (application/xml), byte for byte.")
+    @blp.alt_response(409, description="The batch is not released yet.")
+    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+        """The payment file of a released batch; every download gives the same bytes."""
+        found = api_scope().get(db.session, PaymentBatch, batch_id)
+        if found is None:
+            abort(404, message="No such batch.")
+        try:
+            data = BatchService(db.session).file(api_scope(), found.id)
+        except DomainError as exc:
+            abort_with_problem(exc)
+        return send_file(
+            io.BytesIO(data),
+            mimetype="application/xml",
+            as_attachment=True,
+            download_name=f"{found.msg_id}.xml",
+            max_age=0,
+        )

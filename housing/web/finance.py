@@ -1,0 +1,378 @@
+"""Finance pages (issue 5 §7): payouts to check, payment batches under dual control, the
+CSV export of payouts and the budget against what was paid; and the administrator's page
+of approval limits. Thin: each post is one service call in one unit of work."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_babel import format_currency
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from housing.db import db
+from housing.errors import DomainError
+from housing.jobs.services import JobService
+from housing.payments import queries
+from housing.payments.jobs import PAYMENT_BATCH_BUILD
+from housing.payments.models import PaymentBatch
+from housing.payments.services import BatchService, PayoutService
+from housing.roles import Role
+from housing.web.access import current_scope, role_required
+from housing.web.formtools import show_field_errors
+from housing.web.payment_forms import PAYOUT_STATE_LABELS, ApprovalLimitForm
+
+bp = Blueprint("finance", __name__, url_prefix="/finance")
+# The administrator's page lives under /admin, beside the other rules they set.
+limits_bp = Blueprint("approval_limits", __name__, url_prefix="/admin")
+PER_PAGE = 50
+PAYOUT_EVENTS = frozenset({"approve", "reject", "cancel", "correct"})
+BATCH_EVENTS = frozenset({"approve", "release", "cancel"})
+
+
+@dataclass(frozen=True)
+class Page:
+    """Enough of a pagination for the `pager` macro, over rows fetched with their joins."""
+
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _page(total: int) -> Page:
+    number = request.args.get("page", 1, type=int) or 1
+    if number < 1:
+        abort(404)
+    return Page(page=number, per_page=PER_PAGE, total=total)
+
+
+def _attempt(action: Callable[[], str], back_to: str) -> ResponseReturnValue:
+    """One unit of work from a form post: commit and say what happened, or undo and say
+    why; a record outside the user's scope stays a 404."""
+    try:
+        message = action()
+    except DomainError as exc:
+        db.session.rollback()
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(message, "success")
+    return redirect(back_to, code=303)
+
+
+def _today() -> dt.date:
+    return PayoutService(db.session).today()
+
+
+# --- payouts to check ----------------------------------------------------------------------
+@bp.route("/payouts")
+@role_required(Role.FINANCE)
+def payouts() -> ResponseReturnValue:
+    """Requested and first-approved payouts, oldest first; returned ones to correct."""
+    scope = current_scope()
+    limit = PayoutService(db.session).limit_of(current_user)
+    page = _page(queries.count_to_check(db.session, scope))
+    return render_template(
+        "finance/payouts.html",
+        page=page,
+        rows=queries.payouts_to_check(
+            db.session, scope, current_user, limit, offset=page.offset, size=page.per_page
+        ),
+        returned=queries.returned_payouts(db.session, scope, current_user),
+        limit=limit,
+    )
+
+
+@bp.route("/payouts/<int:payout_id>/events", methods=["POST"])
+@role_required(Role.FINANCE)
+def payout_event(payout_id: int) -> ResponseReturnValue:
+    event = request.form.get("event", "")
+    if event not in PAYOUT_EVENTS:
+        abort(400)
+    form = request.form
+
+    def decide() -> str:
+        payout = PayoutService(db.session).decide(
+            current_scope(),
+            current_user,
+            payout_id,
+            event,
+            reason=form.get("reason") or None,
+            correction={
+                "payee_iban": form.get("payee_iban", ""),
+                "payee_bic": form.get("payee_bic") or None,
+                "payee_name": form.get("payee_name") or None,
+            }
+            if event == "correct"
+            else None,
+        )
+        if payout.state == "first_approved":
+            return _("First approval recorded: a second finance user approves it too.")
+        return _(
+            "Payout %(number)s: %(state)s.",
+            number=payout.invoice_number,
+            state=PAYOUT_STATE_LABELS[payout.state],
+        )
+
+    return _attempt(decide, url_for("finance.payouts"))
+
+
+# --- payment batches --------------------------------------------------------------------------
+@bp.route("/batches")
+@role_required(Role.FINANCE)
+def batches() -> ResponseReturnValue:
+    scope = current_scope()
+    page = _page(queries.count_batches(db.session, scope))
+    return render_template(
+        "finance/batches.html",
+        page=page,
+        rows=queries.batches(db.session, scope, offset=page.offset, size=page.per_page),
+        approved=queries.count_approved(db.session, scope),
+        today=_today(),
+    )
+
+
+@bp.route("/batches", methods=["POST"])
+@role_required(Role.FINANCE)
+def build_batch() -> ResponseReturnValue:
+    """Start the build as a job and watch it on the job page."""
+    back = url_for("finance.batches")
+    raw = request.form.get("execution_date", "").strip()
+    try:
+        wanted = dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        flash(_("Enter a date as yyyy-mm-dd."), "error")
+        return redirect(back, code=303)
+    scope = current_scope()
+    try:
+        execution_date = queries.check_execution_date(wanted, _today())
+        # Nothing to take: say so now rather than on a failed job page.
+        if not queries.count_approved(db.session, scope):
+            flash(_("There are no approved payouts to pay."), "error")
+            return redirect(back, code=303)
+        job = JobService(db.session).start(
+            scope, current_user, PAYMENT_BATCH_BUILD, {"execution_date": execution_date.isoformat()}
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(back, code=303)
+    db.session.commit()
+    return redirect(url_for("jobs.show", job_id=job.id), code=303)
+
+
+def _batch_or_404(batch_id: int) -> queries.BatchRow:
+    row = queries.batch(db.session, current_scope(), batch_id)
+    if row is None:
+        abort(404)
+    return row
+
+
+@bp.route("/batches/<int:batch_id>")
+@role_required(Role.FINANCE)
+def batch(batch_id: int) -> ResponseReturnValue:
+    row = _batch_or_404(batch_id)
+    return render_template(
+        "finance/batch.html",
+        row=row,
+        batch=row.batch,
+        items=queries.batch_items(db.session, row.batch.id),
+    )
+
+
+@bp.route("/batches/<int:batch_id>/events", methods=["POST"])
+@role_required(Role.FINANCE)
+def batch_event(batch_id: int) -> ResponseReturnValue:
+    event = request.form.get("event", "")
+    if event not in BATCH_EVENTS:
+        abort(400)
+    back = url_for("finance.batch", batch_id=batch_id)
+    if event == "release" and request.form.get("confirm") != "yes":
+        # Releasing sends money: the page asks for a deliberate tick, not a stray click.
+        _batch_or_404(batch_id)
+        flash(_("Tick the box to confirm that the batch may be paid."), "error")
+        return redirect(back, code=303)
+    service = BatchService(db.session)
+
+    def fire() -> str:
+        scope = current_scope()
+        if event == "approve":
+            service.approve(scope, current_user, batch_id)
+            return _("The batch is approved; a second finance user releases it.")
+        if event == "release":
+            done = service.release(scope, current_user, batch_id)
+            return _(
+                "The batch is released: %(n)d payments, %(total)s. Download the payment file"
+                " and send it to the bank.",
+                n=done.item_count,
+                total=format_currency(done.total, "EUR"),
+            )
+        service.cancel(scope, current_user, batch_id, reason=request.form.get("reason", ""))
+        return _("The batch is cancelled; its payouts wait for a next batch.")
+
+    return _attempt(fire, back)
+
+
+@bp.route("/batches/<int:batch_id>/file")
+@role_required(Role.FINANCE)
+def batch_file(batch_id: int) -> ResponseReturnValue:
+    """The frozen pain.001, byte for byte as released."""
+    found = current_scope().get(db.session, PaymentBatch, batch_id)
+    if found is None:
+        abort(404)
+    try:
+        data = BatchService(db.session).file(current_scope(), found.id)
+    except DomainError as exc:
+        if exc.status == 404:
+            abort(404)
+        flash(str(exc.message), "error")
+        return redirect(url_for("finance.batch", batch_id=found.id), code=303)
+    return send_file(
+        io.BytesIO(data),
+        mimetype="application/xml",
+        as_attachment=True,
+        download_name=f"{found.msg_id}.xml",
+        max_age=0,
+    )
+
+
+# --- budget and export ------------------------------------------------------------------------
+@bp.route("/budget")
+@role_required(Role.FINANCE)
+def budget() -> ResponseReturnValue:
+    today = _today()
+    return render_template(
+        "finance/budget.html",
+        years=queries.budget_overview(db.session, current_scope()),
+        period_start=today.replace(month=1, day=1),
+        period_end=today,
+    )
+
+
+def _period() -> tuple[dt.date, dt.date] | None:
+    today = _today()
+    try:
+        start = _date_arg("from", today.replace(month=1, day=1))
+        end = _date_arg("to", today)
+    except ValueError:
+        return None
+    return start, end
+
+
+def _date_arg(name: str, default: dt.date) -> dt.date:
+    raw = request.args.get(name, "").strip()
+    return dt.date.fromisoformat(raw) if raw else default
+
+
+@bp.route("/payouts.csv")
+@role_required(Role.FINANCE)
+def export_csv() -> ResponseReturnValue:
+    """Payouts by invoice date in `?from=&to=` (default: this year so far), as CSV."""
+    period = _period()
+    if period is None:
+        flash(_("Enter a date as yyyy-mm-dd."), "error")
+        return redirect(url_for("finance.budget"), code=303)
+    start, end = period
+    try:
+        rows = queries.export_payouts(
+            db.session,
+            current_scope(),
+            current_user,
+            start,
+            end,
+            state_label=lambda state: str(PAYOUT_STATE_LABELS[state]),
+            yes_no=(_("yes"), _("no")),
+        )
+    except DomainError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+        return redirect(url_for("finance.budget"), code=303)
+    db.session.commit()  # the audit event of the export
+    buffer = io.StringIO()
+    # A byte-order mark, so a spreadsheet reads the names' accents as UTF-8.
+    buffer.write("\ufeff")
+    csv.writer(buffer).writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="payouts-{start.isoformat()}-{end.isoformat()}.csv"'
+            )
+        },
+    )
+
+
+# --- approval limits (administrator) -------------------------------------------------------
+@limits_bp.route("/approval-limits", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+def approval_limits() -> ResponseReturnValue:
+    users = queries.finance_users(db.session, current_scope())
+    form = ApprovalLimitForm()
+    form.user_id.choices = [(user.id, user.full_name) for user, _limit in users]
+    if form.validate_on_submit():
+        try:
+            limit = PayoutService(db.session).set_limit(
+                current_scope(),
+                current_user,
+                form.user_id.data,
+                (form.amount.data or "").replace(",", "."),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.status == 404:
+                abort(404)
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                _(
+                    "The approval limit has been set to %(amount)s.",
+                    amount=format_currency(limit.amount, "EUR"),
+                ),
+                "success",
+            )
+            return redirect(url_for("approval_limits.approval_limits"), code=303)
+    return render_template("admin/approval_limits.html", form=form, users=users)

@@ -1,0 +1,80 @@
+"""Forms and labels of the payout and finance pages: format checks here, rules in
+`housing.payments.services` (IBAN, amounts, the unpaid grant, one invoice once)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from housing.web.forms import DATE_FORMAT, REQUIRED, IsoDateField
+from workflows.payments import BatchState, PayoutState
+
+PAYOUT_STATE_LABELS = {
+    PayoutState.REQUESTED.value: _l("To be checked"),
+    PayoutState.FIRST_APPROVED.value: _l("Awaiting a second approval"),
+    PayoutState.APPROVED.value: _l("Approved"),
+    PayoutState.BATCHED.value: _l("In a payment batch"),
+    PayoutState.SENT.value: _l("Sent to the bank"),
+    PayoutState.BOOKED.value: _l("Paid (booked)"),
+    PayoutState.RETURNED.value: _l("Returned by the bank"),
+    PayoutState.REJECTED.value: _l("Rejected"),
+    PayoutState.CANCELLED.value: _l("Cancelled"),
+}
+BATCH_STATE_LABELS = {
+    BatchState.OPEN.value: _l("Open"),
+    BatchState.APPROVED.value: _l("Approved"),
+    BatchState.RELEASED.value: _l("Released"),
+    BatchState.BOOKED.value: _l("Booked"),
+    BatchState.CANCELLED.value: _l("Cancelled"),
+}
+
+
+class PayoutForm(FlaskForm):
+    """A receipt (regime A) or a supplier invoice (regime B) for one measure line."""
+
+    measure_line_id = SelectField(_l("Measure"), coerce=int, choices=[])
+    payee_name = StringField(
+        _l("Name of the payee"), validators=[DataRequired(REQUIRED), Length(max=140)]
+    )
+    payee_iban = StringField(
+        _l("IBAN of the payee"), validators=[DataRequired(REQUIRED), Length(max=42)]
+    )
+    payee_bic = StringField(
+        _l("BIC"),
+        description=_l("Left empty, it is derived from a Dutch IBAN."),
+        validators=[Optional(), Length(max=11)],
+    )
+    amount = StringField(
+        _l("Amount including VAT"),
+        description=_l("In euros, such as 1250.00."),
+        validators=[InputRequired(REQUIRED), Length(max=20)],
+    )
+    vat_amount = StringField(
+        _l("Of which VAT"),
+        description=_l("In euros, such as 216.94; 0.00 when there is none."),
+        validators=[InputRequired(REQUIRED), Length(max=20)],
+    )
+    invoice_number = StringField(
+        _l("Invoice number"), validators=[DataRequired(REQUIRED), Length(max=60)]
+    )
+    invoice_date = IsoDateField(_l("Invoice date"), validators=[InputRequired(DATE_FORMAT)])
+    document_id = SelectField(
+        _l("The invoice document"),
+        description=_l("Add the document to the claim first; then choose it here."),
+        coerce=int,
+        choices=[],
+    )
+
+
+class ApprovalLimitForm(FlaskForm):
+    user_id = SelectField(_l("Finance user"), coerce=int, choices=[])
+    amount = StringField(
+        _l("Approval limit"),
+        description=_l(
+            "In euros, such as 2500.00. Up to this amount one approval suffices; above it a"
+            " second finance user approves too. 0.00: every payout needs two."
+        ),
+        validators=[InputRequired(REQUIRED), Length(max=20)],
+    )

@@ -1,0 +1,153 @@
+"""Payout requests from the claim page: the applicant's receipts under regime A, the
+assessor's supplier invoices under regime B (issue 5 §1, §7)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import format_currency
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from housing.claims.models import Claim, Document, DocumentKind
+from housing.db import db
+from housing.errors import DomainError
+from housing.payments.models import PayoutKind
+from housing.payments.queries import (
+    PAYOUT_CLAIM_STATES,
+    claim_payouts,
+    mask_iban,
+    payout_kind_for,
+    unpaid_by_line,
+)
+from housing.payments.services import PayoutInput, PayoutService
+from housing.roles import Role
+from housing.web.access import current_scope, role_required
+from housing.web.formtools import show_field_errors
+from housing.web.payment_forms import BATCH_STATE_LABELS, PAYOUT_STATE_LABELS, PayoutForm
+
+bp = Blueprint("payouts", __name__, url_prefix="/claims")
+
+
+@bp.record_once
+def _labels(state: Any) -> None:
+    # The claim page and the finance pages name payout and batch states alike.
+    state.app.jinja_env.globals.update(
+        PAYOUT_STATE_LABELS=PAYOUT_STATE_LABELS,
+        BATCH_STATE_LABELS=BATCH_STATE_LABELS,
+        mask_iban=mask_iban,
+    )
+
+
+def payout_panel(claim: Claim) -> dict[str, Any] | None:
+    """What the claim page shows of payouts: each line's unpaid grant, the payouts, and
+    whether this user may send one in. None before the claim is granted."""
+    payouts = claim_payouts(db.session, current_scope(), claim.id)
+    if claim.state not in PAYOUT_CLAIM_STATES and not payouts:
+        return None
+    lines = {line.id: line for line in claim.lines}
+    return {
+        "unpaid": unpaid_by_line(db.session, claim),
+        "payouts": [(payout, lines.get(payout.measure_line_id)) for payout in payouts],
+        "kind": payout_kind_for(claim, current_user),
+    }
+
+
+def _claim_or_404(claim_id: int) -> Claim:
+    claim = db.session.scalars(
+        current_scope()
+        .select(Claim)
+        .where(Claim.id == claim_id)
+        .options(selectinload(Claim.lines), selectinload(Claim.office_holder))
+    ).one_or_none()
+    if claim is None:
+        abort(404)
+    return claim
+
+
+def _form(claim: Claim, kind: PayoutKind) -> PayoutForm:
+    form = PayoutForm()
+    unpaid = unpaid_by_line(db.session, claim)
+    form.measure_line_id.choices = [
+        (
+            line.id,
+            _(
+                "%(measure)s (granted, not yet paid: %(amount)s)",
+                measure=line.description,
+                amount=format_currency(unpaid[line.id], "EUR"),
+            ),
+        )
+        for line in claim.lines
+        if (line.granted_amount or 0) > 0
+    ]
+    invoices = db.session.scalars(
+        select(Document)
+        .where(Document.claim_id == claim.id, Document.kind == DocumentKind.INVOICE)
+        .order_by(Document.id)
+    ).all()
+    form.document_id.choices = [(0, _("(none)"))] + [(d.id, d.filename) for d in invoices]
+    if kind is PayoutKind.REIMBURSEMENT:
+        # Regime A: the office holder paid and is repaid to their own account.
+        form.invoice_number.label.text = _l("Receipt or invoice number")
+        form.invoice_date.label.text = _l("Date of the receipt")
+        form.document_id.label.text = _l("The receipt")
+        if request.method == "GET" and not form.payee_name.data:
+            form.payee_name.data = claim.office_holder.full_name
+    return form
+
+
+@bp.route("/<int:claim_id>/payouts/new", methods=["GET", "POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR)
+def new(claim_id: int) -> ResponseReturnValue:
+    """Send in a receipt or record an invoice; a refusal is shown on the form, unsaved."""
+    claim = _claim_or_404(claim_id)
+    kind = payout_kind_for(claim, current_user)
+    if kind is None:
+        flash(
+            _(
+                "Under regime A the applicant sends in receipts; under regime B the"
+                " assessor records the supplier's invoices."
+            ),
+            "error",
+        )
+        return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    form = _form(claim, kind)
+    if form.validate_on_submit():
+        try:
+            PayoutService(db.session).request(
+                current_scope(),
+                current_user,
+                claim.id,
+                PayoutInput(
+                    measure_line_id=form.measure_line_id.data,
+                    payee_name=form.payee_name.data,
+                    payee_iban=form.payee_iban.data,
+                    payee_bic=form.payee_bic.data or None,
+                    # People type Dutch decimals; the service wants a point.
+                    amount=form.amount.data.replace(",", "."),
+                    vat_amount=form.vat_amount.data.replace(",", "."),
+                    invoice_number=form.invoice_number.data,
+                    invoice_date=form.invoice_date.data,
+                    document_id=form.document_id.data or None,
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            if exc.status == 404:
+                abort(404)
+            show_field_errors(form, exc)
+        else:
+            db.session.commit()
+            flash(
+                _("The receipt has been sent in; finance checks it.")
+                if kind is PayoutKind.REIMBURSEMENT
+                else _("The invoice has been recorded; finance checks it."),
+                "success",
+            )
+            return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return render_template("payouts/new.html", claim=claim, form=form, kind=kind)
