@@ -88,7 +88,7 @@ def main() -> None:
         celery = Path(sys.executable).with_name("celery")
         command = [str(celery), "-A", "workers.app", "worker", "--pool", "prefork"]
         command += ["--concurrency", "2", "-Q", QUEUE, "-I", "celery.contrib.testing.tasks"]
-        command += ["--without-mingle", "--without-gossip", "--loglevel", "ERROR", "--quiet"]
+        command += ["--without-mingle", "--without-gossip", "--loglevel", "ERROR"]
         worker = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603 (our own)
         celery_app = app.extensions["celery"]
         celery_app.conf.task_default_queue = QUEUE

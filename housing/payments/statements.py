@@ -1371,4 +1371,5 @@ STATEMENT_IMPORT_KIND = JobKind(
     roles=frozenset({Role.FINANCE}),
     title=_l("Import of a bank statement"),
     unit=_l("entries read"),
+    result_template="jobs/results/statement_import.html",
 )

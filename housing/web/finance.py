@@ -29,13 +29,14 @@ from flask_login import current_user
 from housing.db import db
 from housing.errors import DomainError
 from housing.jobs.services import JobService
-from housing.payments import queries
+from housing.payments import queries, statement_queries
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
 from housing.payments.models import PaymentBatch
 from housing.payments.services import BatchService, PayoutService
+from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import show_field_errors
+from housing.web.formtools import show_field_errors, unit_of_work
 from housing.web.payment_forms import PAYOUT_STATE_LABELS, ApprovalLimitForm
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -342,6 +343,87 @@ def export_csv() -> ResponseReturnValue:
                 f'attachment; filename="payouts-{start.isoformat()}-{end.isoformat()}.csv"'
             )
         },
+    )
+
+
+# --- bank statements and the review queue ---------------------------------------------------
+@bp.route("/statements", methods=["GET", "POST"])
+@role_required(Role.FINANCE)
+def statements() -> ResponseReturnValue:
+    """Imported statements; the upload starts the import as a job, watched on its page."""
+    scope = current_scope()
+    error: str | None = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        try:
+            data = statement_queries.check_upload(upload.read() if upload else None)
+            key = store_upload(data)
+            job = JobService(db.session).start(
+                scope, current_user, STATEMENT_IMPORT, {"upload_key": key}
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            error = str(exc.message)
+        else:
+            db.session.commit()
+            return redirect(url_for("jobs.show", job_id=job.id), code=303)
+    page = _page(statement_queries.count_statements(db.session, scope))
+    return render_template(
+        "finance/statements.html",
+        page=page,
+        rows=statement_queries.statements(
+            db.session, scope, offset=page.offset, size=page.per_page
+        ),
+        error=error,
+    ), (422 if error else 200)
+
+
+@bp.route("/review")
+@role_required(Role.FINANCE)
+def review() -> ResponseReturnValue:
+    """Unmatched entries and flagged duplicates, each to match by hand or dismiss."""
+    query = statement_queries.review_query(current_scope())
+    page = _page(statement_queries.count_of(db.session, query))
+    entries = db.session.scalars(
+        statement_queries.ordered(query).offset(page.offset).limit(page.per_page)
+    ).all()
+    review_queue = ReviewQueue(db.session)
+    return render_template(
+        "finance/review.html",
+        page=page,
+        rows=[(entry, review_queue.open_amount(entry)) for entry in entries],
+    )
+
+
+@bp.route("/review/<int:entry_id>/match", methods=["POST"])
+@role_required(Role.FINANCE)
+def review_match(entry_id: int) -> ResponseReturnValue:
+    payout_id = request.form.get("payout_id", "").strip()
+    if not payout_id.isdigit():
+        flash(_("Enter the number of the payout."), "error")
+        return redirect(url_for("finance.review"), code=303)
+    return unit_of_work(
+        lambda: ReviewQueue(db.session).match_by_hand(
+            current_scope(),
+            current_user,
+            entry_id,
+            int(payout_id),
+            request.form.get("reason", ""),
+        ),
+        done=_("The entry is matched to payout %(id)s.", id=payout_id),
+        back_to=url_for("finance.review"),
+    )
+
+
+@bp.route("/review/<int:entry_id>/dismiss", methods=["POST"])
+@role_required(Role.FINANCE)
+def review_dismiss(entry_id: int) -> ResponseReturnValue:
+    return unit_of_work(
+        lambda: ReviewQueue(db.session).dismiss(
+            current_scope(), current_user, entry_id, request.form.get("reason", "")
+        ),
+        done=_("The entry is dismissed."),
+        back_to=url_for("finance.review"),
     )
 
 
