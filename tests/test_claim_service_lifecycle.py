@@ -764,8 +764,15 @@ def test_claim_service_lifecycle(
     monkeypatch.setattr(letters, "HTML", QuickHTML)
     documents = DocumentStore(tmp_path / "documents")
     # A factory, not the class: each example's machine gets this test's session.
-    machine = lambda: ServiceLifecycle(session, documents)  # noqa: E731
+    runs: list[ServiceLifecycle] = []
+
+    def machine() -> ServiceLifecycle:
+        runs.append(ServiceLifecycle(session, documents))
+        return runs[-1]
+
+    # The invariants assert after every step; a broken one fails the run.
     run_state_machine_as_test(machine, settings=SETTINGS)  # type: ignore[arg-type]
+    assert len(runs) >= SETTINGS.max_examples // 2, "hypothesis ran too few examples"
 
 
 # --- Bugs the machine found, as their minimal examples ----------------------------------------
