@@ -8,10 +8,11 @@ import io
 from flask import g, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.paging import page_of
 from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     CatalogueItemSchema,
@@ -93,15 +94,12 @@ class Claims(MethodView):
             query = query.where(Claim.state == filters["state"])
         if "regime" in filters:
             query = query.where(Claim.regime == filters["regime"])
-        pagination_parameters.item_count = db.session.scalar(
-            select(func.count()).select_from(query.subquery())
+        claims = page_of(
+            query.options(selectinload(Claim.lines)).order_by(
+                Claim.decision_deadline.asc().nulls_last(), Claim.id
+            ),
+            pagination_parameters,
         )
-        claims = db.session.scalars(
-            query.options(selectinload(Claim.lines))
-            .order_by(Claim.decision_deadline.asc().nulls_last(), Claim.id)
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
         today = ClaimService(db.session).today()
         return [_dump(c, today) for c in claims]
 

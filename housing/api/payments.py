@@ -19,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.paging import page_of
 from housing.api.problems import abort_with_problem
 from housing.claims.models import Claim
 from housing.db import db
@@ -232,15 +233,8 @@ class Payouts(MethodView):
             query = query.where(Payout.state == filters["state"])
         if "claim_id" in filters:
             query = query.where(Payout.claim_id == filters["claim_id"])
-        pagination_parameters.item_count = queries.count_of(db.session, query)
-        return [
-            _payout(p)
-            for p in db.session.scalars(
-                query.order_by(Payout.created_at, Payout.id)
-                .offset(pagination_parameters.first_item)
-                .limit(pagination_parameters.page_size)
-            )
-        ]
+        ordered = query.order_by(Payout.created_at, Payout.id)
+        return [_payout(p) for p in page_of(ordered, pagination_parameters)]
 
 
 @blp.route("/payouts/<int:payout_id>/events")
@@ -281,12 +275,8 @@ class Batches(MethodView):
     def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
         """The organisation's payment batches, the newest first."""
         query = api_scope().select(PaymentBatch)
-        pagination_parameters.item_count = queries.count_of(db.session, query)
-        return db.session.scalars(
-            query.order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
+        ordered = query.order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
+        return page_of(ordered, pagination_parameters)
 
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
@@ -478,12 +468,8 @@ class Statements(MethodView):
     def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
         """Imported bank statements, the newest first."""
         query = api_scope().select(BankStatement)
-        pagination_parameters.item_count = queries.count_of(db.session, query)
-        return db.session.scalars(
-            query.order_by(BankStatement.created_at.desc(), BankStatement.id.desc())
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
+        ordered = query.order_by(BankStatement.created_at.desc(), BankStatement.id.desc())
+        return page_of(ordered, pagination_parameters)
 
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
@@ -522,16 +508,9 @@ class StatementEntries(MethodView):
     def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
         """The review queue: unmatched entries and flagged second debits, oldest first."""
         query = statement_queries.review_query(api_scope(), filters.get("status"))
-        pagination_parameters.item_count = queries.count_of(db.session, query)
         review = ReviewQueue(db.session)
-        return [
-            _entry(review, entry)
-            for entry in db.session.scalars(
-                statement_queries.ordered(query)
-                .offset(pagination_parameters.first_item)
-                .limit(pagination_parameters.page_size)
-            )
-        ]
+        page = page_of(statement_queries.ordered(query), pagination_parameters)
+        return [_entry(review, entry) for entry in page]
 
 
 @blp.route("/statement-entries/<int:entry_id>/match")

@@ -6,9 +6,9 @@ import dataclasses
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
-from sqlalchemy import func, select
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.paging import page_of
 from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     MeSchema,
@@ -105,14 +105,9 @@ class OfficeHolders(MethodView):
     def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
         """Office holders of the organisation, a page at a time."""
         query = api_scope().select(OfficeHolder)
-        pagination_parameters.item_count = db.session.scalar(
-            select(func.count()).select_from(query.subquery())
+        return page_of(
+            query.order_by(OfficeHolder.full_name, OfficeHolder.id), pagination_parameters
         )
-        return db.session.scalars(
-            query.order_by(OfficeHolder.full_name, OfficeHolder.id)
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
 
     @token_required(Role.ADMIN)
     @blp.doc(security=SECURITY)

@@ -73,7 +73,3 @@ def review_query(scope: Scope, status: str | None = None) -> Select[Any]:
 
 def ordered(query: Select[Any]) -> Select[Any]:
     return query.order_by(StatementEntry.booking_date, StatementEntry.id)
-
-
-def count_of(session: Session, query: Select[Any]) -> int:
-    return int(session.scalar(select(func.count()).select_from(query.subquery())) or 0)

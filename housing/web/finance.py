@@ -383,7 +383,7 @@ def statements() -> ResponseReturnValue:
 def review() -> ResponseReturnValue:
     """Unmatched entries and flagged duplicates, each to match by hand or dismiss."""
     query = statement_queries.review_query(current_scope())
-    page = _page(statement_queries.count_of(db.session, query))
+    page = _page(queries.count_of(db.session, query))
     entries = db.session.scalars(
         statement_queries.ordered(query).offset(page.offset).limit(page.per_page)
     ).all()

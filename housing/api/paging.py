@@ -1,0 +1,20 @@
+"""One page of a list endpoint, with the total flask-smorest puts in X-Pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from housing.db import db
+
+
+def page_of(query: Select[Any], pagination_parameters: Any) -> Sequence[Any]:
+    """The rows of `query` (already ordered) on the requested page; records the total."""
+    pagination_parameters.item_count = (
+        db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    )
+    return db.session.scalars(
+        query.offset(pagination_parameters.first_item).limit(pagination_parameters.page_size)
+    ).all()
