@@ -32,6 +32,7 @@ from housing.payments.models import (
     PaymentBatch,
     PaymentBatchItem,
     Payout,
+    RemainderClosure,
     StatementEntry,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "PaymentBatchItem",
     "Payout",
     "PrintItem",
+    "RemainderClosure",
     "SecurityAdvice",
     "SentMail",
     "StatementEntry",

@@ -200,6 +200,7 @@ def test_states_and_events_are_exactly_those_of_the_design() -> None:
         "send_back",
         "start_payment",
         "settle",
+        "reopen_payment",
         "lodge_objection",
         "reconsider",
         "uphold",
@@ -224,6 +225,8 @@ EXPECTED_TABLE = {
     (S.DECISION_PROPOSED, E.SEND_BACK, S.IN_ASSESSMENT),
     (S.GRANTED, E.START_PAYMENT, S.IN_PAYMENT),
     (S.IN_PAYMENT, E.SETTLE, S.SETTLED),
+    (S.GRANTED, E.SETTLE, S.SETTLED),
+    (S.SETTLED, E.REOPEN_PAYMENT, S.IN_PAYMENT),
     (S.REFUSED, E.LODGE_OBJECTION, S.OBJECTION),
     (S.OBJECTION, E.RECONSIDER, S.IN_ASSESSMENT),
     (S.OBJECTION, E.UPHOLD, S.REFUSED),
@@ -333,6 +336,8 @@ HAPPY = [
     ),
     Happy(S.GRANTED, E.START_PAYMENT, SYSTEM, S.IN_PAYMENT),
     Happy(S.IN_PAYMENT, E.SETTLE, SYSTEM, S.SETTLED),
+    Happy(S.GRANTED, E.SETTLE, SYSTEM, S.SETTLED),  # finance closed a grant never used
+    Happy(S.SETTLED, E.REOPEN_PAYMENT, SYSTEM, S.IN_PAYMENT),  # the bank sent a payout back
     Happy(S.REFUSED, E.LODGE_OBJECTION, CLERK, S.OBJECTION),
     Happy(
         S.OBJECTION,
@@ -522,6 +527,7 @@ REFUSALS = [
     Refusal("system grants", S.DECISION_PROPOSED, E.GRANT, SYSTEM, Rule.ROLE),
     Refusal("system withdraws", S.SUBMITTED, E.WITHDRAW, SYSTEM, Rule.ROLE),
     Refusal("user starts payment", S.GRANTED, E.START_PAYMENT, DECIDER_1, Rule.ROLE),
+    Refusal("user reopens payment", S.SETTLED, E.REOPEN_PAYMENT, DECIDER_1, Rule.ROLE),
     Refusal("user archives", S.SETTLED, E.RETENTION_EXPIRED, MAYOR, Rule.ROLE),
     Refusal("user expires term", S.AWAITING_INFO, E.INFO_TERM_EXPIRED, ASSESSOR_1, Rule.ROLE),
     Refusal("stranger submits", S.DRAFT, E.SUBMIT, STRANGER, Rule.NOT_OWN_CLAIM),

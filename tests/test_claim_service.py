@@ -365,6 +365,7 @@ CLEANUP = [
     "DELETE FROM payment_batch WHERE organisation_id = :o",
     "DELETE FROM statement_entry WHERE organisation_id = :o",
     "DELETE FROM bank_statement WHERE organisation_id = :o",
+    "DELETE FROM remainder_closure WHERE organisation_id = :o",
     "DELETE FROM payout WHERE organisation_id = :o",
     "DELETE FROM approval_limit WHERE organisation_id = :o",
     "DELETE FROM job WHERE organisation_id = :o",

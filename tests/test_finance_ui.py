@@ -311,6 +311,7 @@ def test_reject_and_cancel_need_a_reason_and_a_return_is_corrected(client, fin, 
     session.commit()
     page = client.get("/finance/payouts").text
     assert "Rekeningnummer opgeheven" in page and "AC04" in page
+    assert "Niet opnieuw betalen" in page  # or given up, with a reason
     same = client.post(
         f"/finance/payouts/{returned.id}/events",
         data={

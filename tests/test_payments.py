@@ -284,12 +284,11 @@ def test_two_simultaneous_releases_make_one_file(app, database_url):
         remove_organisation(engine, org_id)
 
 
-def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts(session):
+def alarm_claim(session, name="Gemeente Abonnement"):
+    """A granted regime B claim of one monthly line: alarm monitoring, 50 a month."""
     from housing.claims.services import LineInput
-    from housing.payments.claims_follow import fully_paid
-    from housing.payments.services import RecurringPayouts
 
-    world = World(session, name="Gemeente Abonnement")
+    world = World(session, name=name)
     claim = world.service.create_draft(
         world.scope(world.applicant), world.applicant, home_id=world.home.id
     )
@@ -316,6 +315,14 @@ def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts
     (line,) = claim.lines
     world.fire(world.assessor, claim, "propose_decision", details={"granted": {line.id: "50.00"}})
     world.fire(world.decider, claim, "grant")
+    return world, claim, line
+
+
+def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts(session):
+    from housing.payments.claims_follow import fully_paid
+    from housing.payments.services import RecurringPayouts
+
+    world, claim, line = alarm_claim(session)
     payouts = PayoutService(session, clock=world.clock)
 
     def record(period, number):

@@ -391,6 +391,7 @@ def test_a_return_sends_that_payout_back_and_leaves_the_others_booked(books, ses
     books.run(fixture("batch_with_details.xml"))
     session.refresh(batch)
     assert batch.state == "booked"  # all four debits are on the statements
+    assert session.get(Claim, single.id).state == "settled"
 
     report = books.run(fixture("return.xml"))
 
@@ -414,6 +415,17 @@ def test_a_return_sends_that_payout_back_and_leaves_the_others_booked(books, ses
         "returned",
         "Rekening opgeheven",
     )
+    # The settled claim is in payment again until the payout is paid again and booked;
+    # the others stay settled.
+    session.expire_all()
+    assert session.get(Claim, single.id).state == "in_payment"
+    (reopened,) = books.events("reopen_payment")
+    assert (reopened.claim_id, reopened.from_state, reopened.to_state) == (
+        single.id,
+        "settled",
+        "in_payment",
+    )
+    assert session.get(Claim, both.id).state == "settled"
     # The same return again, on another statement: flagged, the payout stays as it is.
     again = fixture("return.xml").replace(b"2026-007</Id>", b"2026-008</Id>")
     figures(books.run(again), statements_new=1, duplicates=1)

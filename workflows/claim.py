@@ -112,6 +112,7 @@ class ClaimEvent(StrEnum):
     SEND_BACK = "send_back"
     START_PAYMENT = "start_payment"
     SETTLE = "settle"
+    REOPEN_PAYMENT = "reopen_payment"
     LODGE_OBJECTION = "lodge_objection"
     RECONSIDER = "reconsider"
     UPHOLD = "uphold"
@@ -147,6 +148,7 @@ EVENT_ROLES: Mapping[ClaimEvent, Role] = MappingProxyType(
         E.RETENTION_EXPIRED: Role.SYSTEM,
         E.START_PAYMENT: Role.SYSTEM,
         E.SETTLE: Role.SYSTEM,
+        E.REOPEN_PAYMENT: Role.SYSTEM,
     }
 )
 
@@ -353,7 +355,12 @@ _SPECS: tuple[_Spec, ...] = (
     ),
     _Spec(E.SEND_BACK, (S.DECISION_PROPOSED,), S.IN_ASSESSMENT, effects=(_clear_proposal,)),
     _Spec(E.START_PAYMENT, (S.GRANTED,), S.IN_PAYMENT),
-    _Spec(E.SETTLE, (S.IN_PAYMENT,), S.SETTLED),
+    # Settled once everything granted is paid and booked, or once finance closed what is
+    # left: a granted claim on which nothing was ever paid is settled by that closure.
+    _Spec(E.SETTLE, (S.GRANTED, S.IN_PAYMENT), S.SETTLED),
+    # The bank sent a payout of a settled claim back: it is paid again, so the claim is
+    # in payment again until that payout is booked.
+    _Spec(E.REOPEN_PAYMENT, (S.SETTLED,), S.IN_PAYMENT),
     _Spec(E.LODGE_OBJECTION, (S.REFUSED,), S.OBJECTION),
     _Spec(E.RECONSIDER, (S.OBJECTION,), S.IN_ASSESSMENT, effects=(_reopen,)),
     _Spec(E.UPHOLD, (S.OBJECTION,), S.REFUSED, effects=(_record_decision,)),

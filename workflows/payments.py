@@ -226,7 +226,9 @@ def _build_payout_machine() -> Machine:
     add(PE.BOOK, P.SENT, P.BOOKED, conditions=[_system_only("book")])
     add(PE.RETURN, [P.SENT, P.BOOKED], P.RETURNED, conditions=[_system_only("return")])
     add(PE.CORRECT, P.RETURNED, P.APPROVED, conditions=[_with_reason("correct")])
-    add(PE.CANCEL, [P.REQUESTED, P.FIRST_APPROVED, P.APPROVED], P.CANCELLED,
+    # A returned payout may be given up too (the supplier has no account any more): it is
+    # not paid again, and what it took of the grant is free again.
+    add(PE.CANCEL, [P.REQUESTED, P.FIRST_APPROVED, P.APPROVED, P.RETURNED], P.CANCELLED,
         conditions=[_with_reason("cancel")])  # fmt: skip
     return machine
 

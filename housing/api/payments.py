@@ -27,7 +27,7 @@ from housing.errors import Conflict, DomainError
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
-from housing.payments.models import BankStatement, PaymentBatch, Payout
+from housing.payments.models import BankStatement, PaymentBatch, Payout, RemainderClosure
 from housing.payments.services import BatchService, PayoutInput, PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
 from housing.roles import Role
@@ -86,9 +86,32 @@ class LineBalanceSchema(Schema):
     )
 
 
+class RemainderClosureSchema(Schema):
+    claim_id = fields.Int()
+    closed_by_id = fields.Int()
+    closed_at = fields.DateTime()
+    reason = fields.Str()
+    released = fields.Decimal(
+        as_string=True, metadata={"description": "What went back to the budget."}
+    )
+    budget_year = fields.Int(allow_none=True)
+    claim_state = fields.Str(
+        metadata={"description": "settled, or in_payment while payouts sent are not booked."}
+    )
+
+
+class RemainderCloseSchema(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
 class ClaimPayoutsSchema(Schema):
     lines = fields.List(fields.Nested(LineBalanceSchema))
     payouts = fields.List(fields.Nested(PayoutSchema))
+    closure = fields.Nested(
+        RemainderClosureSchema,
+        allow_none=True,
+        metadata={"description": "Set once finance closed what was left of the grant."},
+    )
 
 
 class PayoutFilterSchema(Schema):
@@ -127,6 +150,7 @@ class BatchSchema(Schema):
     created_by_id = fields.Int()
     created_at = fields.DateTime()
     approved_by_id = fields.Int(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
     released_by_id = fields.Int(allow_none=True)
     released_at = fields.DateTime(allow_none=True)
     cancel_reason = fields.Str(allow_none=True)
@@ -200,6 +224,9 @@ class ClaimPayouts(MethodView):
             "payouts": [
                 _payout(p) for p in queries.claim_payouts(db.session, api_scope(), claim.id)
             ],
+            "closure": _closure(closure, claim)
+            if (closure := db.session.get(RemainderClosure, claim.id))
+            else None,
         }
 
     @token_required(Role.APPLICANT, Role.ASSESSOR)
@@ -217,6 +244,43 @@ class ClaimPayouts(MethodView):
             abort_with_problem(exc)
         db.session.commit()
         return _payout(payout)
+
+
+def _closure(closure: RemainderClosure, claim: Claim) -> dict[str, Any]:
+    data = {
+        name: getattr(closure, name)
+        for name in RemainderClosureSchema().fields
+        if name != "claim_state"
+    }
+    data["claim_state"] = str(claim.state)
+    return data
+
+
+@blp.route("/claims/<int:claim_id>/payouts/close-remainder")
+class CloseRemainder(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RemainderCloseSchema)
+    @blp.response(200, RemainderClosureSchema)
+    @blp.alt_response(
+        409, description="Not granted, closed already, or payouts not decided or not sent."
+    )
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Close what is left of the grant, with a reason: nothing more is paid.
+
+        What no payout stands for goes back to the budget of the grant's year; the claim
+        is settled at once, or once the payouts sent are booked.
+        """
+        try:
+            closure = PayoutService(db.session).close_remainder(
+                api_scope(), api_user(), claim_id, reason=data["reason"]
+            )
+        except DomainError as exc:
+            abort_with_problem(exc)
+        db.session.commit()
+        claim = db.session.get(Claim, claim_id)
+        assert claim is not None
+        return _closure(closure, claim)
 
 
 @blp.route("/payouts")
@@ -376,7 +440,8 @@ class BatchFile(MethodView):
         if found is None:
             abort(404, message="No such batch.")
         try:
-            data = BatchService(db.session).file(api_scope(), found.id)
+            data = BatchService(db.session).file(api_scope(), found.id, user=api_user())
+            db.session.commit()  # the download's audit event
         except DomainError as exc:
             abort_with_problem(exc)
         return send_file(

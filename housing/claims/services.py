@@ -206,6 +206,19 @@ class LateDecision:
     may_fix: bool
 
 
+def locked_claim(session: Session, scope: Scope, claim_id: int) -> Claim:
+    """The claim, row-locked until commit, if the scope may see it (else NotFound)."""
+    claim = session.scalars(
+        scope.select(Claim)
+        .where(Claim.id == claim_id)
+        .with_for_update(of=Claim)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if claim is None:
+        raise NotFound(_l("No such claim."))
+    return claim
+
+
 class ClaimService:
     def __init__(
         self,
@@ -418,16 +431,7 @@ class ClaimService:
 
     # --- the workflow -------------------------------------------------------------------
     def _locked(self, scope: Scope, claim_id: int) -> Claim:
-        """The claim, row-locked until commit, if the scope may see it."""
-        claim = self.session.scalars(
-            scope.select(Claim)
-            .where(Claim.id == claim_id)
-            .with_for_update(of=Claim)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if claim is None:
-            raise NotFound(_l("No such claim."))
-        return claim
+        return locked_claim(self.session, scope, claim_id)
 
     def _locked_budget(self, claim: Claim, year: int) -> Budget | None:
         return self.session.scalars(

@@ -1,5 +1,7 @@
 """The claim follows its payouts (issue 5 §6): in payment once the first payout is sent,
-settled once everything granted is paid and booked."""
+settled once everything granted is paid and booked, or once finance closed what is left
+and the payouts under way are booked. A payout of a settled claim the bank sends back puts
+the claim in payment again: it is paid again."""
 
 from __future__ import annotations
 
@@ -14,13 +16,19 @@ from sqlalchemy.orm import Session
 from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.services import ClaimService
 from housing.db import utcnow
-from housing.payments.models import Payout
+from housing.payments.models import Payout, RemainderClosure
 from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.payments import PayoutState
 
 # Money that has left: the payout went out in a released batch (and may be booked).
 LEFT_STATES = (PayoutState.SENT.value, PayoutState.BOOKED.value)
+# Nothing more happens to these payouts; any other state is a payout under way.
+FINISHED_STATES = (
+    PayoutState.BOOKED.value,
+    PayoutState.REJECTED.value,
+    PayoutState.CANCELLED.value,
+)
 
 
 TOPIC = "claims_follow"
@@ -65,13 +73,32 @@ def follow_claims(
         claim = session.get(Claim, claim_id)
         if claim is None:
             continue
+        closed = session.get(RemainderClosure, claim_id) is not None
         if claim.state == ClaimState.GRANTED and _any_left(session, claim_id):
             service.fire(system, None, claim_id, "start_payment")
             moved.append(claim_id)
-        if claim.state == ClaimState.IN_PAYMENT and fully_paid(session, claim_id, service.today()):
+        if claim.state == ClaimState.SETTLED and under_way(session, claim_id):
+            service.fire(system, None, claim_id, "reopen_payment")
+            moved.append(claim_id)
+        settles = claim.state == ClaimState.IN_PAYMENT or (
+            claim.state == ClaimState.GRANTED and closed
+        )
+        if settles and fully_paid(session, claim_id, service.today()):
             service.fire(system, None, claim_id, "settle")
             moved.append(claim_id)
     return moved
+
+
+def under_way(session: Session, claim_id: int) -> int:
+    """How many payouts of the claim are not finished (not booked, rejected or cancelled)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Payout)
+            .where(Payout.claim_id == claim_id, Payout.state.not_in(FINISHED_STATES))
+        )
+        or 0
+    )
 
 
 def _any_left(session: Session, claim_id: int) -> bool:
@@ -85,7 +112,8 @@ def _any_left(session: Session, claim_id: int) -> bool:
 
 
 def fully_paid(session: Session, claim_id: int, today: dt.date | None = None) -> bool:
-    """Every line's grant is covered by booked payouts (nothing is left to pay).
+    """Every line's grant is covered by booked payouts (nothing is left to pay), or
+    finance closed what is left and no payout is under way any more.
 
     A recurring line pays per period while the term lasts: it is done once the term has
     ended and each period up to its end has a booked payout.
@@ -95,6 +123,9 @@ def fully_paid(session: Session, claim_id: int, today: dt.date | None = None) ->
     today = today or utcnow().date()
     claim = session.get(Claim, claim_id)
     assert claim is not None
+    if session.get(RemainderClosure, claim_id) is not None:
+        # What is left was closed: done once the payouts under way are finished.
+        return not under_way(session, claim_id)
     for line in session.scalars(select(MeasureLine).where(MeasureLine.claim_id == claim_id)):
         granted = line.granted_amount or Decimal("0")
         if granted <= 0:

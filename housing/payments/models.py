@@ -126,6 +126,7 @@ class PaymentBatch(Base):
     total: Mapped[money] = mapped_column(default=Decimal("0.00"))
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    approved_at: Mapped[dt.datetime | None]
     released_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     released_at: Mapped[dt.datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
@@ -163,9 +164,33 @@ class PaymentBatchItem(Base):
     payee_bic: Mapped[str | None] = mapped_column(String(11))
     remittance: Mapped[str] = mapped_column(String(140))
     # Set when the bank statement shows the payout's debit (and which entry it was).
-    booked_entry_id: Mapped[int | None] = mapped_column(ForeignKey("statement_entry.id"))
+    # Indexed: the review queue and a second import look items up by the entry booking them.
+    booked_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("statement_entry.id"), index=True
+    )
 
     batch: Mapped[PaymentBatch] = relationship(back_populates="items")
+
+
+class RemainderClosure(Base):
+    """Finance closed what is granted and not yet paid: nothing more is paid on the claim.
+
+    The office holder never had a measure installed, or it cost less than granted; the
+    claim is settled once the payouts under way are booked, and the part of the grant not
+    paid goes back to the budget of the year that committed it.
+    """
+
+    __tablename__ = "remainder_closure"
+    __table_args__ = (CheckConstraint("released >= 0", name="released_not_negative"),)
+
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    closed_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    closed_at: Mapped[dt.datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    # What went back to the budget: granted minus every payout still standing.
+    released: Mapped[money]
+    budget_year: Mapped[int | None] = mapped_column(Integer)
 
 
 class StatementEntryStatus(enum.StrEnum):

@@ -23,20 +23,31 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
-from housing.claims.models import Claim, Document, DocumentKind, MeasureLine, Recurrence
+from housing.claims.models import (
+    Budget,
+    Claim,
+    Decision,
+    DecisionKind,
+    Document,
+    DocumentKind,
+    MeasureLine,
+    Recurrence,
+)
+from housing.claims.services import locked_claim
 from housing.crypto import active_cipher
 from housing.db import utcnow
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
 from housing.organisations.models import Organisation
 from housing.organisations.services import parse_bic, parse_iban
-from housing.payments.claims_follow import queue_follow_claims
+from housing.payments.claims_follow import follow_claims, queue_follow_claims
 from housing.payments.models import (
     ApprovalLimit,
     PaymentBatch,
     PaymentBatchItem,
     Payout,
     PayoutKind,
+    RemainderClosure,
 )
 from housing.payments.pain import BatchFile, Debtor, PainError, Transfer, build_pain001
 from housing.roles import Role
@@ -51,7 +62,7 @@ from workflows.payments import (
     fire_batch,
     fire_payout,
 )
-from workflows.rules import Actor, Regime
+from workflows.rules import Actor, Regime, granted_total
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # What still counts against a line's grant: everything but the refused and the withdrawn.
@@ -60,6 +71,16 @@ LIVE_STATES = tuple(
     s.value for s in PayoutState if s not in (PayoutState.REJECTED, PayoutState.CANCELLED)
 )
 PAYABLE_CLAIM_STATES = (ClaimState.GRANTED.value, ClaimState.IN_PAYMENT.value)
+# Payouts that must be decided before what is left of a grant can be closed: closing means
+# nothing more is paid, so none may still be on its way to a batch. A sent payout may
+# stand: the money has left, and the claim is settled once the statement books it.
+UNDECIDED_STATES = (
+    PayoutState.REQUESTED.value,
+    PayoutState.FIRST_APPROVED.value,
+    PayoutState.APPROVED.value,
+    PayoutState.BATCHED.value,
+    PayoutState.RETURNED.value,
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +157,8 @@ class PayoutService:
             )
         if claim.state not in PAYABLE_CLAIM_STATES:
             raise Conflict(_l("Payouts are requested for granted claims only."))
+        if self.session.get(RemainderClosure, claim.id) is not None:
+            raise Conflict(_l("Finance closed the payments of this claim: nothing more is paid."))
         # The line is locked: two requests at once cannot both spend its last euro.
         line = self.session.scalars(
             select(MeasureLine)
@@ -293,6 +316,105 @@ class PayoutService:
             raise invalid("payee_name", _l("Give the payee's name (at most 140 characters)."))
         payout.payee_name = name
 
+    # --- closing what is left -------------------------------------------------------------
+    def close_remainder(
+        self, scope: Scope, user: User, claim_id: int, *, reason: str | None
+    ) -> RemainderClosure:
+        """Finance closes what is granted and not yet paid, with a reason (issue 5 §6).
+
+        Nothing more is paid on the claim; the part of the grant no payout stands for goes
+        back to the budget of the year that committed it; the claim is settled once the
+        payouts already sent are booked (at once when none is on its way).
+        """
+        if Role.FINANCE not in user.roles:
+            raise Forbidden(_l("Only finance closes what is left of a grant."))
+        claim = locked_claim(self.session, scope, claim_id)
+        if claim.office_holder_user_id == user.id:
+            raise Forbidden(_l("You cannot act on your own claim."))
+        if claim.state not in PAYABLE_CLAIM_STATES:
+            raise Conflict(_l("Only a granted claim that is not settled has a remainder to close."))
+        if self.session.get(RemainderClosure, claim.id) is not None:
+            raise Conflict(_l("What was left of this grant is closed already."))
+        why = (reason or "").strip()
+        if not why:
+            raise invalid("reason", _l("Give the reason why the rest is not paid."))
+        if len(why) > 2000:
+            raise invalid("reason", _l("The reason is at most 2,000 characters."))
+        undecided = self.session.scalar(
+            select(func.count())
+            .select_from(Payout)
+            .where(Payout.claim_id == claim.id, Payout.state.in_(UNDECIDED_STATES))
+        )
+        if undecided:
+            raise Conflict(
+                _l(
+                    "%(count)s payout(s) of this claim are not decided or not sent yet: approve"
+                    " and pay, reject or cancel them first.",
+                    count=undecided,
+                )
+            )
+        standing = Decimal(
+            self.session.scalar(
+                select(func.coalesce(func.sum(Payout.amount), 0)).where(
+                    Payout.claim_id == claim.id, Payout.state.in_(LIVE_STATES)
+                )
+            )
+        )
+        year = self._grant_year(claim.id)
+        budget = (
+            self.session.scalars(
+                select(Budget)
+                .where(Budget.organisation_id == claim.organisation_id, Budget.year == year)
+                .with_for_update()
+            ).one_or_none()
+            if year is not None
+            else None
+        )
+        # What the grant committed, less what payouts stand for; a recurring line committed
+        # one period and may have paid many, so what is released is never below nothing,
+        # and never more than the budget still holds as committed.
+        released = max(granted_total(claim.lines) - standing, Decimal("0.00"))
+        if budget is not None:
+            released = min(released, budget.committed)
+            budget.committed -= released
+        else:
+            released = Decimal("0.00")
+        closure = RemainderClosure(
+            claim_id=claim.id,
+            organisation_id=claim.organisation_id,
+            closed_by_id=user.id,
+            closed_at=self.clock(),
+            reason=why,
+            released=released,
+            budget_year=year if budget is not None else None,
+        )
+        self.session.add(closure)
+        self.session.flush()
+        self.audit.append(
+            claim.organisation_id,
+            event="remainder_closed",
+            actor_id=user.id,
+            claim_id=claim.id,
+            reason=why,
+            payload={"released": released, "budget_year": closure.budget_year},
+        )
+        follow_claims(self.session, [claim.id], clock=self.clock)
+        return closure
+
+    def _grant_year(self, claim_id: int) -> int | None:
+        """The year (in Amsterdam) whose budget the claim's grant committed."""
+        moment = self.session.scalar(
+            select(func.min(Decision.decided_at)).where(
+                Decision.claim_id == claim_id,
+                Decision.kind.in_([DecisionKind.GRANT, DecisionKind.PARTIAL_GRANT]),
+            )
+        )
+        if moment is None:
+            return None
+        if moment.tzinfo is None:  # SQLite hands back naive datetimes; they are UTC
+            moment = moment.replace(tzinfo=dt.UTC)
+        return moment.astimezone(AMSTERDAM).year
+
     def set_limit(self, scope: Scope, admin: User, user_id: int, amount: Any) -> ApprovalLimit:
         """The administrator delegates payment approval up to an amount."""
         if Role.ADMIN not in admin.roles:
@@ -379,6 +501,8 @@ class RecurringPayouts:
                 MeasureLine.recurrence != Recurrence.ONE_OFF,
                 MeasureLine.granted_amount > 0,
                 Claim.state.in_(PAYABLE_CLAIM_STATES),
+                # Finance closed what was left: no period is asked for any more.
+                Claim.id.not_in(select(RemainderClosure.claim_id)),
             )
             .order_by(MeasureLine.id)
         ).all()
@@ -541,6 +665,7 @@ class BatchService:
     def approve(self, scope: Scope, user: User, batch_id: int) -> PaymentBatch:
         batch = self._locked(scope, batch_id)
         self._fire(batch, "approve", user)
+        batch.approved_at = self.clock()
         return batch
 
     def cancel(self, scope: Scope, user: User, batch_id: int, *, reason: str) -> PaymentBatch:
@@ -608,8 +733,12 @@ class BatchService:
         queue_follow_claims(self.session, {p.claim_id for p in payouts}, f"batch:{batch.id}")
         return batch
 
-    def file(self, scope: Scope, batch_id: int) -> bytes:
-        """The frozen pain.001, byte for byte as released (checked against its SHA-256)."""
+    def file(self, scope: Scope, batch_id: int, *, user: User | None = None) -> bytes:
+        """The frozen pain.001, byte for byte as released (checked against its SHA-256).
+
+        With a user, the download is recorded in the audit trail: the file names every
+        payee and their account (the caller commits).
+        """
         batch = scope.get(self.session, PaymentBatch, batch_id)
         if batch is None:
             raise NotFound(_l("No such batch."))
@@ -618,6 +747,13 @@ class BatchService:
         data = active_cipher().decrypt_bytes(batch.file_data)
         if hashlib.sha256(data).hexdigest() != batch.file_sha256:
             raise RuntimeError(f"payment file of batch {batch.id} does not match its SHA-256")
+        if user is not None:
+            self.audit.append(
+                batch.organisation_id,
+                event="batch_file_downloaded",
+                actor_id=user.id,
+                payload={"batch_id": batch.id, "sha256": batch.file_sha256},
+            )
         return data
 
     def _fire(self, batch: PaymentBatch, event: str, user: User, reason: str | None = None) -> None:

@@ -23,6 +23,7 @@ from housing.web.forms import (
     OFFICE_LABELS,
     ROLE_LABELS,
     STATE_LABELS,
+    TIMELINE_LABELS,
 )
 
 # Everything is served from this origin: no CDN, no inline script, no framing.
@@ -75,6 +76,7 @@ def register_web(app: Flask) -> None:
         OFFICE_LABELS=OFFICE_LABELS,
         KIND_LABELS=KIND_LABELS,
         STATE_LABELS=STATE_LABELS,
+        TIMELINE_LABELS=TIMELINE_LABELS,
         CLOCK_LABELS=CLOCK_LABELS,
         EVENT_LABELS=EVENT_LABELS,
         DOCUMENT_LABELS=DOCUMENT_LABELS,

@@ -264,7 +264,8 @@ def batch_file(batch_id: int) -> ResponseReturnValue:
     if found is None:
         abort(404)
     try:
-        data = BatchService(db.session).file(current_scope(), found.id)
+        data = BatchService(db.session).file(current_scope(), found.id, user=current_user)
+        db.session.commit()  # the download's audit event
     except DomainError as exc:
         if exc.status == 404:
             abort(404)

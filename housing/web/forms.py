@@ -81,6 +81,26 @@ EVENT_LABELS = {
     "uphold": _l("Uphold the refusal"),
     "withdraw": _l("Withdraw the claim"),
 }
+# The claim's timeline: what happened, for the events that are no step of the claim's own
+# workflow (those are named by the state they led to).
+TIMELINE_LABELS = {
+    "create": _l("Claim started"),
+    "add_document": _l("Document added"),
+    "record_scan": _l("Woningscan recorded"),
+    "extension_notice": _l("Decision term extended"),
+    "default_notice": _l("Notice of default received"),
+    "penalty_decision": _l("Penalty for a late decision decided"),
+    "payout_requested": _l("Receipt or invoice recorded"),
+    "payout_approve": _l("Payout approved by finance"),
+    "payout_reject": _l("Payout rejected by finance"),
+    "payout_cancel": _l("Payout cancelled by finance"),
+    "payout_correct": _l("New account recorded after a return"),
+    "payout_book": _l("Payout booked: on the bank statement"),
+    "payout_return": _l("Payout returned by the bank"),
+    "statement_entry_duplicate": _l("A second debit for a booked payout was flagged"),
+    "remainder_closed": _l("Finance closed what was left of the grant"),
+    "reopen_payment": _l("In payment again: a payout is paid again"),
+}
 DOCUMENT_LABELS = {
     "scan_report": _l("Woningscan report"),
     "security_advice": _l("Security advice"),

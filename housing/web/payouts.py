@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from housing.claims.models import Claim, Document, DocumentKind
 from housing.db import db
 from housing.errors import DomainError
-from housing.payments.models import PayoutKind
+from housing.payments.models import PayoutKind, RemainderClosure
 from housing.payments.queries import (
     PAYOUT_CLAIM_STATES,
     claim_payouts,
@@ -25,10 +25,10 @@ from housing.payments.queries import (
     payout_kind_for,
     unpaid_by_line,
 )
-from housing.payments.services import PayoutInput, PayoutService
+from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutService
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import show_field_errors
+from housing.web.formtools import show_field_errors, unit_of_work
 from housing.web.payment_forms import BATCH_STATE_LABELS, PAYOUT_STATE_LABELS, PayoutForm
 
 bp = Blueprint("payouts", __name__, url_prefix="/claims")
@@ -51,10 +51,18 @@ def payout_panel(claim: Claim) -> dict[str, Any] | None:
     if claim.state not in PAYOUT_CLAIM_STATES and not payouts:
         return None
     lines = {line.id: line for line in claim.lines}
+    closure = db.session.get(RemainderClosure, claim.id)
     return {
         "unpaid": unpaid_by_line(db.session, claim),
         "payouts": [(payout, lines.get(payout.measure_line_id)) for payout in payouts],
-        "kind": payout_kind_for(claim, current_user),
+        # Nothing more is requested once finance closed what was left.
+        "kind": None if closure else payout_kind_for(claim, current_user),
+        "closure": closure,
+        # Offered to finance; the service checks it again (and the payouts under way).
+        "may_close": closure is None
+        and claim.state in PAYABLE_CLAIM_STATES
+        and Role.FINANCE in current_user.roles
+        and claim.office_holder_user_id != current_user.id,
     }
 
 
@@ -151,3 +159,17 @@ def new(claim_id: int) -> ResponseReturnValue:
             )
             return redirect(url_for("claims.show", claim_id=claim.id), code=303)
     return render_template("payouts/new.html", claim=claim, form=form, kind=kind)
+
+
+@bp.route("/<int:claim_id>/payouts/close", methods=["POST"])
+@role_required(Role.FINANCE)
+def close_remainder(claim_id: int) -> ResponseReturnValue:
+    """Finance closes what is left of the grant, with a reason (audited)."""
+    claim = _claim_or_404(claim_id)
+    return unit_of_work(
+        lambda: PayoutService(db.session).close_remainder(
+            current_scope(), current_user, claim.id, reason=request.form.get("reason")
+        ),
+        done=_("What was left of the grant is closed: nothing more is paid."),
+        back_to=url_for("claims.show", claim_id=claim.id),
+    )
