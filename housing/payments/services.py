@@ -303,6 +303,11 @@ class PayoutService:
         self._audit(
             payout, f"payout_{event}", user, {"from": source, "to": payout.state}, reason=reason
         )
+        if event in ("reject", "cancel"):
+            # The last payout under way given up may be what the claim waited for (its
+            # remainder closed): it is settled now.
+            self.session.flush()
+            follow_claims(self.session, [payout.claim_id], clock=self.clock)
         return payout
 
     def _apply_correction(self, payout: Payout, correction: dict[str, Any]) -> None:

@@ -42,9 +42,10 @@ def statement(
     opening_balance: Decimal,
     batches: Sequence[PaidBatch],
     sequence: int = 1,
+    late_returns: Sequence[PaidTransfer] = (),
 ) -> bytes:
     """One statement: a debit entry per batch (with details or not), and a credit entry per
-    returned transfer."""
+    returned transfer, of these batches or (`late_returns`) paid on an earlier statement."""
     entries: list[str] = []
     balance = opening_balance
     number = 0
@@ -86,6 +87,7 @@ def statement(
             )
         )
     returns = [t for batch in batches for t in batch.transfers if t.return_reason]
+    returns += late_returns
     for transfer in returns:
         number += 1
         balance += transfer.amount
