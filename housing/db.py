@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import sqlite3
 from decimal import Decimal
 from typing import Annotated, Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Enum, MetaData, Numeric, String, Text, TypeDecorator, text
-from sqlalchemy.engine import Dialect
+from sqlalchemy import (
+    DateTime,
+    Enum,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    event,
+    text,
+)
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
 
 from housing.crypto import active_cipher
@@ -96,3 +107,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The embedded default (`make run`): web, worker and beat share one SQLite file. In WAL mode
+# a reader never waits for the writer (a page does not fail while a job writes), and a
+# writer waits its turn for up to this long instead of failing at once.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.close()

@@ -42,3 +42,20 @@ def test_demo_seed_on_sqlite_is_idempotent_and_encrypts(sqlite_app):
     assert user is not None and user.primary_role == "admin"
     # Aware datetimes come back from SQLite too.
     assert user.created_at.tzinfo is not None
+
+
+def test_on_sqlite_a_page_reads_while_a_worker_writes(sqlite_app):
+    """web, worker and beat share the file: every connection is in WAL mode (a reader
+    never waits for a writer, even while it commits) and a writer waits its turn."""
+    seed(db.session)
+    db.session.commit()
+    engine = db.engine
+    with engine.connect() as writer, engine.connect() as reader:
+        assert writer.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert writer.exec_driver_sql("PRAGMA busy_timeout").scalar() == 15_000
+        writer.exec_driver_sql("BEGIN IMMEDIATE")  # the worker holds the write lock
+        writer.execute(text("UPDATE user_account SET full_name = 'Bezig' WHERE id = 1"))
+        # Seen as it was before the write: no "database is locked" for the page.
+        name = reader.execute(text("SELECT full_name FROM user_account WHERE id = 1")).scalar()
+        assert name and name != "Bezig"
+        writer.rollback()

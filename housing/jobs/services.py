@@ -214,6 +214,11 @@ class _Progress:
         values: dict[str, Any] = {"progress_done": done, "progress_total": max(total, done)}
         if message is not None:
             values["message"] = message[:MESSAGE_LENGTH]
+        if self.engine.dialect.name == "sqlite":
+            # One writer at a time: while the job's own transaction writes, its progress
+            # cannot be written; waiting for that lock would only hold the job up. The
+            # embedded database shows the result at the end.
+            return
         try:
             with self.engine.begin() as connection:
                 updated = connection.execute(

@@ -222,18 +222,19 @@ class BatchItemRow:
     item: PaymentBatchItem
     claim_number: str
     payout_state: str
+    claim_id: int
 
 
 def batch_items(session: Session, batch_id: int) -> list[BatchItemRow]:
     """The items of a batch the caller has already found in their scope."""
     rows = session.execute(
-        select(PaymentBatchItem, Claim.number, Payout.state)
+        select(PaymentBatchItem, Claim.number, Payout.state, Claim.id)
         .join(Payout, Payout.id == PaymentBatchItem.payout_id)
         .join(Claim, Claim.id == Payout.claim_id)
         .where(PaymentBatchItem.batch_id == batch_id)
         .order_by(PaymentBatchItem.id)
     ).all()
-    return [BatchItemRow(item, number, state) for item, number, state in rows]
+    return [BatchItemRow(*row) for row in rows]
 
 
 def count_approved(session: Session, scope: Scope) -> int:
