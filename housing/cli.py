@@ -187,47 +187,61 @@ def seed_demo() -> None:
     help="A payment the bank sends back (reason AC04, account closed).",
 )
 @click.option(
+    "--later",
+    is_flag=True,
+    help="Only the returns, on a statement of their own: the batch was booked before.",
+)
+@click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True),
     default="-",
     help="Where to write the camt.053 (default: standard output).",
 )
 @with_appcontext
-def demo_statement(msg_id: str, returned: tuple[str, ...], out: str) -> None:
+def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str) -> None:
     """Write the camt.053 a bank would send after paying released batch MSG_ID (a demo)."""
     from decimal import Decimal
 
     from sqlalchemy import select
 
     from housing.organisations.models import Organisation
-    from housing.payments.models import PaymentBatch
+    from housing.payments.models import BankStatement, PaymentBatch
     from housing.payments.simulated_bank import PaidBatch, PaidTransfer, statement
 
     batch = db.session.scalars(select(PaymentBatch).where(PaymentBatch.msg_id == msg_id)).first()
     if batch is None or batch.released_at is None:
         raise click.ClickException(f"No released batch {msg_id}.")
+    unknown = set(returned) - {item.end_to_end_id for item in batch.items}
+    if unknown:
+        raise click.ClickException(f"Not in batch {msg_id}: {', '.join(sorted(unknown))}.")
+    if later and not returned:
+        raise click.ClickException("--later needs at least one --return.")
     organisation = db.session.get(Organisation, batch.organisation_id)
+    # The statement follows the account's previous one, so no balance gap is flagged.
+    previous = db.session.scalars(
+        select(BankStatement)
+        .where(BankStatement.organisation_id == batch.organisation_id)
+        .order_by(BankStatement.id.desc())
+        .limit(1)
+    ).first()
+    transfers = [
+        PaidTransfer(
+            item.end_to_end_id,
+            item.amount,
+            item.payee_name,
+            item.payee_iban,
+            "AC04" if item.end_to_end_id in returned else None,
+        )
+        for item in batch.items
+    ]
     data = statement(
         account_iban=organisation.iban,
-        statement_id=f"DEMO-{batch.msg_id}",
+        statement_id=f"DEMO-{batch.msg_id}" + ("-RETOUR" if later else ""),
         booked_on=batch.execution_date or dt.date.today(),
-        opening_balance=Decimal("250000.00"),
-        batches=[
-            PaidBatch(
-                batch.msg_id,
-                batch.pmt_inf_id,
-                [
-                    PaidTransfer(
-                        item.end_to_end_id,
-                        item.amount,
-                        item.payee_name,
-                        item.payee_iban,
-                        "AC04" if item.end_to_end_id in returned else None,
-                    )
-                    for item in batch.items
-                ],
-            )
-        ],
+        opening_balance=previous.closing_balance if previous else Decimal("250000.00"),
+        batches=[] if later else [PaidBatch(batch.msg_id, batch.pmt_inf_id, transfers)],
+        sequence=(previous.sequence_number or 0) + 1 if previous else 1,
+        late_returns=[t for t in transfers if t.return_reason] if later else (),
     )
     if out == "-":
         click.get_binary_stream("stdout").write(data)

@@ -218,3 +218,27 @@ def test_the_demo_bank_writes_the_statement_of_a_released_batch(app, session, tm
     assert [d.end_to_end_id for d in entry.details] == [i.end_to_end_id for i in batch.items]
     unknown = app.test_cli_runner().invoke(args=["demo", "statement", "NOPE"])
     assert unknown.exit_code != 0 and "No released batch NOPE" in unknown.output
+    stranger = app.test_cli_runner().invoke(
+        args=["demo", "statement", batch.msg_id, "--return", "VW-NOT-OURS"]
+    )
+    assert stranger.exit_code != 0 and "Not in batch" in stranger.output
+
+    # Booked, then sent back days later: a statement of the return alone, following on.
+    from housing.payments.statements import StatementImport
+
+    StatementImport(session).import_file(batch.organisation_id, first.id, out.read_bytes())
+    session.commit()
+    e2e = batch.items[0].end_to_end_id
+    late = tmp_path / "return.xml"
+    result = app.test_cli_runner().invoke(
+        args=["demo", "statement", batch.msg_id, "--return", e2e, "--later", "--out", str(late)]
+    )
+    assert result.exit_code == 0, result.output
+    (returned,) = parse_statement(late.read_bytes()).statements
+    (credit,) = returned.entries
+    assert credit.signed_amount > 0 and [d.end_to_end_id for d in credit.details] == [e2e]
+    assert returned.opening_balance.signed_amount == statement.closing_balance.signed_amount
+    report = StatementImport(session).import_file(
+        batch.organisation_id, first.id, late.read_bytes()
+    )
+    assert (report.returns, report.balance_gaps) == (1, 0)

@@ -39,6 +39,11 @@ def test_assets_are_served_from_here(client, session):
         with client.get(asset) as response:  # closes the streamed file
             assert response.status_code == 200, asset
     assert "https://" not in page.split("<body")[0]  # no CDN in the head
+    assert 'rel="icon" href="/static/favicon.svg"' in page  # no 404 for /favicon.ico
+    # htmx adds no inline <style> of its own, which the CSP (style-src 'self') would block.
+    assert """content='{"includeIndicatorStyles": false}'""" in page
+    with client.get("/static/css/theme.css") as theme:
+        assert b".htmx-request .htmx-indicator" in theme.data
 
 
 def test_the_dutch_catalog_translates_every_message():
