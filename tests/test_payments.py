@@ -173,6 +173,7 @@ def test_a_batch_is_approved_by_one_and_released_by_another_and_its_file_is_froz
     assert all(id_.startswith(fin.claim.number) and len(id_) <= 35 for id_ in ids)
     fin.batches.approve(fin.scope(fin.f1), fin.f1, batch.id)
     session.commit()
+    assert batch.approved_at == fin.world.clock()
     with pytest.raises(Forbidden) as same:
         fin.batches.release(fin.scope(fin.f1), fin.f1, batch.id)
     assert same.value.field_errors["rule"] == ["releaser_approved"]
@@ -194,6 +195,13 @@ def test_a_batch_is_approved_by_one_and_released_by_another_and_its_file_is_froz
     session.commit()
     assert again.file_sha256 == batch.file_sha256
     assert fin.batches.file(fin.scope(fin.f1), batch.id) == data
+    # A download by a person is on the audit trail: the file names every payee's account.
+    assert fin.batches.file(fin.scope(fin.f1), batch.id, user=fin.f1) == data
+    session.commit()
+    (downloaded,) = session.scalars(
+        select(AuditEventModel).where(AuditEventModel.event == "batch_file_downloaded")
+    )
+    assert (downloaded.actor_id, downloaded.organisation_id) == (fin.f1.id, fin.world.org.id)
     assert session.scalar(select(func.count()).select_from(PaymentBatchItem)) == 2
     assert {p.state for p in session.scalars(select(Payout))} == {"sent"}
     # The claims follow through the outbox (a batch can touch thousands of them).

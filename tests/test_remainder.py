@@ -180,6 +180,31 @@ def test_who_may_close_and_with_what(books, session):
     assert session.scalars(select(RemainderClosure)).all() == []
 
 
+def test_a_payout_sent_back_after_the_closure_and_given_up_settles_and_frees_its_money(
+    books, session
+):
+    claim = books.claim("1000.00")
+    sent = books.payout(claim, 0, "600.00")
+    books.batch([(sent, "VW-REST-0002-P1")])
+    books.world.service.fire(books.scope(books.finance), None, claim.id, "start_payment")
+    session.commit()
+    before = committed(books)
+    close(books, claim)
+    assert committed(books) == before - Decimal("400.00")  # 600 is on its way
+    sent.state = "returned"  # the bank sent it back
+    session.commit()
+    assert state(books, claim) == "in_payment"
+
+    service(books).decide(
+        books.scope(books.finance), books.finance, sent.id, "cancel", reason="Geen rekening meer"
+    )
+    session.commit()
+
+    assert state(books, claim) == "settled"
+    assert committed(books) == before - Decimal("1000.00")
+    assert session.get(RemainderClosure, claim.id).released == Decimal("1000.00")
+
+
 def test_a_returned_payout_given_up_and_the_rest_closed_settles_the_claim(books, session):
     claim = books.claim("1234.50")
     payout = books.payout(claim, 0, "1234.50", state="returned")

@@ -304,11 +304,35 @@ class PayoutService:
             payout, f"payout_{event}", user, {"from": source, "to": payout.state}, reason=reason
         )
         if event in ("reject", "cancel"):
+            closure = self.session.get(RemainderClosure, payout.claim_id)
+            if closure is not None and closure.budget_year is not None:
+                # Given up after the rest was closed (the bank returned it): what it stood
+                # for goes back to the budget too.
+                self._release(closure, payout.amount)
             # The last payout under way given up may be what the claim waited for (its
             # remainder closed): it is settled now.
             self.session.flush()
             follow_claims(self.session, [payout.claim_id], clock=self.clock)
         return payout
+
+    def _locked_budget(self, organisation_id: int, year: int | None) -> Budget | None:
+        if year is None:
+            return None
+        return self.session.scalars(
+            select(Budget)
+            .where(Budget.organisation_id == organisation_id, Budget.year == year)
+            .with_for_update()
+        ).one_or_none()
+
+    def _release(self, closure: RemainderClosure, amount: Decimal) -> Decimal:
+        """Give back to the closure's budget year up to `amount` of what it committed."""
+        budget = self._locked_budget(closure.organisation_id, closure.budget_year)
+        if budget is None:
+            return Decimal("0.00")
+        released = min(max(amount, Decimal("0.00")), budget.committed)
+        budget.committed -= released
+        closure.released += released
+        return released
 
     def _apply_correction(self, payout: Payout, correction: dict[str, Any]) -> None:
         iban = parse_iban(str(correction.get("payee_iban", "")), "payee_iban")
@@ -366,33 +390,19 @@ class PayoutService:
             )
         )
         year = self._grant_year(claim.id)
-        budget = (
-            self.session.scalars(
-                select(Budget)
-                .where(Budget.organisation_id == claim.organisation_id, Budget.year == year)
-                .with_for_update()
-            ).one_or_none()
-            if year is not None
-            else None
-        )
-        # What the grant committed, less what payouts stand for; a recurring line committed
-        # one period and may have paid many, so what is released is never below nothing,
-        # and never more than the budget still holds as committed.
-        released = max(granted_total(claim.lines) - standing, Decimal("0.00"))
-        if budget is not None:
-            released = min(released, budget.committed)
-            budget.committed -= released
-        else:
-            released = Decimal("0.00")
         closure = RemainderClosure(
             claim_id=claim.id,
             organisation_id=claim.organisation_id,
             closed_by_id=user.id,
             closed_at=self.clock(),
             reason=why,
-            released=released,
-            budget_year=year if budget is not None else None,
+            released=Decimal("0.00"),
+            budget_year=year if self._locked_budget(claim.organisation_id, year) else None,
         )
+        # What the grant committed, less what payouts stand for; a recurring line committed
+        # one period and may have paid many, so what is released is never below nothing,
+        # and never more than the budget still holds as committed.
+        self._release(closure, granted_total(claim.lines) - standing)
         self.session.add(closure)
         self.session.flush()
         self.audit.append(
@@ -401,7 +411,7 @@ class PayoutService:
             actor_id=user.id,
             claim_id=claim.id,
             reason=why,
-            payload={"released": released, "budget_year": closure.budget_year},
+            payload={"released": closure.released, "budget_year": closure.budget_year},
         )
         follow_claims(self.session, [claim.id], clock=self.clock)
         return closure
