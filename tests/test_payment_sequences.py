@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -186,7 +187,7 @@ class PaymentSequences(RuleBasedStateMachine):
     def _statement(
         self,
         batches: list[simulated_bank.PaidBatch],
-        late_returns: list[simulated_bank.PaidTransfer] = (),  # type: ignore[assignment]
+        late_returns: Sequence[simulated_bank.PaidTransfer] = (),
     ) -> bytes:
         number = next(self.numbers)
         data = simulated_bank.statement(
