@@ -356,7 +356,7 @@ def outbox() -> None:
 @with_appcontext
 def outbox_status(organisation_name: str | None) -> None:
     """Counts per status, the oldest pending message's age, and the dead messages."""
-    from housing.db import utcnow
+    from housing.clock import utcnow
     from housing.outbox.services import status_report
 
     organisation_id = None

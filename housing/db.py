@@ -21,8 +21,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.orm import DeclarativeBase, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry, scoped_session
 
+from housing.clock import utcnow
 from housing.crypto import active_cipher
 
 NAMING_CONVENTION = {
@@ -80,10 +81,6 @@ def str_enum(cls: type[enum.Enum], name: str) -> Enum:
     )
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 intpk = Annotated[int, mapped_column(primary_key=True)]
 str80 = Annotated[str, mapped_column(String(80))]
 str200 = Annotated[str, mapped_column(String(200))]
@@ -107,6 +104,10 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# What services take: a plain Session (tests, workers) or Flask-SQLAlchemy's request-scoped
+# proxy `db.session`; both offer the same methods.
+DbSession = Session | scoped_session[Any]
 
 # The embedded default (`make run`): web, worker and beat share one SQLite file. In WAL mode
 # a reader never waits for the writer (a page does not fail while a job writes), and a

@@ -13,10 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, false, select
-from sqlalchemy.orm import Session
 
+from housing.errors import NotFound
 from housing.roles import Role
+
+if TYPE_CHECKING:
+    from housing.db import DbSession
 
 if TYPE_CHECKING:
     from housing.accounts.models import User
@@ -95,7 +99,29 @@ class Scope:
         """A `select(model)` limited to this scope."""
         return select(model).where(*self.criteria(model))
 
-    def get(self, session: Session, model: type[T], ident: int) -> T | None:
+    def get(self, session: DbSession, model: type[T], ident: int) -> T | None:
         """The row with this id if it lies inside the scope, else None."""
-        pk = model.__mapper__.primary_key[0]  # type: ignore[attr-defined]
-        return session.scalars(self.select(model).where(pk == ident)).one_or_none()
+        return session.scalars(self.select(model).where(_primary_key(model) == ident)).one_or_none()
+
+    def get_for_update(
+        self, session: DbSession, model: type[T], ident: int, *, missing: str | None = None
+    ) -> T:
+        """The row with this id, locked until the transaction ends and read fresh.
+
+        The one way to lock a row by id: two requests acting on one claim, payout or batch
+        wait for each other instead of both deciding on what they read before. A row
+        outside the scope is `NotFound`, exactly as one that does not exist.
+        """
+        row = session.scalars(
+            self.select(model)
+            .where(_primary_key(model) == ident)
+            .with_for_update(of=model)
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if row is None:
+            raise NotFound(missing or _l("Not found."))
+        return row
+
+
+def _primary_key(model: type[Any]) -> ColumnElement[Any]:
+    return model.__mapper__.primary_key[0]  # type: ignore[no-any-return]

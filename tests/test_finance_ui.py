@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim, Regime
-from housing.db import db, utcnow
+from housing.clock import utcnow
+from housing.db import db
 from housing.jobs.kinds import default_kinds
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobContext

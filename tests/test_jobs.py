@@ -15,7 +15,8 @@ from housing.accounts.models import User
 from housing.audit.jobs import AUDIT_VERIFY, AUDIT_VERIFY_KIND, verify_chain
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
-from housing.db import db, utcnow
+from housing.clock import utcnow
+from housing.db import db
 from housing.errors import Forbidden, InvalidInput
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import (

@@ -13,7 +13,7 @@ from housing.audit.models import AccessLog, AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Confidentiality, DocumentKind
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.notifications.models import (
     Notification,
     NotificationKind,

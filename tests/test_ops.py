@@ -15,8 +15,8 @@ from sqlalchemy import delete, func, select
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
+from housing.clock import utcnow
 from housing.config import Settings
-from housing.db import utcnow
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.roles import Role

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from housing.claims.services import ClaimService
+from housing.clock import utcnow
 from housing.config import Settings
-from housing.db import db, utcnow
+from housing.db import db
 from housing.notifications.services import TOPIC, deliver_notification
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import OutboxConsumer, OutboxSweep, Outcome

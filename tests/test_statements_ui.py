@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.jobs.kinds import default_kinds
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobContext, JobFailed

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import ApiToken, Channel, Language, User
 from housing.accounts.passwords import hash_password, policy_problems, verify_password
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.errors import Conflict, InvalidInput, NotFound
 from housing.organisations.models import Organisation
 from housing.roles import Role

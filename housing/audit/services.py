@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
-from housing.db import utcnow
+from housing.clock import utcnow
 
 GENESIS_HASH = "0" * 64
 

@@ -9,7 +9,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -37,7 +36,7 @@ from housing.claims.models import (
     SecurityAdvice,
     WoningScan,
 )
-from housing.db import utcnow
+from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
@@ -60,7 +59,6 @@ from workflows.rules import (
     regime_for,
 )
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 RETENTION_YEARS = 7
 # Before the decision: the term can still be extended (art. 4:14).
 EXTENDABLE_STATES = (
@@ -246,7 +244,7 @@ class ClaimService:
         )
 
     def today(self) -> dt.date:
-        return self.clock().astimezone(AMSTERDAM).date()
+        return today(self.clock)
 
     # --- who acts ---------------------------------------------------------------------
     def actor_for(self, user: User | None) -> Actor:

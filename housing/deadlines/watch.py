@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Exists, Select, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -32,7 +31,7 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Decision
 from housing.claims.services import APPLICATION_DECISION_KINDS, ClaimService
-from housing.db import utcnow
+from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
 from housing.notifications.models import NotificationKind
@@ -44,7 +43,6 @@ from workflows.claim import ClaimEvent, ClaimState
 
 log = get_logger(__name__)
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 DEFAULT_WARNING_WORKING_DAYS = 5
 OBJECTION_TERM_ENDED = "objection_term_ended"
 
@@ -106,7 +104,7 @@ class DeadlineWatch:
         self.warning_working_days = warning_working_days
 
     def today(self) -> dt.date:
-        return self.clock().astimezone(AMSTERDAM).date()
+        return today(self.clock)
 
     def run(self, today: dt.date | None = None, *, force: bool = False) -> WatchReport:
         """Act for `today` (default: the clock's day in Amsterdam) in every organisation.

@@ -41,7 +41,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.errors import Forbidden, InvalidInput, NotFound
 from housing.jobs.models import FINISHED, Job, JobStatus
 from housing.logging import get_logger

@@ -20,7 +20,7 @@ from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Document
 from housing.claims.services import ClaimService
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.errors import Conflict, NotFound
 from housing.notifications.models import Notification, PrintItem, PrintStatus
 from housing.notifications.services import _sentences

@@ -21,7 +21,7 @@ from weasyprint import HTML
 from housing.accounts.models import Channel, User
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Confidentiality, DocumentKind
-from housing.db import utcnow
+from housing.clock import today, utcnow
 from housing.notifications.mail import send_mail
 from housing.notifications.models import (
     Notification,
@@ -211,7 +211,7 @@ def _queue_letter(
         subject=subject,
         sentences=sentences,
         link=_link(claim, kind),
-        today=utcnow().date(),
+        today=today(),
     )
     document = DocumentStore.default().add(
         session,

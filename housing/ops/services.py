@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail
-from housing.db import db, utcnow
+from housing.clock import utcnow
+from housing.db import db
 from housing.errors import Conflict, Forbidden, NotFound
 from housing.logging import get_logger
 from housing.ops.models import WorkerHeartbeat

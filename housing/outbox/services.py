@@ -23,7 +23,7 @@ from sqlalchemy import event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from housing.db import utcnow
+from housing.clock import utcnow
 from housing.logging import get_logger
 from housing.outbox.models import OutboxMessage, OutboxStatus
 

@@ -18,9 +18,10 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from lxml import etree
+
+from housing.clock import AMSTERDAM
 
 CAMT_053_001_02 = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
 SUPPORTED_VERSION = "camt.053.001.02"
@@ -30,7 +31,6 @@ XSD_FILENAME = "camt.053.001.02.xsd"
 DEFAULT_XSD_PATH = Path(__file__).parent / "schemas" / XSD_FILENAME
 XSD_PATH_ENV = "CAMT_XSD_PATH"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 _NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
 _NS = {"c": CAMT_053_001_02}

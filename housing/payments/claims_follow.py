@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.services import ClaimService
-from housing.db import utcnow
+from housing.clock import today as amsterdam_today
+from housing.clock import utcnow
 from housing.payments.models import Payout, RemainderClosure
 from housing.scoping import Scope
 from workflows.claim import ClaimState
@@ -120,7 +121,7 @@ def fully_paid(session: Session, claim_id: int, today: dt.date | None = None) ->
     """
     from housing.payments.services import next_period, period_start_of
 
-    today = today or utcnow().date()
+    today = today or amsterdam_today()
     claim = session.get(Claim, claim_id)
     assert claim is not None
     if session.get(RemainderClosure, claim_id) is not None:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
@@ -31,7 +30,7 @@ from housing.claims.models import (
     MeasureCatalogue,
     MeasureLine,
 )
-from housing.db import utcnow
+from housing.clock import AMSTERDAM, utcnow
 from housing.errors import InvalidInput
 from housing.payments.models import (
     ApprovalLimit,
@@ -47,7 +46,6 @@ from workflows.claim import ClaimState
 from workflows.payments import BatchState, PayoutState
 from workflows.rules import Regime
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # Finance checks these, oldest first; a payout above one approver's limit waits for a second.
 TO_CHECK_STATES = (PayoutState.REQUESTED.value, PayoutState.FIRST_APPROVED.value)
 # The claim page shows the payouts of claims that are, or were, in payment.

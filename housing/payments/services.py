@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -34,8 +33,8 @@ from housing.claims.models import (
     Recurrence,
 )
 from housing.claims.services import locked_claim
+from housing.clock import AMSTERDAM, today, utcnow
 from housing.crypto import active_cipher
-from housing.db import utcnow
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
 from housing.organisations.models import Organisation
@@ -64,7 +63,6 @@ from workflows.payments import (
 )
 from workflows.rules import Actor, Regime, granted_total
 
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 # What still counts against a line's grant: everything but the refused and the withdrawn.
 # A returned payout counts too: it is paid again once its IBAN is corrected.
 LIVE_STATES = tuple(
@@ -135,7 +133,7 @@ class PayoutService:
         self.audit = AuditTrail(session, clock)
 
     def today(self) -> dt.date:
-        return self.clock().astimezone(AMSTERDAM).date()
+        return today(self.clock)
 
     # --- requests -----------------------------------------------------------------------
     def request(self, scope: Scope, user: User, claim_id: int, data: PayoutInput) -> Payout:
@@ -508,7 +506,7 @@ class RecurringPayouts:
         self.audit = AuditTrail(session, clock)
 
     def create_due(self, today: dt.date | None = None) -> int:
-        today = today or self.clock().astimezone(AMSTERDAM).date()
+        today = today or today(self.clock)
         lines = self.session.execute(
             select(MeasureLine, Claim)
             .join(Claim, MeasureLine.claim_id == Claim.id)

@@ -42,8 +42,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, link_hash, payload_digest
+from housing.clock import utcnow
 from housing.crypto import active_cipher
-from housing.db import utcnow
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.jobs.services import JobContext, JobFailed, JobKind
 from housing.payments import camt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import TypeVar
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from housing.accounts.models import Channel, Language, User
 from housing.accounts.services import AccountService
 from housing.claims.models import MeasureCatalogue
+from housing.clock import AMSTERDAM
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
@@ -49,7 +49,6 @@ T = TypeVar("T")
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def _this_year() -> int:

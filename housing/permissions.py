@@ -1,0 +1,69 @@
+"""Who may do what: the acting user as the workflows see them, and refusals as values.
+
+Each area keeps its own `may_*(actor, obj) -> Refusal | None` predicates (for example
+`housing.claims.permissions`); they are built on `workflows.rules` and on what lives here.
+A service calls `require(may_x(...))`; a view or template calls the same predicate to show
+only what the user may do, so the page and the service can never disagree.
+
+The `Actor` of a request (roles, organisation, the office holders a user acts for) is
+built once per request and kept on `flask.g`; the own-claim question is answered here
+and nowhere else outside `workflows/`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flask import g, has_request_context
+from sqlalchemy import select
+
+from housing.errors import DomainError
+from workflows.rules import Actor, ClaimFacts, RuleViolation, check_own_claim
+
+if TYPE_CHECKING:
+    from housing.accounts.models import User
+    from housing.db import DbSession
+
+# A refusal is the domain error a service would raise, held as a value so a page can ask
+# "may I?" without trying.
+Refusal = DomainError
+
+
+def require(refusal: Refusal | None) -> None:
+    """Raise the refusal, if there is one."""
+    if refusal is not None:
+        raise refusal
+
+
+def actor_for(session: DbSession, user: User | None) -> Actor:
+    """The workflows' view of `user` (None: the system), built once per request."""
+    if user is None:
+        return Actor.system()
+    cached = g.get("housing_actors") if has_request_context() else None
+    if cached is not None and user.id in cached:
+        return cached[user.id]  # type: ignore[no-any-return]
+    from housing.organisations.models import OfficeHolder
+
+    holders = session.scalars(
+        select(OfficeHolder.id).where(
+            OfficeHolder.user_id == user.id,
+            OfficeHolder.organisation_id == user.organisation_id,
+        )
+    )
+    actor = Actor(
+        user_id=user.id,
+        roles=frozenset(role.value for role in user.roles),
+        office_holder_ids=frozenset(holders),
+    )
+    if has_request_context():
+        g.setdefault("housing_actors", {})[user.id] = actor
+    return actor
+
+
+def acts_for_office_holder(actor: Actor, claim: ClaimFacts) -> bool:
+    """Whether `actor` is the claim's office holder, or a clerk acting for them."""
+    try:
+        check_own_claim(claim, actor)
+    except RuleViolation:
+        return False
+    return True
