@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
+from housing.claims.base import locked_claim
 from housing.claims.models import (
     Budget,
     Claim,
@@ -32,7 +33,6 @@ from housing.claims.models import (
     MeasureLine,
     Recurrence,
 )
-from housing.claims.services import locked_claim
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.crypto import active_cipher
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
