@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import User
 from housing.audit.services import record_access
-from housing.claims.base import ClaimServiceBase
-from housing.claims.documents import may_download
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.models import (
     Claim,
     Document,
@@ -24,11 +23,18 @@ from housing.claims.models import (
     Recurrence,
     WoningScan,
 )
-from housing.claims.states import EXTENDABLE_STATES
-from housing.errors import Conflict, Forbidden, NotFound
+from housing.claims.permissions import (
+    may_add_line,
+    may_claim_for_home,
+    may_read_document,
+    may_record_scan,
+    may_start_claim,
+    may_upload,
+)
+from housing.errors import NotFound
 from housing.money import invalid, parse_money
 from housing.organisations.models import Home
-from housing.roles import Role
+from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.rules import Regime, regime_for
@@ -67,11 +73,11 @@ class DraftingService(ClaimServiceBase):
 
     def create_draft(self, scope: Scope, user: User, *, home_id: int) -> Claim:
         """A new claim for one of the applicant's own homes."""
-        if Role.APPLICANT not in user.roles:
-            raise Forbidden(_l("Only an applicant can start a claim."))
+        actor = actor_for(self.session, user)
+        require(may_start_claim(actor))
         home = scope.get(self.session, Home, home_id)
-        if home is None or home.office_holder.user_id != user.id:
-            raise NotFound(_l("No such home."))
+        require(may_claim_for_home(actor, home))
+        assert home is not None
         today = self.today()
         count = self.session.scalar(
             select(func.count())
@@ -103,11 +109,8 @@ class DraftingService(ClaimServiceBase):
         return claim
 
     def add_line(self, scope: Scope, user: User, claim_id: int, line: LineInput) -> MeasureLine:
-        claim = self._locked(scope, claim_id)
-        if claim.office_holder_user_id != user.id:
-            raise Forbidden(_l("Only the applicant changes the measures of a draft claim."))
-        if claim.state != ClaimState.DRAFT:
-            raise Conflict(_l("Measures can only be changed while the claim is a draft."))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_add_line(actor_for(self.session, user), claim))
         requested = parse_money(line.requested_amount, "requested_amount")
         vat = parse_money(line.vat_amount, "vat_amount")
         if requested <= 0:
@@ -148,39 +151,15 @@ class DraftingService(ClaimServiceBase):
         return added
 
     # --- documents ------------------------------------------------------------------------
-    # What each role may send in: the applicant their quotes, invoices and photos; the
-    # assessor also the scan report and the security advice.
-    UPLOAD_KINDS = {
-        Role.APPLICANT: {DocumentKind.QUOTE, DocumentKind.INVOICE, DocumentKind.PHOTO},
-        Role.ASSESSOR: {
-            DocumentKind.SCAN_REPORT,
-            DocumentKind.SECURITY_ADVICE,
-            DocumentKind.QUOTE,
-            DocumentKind.INVOICE,
-            DocumentKind.PHOTO,
-            DocumentKind.OTHER,
-        },
-    }
-
     def upload(
         self, scope: Scope, user: User, claim_id: int, *, kind: str, filename: str, data: bytes
     ) -> Document:
-        claim = self._locked(scope, claim_id)
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
         try:
             document_kind = DocumentKind(kind)
         except ValueError:
             raise invalid("kind", _l("Choose what kind of document this is.")) from None
-        allowed: set[DocumentKind] = set()
-        if Role.ASSESSOR in user.roles:
-            allowed |= self.UPLOAD_KINDS[Role.ASSESSOR]
-        if Role.APPLICANT in user.roles and claim.office_holder_user_id == user.id:
-            allowed |= self.UPLOAD_KINDS[Role.APPLICANT]
-        if not allowed:
-            raise Forbidden(_l("You cannot add documents to this claim."))
-        if document_kind not in allowed:
-            raise invalid("kind", _l("You cannot add this kind of document."))
-        if claim.state in (ClaimState.WITHDRAWN, ClaimState.ARCHIVED):
-            raise Conflict(_l("This claim is closed."))
+        require(may_upload(actor_for(self.session, user), claim, document_kind))
         document = self.documents.add(
             self.session,
             claim,
@@ -212,11 +191,7 @@ class DraftingService(ClaimServiceBase):
         document = self.session.get(Document, document_id)
         if claim is None or document is None or document.claim_id != claim.id:
             raise NotFound(_l("No such document."))
-        roles = {role.value for role in user.roles}
-        if not may_download(
-            document, user_id=user.id, roles=roles, owner_id=claim.office_holder_user_id
-        ):
-            raise Forbidden(_l("Your role does not allow this document."))
+        require(may_read_document(actor_for(self.session, user), claim, document))
         data = self.documents.read(document)
         record_access(
             self.session,
@@ -248,21 +223,8 @@ class DraftingService(ClaimServiceBase):
     # --- the woningscan -------------------------------------------------------------------
     def record_scan(self, scope: Scope, user: User, claim_id: int, scan: ScanInput) -> WoningScan:
         """Record (or correct) the woningscan: the applicant in the draft, the assessor later."""
-        claim = self._locked(scope, claim_id)
-        own_draft = (
-            Role.APPLICANT in user.roles
-            and claim.office_holder_user_id == user.id
-            and claim.state == ClaimState.DRAFT
-        )
-        assessing = (
-            Role.ASSESSOR in user.roles
-            and claim.office_holder_user_id != user.id
-            and claim.state in {s.value for s in EXTENDABLE_STATES}
-        )
-        if not (own_draft or assessing):
-            if claim.office_holder_user_id == user.id and Role.APPLICANT in user.roles:
-                raise Conflict(_l("The scan can only be changed while the claim is a draft."))
-            raise Forbidden(_l("You cannot record the scan of this claim."))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_record_scan(actor_for(self.session, user), claim))
         adviser = scan.adviser_name.strip()
         if not adviser or len(adviser) > 200:
             raise invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
