@@ -223,6 +223,7 @@ def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(
     world.documents = DocumentStore.default()
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
+    world.letters()
     claim_id = claim.id
     letter = session.scalars(select(Document).where(Document.claim_id == claim_id)).one()
     path = f"/claims/{claim_id}/documents/{letter.id}"

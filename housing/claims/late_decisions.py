@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from housing.accounts.models import User
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
-from housing.claims.letters import write_decision_letter
+from housing.claims.letters import request_decision_letter
 from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
 from housing.claims.permissions import (
     gives_notice_online,
@@ -190,9 +190,7 @@ class LateDecisionService(ClaimServiceBase):
         )
         self.session.add(decision)
         self.session.flush()
-        write_decision_letter(
-            self.session, self.documents, claim, decision, penalty=status, notice=notice
-        )
+        request_decision_letter(self.session, claim, decision, clock=self.clock, penalty=status)
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
         )

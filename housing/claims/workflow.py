@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
-from housing.claims.letters import write_decision_letter
+from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
     Budget,
     Claim,
@@ -358,7 +358,7 @@ class WorkflowService(ClaimServiceBase):
             )
             self.session.add(decision)
             self.session.flush()
-            write_decision_letter(self.session, self.documents, claim, decision)
+            request_decision_letter(self.session, claim, decision, clock=self.clock)
             self._tell_applicant(
                 claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
             )
@@ -398,7 +398,7 @@ class WorkflowService(ClaimServiceBase):
                 "new_deadline", _l("This extension is not possible: %(why)s", why=str(exc))
             ) from None
         claim.decision_deadline = deadline.deadline
-        write_decision_letter(self.session, self.documents, claim, decision)
+        request_decision_letter(self.session, claim, decision, clock=self.clock)
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
         )

@@ -29,6 +29,7 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
+from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
 from housing.claims.permissions import (
     is_own_claim,
@@ -229,6 +230,7 @@ def show(claim_id: int) -> ResponseReturnValue:
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
         payouts=payout_panel(claim),
+        letter_being_prepared=letter_being_prepared(db.session, claim.id),
     )
 
 
@@ -553,4 +555,4 @@ def fix_penalty(claim_id: int) -> ResponseReturnValue:
         LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
     except DomainError as exc:
         return _refused(exc, url_for("claims.show", claim_id=claim_id))
-    return _done(_("The penalty has been fixed; the letter is with the documents."), claim_id)
+    return _done(_("The penalty has been fixed; the letter is being prepared."), claim_id)
