@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from housing.accounts.models import User
 from housing.audit.services import record_access
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.models import (
     Claim,
+    ClaimNumberCounter,
     Document,
     DocumentKind,
     MeasureCatalogue,
@@ -31,6 +33,7 @@ from housing.claims.permissions import (
     may_start_claim,
     may_upload,
 )
+from housing.db import DbSession
 from housing.errors import NotFound
 from housing.money import invalid, parse_money
 from housing.organisations.models import Home
@@ -68,6 +71,26 @@ class ChecklistItem:
     required: bool
 
 
+def next_claim_number(session: DbSession, organisation_id: int, year: int) -> int:
+    """The organisation's next claim number in `year`, taken in one atomic statement.
+
+    The counter row stays locked until this transaction ends: a draft started at the same
+    moment waits, then takes the number after it. A rolled-back draft gives its number back.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ClaimNumberCounter)
+        .values(organisation_id=organisation_id, year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[ClaimNumberCounter.organisation_id, ClaimNumberCounter.year],
+            set_={"last_number": ClaimNumberCounter.last_number + 1},
+        )
+        .returning(ClaimNumberCounter.last_number)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
 class DraftingService(ClaimServiceBase):
     """The applicant's draft and what goes into it, before and during assessment."""
 
@@ -79,17 +102,11 @@ class DraftingService(ClaimServiceBase):
         require(may_claim_for_home(actor, home))
         assert home is not None
         today = self.today()
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(Claim)
-            .where(
-                Claim.organisation_id == home.office_holder.organisation_id,
-                Claim.number.like(f"VW-{today.year}-%"),
-            )
-        )
+        organisation_id = home.office_holder.organisation_id
+        number = next_claim_number(self.session, organisation_id, today.year)
         claim = Claim(
-            organisation_id=home.office_holder.organisation_id,
-            number=f"VW-{today.year}-{(count or 0) + 1:05d}",
+            organisation_id=organisation_id,
+            number=f"VW-{today.year}-{number:05d}",
             office_holder=home.office_holder,
             home=home,
             filed_by_id=user.id,

@@ -340,3 +340,21 @@ class Budget(Base):
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.committed
+
+
+class ClaimNumberCounter(Base):
+    """The last claim number given out per organisation and year.
+
+    Counting an organisation's claims to number the next one lets two drafts started at
+    once take the same number; this row is incremented in one statement instead, so the
+    second waits for the first's commit and takes the next.
+    """
+
+    __tablename__ = "claim_number_counter"
+    __table_args__ = (CheckConstraint("last_number >= 1", name="last_number_positive"),)
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    )
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)
