@@ -29,6 +29,7 @@ from housing.notifications.models import (
     PrintItem,
     SentMail,
 )
+from housing.outbox.handlers import outbox_handler
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import Outbox
 from housing.roles import Role
@@ -141,6 +142,7 @@ def _message_id(message: OutboxMessage) -> str:
     return f"<{digest}@veilig-wonen>"
 
 
+@outbox_handler(TOPIC)
 def deliver_notification(session: Session, message: OutboxMessage) -> None:
     """The outbox handler: the in-app notice, then the e-mail or the letter, once."""
     payload = message.payload

@@ -17,6 +17,7 @@ from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.services import ClaimService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
+from housing.outbox.handlers import outbox_handler
 from housing.payments.models import Payout, RemainderClosure
 from housing.scoping import Scope
 from workflows.claim import ClaimState
@@ -58,6 +59,7 @@ def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) ->
     return len(ids)
 
 
+@outbox_handler(TOPIC)
 def deliver_claims_follow(session: Session, message: Any) -> None:
     """The outbox handler: move each claim of the chunk on (idempotent: state-guarded)."""
     follow_claims(session, message.payload["claim_ids"])
