@@ -3,12 +3,10 @@
 from housing.accounts.models import ApiToken, Channel, Language, User, UserRole
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DefaultNotice,
     Document,
-    MeasureCatalogue,
     MeasureLine,
     SecurityAdvice,
     WoningScan,
@@ -19,7 +17,9 @@ from housing.jobs.models import Job, JobStatus
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
+    Budget,
     Home,
+    MeasureCatalogue,
     OfficeHolder,
     OfficeType,
     Organisation,

@@ -20,7 +20,6 @@ from housing.audit.services import AuditTrail, record_access
 from housing.claims.documents import DocumentStore, may_download
 from housing.claims.letters import render_decision_letter
 from housing.claims.models import (
-    Budget,
     Claim,
     Confidentiality,
     Decision,
@@ -29,7 +28,6 @@ from housing.claims.models import (
     Document,
     DocumentKind,
     InformationRequest,
-    MeasureCatalogue,
     MeasureLine,
     PkvwStatus,
     Recurrence,
@@ -42,7 +40,7 @@ from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
 from housing.notifications.models import NotificationKind
 from housing.notifications.services import Notifier, applicant_of
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows import awb
