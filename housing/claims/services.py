@@ -34,12 +34,11 @@ from housing.claims.models import (
     SecurityAdvice,
     WoningScan,
 )
+from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
-from housing.notifications.models import NotificationKind
-from housing.notifications.services import Notifier, applicant_of
 from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from housing.scoping import Scope
