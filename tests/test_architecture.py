@@ -91,9 +91,7 @@ def test_imports_point_down_the_layers():
         f" {layer_of[imported]}): {found.path.relative_to(ROOT)}:{found.line}"
         for importer, edges in sorted(package_graph("housing").items())
         for imported, found in sorted(edges.items())
-        if importer in layer_of
-        and imported in layer_of
-        and layer_of[imported] > layer_of[importer]
+        if importer in layer_of and imported in layer_of and layer_of[imported] > layer_of[importer]
     ]
     assert not upward, "\n".join(upward)
 
