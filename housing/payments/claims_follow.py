@@ -18,6 +18,7 @@ from housing.claims.services import ClaimService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
 from housing.outbox.handlers import outbox_handler
+from housing.outbox.services import Outbox
 from housing.payments.models import Payout, RemainderClosure
 from housing.scoping import Scope
 from workflows.claim import ClaimState
@@ -45,8 +46,6 @@ def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) ->
     is a workflow event with its own audit link, too slow to do inside the request. The
     payouts' own states are settled here and now; the claims follow within seconds.
     """
-    from housing.outbox.services import Outbox
-
     ids = sorted(set(claim_ids))
     outbox = Outbox(session)
     for start in range(0, len(ids), CHUNK):
