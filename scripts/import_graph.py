@@ -184,13 +184,14 @@ def cycle_path(graph: dict[str, dict[str, Import]], component: list[str]) -> lis
     return []
 
 
-def describe_cycle(graph: dict[str, dict[str, Import]], component: list[str]) -> str:
+def describe_cycle(
+    graph: dict[str, dict[str, Import]], component: list[str], root: Path = ROOT
+) -> str:
     """The component and one loop through it, each step with the import that makes it."""
-    steps = []
-    for found in cycle_path(graph, component):
-        steps.append(
-            f"  {found.importer} -> {found.imported}  ({found.path.relative_to(ROOT)}:{found.line})"
-        )
+    steps = [
+        f"  {found.importer} -> {found.imported}  ({found.path.relative_to(root)}:{found.line})"
+        for found in cycle_path(graph, component)
+    ]
     return f"cycle between {', '.join(component)}:\n" + "\n".join(steps)
 
 

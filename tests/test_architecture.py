@@ -77,6 +77,29 @@ def test_no_import_cycle_between_the_packages_of_housing():
     assert not found, "\n".join(describe_cycle(graph, component) for component in found)
 
 
+def test_a_lazy_import_closes_a_cycle_and_one_for_type_checking_does_not(tmp_path):
+    def module(name: str, source: str) -> None:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+
+    module("app/__init__.py", "")
+    module("app/low/__init__.py", "")
+    module("app/low/rules.py", "def f():\n    from app.high.views import page\n")
+    module("app/high/__init__.py", "")
+    module("app/high/views.py", "from app.low import rules\n")
+    module(
+        "app/base.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from app.high import views\n",
+    )
+    graph = package_graph("app", tmp_path)
+    assert cycles(graph) == [["app.high", "app.low"]]
+    assert graph["app.base"] == {}
+    described = describe_cycle(graph, ["app.high", "app.low"], tmp_path)
+    assert "app/low/rules.py:2" in described
+    assert "app/high/views.py:1" in described
+
+
 def test_every_package_of_housing_has_its_layer():
     placed = [package for layer in LAYERS for package in layer]
     assert len(placed) == len(set(placed)), "a package is in two layers"
