@@ -190,8 +190,9 @@ def _seed_budgets_and_claims(
     session: Session, by_slug: dict[str, Organisation], report: SeedReport
 ) -> None:
     """A budget for this year everywhere, and a submitted claim in two municipalities."""
-    from housing.claims.models import Budget, Claim
+    from housing.claims.models import Claim
     from housing.claims.services import ClaimService, LineInput
+    from housing.organisations.models import Budget
     from housing.scoping import Scope
 
     service = ClaimService(session)

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
-from housing.claims.models import Budget, Claim, Decision, InformationRequest
+from housing.claims.models import Claim, Decision, InformationRequest
 from housing.claims.services import ClaimService, LineInput
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
-from housing.organisations.models import OfficeHolder, OfficeType, OrganisationKind
+from housing.organisations.models import Budget, OfficeHolder, OfficeType, OrganisationKind
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
 from housing.scoping import Scope
@@ -493,7 +493,8 @@ def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
 
 
 def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, session):
-    from housing.claims.models import MeasureCatalogue, MeasureLine, Regime
+    from housing.claims.models import MeasureLine, Regime
+    from housing.organisations.models import MeasureCatalogue
     from tests.factories import ClaimFactory
 
     safe = session.scalars(

@@ -42,10 +42,8 @@ from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims import letters
-from housing.claims.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES
 from housing.claims.documents import DocumentStore
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DecisionKind,
@@ -55,7 +53,14 @@ from housing.claims.models import (
 )
 from housing.claims.services import ClaimService, LineInput
 from housing.errors import DomainError, InvalidInput
-from housing.organisations.models import OfficeHolder, OfficeType, Organisation, OrganisationKind
+from housing.organisations.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES
+from housing.organisations.models import (
+    Budget,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
 from housing.scoping import Scope

@@ -35,11 +35,11 @@ from housing.api.schemas import (
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, Document, MeasureCatalogue, MeasureLine
+from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.services import ClaimService, LineInput, ScanInput
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
 from workflows.claim import allowed_events

@@ -20,7 +20,6 @@ from housing.audit.services import AuditTrail, record_access
 from housing.claims.documents import DocumentStore, may_download
 from housing.claims.letters import render_decision_letter
 from housing.claims.models import (
-    Budget,
     Claim,
     Confidentiality,
     Decision,
@@ -29,20 +28,18 @@ from housing.claims.models import (
     Document,
     DocumentKind,
     InformationRequest,
-    MeasureCatalogue,
     MeasureLine,
     PkvwStatus,
     Recurrence,
     SecurityAdvice,
     WoningScan,
 )
+from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
-from housing.notifications.models import NotificationKind
-from housing.notifications.services import Notifier, applicant_of
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows import awb

@@ -27,11 +27,11 @@ from sqlalchemy.orm import selectinload
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
+from housing.claims.models import Claim, Document, PkvwStatus
 from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput, ScanInput
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
