@@ -18,12 +18,12 @@ from housing.claims.drafting import DraftingService, LineInput
 from housing.claims.late_decisions import LateDecisionService
 from housing.claims.letters import TOPIC as LETTER_TOPIC
 from housing.claims.letters import deliver_decision_letter
-from housing.claims.models import Budget, Claim, Decision, InformationRequest
+from housing.claims.models import Claim, Decision, InformationRequest
 from housing.claims.terms import objection_deadline
 from housing.claims.workflow import WorkflowService
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
-from housing.organisations.models import OfficeHolder, OfficeType, OrganisationKind
+from housing.organisations.models import Budget, OfficeHolder, OfficeType, OrganisationKind
 from housing.organisations.services import OrganisationService
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import OutboxConsumer, Outcome
@@ -527,7 +527,8 @@ def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
 
 
 def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, session):
-    from housing.claims.models import MeasureCatalogue, MeasureLine, Regime
+    from housing.claims.models import MeasureLine, Regime
+    from housing.organisations.models import MeasureCatalogue
     from tests.factories import ClaimFactory
 
     safe = session.scalars(

@@ -38,12 +38,12 @@ from housing.audit.services import record_access
 from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
 from housing.claims.letters import letter_being_prepared
-from housing.claims.models import Claim, Document, MeasureCatalogue, MeasureLine
+from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
 from workflows.claim import allowed_events

@@ -13,10 +13,9 @@ from flask_babel import lazy_gettext as _l
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim
+from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import Clock, today, utcnow
 from housing.db import DbSession
-from housing.notifications.models import NotificationKind
-from housing.notifications.services import Notifier, applicant_of
 from housing.scoping import Scope
 
 NO_SUCH_CLAIM = _l("No such claim.")

@@ -19,7 +19,6 @@ from housing.claims.models import (
     ClaimNumberCounter,
     Document,
     DocumentKind,
-    MeasureCatalogue,
     MeasureLine,
     PkvwStatus,
     Recurrence,
@@ -36,7 +35,7 @@ from housing.claims.permissions import (
 from housing.db import DbSession
 from housing.errors import NotFound
 from housing.money import invalid, parse_money
-from housing.organisations.models import Home
+from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows.claim import ClaimState

@@ -13,6 +13,7 @@ from housing.accounts.models import User
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
+from housing.claims.notices import NotificationKind
 from housing.claims.permissions import (
     gives_notice_online,
     may_decide_penalty,
@@ -24,7 +25,6 @@ from housing.claims.terms import application_decided_on
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, InvalidInput
 from housing.money import invalid
-from housing.notifications.models import NotificationKind
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows import awb

@@ -26,6 +26,7 @@ from housing.config import PROJECT_ROOT
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.organisations.models import Organisation, OrganisationKind
+from housing.outbox.handlers import outbox_handler
 from housing.outbox.services import Outbox
 from workflows import awb
 from workflows.rules import granted_total
@@ -132,6 +133,7 @@ def request_decision_letter(
     )
 
 
+@outbox_handler(TOPIC)
 def deliver_decision_letter(
     session: Session, message: Any, *, documents: DocumentStore | None = None
 ) -> None:

@@ -17,7 +17,6 @@ from housing.audit.models import AuditEvent
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DecisionKind,
@@ -25,6 +24,7 @@ from housing.claims.models import (
     MeasureLine,
     SecurityAdvice,
 )
+from housing.claims.notices import NotificationKind
 from housing.claims.permissions import may_extend, may_extend_terms
 from housing.claims.states import (
     CAP_STATES,
@@ -37,7 +37,7 @@ from housing.clock import AMSTERDAM
 from housing.deadlines.services import awb_terms
 from housing.errors import Conflict, Forbidden, InvalidInput
 from housing.money import invalid, parse_money
-from housing.notifications.models import NotificationKind
+from housing.organisations.models import Budget
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows import awb

@@ -17,6 +17,8 @@ from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
+from housing.outbox.handlers import outbox_handler
+from housing.outbox.services import Outbox
 from housing.payments.models import Payout, RemainderClosure
 from housing.scoping import Scope
 from workflows.claim import ClaimState
@@ -44,8 +46,6 @@ def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) ->
     is a workflow event with its own audit link, too slow to do inside the request. The
     payouts' own states are settled here and now; the claims follow within seconds.
     """
-    from housing.outbox.services import Outbox
-
     ids = sorted(set(claim_ids))
     outbox = Outbox(session)
     for start in range(0, len(ids), CHUNK):
@@ -58,6 +58,7 @@ def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) ->
     return len(ids)
 
 
+@outbox_handler(TOPIC)
 def deliver_claims_follow(session: Session, message: Any) -> None:
     """The outbox handler: move each claim of the chunk on (idempotent: state-guarded)."""
     follow_claims(session, message.payload["claim_ids"])

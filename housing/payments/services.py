@@ -24,7 +24,6 @@ from housing.accounts.models import User
 from housing.audit.services import AuditTrail
 from housing.claims.base import locked_claim
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DecisionKind,
@@ -37,7 +36,7 @@ from housing.clock import AMSTERDAM, today, utcnow
 from housing.crypto import active_cipher
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.money import invalid, parse_money
-from housing.organisations.models import Organisation
+from housing.organisations.models import Budget, Organisation
 from housing.organisations.services import parse_bic, parse_iban
 from housing.payments.claims_follow import follow_claims, queue_follow_claims
 from housing.payments.models import (

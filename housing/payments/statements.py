@@ -45,7 +45,8 @@ from housing.audit.services import AuditTrail, link_hash, payload_digest
 from housing.clock import utcnow
 from housing.crypto import active_cipher
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
-from housing.jobs.services import JobContext, JobFailed, JobKind
+from housing.jobs.kinds import job_kind
+from housing.jobs.services import JobContext, JobFailed
 from housing.payments import camt
 from housing.payments.claims_follow import follow_claims, queue_follow_claims
 from housing.payments.models import (
@@ -1339,6 +1340,13 @@ def configured_max_bytes() -> int:
     return DEFAULT_MAX_BYTES
 
 
+@job_kind(
+    STATEMENT_IMPORT,
+    roles=frozenset({Role.FINANCE}),
+    title=_l("Import of a bank statement"),
+    unit=_l("entries read"),
+    result_template="jobs/results/statement_import.html",
+)
 def run_statement_import(context: JobContext) -> Mapping[str, Any]:
     """The job: import the upload named in the params; the result is the report's figures."""
     key = str(context.params.get("upload_key", ""))
@@ -1363,13 +1371,3 @@ def run_statement_import(context: JobContext) -> Mapping[str, Any]:
     # which imports the same (the import is idempotent); the bank's data is not kept.
     discard_upload(key)
     return report.as_dict()
-
-
-STATEMENT_IMPORT_KIND = JobKind(
-    name=STATEMENT_IMPORT,
-    runner=run_statement_import,
-    roles=frozenset({Role.FINANCE}),
-    title=_l("Import of a bank statement"),
-    unit=_l("entries read"),
-    result_template="jobs/results/statement_import.html",
-)

@@ -30,7 +30,7 @@ from housing.audit.services import record_access
 from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
 from housing.claims.letters import letter_being_prepared
-from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
+from housing.claims.models import Claim, Document, PkvwStatus
 from housing.claims.permissions import (
     is_own_claim,
     may_extend,
@@ -44,7 +44,7 @@ from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home
+from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
