@@ -4,6 +4,7 @@ and the checklist the applicant reviews before submitting."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -220,7 +221,9 @@ class DraftingService(ClaimServiceBase):
         )
         return document, data
 
-    def submission_checklist(self, claim: Claim, documents: list[Document]) -> list[ChecklistItem]:
+    def submission_checklist(
+        self, claim: Claim, documents: Sequence[Document]
+    ) -> list[ChecklistItem]:
         """What the review step shows before the applicant submits."""
         return [
             ChecklistItem(_l("At least one measure is requested."), bool(claim.lines), True),

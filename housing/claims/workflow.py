@@ -158,7 +158,7 @@ class WorkflowService(ClaimServiceBase):
             today=self.today(),
             settings=settings,
             budget_remaining=budget.remaining if budget is not None else Decimal("0.00"),
-            regime_a_granted_for_home=Decimal(granted_for_home),
+            regime_a_granted_for_home=Decimal(granted_for_home or 0),
             advised_measure_codes=advised,
             info_term_ends_on=(
                 open_request.requested_on + dt.timedelta(days=open_request.term_days)
