@@ -343,23 +343,20 @@ def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
 
 
 def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, session):
-    from housing.claims.models import MeasureCatalogue, MeasureLine, Regime
+    from housing.claims.models import Regime
     from tests.factories import ClaimFactory
 
-    safe = session.scalars(
-        select(MeasureCatalogue).where(
-            MeasureCatalogue.organisation_id == world.org.id,
-            MeasureCatalogue.regime == Regime.A,
-            MeasureCatalogue.code == "safe",
-        )
-    ).one()
-    old = ClaimFactory(home=world.home, state="archived", regime=Regime.A)
-    session.add(
-        MeasureLine(
-            claim=old, catalogue=safe, description="Kluis", requested_amount=Decimal("2000.00"),
-            vat_amount=Decimal("0.00"), granted_amount=Decimal("2000.00"),
-        )
-    )  # fmt: skip
+    # A safe of 2,000.00 granted in full under regime A long ago, since archived.
+    old = ClaimFactory(
+        home=world.home,
+        archived=True,
+        application_date=dt.date(2022, 5, 2),
+        lines=[("safe", "2000.00", "0.00")],
+    )
+    assert old.regime is Regime.A
+    assert [(line.catalogue_code, line.granted_amount) for line in old.lines] == [
+        ("safe", Decimal("2000.00"))
+    ]
     claim = world.service.create_draft(
         world.scope(world.applicant), world.applicant, home_id=world.home.id
     )

@@ -78,7 +78,7 @@ def world(session):
     org = OrganisationFactory()
     applicant = UserFactory(organisation=org)
     holder = OfficeHolderFactory(organisation=org, user=applicant)
-    claim = ClaimFactory(home__office_holder=holder, state="submitted")
+    claim = ClaimFactory(home__office_holder=holder, submitted=True)
     return {"org": org, "applicant": applicant, "claim": claim}
 
 
