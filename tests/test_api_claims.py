@@ -150,7 +150,7 @@ def test_the_list_filters_and_its_query_count_does_not_grow(client, session, cou
     assessor = bearer(session, world.assessor)
 
     def listed(path):
-        # Each request starts from an empty session, as in production: no user already loaded.
+        # Each request starts from an empty session, as in production: no row already loaded.
         session.remove()
         with count_queries() as statements:
             response = client.get(path, headers=assessor)
