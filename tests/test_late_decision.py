@@ -14,11 +14,11 @@ from housing.claims.documents import DocumentStore
 from housing.claims.models import Decision, DecisionKind, DefaultNotice, Document
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.roles import Role
+from tests.builders.api import bearer
+from tests.builders.claims import World
+from tests.builders.letters import pdf_text
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.test_api import bearer
-from tests.test_claim_service import World
-from tests.test_letters import pdf_text
 
 
 def at(day: dt.date) -> dt.datetime:
