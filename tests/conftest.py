@@ -7,7 +7,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from housing import create_app
@@ -31,6 +32,8 @@ TEST_DATABASE = f"housing_test_{os.getpid()}_{RUN_ID}"
 PASSWORD = "correct-horse-battery-staple"
 
 pytest_plugins = ["celery.contrib.pytest"]
+# The builders assert too: rewrite them, so a failing builder explains itself as a test does.
+pytest.register_assert_rewrite("tests.builders")
 
 
 def _require_services() -> None:
@@ -136,6 +139,35 @@ def session(app: Flask) -> Iterator[Session]:
         connection.close()
 
 
+@pytest.fixture
+def count_queries(session: Session) -> Callable[[], AbstractContextManager[list[str]]]:
+    """Catch N+1 queries: `with count_queries() as queries:` collects each statement sent.
+
+    It listens on the test's own connection, which the test client's requests share, so a
+    page's statements are counted and those of other tests or connections never are. To
+    compare two requests, `session.remove()` first: a request starts from an empty session.
+    """
+    connection = session.get_bind()
+    assert isinstance(connection, Connection)
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def before_cursor_execute(
+            conn: Connection, cursor: Any, statement: str, *args: Any
+        ) -> None:
+            statements.append(statement)
+
+        event.listen(connection, "before_cursor_execute", before_cursor_execute)
+        try:
+            yield statements
+        finally:
+            event.remove(connection, "before_cursor_execute", before_cursor_execute)
+
+    return counting
+
+
 @pytest.fixture(autouse=True)
 def _reset_rate_limits(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
@@ -201,7 +233,7 @@ def committed_worlds(app: Flask) -> Iterator[Callable[..., Any]]:
 
     For tests that need more than one connection; each world is removed afterwards.
     """
-    from tests.test_claim_service import World, remove_organisation
+    from tests.builders.claims import World, remove_organisation
 
     with app.app_context():
         engine = db.engine

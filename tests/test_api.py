@@ -11,15 +11,8 @@ from housing.accounts.models import ApiToken
 from housing.accounts.services import AccountService
 from housing.organisations.models import OfficeHolder, Organisation
 from housing.roles import Role
+from tests.builders.api import assert_problem, bearer
 from tests.factories import OfficeHolderFactory, UserFactory
-
-PROBLEM = "application/problem+json"
-
-
-def bearer(session, user, **kwargs) -> dict[str, str]:
-    _token, secret = AccountService(session).issue_token(user, "test", **kwargs)
-    session.commit()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
@@ -30,14 +23,6 @@ def admin(session):
 @pytest.fixture
 def admin_auth(session, admin):
     return bearer(session, admin)
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status and body["title"]
-    return body
 
 
 class TestAuthentication:

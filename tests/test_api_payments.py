@@ -15,9 +15,9 @@ from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import OutboxConsumer, Outcome
 from housing.payments.models import PaymentBatch, Payout
-from tests.test_api import assert_problem, bearer
-from tests.test_finance_ui import BAD_IBAN, record, run_job_here
-from tests.test_payments import SUPPLIER_IBAN, Finance
+from tests.builders.api import assert_problem, bearer
+from tests.builders.jobs import run_job_here
+from tests.builders.payments import BAD_IBAN, SUPPLIER_IBAN, Finance, record
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from housing.claims.drafting import DraftingService, next_claim_number
 from housing.claims.models import Claim, ClaimNumberCounter
 from housing.db import db
 from housing.scoping import Scope
+from tests.builders.claims import MONDAY, World, remove_organisation
 from tests.conftest import factories_on
-from tests.test_claim_service import MONDAY, World, remove_organisation
 
 
 def test_numbers_count_per_organisation_and_year(session):

@@ -21,8 +21,8 @@ from housing.claims.permissions import (
 from housing.errors import DomainError, Forbidden
 from housing.permissions import actor_for
 from housing.roles import Role
+from tests.builders.claims import World
 from tests.factories import UserFactory
-from tests.test_claim_service import World
 from workflows.rules import Actor
 
 SCAN = ScanInput("CCV-adviseur", "2026-02-20", "certified", "Achterdeur zonder slot.")

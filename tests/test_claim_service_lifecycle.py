@@ -65,6 +65,7 @@ from housing.organisations.models import (
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
 from housing.scoping import Scope
+from tests.builders.letters import QuickHTML
 from tests.factories import HomeFactory, UserFactory
 from workflows.claim import (
     DECISION_EVENTS,
@@ -752,16 +753,6 @@ SETTINGS = settings(
     # the minimal example of each bug found is written out as its own test below.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
 )
-
-
-class QuickHTML:
-    """WeasyPrint's HTML without the layout: about a second per letter here, tested elsewhere."""
-
-    def __init__(self, *, string: str) -> None:
-        assert "<html" in string.lower()
-
-    def write_pdf(self) -> bytes:
-        return b"%PDF-1.7\n% laid out by tests/test_letters.py\n%%EOF\n"
 
 
 def test_claim_service_lifecycle(

@@ -6,10 +6,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from housing.roles import Role
+from tests.builders.api import assert_problem, bearer
+from tests.builders.claims import World
 from tests.conftest import csrf_from, login
 from tests.factories import UserFactory
-from tests.test_api import assert_problem, bearer
-from tests.test_claim_service import World
 
 
 def test_a_unique_constraint_lost_in_a_race_is_a_conflict_page(client, session, monkeypatch):

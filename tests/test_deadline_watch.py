@@ -24,9 +24,9 @@ from housing.config import Settings
 from housing.db import db
 from housing.outbox.models import OutboxMessage
 from housing.roles import Role
+from tests.builders.claims import World
 from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis
 from tests.factories import UserFactory
-from tests.test_claim_service import World
 from workers import beat_schedule, celery_init_app
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

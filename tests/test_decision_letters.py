@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from types import SimpleNamespace
 
 import pytest
@@ -13,10 +14,10 @@ from housing.claims.models import Decision, Document, DocumentKind
 from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import Outcome
+from tests.builders.api import bearer
+from tests.builders.claims import World
+from tests.builders.letters import pdf_text
 from tests.conftest import login
-from tests.test_api import bearer
-from tests.test_claim_service import World
-from tests.test_letters import pdf_text
 
 
 @pytest.fixture
@@ -95,9 +96,7 @@ def test_the_worker_knows_the_letter_topic():
 def test_the_claim_page_and_the_api_say_the_letter_is_being_prepared(
     app, client, session, world, monkeypatch
 ):
-    from tests.test_late_decision import _services_on
-
-    _services_on(world, monkeypatch, "housing.web.claims")
+    world.serve_pages(monkeypatch, "housing.web.claims")
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
     page, headers = app.test_client(), bearer(session, world.applicant)
@@ -114,9 +113,10 @@ def test_the_claim_page_and_the_api_say_the_letter_is_being_prepared(
 
 
 def test_the_penalty_letter_states_the_penalty_fixed_by_the_decision(world, session):
-    from tests.test_late_decision import late_claim
-
-    claim = late_claim(world)
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    world.clock.now = dt.datetime(2026, 4, 29, 9, tzinfo=dt.UTC)  # a day after the deadline
     world.late.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
     session.commit()
     message_count = len(letter_messages(session))

@@ -13,30 +13,26 @@ from decimal import Decimal
 
 import pytest
 from flask import Flask
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim, Regime
-from housing.clock import utcnow
 from housing.db import db
-from housing.jobs.kinds import default_kinds
 from housing.jobs.models import Job, JobStatus
-from housing.jobs.services import JobContext
 from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import OutboxConsumer, Outcome
 from housing.payments.models import ApprovalLimit, PaymentBatch, Payout
 from housing.payments.services import PayoutInput
+from tests.builders.claims import remove_organisation
+from tests.builders.jobs import run_job_here
+from tests.builders.payments import BAD_IBAN, SUPPLIER_IBAN, Finance, record
+from tests.builders.rows import fresh
 from tests.conftest import RUN_ID, csrf_from, factories_on, login
 from tests.factories import UserFactory
-from tests.test_claim_service import remove_organisation
-from tests.test_payments import SUPPLIER_IBAN, Finance
 from workflows.payments import fire_payout
 from workflows.rules import Actor
-
-BAD_IBAN = "NL21INGB0001234567"  # SUPPLIER_IBAN with wrong check digits
 
 
 def invoice_form(line_id: int, token: str, **overrides: str) -> dict[str, str]:
@@ -55,62 +51,9 @@ def invoice_form(line_id: int, token: str, **overrides: str) -> dict[str, str]:
     }
 
 
-def fresh(session: Session, model, ident: int):
-    """The row as the database has it now (requests close the test's session)."""
-    return session.scalars(
-        select(model).where(model.id == ident).execution_options(populate_existing=True)
-    ).one()
-
-
-def run_job_here(session: Session, job_id: int) -> tuple[dict, list[tuple[int, int]]]:
-    """Run a queued job's runner in the test's own transaction, as a worker would.
-
-    The worker's bookkeeping (running, progress on a second connection) cannot see rows
-    of a test that never commits; the runner itself is the real one.
-    """
-    job = session.get(Job, job_id)
-    assert job is not None and job.status is JobStatus.QUEUED
-    progress: list[tuple[int, int]] = []
-    context = JobContext(
-        job_id=job.id,
-        organisation_id=job.organisation_id,
-        created_by_id=job.created_by_id,
-        params=dict(job.params or {}),
-        session=session,
-        progress=lambda done, total, message=None: progress.append((done, total)),
-    )
-    result = dict(default_kinds()[job.kind].runner(context))
-    job.status = JobStatus.SUCCEEDED
-    job.result = result
-    job.progress_total = job.progress_done = progress[-1][1] if progress else 0
-    job.finished_at = utcnow()
-    session.commit()
-    return result, progress
-
-
 @pytest.fixture
 def fin(session) -> Finance:
     return Finance(session)
-
-
-def record(fin: Finance, *, amount="300.00", number="F-1", line_index=0, name=None) -> Payout:
-    line = fin.claim.lines[line_index]
-    payout = fin.payouts.request(
-        fin.scope(fin.world.assessor),
-        fin.world.assessor,
-        fin.claim.id,
-        PayoutInput(
-            measure_line_id=line.id,
-            payee_name=name or "Slot & Grendel B.V.",
-            payee_iban=SUPPLIER_IBAN,
-            amount=amount,
-            vat_amount="0.00",
-            invoice_number=number,
-            invoice_date="2026-03-01",
-        ),
-    )
-    fin.session.commit()
-    return payout
 
 
 # --- the demo-like flow, committed for real and the job run by the outbox consumer ----------
@@ -628,20 +571,15 @@ def test_the_finance_start_page_says_what_waits(client, fin, session):
 
 
 # --- no query per payout ----------------------------------------------------------------------
-def test_the_payouts_to_check_page_does_not_query_per_payout(app, client, fin, session):
+def test_the_payouts_to_check_page_does_not_query_per_payout(client, fin, session, count_queries):
     login(client, fin.f1.email)
-    with app.app_context():
-        engine = db.engine
 
     def queries() -> int:
-        seen: list[str] = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        sa_event.listen(engine, "before_cursor_execute", listener)
-        try:
+        # Each request starts from an empty session, as in production: no row already loaded.
+        session.remove()
+        with count_queries() as seen:
             response = client.get("/finance/payouts")
             assert response.status_code == 200
-        finally:
-            sa_event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     record(fin, number="F-1", amount="10.00")

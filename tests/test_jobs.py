@@ -36,20 +36,13 @@ from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import OutboxConsumer, Outcome
 from housing.roles import Role
 from housing.scoping import Scope
+from tests.builders.api import assert_problem, bearer
+from tests.builders.claims import remove_organisation
+from tests.builders.jobs import outbox_message
 from tests.conftest import login
 from tests.factories import OrganisationFactory, UserFactory
-from tests.test_api import assert_problem, bearer
-from tests.test_claim_service import remove_organisation
 
 WAIT = 20  # seconds; a hung thread fails the test instead of the run
-
-
-def outbox_message(session: Session, job_id: int) -> OutboxMessage | None:
-    return session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.key == f"job:{job_id}")
-        .execution_options(populate_existing=True)
-    ).one_or_none()
 
 
 def fresh(session: Session, job_id: int) -> Job:

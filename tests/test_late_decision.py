@@ -15,11 +15,11 @@ from housing.claims.models import Decision, DecisionKind, DefaultNotice, Documen
 from housing.claims.terms import objection_deadline
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.roles import Role
+from tests.builders.api import bearer
+from tests.builders.claims import World
+from tests.builders.letters import pdf_text
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.test_api import bearer
-from tests.test_claim_service import World
-from tests.test_letters import pdf_text
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -180,7 +180,7 @@ def test_who_may_not_act_on_a_late_decision(world, session):
 
 
 def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, monkeypatch):
-    _services_on(world, monkeypatch, "housing.web.claims")
+    world.serve_pages(monkeypatch, "housing.web.claims")
     claim = late_claim(world)
     claim_path = f"/claims/{claim.id}"
     applicant, decider = app.test_client(), app.test_client()
@@ -205,7 +205,7 @@ def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, 
 
 
 def test_the_notice_and_the_penalty_through_the_api(client, session, world, monkeypatch):
-    _services_on(world, monkeypatch, "housing.api.claims")
+    world.serve_pages(monkeypatch, "housing.api.claims")
     claim = late_claim(world)
     headers = {user.id: bearer(session, user) for user in (world.applicant, world.decider)}
     response = client.post(
@@ -228,18 +228,3 @@ def test_the_notice_and_the_penalty_through_the_api(client, session, world, monk
     assert detail["late_decision"]["notice_received_on"] == "2026-04-29"
     denied = client.post(f"/api/v1/claims/{claim.id}/penalty", headers=headers[world.applicant.id])
     assert denied.status_code == 403
-
-
-def _services_on(world, monkeypatch, module):
-    """The claim services as the views build them, but on the world's clock and documents."""
-    from housing.claims.drafting import DraftingService
-    from housing.claims.late_decisions import LateDecisionService
-    from housing.claims.workflow import WorkflowService
-
-    for service in (DraftingService, LateDecisionService, WorkflowService):
-
-        class OnWorldClock(service):  # type: ignore[valid-type,misc]
-            def __init__(self, session, *args, **kwargs):
-                super().__init__(session, clock=world.clock, documents=world.documents)
-
-        monkeypatch.setattr(f"{module}.{service.__name__}", OnWorldClock)

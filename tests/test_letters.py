@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
-from pypdf import PdfReader
 from sqlalchemy import select
 
 from housing.claims.documents import DocumentStore
 from housing.claims.letters import long_date, money
 from housing.claims.models import Decision, Document
-from tests.test_claim_service import World
-
-
-def pdf_text(data: bytes) -> str:
-    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+from tests.builders.claims import World
+from tests.builders.letters import pdf_text
 
 
 def test_long_dates_and_money_read_as_in_a_dutch_letter():

@@ -6,8 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from housing.audit.models import AccessLog, AuditEvent
 from housing.audit.services import AuditTrail
@@ -79,7 +78,7 @@ def world(session):
     org = OrganisationFactory()
     applicant = UserFactory(organisation=org)
     holder = OfficeHolderFactory(organisation=org, user=applicant)
-    claim = ClaimFactory(home__office_holder=holder, state="submitted")
+    claim = ClaimFactory(home__office_holder=holder, submitted=True)
     return {"org": org, "applicant": applicant, "claim": claim}
 
 
@@ -113,24 +112,18 @@ class TestNotices:
         assert "Er is een betaling voor uw aanvraag verstuurd." not in page
         assert page.count("Nieuw</span>") == 1
 
-    def test_the_header_counts_the_unread_ones_in_one_query(self, client, session, world):
+    def test_the_header_counts_the_unread_ones_in_one_query(
+        self, client, session, world, count_queries
+    ):
         applicant = world["applicant"]
         notice(session, applicant)
         notice(session, applicant)
         notice(session, applicant, read=True)
         notice(session, UserFactory(organisation=world["org"]))
         login(client, applicant.email)
-        statements = []
-
-        def count(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
-            if "notification" in statement:
-                statements.append(statement)
-
-        event.listen(Engine, "before_cursor_execute", count)
-        try:
+        with count_queries() as queries:
             page = client.get("/profile").text
-        finally:
-            event.remove(Engine, "before_cursor_execute", count)
+        statements = [statement for statement in queries if "notification" in statement]
         assert 'aria-label="Meldingen, 2 ongelezen"' in page
         assert '<span class="utrecht-number-badge">2</span>' in page
         assert len(statements) == 1 and "count(" in statements[0].lower()

@@ -23,8 +23,8 @@ from housing.outbox.services import (
     retry_dead,
     status_report,
 )
+from tests.builders.claims import MONDAY, Clock, World
 from tests.smtp import SmtpServer
-from tests.test_claim_service import MONDAY, Clock, World
 
 
 @pytest.fixture
@@ -239,7 +239,7 @@ def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
     document = session.get(Document, item.document_id)
     assert document.kind is DocumentKind.NOTICE_LETTER
     assert document.confidentiality.value == "secret"
-    from tests.test_letters import pdf_text
+    from tests.builders.letters import pdf_text
 
     text = pdf_text(DocumentStore.default().read(document))
     assert world.home.street in text and "Wij hebben uw aanvraag ontvangen" in text

@@ -56,9 +56,9 @@ from housing.payments.models import (
     RemainderClosure,
 )
 from housing.payments.services import LIVE_STATES, BatchService, PayoutInput, PayoutService
-from tests.test_claim_service import World
-from tests.test_claim_service_lifecycle import QuickHTML
-from tests.test_statements import ACCOUNT, Books, deliver_follows
+from tests.builders.claims import World
+from tests.builders.letters import QuickHTML
+from tests.builders.statements import ACCOUNT, Books, deliver_follows
 
 IBANS = ("NL20INGB0001234567", "NL44RABO0123456789", "NL91ABNA0417164300", "NL69INGB0123456789")
 RETURN_CODES = ("AC04", "AC06", "MS03")

@@ -23,62 +23,10 @@ from housing.payments.pain import xsd_path
 from housing.payments.services import BatchService, PayoutInput, PayoutService
 from housing.roles import Role
 from housing.scoping import Scope
+from tests.builders.claims import MONDAY, remove_organisation
+from tests.builders.payments import SUPPLIER_IBAN, Finance, alarm_claim
 from tests.conftest import factories_on
 from tests.factories import UserFactory
-from tests.test_claim_service import MONDAY, World, remove_organisation
-
-SUPPLIER_IBAN = "NL20INGB0001234567"
-
-
-class Finance:
-    """A world with a granted regime B claim, two finance users and limits."""
-
-    def __init__(self, session: Session, name: str = "Gemeente Betaal") -> None:
-        self.world = world = World(session, name=name)
-        self.session = session
-        self.claim = world.proposed()
-        world.fire(world.decider, self.claim, "grant")
-        self.f1 = UserFactory(organisation=world.org, roles={Role.FINANCE})
-        self.f2 = UserFactory(organisation=world.org, roles={Role.FINANCE})
-        session.add_all(
-            [
-                ApprovalLimit(
-                    user_id=self.f1.id, organisation_id=world.org.id, amount=Decimal("1000.00")
-                ),
-                ApprovalLimit(
-                    user_id=self.f2.id, organisation_id=world.org.id, amount=Decimal("5000.00")
-                ),
-            ]
-        )
-        session.commit()
-        self.payouts = PayoutService(session, clock=world.clock)
-        self.batches = BatchService(session, clock=world.clock)
-
-    def scope(self, user):
-        return Scope.for_user(user)
-
-    def request(self, line_index=0, amount="400.00", number="F-1", iban=SUPPLIER_IBAN):
-        line = self.claim.lines[line_index]
-        payout = self.payouts.request(
-            self.scope(self.world.assessor),
-            self.world.assessor,
-            self.claim.id,
-            PayoutInput(
-                measure_line_id=line.id,
-                payee_name="Ünal & Zn. Beveiliging",
-                payee_iban=iban,
-                amount=amount,
-                vat_amount="0.00",
-                invoice_number=number,
-                invoice_date="2026-03-01",
-            ),
-        )
-        self.session.commit()
-        return payout
-
-    def approve(self, payout, user):
-        self.payouts.decide(self.scope(user), user, payout.id, "approve")
-        self.session.commit()
 
 
 @pytest.fixture
@@ -290,40 +238,6 @@ def test_two_simultaneous_releases_make_one_file(app, database_url):
             assert released == 1
     finally:
         remove_organisation(engine, org_id)
-
-
-def alarm_claim(session, name="Gemeente Abonnement"):
-    """A granted regime B claim of one monthly line: alarm monitoring, 50 a month."""
-    from housing.claims.drafting import LineInput
-
-    world = World(session, name=name)
-    claim = world.drafting.create_draft(
-        world.scope(world.applicant), world.applicant, home_id=world.home.id
-    )
-    world.drafting.add_line(
-        world.scope(world.applicant),
-        world.applicant,
-        claim.id,
-        LineInput("alarm_with_monitoring", "Meldkamer", "50.00", "8.68", recurrence="monthly"),
-    )
-    session.commit()
-    world.fire(world.applicant, claim, "submit")
-    world.fire(world.assessor, claim, "start_assessment")
-    world.fire(world.assessor, claim, "request_advice")
-    world.fire(
-        world.assessor,
-        claim,
-        "record_advice",
-        details={
-            "reference": "BZK-7",
-            "advice_date": "2026-03-02",
-            "advised_measures": ["alarm_with_monitoring"],
-        },
-    )
-    (line,) = claim.lines
-    world.fire(world.assessor, claim, "propose_decision", details={"granted": {line.id: "50.00"}})
-    world.fire(world.decider, claim, "grant")
-    return world, claim, line
 
 
 def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts(session):

@@ -17,12 +17,12 @@ from housing.organisations.models import Budget
 from housing.payments.models import Payout, RemainderClosure
 from housing.payments.services import PayoutInput, PayoutService, RecurringPayouts
 from housing.roles import Role
+from tests.builders.api import assert_problem, bearer
+from tests.builders.claims import World
+from tests.builders.payments import SUPPLIER_IBAN, alarm_claim
+from tests.builders.statements import Books, camt_statement, debit
 from tests.conftest import csrf_from, login
 from tests.factories import UserFactory
-from tests.test_api import assert_problem, bearer
-from tests.test_claim_service import World
-from tests.test_payments import alarm_claim
-from tests.test_statements import SUPPLIER_IBAN, Books, camt_statement, debit
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from housing.claims.drafting import ScanInput
 from housing.claims.models import PkvwStatus, WoningScan
 from housing.errors import Conflict, Forbidden, InvalidInput
 from housing.roles import Role
+from tests.builders.claims import World
 from tests.conftest import login
 from tests.factories import HomeFactory, OfficeHolderFactory, UserFactory
-from tests.test_claim_service import World
 
 FINDINGS = "Brievenbus in de voordeur; achterdeur zonder cilinderslot."
 
@@ -143,7 +143,7 @@ def test_nobody_else_opens_an_applicants_wizard(app, world, session):
 
 
 def test_the_scan_through_the_api(client, world, session):
-    from tests.test_api import bearer
+    from tests.builders.api import bearer
 
     claim = world.draft()
     headers = bearer(session, world.applicant)

@@ -17,11 +17,11 @@ from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobContext, JobFailed
 from housing.payments.models import BankStatement, StatementEntry, StatementEntryStatus
 from housing.payments.statements import STATEMENT_IMPORT
+from tests.builders.api import assert_problem, bearer
+from tests.builders.claims import World
+from tests.builders.rows import fresh
+from tests.builders.statements import Books, fixture
 from tests.conftest import RUN_ID, login
-from tests.test_api import assert_problem, bearer
-from tests.test_claim_service import World
-from tests.test_finance_ui import fresh
-from tests.test_statements import Books, fixture
 
 E2E = "VW-2026-00001-P1"  # single_debit.xml's EndToEndId
 STATEMENT = "NL91ABNA0417164300-2026-005"

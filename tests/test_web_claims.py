@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from housing.audit.models import AccessLog
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Document, MeasureLine
-from housing.db import db
 from housing.roles import Role
+from tests.builders.claims import World
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.test_claim_service import World
 
 
 def submitted(world, n):
@@ -44,20 +43,15 @@ def test_the_inbox_lists_open_claims_nearest_deadline_first(client, session):
     assert second.number in client.get("/claims/inbox?state=submitted&regime=B").text
 
 
-def test_the_inbox_query_count_does_not_grow(app, client, session):
+def test_the_inbox_query_count_does_not_grow(client, session, count_queries):
     world = World(session)
     login(client, world.assessor.email)
-    with app.app_context():
-        engine = db.engine
 
     def queries() -> int:
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        # Each request starts from an empty session, as in production: no row already loaded.
+        session.remove()
+        with count_queries() as seen:
             assert client.get("/claims/inbox").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     submitted(world, 2)
@@ -358,7 +352,9 @@ def test_the_applicant_is_told_what_is_expected_now(app, session):
     assert "Wat wij nu van u verwachten" not in assessor.get(f"/claims/{claim_id}").text
 
 
-def test_the_decider_queue_lists_proposals_and_names_who_may_not_decide(app, client, session):
+def test_the_decider_queue_lists_proposals_and_names_who_may_not_decide(
+    app, client, session, count_queries
+):
     world = World(session)
     proposed = world.proposed()
     by_both = world.draft()
@@ -385,17 +381,11 @@ def test_the_decider_queue_lists_proposals_and_names_who_may_not_decide(app, cli
     assert "U hebt dit voorgesteld: een andere beslisser beslist." in page
     assert "€\xa01.600,00" in page  # the assessor proposed the full amounts of `proposed`
 
-    with app.app_context():
-        engine = db.engine
-
     def queries() -> int:
-        seen = []
-        listener = lambda *args: seen.append(args[2])  # noqa: E731
-        event.listen(engine, "before_cursor_execute", listener)
-        try:
+        # Each request starts from an empty session, as in production: no row already loaded.
+        session.remove()
+        with count_queries() as seen:
             assert client.get("/claims/decisions").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", listener)
         return len(seen)
 
     few = queries()
