@@ -20,10 +20,9 @@ from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
-from housing.api.problems import abort_with_problem
 from housing.claims.models import Claim
 from housing.db import db
-from housing.errors import Conflict, DomainError
+from housing.errors import Conflict
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
@@ -236,13 +235,9 @@ class ClaimPayouts(MethodView):
     @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Send in a receipt (regime A, the applicant) or a supplier invoice (B, assessor)."""
-        try:
-            payout = PayoutService(db.session).request(
-                api_scope(), api_user(), claim_id, PayoutInput(**data)
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        payout = PayoutService(db.session).request(
+            api_scope(), api_user(), claim_id, PayoutInput(**data)
+        )
         return _payout(payout)
 
 
@@ -271,13 +266,9 @@ class CloseRemainder(MethodView):
         What no payout stands for goes back to the budget of the grant's year; the claim
         is settled at once, or once the payouts sent are booked.
         """
-        try:
-            closure = PayoutService(db.session).close_remainder(
-                api_scope(), api_user(), claim_id, reason=data["reason"]
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        closure = PayoutService(db.session).close_remainder(
+            api_scope(), api_user(), claim_id, reason=data["reason"]
+        )
         claim = db.session.get(Claim, claim_id)
         assert claim is not None
         return _closure(closure, claim)
@@ -314,18 +305,14 @@ class PayoutEvents(MethodView):
 
         Above your approval limit an approval is the first of two (`first_approved`).
         """
-        try:
-            payout = PayoutService(db.session).decide(
-                api_scope(),
-                api_user(),
-                payout_id,
-                data["event"],
-                reason=data["reason"],
-                correction=data["correction"],
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        payout = PayoutService(db.session).decide(
+            api_scope(),
+            api_user(),
+            payout_id,
+            data["event"],
+            reason=data["reason"],
+            correction=data["correction"],
+        )
         return _payout(payout)
 
 
@@ -350,21 +337,17 @@ class Batches(MethodView):
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Build a batch of every approved payout: starts a job and answers at once."""
         scope = api_scope()
-        try:
-            execution_date = queries.check_execution_date(
-                data["execution_date"], PayoutService(db.session).today()
-            )
-            if not queries.count_approved(db.session, scope):
-                raise Conflict(_l("There are no approved payouts to pay."))
-            job = JobService(db.session).start(
-                scope,
-                api_user(),
-                PAYMENT_BATCH_BUILD,
-                {"execution_date": execution_date.isoformat()},
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        execution_date = queries.check_execution_date(
+            data["execution_date"], PayoutService(db.session).today()
+        )
+        if not queries.count_approved(db.session, scope):
+            raise Conflict(_l("There are no approved payouts to pay."))
+        job = JobService(db.session).start(
+            scope,
+            api_user(),
+            PAYMENT_BATCH_BUILD,
+            {"execution_date": execution_date.isoformat()},
+        )
         return {
             "job_id": job.id,
             "status": job.status.value,
@@ -415,16 +398,12 @@ class BatchEvents(MethodView):
         (with a reason, only before release)."""
         service = BatchService(db.session)
         scope, user = api_scope(), api_user()
-        try:
-            if data["event"] == "approve":
-                batch = service.approve(scope, user, batch_id)
-            elif data["event"] == "release":
-                batch = service.release(scope, user, batch_id)
-            else:
-                batch = service.cancel(scope, user, batch_id, reason=data["reason"] or "")
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        if data["event"] == "approve":
+            batch = service.approve(scope, user, batch_id)
+        elif data["event"] == "release":
+            batch = service.release(scope, user, batch_id)
+        else:
+            batch = service.cancel(scope, user, batch_id, reason=data["reason"] or "")
         return batch
 
 
@@ -439,11 +418,7 @@ class BatchFile(MethodView):
         found = api_scope().get(db.session, PaymentBatch, batch_id)
         if found is None:
             abort(404, message="No such batch.")
-        try:
-            data = BatchService(db.session).file(api_scope(), found.id, user=api_user())
-            db.session.commit()  # the download's audit event
-        except DomainError as exc:
-            abort_with_problem(exc)
+        data = BatchService(db.session).file(api_scope(), found.id, user=api_user())
         return send_file(
             io.BytesIO(data),
             mimetype="application/xml",
@@ -547,15 +522,11 @@ class Statements(MethodView):
         The job validates the file (schema, size, no declarations); a refused file fails
         the job with the reason, and nothing is imported.
         """
-        try:
-            data = statement_queries.check_upload(files["file"].read())
-            key = store_upload(data)
-            job = JobService(db.session).start(
-                api_scope(), api_user(), STATEMENT_IMPORT, {"upload_key": key}
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        data = statement_queries.check_upload(files["file"].read())
+        key = store_upload(data)
+        job = JobService(db.session).start(
+            api_scope(), api_user(), STATEMENT_IMPORT, {"upload_key": key}
+        )
         return {
             "job_id": job.id,
             "status": job.status.value,
@@ -588,13 +559,9 @@ class StatementEntryMatch(MethodView):
     def post(self, data: dict, entry_id: int):  # type: ignore[no-untyped-def]
         """Book a sent payout against an unmatched debit of the same amount (audited)."""
         review = ReviewQueue(db.session)
-        try:
-            entry = review.match_by_hand(
-                api_scope(), api_user(), entry_id, data["payout_id"], data["reason"]
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        entry = review.match_by_hand(
+            api_scope(), api_user(), entry_id, data["payout_id"], data["reason"]
+        )
         return _entry(review, entry)
 
 
@@ -608,9 +575,5 @@ class StatementEntryDismiss(MethodView):
     def post(self, data: dict, entry_id: int):  # type: ignore[no-untyped-def]
         """Close an entry that is not ours to book, with the reason (audited)."""
         review = ReviewQueue(db.session)
-        try:
-            entry = review.dismiss(api_scope(), api_user(), entry_id, data["reason"])
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        entry = review.dismiss(api_scope(), api_user(), entry_id, data["reason"])
         return _entry(review, entry)
