@@ -1,4 +1,9 @@
-"""Account use cases. Services flush, never commit: the caller owns the transaction."""
+"""Account use cases. Services flush, never commit: the caller owns the transaction.
+
+What an administrator or operator does to an account (users, roles, password resets, API
+tokens) is audited in the organisation's hash chain in the same transaction; a payload
+never holds a password, a token's secret or its hash.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ from collections.abc import Callable, Iterable
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from housing.accounts.models import ApiToken, Channel, Language, User
 from housing.accounts.passwords import hash_password, policy_problems, verify_password
+from housing.audit.services import AuditTrail
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.errors import Conflict, InvalidInput, NotFound
 from housing.organisations.models import Organisation
 from housing.roles import Role
@@ -31,9 +37,15 @@ def token_digest(secret: str) -> str:
 
 
 class AccountService:
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        session: DbSession,
+        clock: Callable[[], dt.datetime] = utcnow,
+        audit: AuditTrail | None = None,
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.audit = audit or AuditTrail(session, clock=clock)
 
     # --- authentication -------------------------------------------------------------
     def authenticate(self, email: str, password: str) -> User | None:
@@ -89,7 +101,9 @@ class AccountService:
         roles: Iterable[Role],
         language: Language = Language.NL,
         channel: Channel = Channel.POST,
+        actor_id: int | None = None,
     ) -> User:
+        """Add an account; `actor_id` is the administrator (None: an operator's command)."""
         email = normalise_email(email)
         if self.session.scalar(select(func.count()).where(User.email == email)):
             raise Conflict(
@@ -110,6 +124,12 @@ class AccountService:
         user.roles = frozenset(roles)
         self.session.add(user)
         self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="user_created",
+            actor_id=actor_id,
+            payload={"user_id": user.id, "roles": sorted(user.roles), "active": user.active},
+        )
         return user
 
     def update_user(
@@ -135,6 +155,14 @@ class AccountService:
                 _l("Choose at least one role."),
                 field_errors={"roles": [_l("Choose at least one role.")]},
             )
+        changes: dict[str, object] = {}
+        if roles != user.roles:
+            changes["roles"] = {
+                "added": sorted(roles - user.roles),
+                "removed": sorted(user.roles - roles),
+            }
+        if active != user.active:
+            changes["active"] = active
         if user.active and not active:
             user.session_version += 1
         user.full_name = full_name.strip()
@@ -143,8 +171,16 @@ class AccountService:
         user.language = language
         user.channel_preference = channel
         self.session.flush()
+        # Roles and access are audited; a name or a language is the user's own business.
+        if changes:
+            self.audit.append(
+                user.organisation_id,
+                event="user_updated",
+                actor_id=actor.id,
+                payload={"user_id": user.id, **changes},
+            )
 
-    def reset_password(self, user: User, new_password: str) -> None:
+    def reset_password(self, user: User, new_password: str, *, actor_id: int | None = None) -> None:
         """An administrator sets a temporary password; the user's sessions end."""
         problems = policy_problems(new_password, email=user.email)
         if problems:
@@ -153,12 +189,26 @@ class AccountService:
         user.password_changed_at = self.clock()
         user.session_version += 1
         self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="password_reset",
+            actor_id=actor_id,
+            payload={"user_id": user.id},
+        )
 
     # --- API tokens -------------------------------------------------------------------
     def issue_token(
-        self, user: User, name: str, *, valid_for: dt.timedelta | None = None
+        self,
+        user: User,
+        name: str,
+        *,
+        valid_for: dt.timedelta | None = None,
+        actor_id: int | None = None,
     ) -> tuple[ApiToken, str]:
-        """Create a token; the secret is returned once and never stored."""
+        """Create a token; the secret is returned once and never stored.
+
+        `actor_id` is who issued it: the user themself, or None for an operator's command.
+        """
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput(
@@ -175,16 +225,48 @@ class AccountService:
         )
         self.session.add(token)
         self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="api_token_issued",
+            actor_id=actor_id,
+            payload={
+                "token_id": token.id,
+                "user_id": user.id,
+                "name": token.name,
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
+        )
         return token, secret
 
     def revoke_token(self, scope: Scope, token_id: int) -> ApiToken:
         token = scope.get(self.session, ApiToken, token_id)
         if token is None:
             raise NotFound(_l("No such token."))
-        if token.revoked_at is None:
-            token.revoked_at = self.clock()
-            self.session.flush()
+        self._revoke(token, actor_id=scope.user_id)
         return token
+
+    def revoke_tokens_starting(self, prefix: str) -> list[ApiToken]:
+        """An operator revokes every live token whose secret starts with `prefix`."""
+        found = self.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        ).all()
+        for token in found:
+            self._revoke(token, actor_id=None)
+        return list(found)
+
+    def _revoke(self, token: ApiToken, *, actor_id: int | None) -> None:
+        if token.revoked_at is not None:
+            return
+        token.revoked_at = self.clock()
+        self.session.flush()
+        self.audit.append(
+            token.user.organisation_id,
+            event="api_token_revoked",
+            actor_id=actor_id,
+            payload={"token_id": token.id, "user_id": token.user_id},
+        )
 
     def user_for_token(self, secret: str) -> User | None:
         """The active owner of a usable token; marks the token as used."""

@@ -91,6 +91,7 @@ def new_user() -> ResponseReturnValue:
             roles={Role(r) for r in form.roles.data},
             language=Language(form.language.data),
             channel=Channel(form.channel.data),
+            actor_id=current_user.id,
         )
         flash(_("User %(name)s has been added.", name=user.full_name), "success")
         return redirect(url_for("admin.users"))
@@ -146,7 +147,9 @@ def reset_password(user_id: int) -> ResponseReturnValue:
 
     if reset_form.validate_on_submit():
         refusal_on_form(reset_form, page)
-        AccountService(db.session).reset_password(user, reset_form.password.data)
+        AccountService(db.session).reset_password(
+            user, reset_form.password.data, actor_id=current_user.id
+        )
         flash(_("The password has been reset; the user's sessions have ended."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     return page()

@@ -69,7 +69,9 @@ def issue_token() -> ResponseReturnValue:
     )
     if token_form.validate_on_submit():
         refusal_on_form(token_form, lambda: _render(prefs, token_form))
-        _token, secret = AccountService(db.session).issue_token(current_user, token_form.name.data)
+        _token, secret = AccountService(db.session).issue_token(
+            current_user, token_form.name.data, actor_id=current_user.id
+        )
         # Shown once, on this response only: it is stored as a hash.
         return _render(prefs, TokenForm(formdata=None), new_secret=secret)
     return _render(prefs, token_form)
