@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, message_flashed, session
+from flask import Flask, Response, g, message_flashed
+from flask import session as cookie
 from sqlalchemy.exc import SQLAlchemyError
 
 from housing.db import DbSession, db
@@ -79,11 +80,11 @@ def _undo_request() -> None:
     made = g.pop(_FLASHED, None)
     if not made:
         return
-    kept = list(session.get("_flashes", []))
+    kept = list(cookie.get("_flashes", []))
     for flashed in reversed(made):
         if flashed in kept:
             del kept[len(kept) - 1 - kept[::-1].index(flashed)]
-    session["_flashes"] = kept
+    cookie["_flashes"] = kept
 
 
 def read_or_none(read: Callable[[], T]) -> T | None:
