@@ -45,9 +45,9 @@ def run(claim_count: int, request_count: int) -> None:
     from flask_migrate import upgrade
 
     from housing import create_app
-    from housing.accounts.services import AccountService
     from housing.claims.models import Claim
     from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
     from housing.organisations.models import Home, OfficeHolder, OfficeType, OrganisationKind
     from housing.organisations.services import OrganisationService
     from housing.roles import Role
@@ -59,7 +59,7 @@ def run(claim_count: int, request_count: int) -> None:
         org = OrganisationService(session).create_organisation(
             kind=OrganisationKind.GEMEENTE, name="Gemeente Bench", iban="NL91ABNA0417164300"
         )
-        accounts = AccountService(session)
+        accounts = AccountAdministration(session)
         accounts.create_user(
             organisation=org,
             email="bench@bench.example",

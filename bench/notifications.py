@@ -113,9 +113,9 @@ def prepare(count: int):  # type: ignore[no-untyped-def]
     from flask_migrate import upgrade
 
     from housing import create_app
-    from housing.accounts.services import AccountService
     from housing.claims.notices import NotificationKind, Notifier
     from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
     from housing.organisations.models import OrganisationKind
     from housing.organisations.services import OrganisationService
     from housing.roles import Role
@@ -126,7 +126,7 @@ def prepare(count: int):  # type: ignore[no-untyped-def]
         org = OrganisationService(db.session).create_organisation(
             kind=OrganisationKind.GEMEENTE, name="Gemeente Bench", iban="NL91ABNA0417164300"
         )
-        assessor = AccountService(db.session).create_user(
+        assessor = AccountAdministration(db.session).create_user(
             organisation=org,
             email="assessor@bench.example",
             full_name="Bench",

@@ -76,9 +76,9 @@ class database:
 
 def seed(count: int, payout_state: str):  # type: ignore[no-untyped-def]
     """An organisation with `count` granted claims, each with one payout in `payout_state`."""
-    from housing.accounts.services import AccountService
     from housing.claims.models import Claim, MeasureLine, Regime
     from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
     from housing.organisations.models import (
         Budget,
         Home,
@@ -95,7 +95,7 @@ def seed(count: int, payout_state: str):  # type: ignore[no-untyped-def]
     org = OrganisationService(session).create_organisation(
         kind=OrganisationKind.GEMEENTE, name="Gemeente Bench", iban="NL91ABNA0417164300"
     )
-    accounts = AccountService(session)
+    accounts = AccountAdministration(session)
     finance = [
         accounts.create_user(
             organisation=org,

@@ -15,7 +15,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: settings from the environment, then `config` overrides (tests)."""
     settings = Settings.from_env()
     settings.validate()
-    app = Flask(
+    from housing.unit_of_work import UnitOfWorkFlask, install
+
+    # Each request is one unit of work: it commits once at its end, or is undone.
+    app = UnitOfWorkFlask(
         __name__,
         instance_path=str(settings.instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
@@ -24,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     app.extensions["housing.settings"] = settings
+    install(app)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
     from housing import crypto

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
 
 import click
 from flask import Flask
@@ -10,19 +13,39 @@ from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy import select, text
 
 from housing.accounts.models import User
-from housing.accounts.services import AccountService, normalise_email
+from housing.accounts.services import normalise_email
 from housing.db import db
 from housing.errors import DomainError
+from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import Organisation, OrganisationKind
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
+from housing.unit_of_work import unit_of_work
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _fail(exc: DomainError) -> None:
-    db.session.rollback()
-    message = str(exc.message)
+def command_unit_of_work(command: F) -> F:
+    """Run a command in the app context as one unit of work.
+
+    What it wrote commits once when it succeeds and is rolled back when it fails; a
+    service's refusal ends it as a ClickException naming the fields (exit status 1).
+    """
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with unit_of_work():
+                return command(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(_described(exc)) from exc
+
+    return with_appcontext(run)  # type: ignore[return-value]
+
+
+def _described(exc: DomainError) -> str:
     details = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in exc.field_errors.items())
-    raise click.ClickException(f"{message} {details}".strip())
+    return f"{exc.message} {details}".strip()
 
 
 @click.group("tokens", help="Issue and revoke API bearer tokens.")
@@ -34,7 +57,7 @@ def tokens() -> None:
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Expire after N days.")
-@with_appcontext
+@command_unit_of_work
 def issue_token(email: str, name: str, days: int | None) -> None:
     """Print a new bearer token for the user with EMAIL (shown once, stored hashed)."""
     user = db.session.scalars(
@@ -42,34 +65,22 @@ def issue_token(email: str, name: str, days: int | None) -> None:
     ).one_or_none()
     if user is None or not user.active:
         raise click.ClickException(f"No active user with e-mail address {email}.")
-    try:
-        _token, secret = AccountService(db.session).issue_token(
-            user, name, valid_for=dt.timedelta(days=days) if days else None
-        )
-    except DomainError as exc:
-        _fail(exc)
-    db.session.commit()
+    _token, secret = AccountAdministration(db.session).issue_token(
+        user, name, valid_for=dt.timedelta(days=days) if days else None
+    )
     click.echo(secret)
 
 
 @tokens.command("revoke")
 @click.argument("prefix")
-@with_appcontext
+@command_unit_of_work
 def revoke_token(prefix: str) -> None:
     """Revoke every token whose secret starts with PREFIX (at least 10 characters)."""
-    from housing.accounts.models import ApiToken
-
     if len(prefix) < 10:
         raise click.ClickException("Give at least the first 10 characters of the token.")
-    found = db.session.scalars(
-        select(ApiToken).where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None))
-    ).all()
+    found = AccountAdministration(db.session).revoke_tokens_starting(prefix)
     if not found:
         raise click.ClickException("No active token starts with that prefix.")
-    now = dt.datetime.now(dt.UTC)
-    for token in found:
-        token.revoked_at = now
-    db.session.commit()
     click.echo(f"Revoked {len(found)} token(s).")
 
 
@@ -86,7 +97,7 @@ def users() -> None:
     "--role", "roles", multiple=True, required=True, type=click.Choice([r.value for r in Role])
 )
 @click.password_option()
-@with_appcontext
+@command_unit_of_work
 def add_user(
     email: str, full_name: str, organisation_name: str, roles: tuple[str, ...], password: str
 ) -> None:
@@ -96,17 +107,13 @@ def add_user(
     ).one_or_none()
     if organisation is None:
         raise click.ClickException(f"No organisation named {organisation_name!r}.")
-    try:
-        user = AccountService(db.session).create_user(
-            organisation=organisation,
-            email=email,
-            full_name=full_name,
-            password=password,
-            roles={Role(r) for r in roles},
-        )
-    except DomainError as exc:
-        _fail(exc)
-    db.session.commit()
+    user = AccountAdministration(db.session).create_user(
+        organisation=organisation,
+        email=email,
+        full_name=full_name,
+        password=password,
+        roles={Role(r) for r in roles},
+    )
     click.echo(f"Added user {user.email} ({', '.join(sorted(user.roles))}).")
 
 
@@ -120,16 +127,12 @@ def orgs() -> None:
 @click.option("--kind", required=True, type=click.Choice([k.value for k in OrganisationKind]))
 @click.option("--iban", required=True)
 @click.option("--bic", default=None)
-@with_appcontext
+@command_unit_of_work
 def add_organisation(name: str, kind: str, iban: str, bic: str | None) -> None:
     """Add an organisation (a municipality, province or water board)."""
-    try:
-        organisation = OrganisationService(db.session).create_organisation(
-            kind=OrganisationKind(kind), name=name, iban=iban, bic=bic
-        )
-    except DomainError as exc:
-        _fail(exc)
-    db.session.commit()
+    organisation = OrganisationService(db.session).create_organisation(
+        kind=OrganisationKind(kind), name=name, iban=iban, bic=bic
+    )
     click.echo(f"Added {organisation.kind.value} {organisation.name} (id {organisation.id}).")
 
 
@@ -147,13 +150,12 @@ def generate_key() -> None:
 
 
 @keys.command("rotate")
-@with_appcontext
+@command_unit_of_work
 def rotate_keys() -> None:
     """Re-encrypt every encrypted field under the first key of FIELD_ENCRYPTION_KEYS."""
     from housing.crypto_rotation import rotate_all
 
     counts = rotate_all(db.session)
-    db.session.commit()
     for name, count in counts.items():
         click.echo(f"{name}: {count} value(s) re-encrypted")
 
@@ -164,13 +166,12 @@ def demo() -> None:
 
 
 @demo.command("seed")
-@with_appcontext
+@command_unit_of_work
 def seed_demo() -> None:
     """Create the demo organisations, office holders and users (idempotent)."""
     from housing.demo import DEMO_PASSWORD, seed
 
     report = seed(db.session)
-    db.session.commit()
     click.echo(f"Demo data: {report.created} created, {report.existing} already present.")
     click.echo(f"Every demo user's password: {DEMO_PASSWORD}")
     for email, roles in report.logins:
@@ -197,7 +198,7 @@ def seed_demo() -> None:
     default="-",
     help="Where to write the camt.053 (default: standard output).",
 )
-@with_appcontext
+@command_unit_of_work
 def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str) -> None:
     """Write the camt.053 a bank would send after paying released batch MSG_ID (a demo)."""
     from decimal import Decimal
@@ -257,7 +258,7 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--organisation", "organisation_name", default=None, help="Only this one.")
-@with_appcontext
+@command_unit_of_work
 def verify_audit(organisation_name: str | None) -> None:
     """Check every organisation's hash chain; name the first event that does not fit."""
     from housing.audit.services import AuditTrail
@@ -292,7 +293,7 @@ def holidays() -> None:
 
 @holidays.command("list")
 @click.option("--year", type=int, default=None)
-@with_appcontext
+@command_unit_of_work
 def list_holidays(year: int | None) -> None:
     """Show the Atw holidays and equated days of a year (default: this year)."""
     import datetime as dt
@@ -307,21 +308,17 @@ def list_holidays(year: int | None) -> None:
 @holidays.command("add")
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.argument("description")
-@with_appcontext
+@command_unit_of_work
 def add_holiday(day, description: str) -> None:  # type: ignore[no-untyped-def]
     """Equate DAY (yyyy-mm-dd) with a holiday, as a royal decree did; cite it in DESCRIPTION."""
     from housing.deadlines.services import add_equated_day
 
-    try:
-        add_equated_day(db.session, day.date(), description)
-    except DomainError as exc:
-        _fail(exc)
-    db.session.commit()
+    add_equated_day(db.session, day.date(), description)
     click.echo(f"{day.date().isoformat()} is now equated with a holiday.")
 
 
 @click.command("check")
-@with_appcontext
+@command_unit_of_work
 def check() -> None:
     """Check the database connection and that the schema is at the latest migration."""
     from alembic.runtime.migration import MigrationContext
@@ -353,7 +350,7 @@ def outbox() -> None:
     "on it; 0 otherwise.",
 )
 @click.option("--organisation", "organisation_name", default=None, help="Only this organisation's.")
-@with_appcontext
+@command_unit_of_work
 def outbox_status(organisation_name: str | None) -> None:
     """Counts per status, the oldest pending message's age, and the dead messages."""
     from housing.clock import utcnow

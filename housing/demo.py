@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import Channel, User
-from housing.accounts.services import AccountService
+from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import (
     Home,
     OfficeHolder,
@@ -97,7 +97,7 @@ def demo_email(local: str, slug: str) -> str:
 def seed(session: Session) -> SeedReport:
     report = SeedReport()
     organisations = OrganisationService(session)
-    accounts = AccountService(session)
+    accounts = AccountAdministration(session)
     by_slug: dict[str, Organisation] = {}
 
     for slug, kind, name, iban in ORGANISATIONS:

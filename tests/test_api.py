@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from housing.accounts.models import ApiToken
-from housing.accounts.services import AccountService
+from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import OfficeHolder, Organisation
 from housing.roles import Role
 from tests.builders.api import assert_problem, bearer
@@ -50,7 +50,7 @@ class TestAuthentication:
 
     def test_revoked_expired_and_inactive(self, client, session):
         user = UserFactory()
-        token, secret = AccountService(session).issue_token(user, "to revoke")
+        token, secret = AccountAdministration(session).issue_token(user, "to revoke")
         token.revoked_at = dt.datetime.now(dt.UTC)
         session.commit()
         assert_problem(client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}), 401)
@@ -61,7 +61,7 @@ class TestAuthentication:
 
     def test_tokens_are_stored_hashed_and_record_use(self, client, session):
         user = UserFactory()
-        token, secret = AccountService(session).issue_token(user, "hashed")
+        token, secret = AccountAdministration(session).issue_token(user, "hashed")
         session.commit()
         assert secret not in (token.token_hash, token.prefix)
         assert len(token.token_hash) == 64

@@ -185,7 +185,8 @@ def test_demo_claims_are_submitted_and_the_audit_chain_verifies(app, session):
     assert set(session.scalars(select(Payout.state))) == {"approved"}
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    assert "Gemeente Rivierstad: intact (11 events)" in result.output
+    # 11 events of its claims and payouts, and the creation of its 7 demo users.
+    assert "Gemeente Rivierstad: intact (18 events)" in result.output
 
 
 def test_the_demo_bank_writes_the_statement_of_a_released_batch(app, session, tmp_path):

@@ -313,8 +313,11 @@ def test_the_api_closes_the_rest_and_shows_it_with_the_payouts(client, books, se
     claim = books.claim("1000.00")
     books.payout(claim, 0, "400.00", state="sent")
     books.world.workflow.fire(books.scope(books.finance), None, claim.id, "start_payment")
+    other = books.claim("500.00")
     session.commit()
-    url = f"/api/v1/claims/{claim.id}/payouts/close-remainder"
+    # Each request ends its unit of work (a refused one rolls back): keep ids, not rows.
+    claim_id, other_id = claim.id, other.id
+    url = f"/api/v1/claims/{claim_id}/payouts/close-remainder"
     finance = bearer(session, books.finance)
     assessor = bearer(session, books.world.assessor)
 
@@ -331,11 +334,10 @@ def test_the_api_closes_the_rest_and_shows_it_with_the_payouts(client, books, se
         "in_payment",  # the sent payout is not booked yet
     )
     assert_problem(client.post(url, headers=finance, json={"reason": "Nog eens"}), 409)
-    listing = client.get(f"/api/v1/claims/{claim.id}/payouts", headers=assessor).get_json()
+    listing = client.get(f"/api/v1/claims/{claim_id}/payouts", headers=assessor).get_json()
     assert listing["closure"]["reason"] == "Rest niet nodig"
     spec = client.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/claims/{claim_id}/payouts/close-remainder"]["post"]
     assert {"200", "409"} <= set(operation["responses"])
-    other = books.claim("500.00")
-    plain = client.get(f"/api/v1/claims/{other.id}/payouts", headers=assessor).get_json()
+    plain = client.get(f"/api/v1/claims/{other_id}/payouts", headers=assessor).get_json()
     assert plain["closure"] is None

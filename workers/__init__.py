@@ -14,6 +14,7 @@ from flask import Flask
 
 from housing.logging import get_logger
 from housing.outbox.services import outbox_committed
+from housing.unit_of_work import unit_of_work
 from workers.logging import install as install_task_logging
 
 log = get_logger(__name__)
@@ -32,11 +33,13 @@ def init_app(app: Flask) -> Celery:
 
 
 def celery_init_app(app: Flask) -> Celery:
-    """The Flask–Celery integration of pallets' examples/celery: tasks run in an app context."""
+    """The Flask–Celery integration of pallets' examples/celery: tasks run in an app context,
+    each as one unit of work (committed when it returns, rolled back when it raises)."""
 
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            with app.app_context():
+            # Leaving the app context removes the session: the next task starts afresh.
+            with app.app_context(), unit_of_work():
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)

@@ -1,4 +1,9 @@
-"""Tasks stay thin: they take ids, call a domain service, and are idempotent."""
+"""Tasks stay thin: they take ids, call a domain service, and are idempotent.
+
+Each runs as one unit of work (see `workers.celery_init_app`): it commits when the task
+returns and rolls back when it raises. The outbox consumer and sweep commit each message's
+step themselves (housing.outbox), so one message's failure never undoes another's.
+"""
 
 from __future__ import annotations
 
@@ -37,10 +42,7 @@ def deliver_outbox_message(message_id: int) -> str:
         max_attempts=config["OUTBOX_MAX_ATTEMPTS"],
         lease=dt.timedelta(seconds=config["OUTBOX_LEASE_SECONDS"]),
     )
-    try:
-        return consumer.deliver(message_id).value
-    finally:
-        db.session.remove()
+    return consumer.deliver(message_id).value
 
 
 @shared_task(name="workers.tasks.sweep_outbox", ignore_result=False)
@@ -49,10 +51,7 @@ def sweep_outbox() -> int:
     from workers import publish
 
     app = current_app._get_current_object()
-    try:
-        return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
-    finally:
-        db.session.remove()
+    return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
 
 
 @shared_task(name="workers.tasks.watch_deadlines", ignore_result=False)
@@ -67,12 +66,7 @@ def watch_deadlines(force: bool = False) -> dict[str, object]:
     watch = DeadlineWatch(
         db.session, warning_working_days=current_app.config["DEADLINE_WARNING_WORKING_DAYS"]
     )
-    try:
-        report = watch.run(force=force)
-        db.session.commit()
-        return report.as_dict()
-    finally:
-        db.session.remove()
+    return watch.run(force=force).as_dict()
 
 
 @shared_task(name="workers.tasks.create_recurring_payouts", ignore_result=False)
@@ -80,9 +74,4 @@ def create_recurring_payouts() -> int:
     """Ask for each recurring measure's payout of the period that began (issue 5 §4)."""
     from housing.payments.services import RecurringPayouts
 
-    try:
-        created = RecurringPayouts(db.session).create_due()
-        db.session.commit()
-        return created
-    finally:
-        db.session.remove()
+    return RecurringPayouts(db.session).create_due()

@@ -17,10 +17,12 @@ class ProblemApi(Api):
 
 
 def register_api(app: Flask) -> Api:
+    from housing.api.batches import blp as batches_blp
     from housing.api.claims import blp as claims_blp
     from housing.api.jobs import blp as jobs_blp
-    from housing.api.payments import blp as payments_blp
+    from housing.api.payouts import blp as payouts_blp
     from housing.api.resources import blp
+    from housing.api.statements import blp as statements_blp
 
     api = ProblemApi(
         app,
@@ -32,7 +34,7 @@ def register_api(app: Flask) -> Api:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},
     )
-    for blueprint in (blp, claims_blp, jobs_blp, payments_blp):
+    for blueprint in (blp, claims_blp, jobs_blp, payouts_blp, batches_blp, statements_blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     app.extensions["housing.api"] = api

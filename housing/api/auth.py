@@ -27,8 +27,7 @@ def _authenticate() -> User:
     user = AccountService(db.session).user_for_token(secret.strip())
     if user is None:
         abort(401, message="The token is unknown, revoked or expired.", headers=CHALLENGE)
-    # Record last use now: the view may fail, the use happened all the same.
-    db.session.commit()
+    # The last use is part of the request's unit of work: saved when the request is.
     return user
 
 

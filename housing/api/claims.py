@@ -13,7 +13,6 @@ from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
-from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     CatalogueItemSchema,
     ClaimCreateSchema,
@@ -42,7 +41,6 @@ from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
-from housing.errors import DomainError
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
@@ -114,11 +112,7 @@ class Claims(MethodView):
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Start a draft claim for one of your homes."""
         service = DraftingService(db.session)
-        try:
-            claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
         return _dump(claim, service.today())
 
 
@@ -141,14 +135,13 @@ class ClaimItem(MethodView):
             action="view_claim",
             request_id=g.get("request_id"),
         )
-        db.session.commit()
         service = LateDecisionService(db.session)
         late = service.late_decision(claim, api_user())
         return {
             **_dump(claim, service.today()),
             "allowed_events": sorted(e.value for e in allowed_events(claim.state)),
-            "history": history,
             "letter_being_prepared": letter_being_prepared(db.session, claim.id),
+            "history": history,
             "late_decision": {
                 "notice_received_on": late.notice_received_on,
                 "penalty_starts_on": late.penalty.starts_on if late.penalty else None,
@@ -198,13 +191,9 @@ class ClaimLines(MethodView):
     @blp.response(201, MeasureLineSchema)
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Add a requested measure to a draft claim."""
-        try:
-            line: MeasureLine = DraftingService(db.session).add_line(
-                api_scope(), api_user(), claim_id, LineInput(**data)
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        line: MeasureLine = DraftingService(db.session).add_line(
+            api_scope(), api_user(), claim_id, LineInput(**data)
+        )
         return line
 
 
@@ -218,18 +207,14 @@ class ClaimEvents(MethodView):
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Fire a workflow event, e.g. {"event": "submit"}; one transaction with its audit."""
         service = WorkflowService(db.session)
-        try:
-            claim = service.fire(
-                api_scope(),
-                api_user(),
-                claim_id,
-                data["event"],
-                reason=data["reason"],
-                details=data["details"],
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        claim = service.fire(
+            api_scope(),
+            api_user(),
+            claim_id,
+            data["event"],
+            reason=data["reason"],
+            details=data["details"],
+        )
         return _dump(claim, service.today())
 
 
@@ -253,18 +238,14 @@ class ClaimDocuments(MethodView):
     def post(self, form: dict, files: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Add a PDF, JPEG or PNG (checked by content) to a claim."""
         sent = files["file"]
-        try:
-            document = DraftingService(db.session).upload(
-                api_scope(),
-                api_user(),
-                claim_id,
-                kind=form["kind"],
-                filename=sent.filename or "",
-                data=sent.read(),
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        document = DraftingService(db.session).upload(
+            api_scope(),
+            api_user(),
+            claim_id,
+            kind=form["kind"],
+            filename=sent.filename or "",
+            data=sent.read(),
+        )
         return document
 
 
@@ -275,13 +256,9 @@ class ClaimDocument(MethodView):
     @blp.response(200, description="The document's bytes.")
     def get(self, claim_id: int, document_id: int):  # type: ignore[no-untyped-def]
         """Download a document you may read; the download is logged."""
-        try:
-            document, data = DraftingService(db.session).read_document(
-                api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        document, data = DraftingService(db.session).read_document(
+            api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
+        )
         return send_file(
             io.BytesIO(data),
             mimetype=document.content_type,
@@ -299,13 +276,9 @@ class ClaimScan(MethodView):
     @blp.response(200, ScanSchema)
     def put(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Record the woningscan: the applicant in a draft, the assessor during assessment."""
-        try:
-            scan = DraftingService(db.session).record_scan(
-                api_scope(), api_user(), claim_id, ScanInput(**data)
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        scan = DraftingService(db.session).record_scan(
+            api_scope(), api_user(), claim_id, ScanInput(**data)
+        )
         return {
             "adviser_name": scan.adviser_name,
             "scan_date": scan.scan_date,
@@ -323,14 +296,10 @@ class ClaimDefaultNotice(MethodView):
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Give (applicant) or record (staff) a notice of default for a late decision."""
         service = LateDecisionService(db.session)
-        try:
-            notice = service.record_default_notice(
-                api_scope(), api_user(), claim_id, received_on=data["received_on"]
-            )
-            status = service.penalty_status(_loaded(claim_id))
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        notice = service.record_default_notice(
+            api_scope(), api_user(), claim_id, received_on=data["received_on"]
+        )
+        status = service.penalty_status(_loaded(claim_id))
         return {
             "received_on": notice.received_on,
             "penalty_starts_on": status.starts_on if status else None,
@@ -346,12 +315,8 @@ class ClaimPenalty(MethodView):
     def post(self, claim_id: int):  # type: ignore[no-untyped-def]
         """Fix the penalty for a late decision by decision (art. 4:18 Awb), with its letter."""
         service = LateDecisionService(db.session)
-        try:
-            decision = service.decide_penalty(api_scope(), api_user(), claim_id)
-            status = service.penalty_status(_loaded(claim_id))
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        decision = service.decide_penalty(api_scope(), api_user(), claim_id)
+        status = service.penalty_status(_loaded(claim_id))
         return {
             "decision_id": decision.id,
             "penalty_amount": decision.penalty_amount,

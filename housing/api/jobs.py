@@ -7,9 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from housing.api.auth import api_scope, token_required
-from housing.api.problems import abort_with_problem
 from housing.db import db
-from housing.errors import DomainError
 from housing.jobs.models import JobStatus
 from housing.jobs.services import JobService
 
@@ -37,7 +35,4 @@ class JobItem(MethodView):
     @blp.response(200, JobSchema)
     def get(self, job_id: int):  # type: ignore[no-untyped-def]
         """One job: poll it until `status` is succeeded or failed."""
-        try:
-            return JobService(db.session).get(api_scope(), job_id)
-        except DomainError as exc:
-            abort_with_problem(exc)
+        return JobService(db.session).get(api_scope(), job_id)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 from flask import Response, json
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
-
-from housing.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -62,14 +60,3 @@ def _stringify(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-def abort_with_problem(exc: DomainError) -> NoReturn:
-    """Undo the unit of work and answer the service's refusal as a problem (4xx)."""
-    from flask_smorest import abort
-
-    from housing.db import db
-
-    db.session.rollback()
-    abort(exc.status, message=str(exc.message), errors=exc.field_errors or None)
-    raise AssertionError("abort returned")  # pragma: no cover

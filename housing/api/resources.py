@@ -9,7 +9,6 @@ from flask_smorest import Blueprint, abort
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
-from housing.api.problems import abort_with_problem
 from housing.api.schemas import (
     MeSchema,
     OfficeHolderPatchSchema,
@@ -18,7 +17,6 @@ from housing.api.schemas import (
     OrganisationSchema,
 )
 from housing.db import db
-from housing.errors import DomainError
 from housing.organisations.models import OfficeHolder, Organisation
 from housing.organisations.services import OfficeHolderData, OrganisationService
 from housing.roles import Role
@@ -82,17 +80,13 @@ class OrganisationItem(MethodView):
         found = scope.get(db.session, Organisation, organisation_id)
         if found is None:
             abort(404, message="No such organisation.")
-        try:
-            updated = OrganisationService(db.session).update_organisation(
-                scope,
-                organisation_id,
-                name=changes.get("name", found.name),
-                iban=changes.get("iban", found.iban),
-                bic=changes.get("bic", found.bic),
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        updated = OrganisationService(db.session).update_organisation(
+            scope,
+            organisation_id,
+            name=changes.get("name", found.name),
+            iban=changes.get("iban", found.iban),
+            bic=changes.get("bic", found.bic),
+        )
         return updated
 
 
@@ -115,13 +109,9 @@ class OfficeHolders(MethodView):
     @blp.response(201, OfficeHolderSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Add an office holder."""
-        try:
-            holder = OrganisationService(db.session).create_office_holder(
-                api_scope(), OfficeHolderData(**data)
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        holder = OrganisationService(db.session).create_office_holder(
+            api_scope(), OfficeHolderData(**data)
+        )
         return holder
 
 
@@ -155,11 +145,7 @@ class OfficeHolderItem(MethodView):
             appointment_certain_on=found.appointment_certain_on,
             user_id=found.user_id,
         )
-        try:
-            holder = OrganisationService(db.session).update_office_holder(
-                scope, holder_id, dataclasses.replace(current, **changes)
-            )
-        except DomainError as exc:
-            abort_with_problem(exc)
-        db.session.commit()
+        holder = OrganisationService(db.session).update_office_holder(
+            scope, holder_id, dataclasses.replace(current, **changes)
+        )
         return holder

@@ -166,11 +166,8 @@ class PrintQueue:
             .limit(self.PRINTED_SHOWN)
         ).all()
 
-    def _item(self, scope: Scope, item_id: int, *, lock: bool = False) -> PrintItem:
-        query = scope.select(PrintItem).where(PrintItem.id == item_id)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        item = self.session.scalars(query).one_or_none()
+    def _item(self, scope: Scope, item_id: int) -> PrintItem:
+        item = scope.get(self.session, PrintItem, item_id)
         if item is None:
             raise NotFound(_l("No such letter in the print queue."))
         return item
@@ -186,7 +183,9 @@ class PrintQueue:
 
     def mark_printed(self, scope: Scope, item_id: int) -> PrintItem:
         """Record who printed the letter and when, in the organisation's audit chain."""
-        item = self._item(scope, item_id, lock=True)
+        item = scope.get_for_update(
+            self.session, PrintItem, item_id, missing=_l("No such letter in the print queue.")
+        )
         if item.status is PrintStatus.PRINTED:
             # Two colleagues at the printer: the first one's mark stands.
             raise Conflict(_l("This letter has already been marked printed."))

@@ -130,7 +130,7 @@ def health_report(celery_app: Any | None, now: dt.datetime | None = None) -> dic
 
 
 def record_heartbeat(worker: str, now: dt.datetime | None = None) -> None:
-    """Upsert the worker's last-seen time in its own transaction."""
+    """Upsert the worker's last-seen time; the heartbeat task's unit of work commits it."""
     seen = now or utcnow()
     dialect = db.session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -139,7 +139,6 @@ def record_heartbeat(worker: str, now: dt.datetime | None = None) -> None:
         index_elements=[WorkerHeartbeat.worker], set_={"seen_at": seen}
     )
     db.session.execute(statement)
-    db.session.commit()
 
 
 class OutboxAdmin:

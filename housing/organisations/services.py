@@ -245,14 +245,9 @@ class RulesService:
     # --- Awb terms and eligibility ----------------------------------------------------
     def update_terms(self, scope: Scope, organisation_id: int, data: TermsData) -> Organisation:
         self._require_admin(scope)
-        organisation = self.session.scalars(
-            scope.select(Organisation)
-            .where(Organisation.id == organisation_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if organisation is None:
-            raise NotFound(_l("No such organisation."))
+        organisation = scope.get_for_update(
+            self.session, Organisation, organisation_id, missing=_l("No such organisation.")
+        )
         errors: dict[str, list[Any]] = {}
         cap = Decimal(0)
         for field, (low, high) in (
@@ -421,14 +416,9 @@ class RulesService:
 
     def set_measure_active(self, scope: Scope, measure_id: int, active: bool) -> MeasureCatalogue:
         organisation_id = self._require_admin(scope)
-        measure = self.session.scalars(
-            scope.select(MeasureCatalogue)
-            .where(MeasureCatalogue.id == measure_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if measure is None:
-            raise NotFound(_l("No such measure."))
+        measure = scope.get_for_update(
+            self.session, MeasureCatalogue, measure_id, missing=_l("No such measure.")
+        )
         if not active and (measure.regime == Regime.A or measure.is_basic_measure):
             raise Conflict(
                 _l("Regime A's basic measures are set by law: they cannot be switched off.")

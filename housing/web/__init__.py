@@ -12,7 +12,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from housing.api.problems import problem_from_http_exception, problem_response
-from housing.db import db
 from housing.errors import DomainError
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
 from housing.web.forms import (
@@ -25,6 +24,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
+from housing.web.formtools import refusal_page
 
 # Everything is served from this origin: no CDN, no inline script, no framing.
 CONTENT_SECURITY_POLICY = {
@@ -116,7 +116,6 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
-        db.session.rollback()
         if _wants_problem_json():
             return problem_from_http_exception(error)
         titles = {
@@ -146,9 +145,12 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError) -> ResponseReturnValue:
-        db.session.rollback()
+        # The request's unit of work is undone already (housing.unit_of_work).
         if _wants_problem_json():
             return problem_response(error.status, str(error.message), errors=error.field_errors)
+        chosen = refusal_page(error)
+        if chosen is not None:
+            return chosen
         return (
             render_template("errors/error.html", code=error.status, title=str(error.message)),
             error.status,
@@ -159,7 +161,6 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(IntegrityError)
     @app.errorhandler(StaleDataError)
     def concurrent_change(error: Exception) -> ResponseReturnValue:
-        db.session.rollback()
         message = _("Someone else changed this at the same moment. Nothing was saved; try again.")
         if _wants_problem_json():
             return problem_response(409, message)
@@ -175,7 +176,6 @@ def register_web(app: Flask) -> None:
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> ResponseReturnValue:
-        db.session.rollback()
         if _wants_problem_json():
             return problem_response(500, "An internal error occurred; it has been logged.")
         return (

@@ -13,12 +13,11 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from housing.accounts.models import Channel, Language, User
-from housing.accounts.services import AccountService
 from housing.clock import AMSTERDAM
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
-from housing.errors import DomainError
+from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import MeasureCatalogue, OfficeHolder, OfficeType, Organisation
 from housing.organisations.services import (
     OfficeHolderData,
@@ -42,7 +41,7 @@ from housing.web.forms import (
     TermsForm,
     UserForm,
 )
-from housing.web.formtools import show_field_errors
+from housing.web.formtools import done, refusal_back_to, refusal_on_form
 
 T = TypeVar("T")
 
@@ -77,25 +76,25 @@ def users() -> ResponseReturnValue:
 @role_required(Role.ADMIN)
 def new_user() -> ResponseReturnValue:
     form = NewUserForm()
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/user_form.html", form=form, user=None)
+
     if form.validate_on_submit():
-        try:
-            user = AccountService(db.session).create_user(
-                organisation=current_user.organisation,
-                email=form.email.data,
-                full_name=form.full_name.data,
-                password=form.password.data,
-                roles={Role(r) for r in form.roles.data},
-                language=Language(form.language.data),
-                channel=Channel(form.channel.data),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("User %(name)s has been added.", name=user.full_name), "success")
-            return redirect(url_for("admin.users"))
-    return render_template("admin/user_form.html", form=form, user=None)
+        refusal_on_form(form, page)
+        user = AccountAdministration(db.session).create_user(
+            organisation=current_user.organisation,
+            email=form.email.data,
+            full_name=form.full_name.data,
+            password=form.password.data,
+            roles={Role(r) for r in form.roles.data},
+            language=Language(form.language.data),
+            channel=Channel(form.channel.data),
+            actor_id=current_user.id,
+        )
+        flash(_("User %(name)s has been added.", name=user.full_name), "success")
+        return redirect(url_for("admin.users"))
+    return page()
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -112,27 +111,26 @@ def edit_user(user_id: int) -> ResponseReturnValue:
             "channel": user.channel_preference.value,
         },
     )
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/user_form.html", form=form, user=user, reset_form=ResetPasswordForm()
+        )
+
     if form.validate_on_submit():
-        try:
-            AccountService(db.session).update_user(
-                current_user,
-                user,
-                full_name=form.full_name.data,
-                roles={Role(r) for r in form.roles.data},
-                active=form.active.data,
-                language=Language(form.language.data),
-                channel=Channel(form.channel.data),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The changes have been saved."), "success")
-            return redirect(url_for("admin.users"))
-    return render_template(
-        "admin/user_form.html", form=form, user=user, reset_form=ResetPasswordForm()
-    )
+        refusal_on_form(form, page)
+        AccountAdministration(db.session).update_user(
+            current_user,
+            user,
+            full_name=form.full_name.data,
+            roles={Role(r) for r in form.roles.data},
+            active=form.active.data,
+            language=Language(form.language.data),
+            channel=Channel(form.channel.data),
+        )
+        flash(_("The changes have been saved."), "success")
+        return redirect(url_for("admin.users"))
+    return page()
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -140,18 +138,20 @@ def edit_user(user_id: int) -> ResponseReturnValue:
 def reset_password(user_id: int) -> ResponseReturnValue:
     user = _scoped_or_404(User, user_id)
     reset_form = ResetPasswordForm()
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/user_form.html", form=UserForm(obj=user), user=user, reset_form=reset_form
+        )
+
     if reset_form.validate_on_submit():
-        try:
-            AccountService(db.session).reset_password(user, reset_form.password.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(reset_form, exc)
-        else:
-            db.session.commit()
-            flash(_("The password has been reset; the user's sessions have ended."), "success")
-            return redirect(url_for("admin.edit_user", user_id=user.id))
-    form = UserForm(obj=user)
-    return render_template("admin/user_form.html", form=form, user=user, reset_form=reset_form)
+        refusal_on_form(reset_form, page)
+        AccountAdministration(db.session).reset_password(
+            user, reset_form.password.data, actor_id=current_user.id
+        )
+        flash(_("The password has been reset; the user's sessions have ended."), "success")
+        return redirect(url_for("admin.edit_user", user_id=user.id))
+    return page()
 
 
 # --- organisations -----------------------------------------------------------------
@@ -167,23 +167,22 @@ def organisations() -> ResponseReturnValue:
 def edit_organisation(organisation_id: int) -> ResponseReturnValue:
     organisation = _scoped_or_404(Organisation, organisation_id)
     form = OrganisationForm(obj=organisation)
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/organisation_form.html", form=form, organisation=organisation)
+
     if form.validate_on_submit():
-        try:
-            OrganisationService(db.session).update_organisation(
-                current_scope(),
-                organisation.id,
-                name=form.name.data,
-                iban=form.iban.data,
-                bic=form.bic.data,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The changes have been saved."), "success")
-            return redirect(url_for("admin.organisations"))
-    return render_template("admin/organisation_form.html", form=form, organisation=organisation)
+        refusal_on_form(form, page)
+        OrganisationService(db.session).update_organisation(
+            current_scope(),
+            organisation.id,
+            name=form.name.data,
+            iban=form.iban.data,
+            bic=form.bic.data,
+        )
+        flash(_("The changes have been saved."), "success")
+        return redirect(url_for("admin.organisations"))
+    return page()
 
 
 # --- office holders ------------------------------------------------------------------
@@ -226,19 +225,16 @@ def office_holders() -> ResponseReturnValue:
 @role_required(Role.ADMIN)
 def new_office_holder() -> ResponseReturnValue:
     form = _holder_form(None)
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/office_holder_form.html", form=form, holder=None)
+
     if form.validate_on_submit():
-        try:
-            OrganisationService(db.session).create_office_holder(
-                current_scope(), _holder_data(form)
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The office holder has been added."), "success")
-            return redirect(url_for("admin.office_holders"))
-    return render_template("admin/office_holder_form.html", form=form, holder=None)
+        refusal_on_form(form, page)
+        OrganisationService(db.session).create_office_holder(current_scope(), _holder_data(form))
+        flash(_("The office holder has been added."), "success")
+        return redirect(url_for("admin.office_holders"))
+    return page()
 
 
 @bp.route("/office-holders/<int:holder_id>", methods=["GET", "POST"])
@@ -246,19 +242,18 @@ def new_office_holder() -> ResponseReturnValue:
 def edit_office_holder(holder_id: int) -> ResponseReturnValue:
     holder = _scoped_or_404(OfficeHolder, holder_id)
     form = _holder_form(holder)
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/office_holder_form.html", form=form, holder=holder)
+
     if form.validate_on_submit():
-        try:
-            OrganisationService(db.session).update_office_holder(
-                current_scope(), holder.id, _holder_data(form)
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The changes have been saved."), "success")
-            return redirect(url_for("admin.office_holders"))
-    return render_template("admin/office_holder_form.html", form=form, holder=holder)
+        refusal_on_form(form, page)
+        OrganisationService(db.session).update_office_holder(
+            current_scope(), holder.id, _holder_data(form)
+        )
+        flash(_("The changes have been saved."), "success")
+        return redirect(url_for("admin.office_holders"))
+    return page()
 
 
 # --- Awb terms and eligibility -------------------------------------------------------
@@ -275,27 +270,26 @@ def edit_terms(organisation_id: int) -> ResponseReturnValue:
             "eligible_offices": sorted(e.office_type.value for e in organisation.eligible_offices),
         }
     )
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/terms_form.html", form=form, organisation=organisation)
+
     if form.validate_on_submit():
-        try:
-            RulesService(db.session).update_terms(
-                current_scope(),
-                organisation.id,
-                TermsData(
-                    decision_weeks=form.decision_weeks.data,
-                    information_term_days=form.information_term_days.data,
-                    not_considered_weeks=form.not_considered_weeks.data,
-                    regime_a_cap=form.regime_a_cap.data,
-                    eligible_offices=frozenset(OfficeType(o) for o in form.eligible_offices.data),
-                ),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The terms have been saved."), "success")
-            return redirect(url_for("admin.edit_terms", organisation_id=organisation.id))
-    return render_template("admin/terms_form.html", form=form, organisation=organisation)
+        refusal_on_form(form, page)
+        RulesService(db.session).update_terms(
+            current_scope(),
+            organisation.id,
+            TermsData(
+                decision_weeks=form.decision_weeks.data,
+                information_term_days=form.information_term_days.data,
+                not_considered_weeks=form.not_considered_weeks.data,
+                regime_a_cap=form.regime_a_cap.data,
+                eligible_offices=frozenset(OfficeType(o) for o in form.eligible_offices.data),
+            ),
+        )
+        flash(_("The terms have been saved."), "success")
+        return redirect(url_for("admin.edit_terms", organisation_id=organisation.id))
+    return page()
 
 
 # --- the Atw calendar: recognised holidays and equated days ---------------------------
@@ -307,34 +301,31 @@ def _holiday_label(name: str) -> str:
 @role_required(Role.ADMIN)
 def holidays() -> ResponseReturnValue:
     form = EquatedDayForm()
-    if form.validate_on_submit():
-        try:
-            equated = equate_day(db.session, current_scope(), form.day.data, form.description.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(
-                _("%(day)s is now equated with a holiday.", day=format_date(equated.day, "long")),
-                "success",
-            )
-            return redirect(url_for("admin.holidays", year=equated.day.year))
 
+    def page() -> ResponseReturnValue:
+        return _holidays_page(form)
+
+    if form.validate_on_submit():
+        refusal_on_form(form, page)
+        equated = equate_day(db.session, current_scope(), form.day.data, form.description.data)
+        flash(
+            _("%(day)s is now equated with a holiday.", day=format_date(equated.day, "long")),
+            "success",
+        )
+        return redirect(url_for("admin.holidays", year=equated.day.year))
+
+    return page()
+
+
+def _holidays_page(form: EquatedDayForm) -> ResponseReturnValue:
     # The year to show comes from a GET form; a bad one is explained, this year shown.
     year_form = CalendarYearForm(request.args)
     year = _this_year()
-    calendar = None
     if "year" in request.args and year_form.validate() and year_form.year.data is not None:
-        try:
-            calendar = calendar_year(db.session, year_form.year.data)
-            year = year_form.year.data
-        except DomainError as exc:
-            show_field_errors(year_form, exc)
-    if calendar is None:
-        calendar = calendar_year(db.session, year)
+        year = year_form.year.data
     if "year" not in request.args:
         year_form.year.data = year
+    calendar = calendar_year(db.session, year)
     equated_days = db.session.scalars(select(EquatedDay).order_by(EquatedDay.day)).all()
     return render_template(
         "admin/holidays.html",
@@ -352,19 +343,18 @@ def holidays() -> ResponseReturnValue:
 def budgets() -> ResponseReturnValue:
     form = BudgetForm(data=None if request.method == "POST" else {"year": _this_year()})
     service = RulesService(db.session)
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/budgets.html", form=form, budgets=service.budgets(current_scope())
+        )
+
     if form.validate_on_submit():
-        try:
-            budget = service.set_budget(current_scope(), form.year.data, form.amount.data)
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("The budget for %(year)d has been saved.", year=budget.year), "success")
-            return redirect(url_for("admin.budgets"))
-    return render_template(
-        "admin/budgets.html", form=form, budgets=service.budgets(current_scope())
-    )
+        refusal_on_form(form, page)
+        budget = service.set_budget(current_scope(), form.year.data, form.amount.data)
+        flash(_("The budget for %(year)d has been saved.", year=budget.year), "success")
+        return redirect(url_for("admin.budgets"))
+    return page()
 
 
 # --- measure catalogue ---------------------------------------------------------------
@@ -373,46 +363,40 @@ def budgets() -> ResponseReturnValue:
 def catalogue() -> ResponseReturnValue:
     form = MeasureForm()
     service = RulesService(db.session)
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/catalogue.html",
+            form=form,
+            catalogue=service.catalogue(current_scope()),
+            REGIME_LABELS=REGIME_LABELS,
+        )
+
     if form.validate_on_submit():
-        try:
-            measure = service.add_measure(
-                current_scope(),
-                code=form.code.data,
-                name=form.name.data,
-                recurring_allowed=form.recurring_allowed.data,
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(_("%(name)s has been added to Regime B.", name=measure.name), "success")
-            return redirect(url_for("admin.catalogue"))
-    return render_template(
-        "admin/catalogue.html",
-        form=form,
-        catalogue=service.catalogue(current_scope()),
-        REGIME_LABELS=REGIME_LABELS,
-    )
+        refusal_on_form(form, page)
+        measure = service.add_measure(
+            current_scope(),
+            code=form.code.data,
+            name=form.name.data,
+            recurring_allowed=form.recurring_allowed.data,
+        )
+        flash(_("%(name)s has been added to Regime B.", name=measure.name), "success")
+        return redirect(url_for("admin.catalogue"))
+    return page()
 
 
 def _set_measure_active(measure_id: int, active: bool) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
     measure = _scoped_or_404(MeasureCatalogue, measure_id)
-    try:
-        RulesService(db.session).set_measure_active(current_scope(), measure.id, active)
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        message = (
-            _("%(name)s can be chosen again.", name=measure.name)
-            if active
-            else _("%(name)s can no longer be chosen in new claims.", name=measure.name)
-        )
-        flash(message, "success")
-    return redirect(url_for("admin.catalogue"))
+    back = url_for("admin.catalogue")
+    refusal_back_to(back, code=302)
+    RulesService(db.session).set_measure_active(current_scope(), measure.id, active)
+    message = (
+        _("%(name)s can be chosen again.", name=measure.name)
+        if active
+        else _("%(name)s can no longer be chosen in new claims.", name=measure.name)
+    )
+    return done(message, back, code=302)
 
 
 @bp.route("/catalogue/<int:measure_id>/activate", methods=["POST"])

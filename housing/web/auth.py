@@ -13,13 +13,12 @@ from werkzeug.wrappers import Response
 from housing.accounts.models import Language, User
 from housing.accounts.services import AccountService
 from housing.db import db
-from housing.errors import InvalidInput
 from housing.extensions import limiter, login_account_key, login_manager
 from housing.i18n import LANGUAGES
 from housing.roles import START_ENDPOINTS
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
-from housing.web.formtools import show_field_errors
+from housing.web.formtools import refusal_on_form
 
 bp = Blueprint("auth", __name__)
 
@@ -70,7 +69,6 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = AccountService(db.session).authenticate(form.email.data, form.password.data)
         if user is not None:
-            db.session.commit()
             chosen_language = session.get("language")
             session.clear()
             if chosen_language:
@@ -94,22 +92,21 @@ def logout() -> ResponseReturnValue:
 @login_required
 def change_password() -> ResponseReturnValue:
     form = PasswordChangeForm()
+
+    def page() -> ResponseReturnValue:
+        return render_template("auth/password.html", form=form)
+
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        try:
-            AccountService(db.session).change_password(
-                user, form.current_password.data, form.new_password.data
-            )
-        except InvalidInput as exc:
-            db.session.rollback()
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            # The session version changed: log this session in again, end all others.
-            login_user(user)
-            flash(_("Your password has been changed."), "success")
-            return redirect(url_for("profile.show"))
-    return render_template("auth/password.html", form=form)
+        refusal_on_form(form, page)
+        AccountService(db.session).change_password(
+            user, form.current_password.data, form.new_password.data
+        )
+        # The session version changed: log this session in again, end all others.
+        login_user(user)
+        flash(_("Your password has been changed."), "success")
+        return redirect(url_for("profile.show"))
+    return page()
 
 
 @bp.route("/language", methods=["POST"])
@@ -122,5 +119,4 @@ def choose_language() -> ResponseReturnValue:
         session["language"] = form.language.data
         if current_user.is_authenticated:
             current_user.language = Language(form.language.data)
-            db.session.commit()
     return redirect(safe_next(request.form.get("next")) or url_for("start.index"))

@@ -43,12 +43,12 @@ from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
-from housing.errors import DomainError
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
+from housing.web.formtools import done, refusal_back_to
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState, allowed_events
@@ -208,7 +208,6 @@ def show(claim_id: int) -> ResponseReturnValue:
         action="view_claim",
         request_id=g.get("request_id"),
     )
-    db.session.commit()
     today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
     expected = _expected_of_applicant(claim, today) if is_own_claim(actor, claim) else None
@@ -314,14 +313,10 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
 @bp.route("/<int:claim_id>/documents/<int:document_id>")
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def download(claim_id: int, document_id: int) -> ResponseReturnValue:
-    try:
-        document, data = DraftingService(db.session).read_document(
-            current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
-    db.session.commit()
+    # The access log entry of this download is saved with the request.
+    document, data = DraftingService(db.session).read_document(
+        current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
+    )
     return send_file(
         io.BytesIO(data),
         mimetype=document.content_type,
@@ -329,16 +324,6 @@ def download(claim_id: int, document_id: int) -> ResponseReturnValue:
         download_name=document.filename,
         max_age=0,
     )
-
-
-def _refused(exc: DomainError, target: str) -> ResponseReturnValue:
-    """Undo the unit of work and say why on the page the user came from (404 stays 404)."""
-    db.session.rollback()
-    if exc.status == 404:
-        abort(404)
-    # The message names the rule or the field; rule codes in field_errors are for the API.
-    flash(str(exc.message), "error")
-    return redirect(target, code=303)
 
 
 def _back(claim_id: int) -> str:
@@ -350,26 +335,22 @@ def _back(claim_id: int) -> str:
 
 
 def _done(message: str, claim_id: int) -> ResponseReturnValue:
-    db.session.commit()
-    flash(message, "success")
-    return redirect(_back(claim_id), code=303)
+    return done(message, _back(claim_id))
 
 
 @bp.route("/<int:claim_id>/documents", methods=["POST"])
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def upload(claim_id: int) -> ResponseReturnValue:
     sent = request.files.get("file")
-    try:
-        DraftingService(db.session).upload(
-            current_scope(),
-            current_user,
-            claim_id,
-            kind=request.form.get("kind", ""),
-            filename=sent.filename or "" if sent else "",
-            data=sent.read() if sent else b"",
-        )
-    except DomainError as exc:
-        return _refused(exc, _back(claim_id))
+    refusal_back_to(_back(claim_id))
+    DraftingService(db.session).upload(
+        current_scope(),
+        current_user,
+        claim_id,
+        kind=request.form.get("kind", ""),
+        filename=sent.filename or "" if sent else "",
+        data=sent.read() if sent else b"",
+    )
     return _done(_("The document has been added."), claim_id)
 
 
@@ -381,16 +362,14 @@ def extend(claim_id: int) -> ResponseReturnValue:
     except ValueError:
         flash(_("Enter a date as yyyy-mm-dd."), "error")
         return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    try:
-        WorkflowService(db.session).notify_extension(
-            current_scope(),
-            current_user,
-            claim_id,
-            new_deadline=new_deadline,
-            reason=request.form.get("reason", ""),
-        )
-    except DomainError as exc:
-        return _refused(exc, _back(claim_id))
+    refusal_back_to(_back(claim_id))
+    WorkflowService(db.session).notify_extension(
+        current_scope(),
+        current_user,
+        claim_id,
+        new_deadline=new_deadline,
+        reason=request.form.get("reason", ""),
+    )
     return _done(_("The extension notice has been sent."), claim_id)
 
 
@@ -401,30 +380,25 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         event = ClaimEvent(request.form.get("event", ""))
     except ValueError:
         abort(400)
-    try:
-        WorkflowService(db.session).fire(
-            current_scope(),
-            current_user,
-            claim_id,
-            event.value,
-            reason=request.form.get("reason") or None,
-            details=_event_details(event, claim_id),
-        )
-    except DomainError as exc:
-        return _refused(exc, _back(claim_id))
+    refusal_back_to(_back(claim_id))
+    WorkflowService(db.session).fire(
+        current_scope(),
+        current_user,
+        claim_id,
+        event.value,
+        reason=request.form.get("reason") or None,
+        details=_event_details(event, claim_id),
+    )
     return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
 
 
 @bp.route("/new", methods=["POST"])
 @role_required(Role.APPLICANT)
 def new() -> ResponseReturnValue:
-    try:
-        claim = DraftingService(db.session).create_draft(
-            current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
-        )
-    except DomainError as exc:
-        return _refused(exc, url_for("claims.mine"))
-    db.session.commit()
+    refusal_back_to(url_for("claims.mine"))
+    claim = DraftingService(db.session).create_draft(
+        current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
+    )
     return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
 
 
@@ -432,21 +406,19 @@ def new() -> ResponseReturnValue:
 @role_required(Role.APPLICANT)
 def add_line(claim_id: int) -> ResponseReturnValue:
     form = request.form
-    try:
-        DraftingService(db.session).add_line(
-            current_scope(),
-            current_user,
-            claim_id,
-            LineInput(
-                catalogue_code=form.get("catalogue_code", ""),
-                description=form.get("description", ""),
-                requested_amount=form.get("requested_amount", "").replace(",", "."),
-                vat_amount=form.get("vat_amount", "").replace(",", "."),
-                supplier_name=form.get("supplier_name") or None,
-            ),
-        )
-    except DomainError as exc:
-        return _refused(exc, _back(claim_id))
+    refusal_back_to(_back(claim_id))
+    DraftingService(db.session).add_line(
+        current_scope(),
+        current_user,
+        claim_id,
+        LineInput(
+            catalogue_code=form.get("catalogue_code", ""),
+            description=form.get("description", ""),
+            requested_amount=form.get("requested_amount", "").replace(",", "."),
+            vat_amount=form.get("vat_amount", "").replace(",", "."),
+            supplier_name=form.get("supplier_name") or None,
+        ),
+    )
     return _done(_("The measure has been added."), claim_id)
 
 
@@ -475,7 +447,6 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         action="view_claim",
         request_id=g.get("request_id"),
     )
-    db.session.commit()
     catalogue = db.session.scalars(
         select(MeasureCatalogue)
         .where(
@@ -512,20 +483,18 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def record_scan(claim_id: int) -> ResponseReturnValue:
     form = request.form
-    try:
-        DraftingService(db.session).record_scan(
-            current_scope(),
-            current_user,
-            claim_id,
-            ScanInput(
-                adviser_name=form.get("adviser_name", ""),
-                scan_date=form.get("scan_date", ""),
-                pkvw_status=form.get("pkvw_status", ""),
-                findings=form.get("findings", ""),
-            ),
-        )
-    except DomainError as exc:
-        return _refused(exc, _back(claim_id))
+    refusal_back_to(_back(claim_id))
+    DraftingService(db.session).record_scan(
+        current_scope(),
+        current_user,
+        claim_id,
+        ScanInput(
+            adviser_name=form.get("adviser_name", ""),
+            scan_date=form.get("scan_date", ""),
+            pkvw_status=form.get("pkvw_status", ""),
+            findings=form.get("findings", ""),
+        ),
+    )
     return _done(_("The scan results have been saved."), claim_id)
 
 
@@ -539,20 +508,16 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
         except ValueError:
             flash(_("Enter a date as yyyy-mm-dd."), "error")
             return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    try:
-        LateDecisionService(db.session).record_default_notice(
-            current_scope(), current_user, claim_id, received_on=received_on
-        )
-    except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    refusal_back_to(url_for("claims.show", claim_id=claim_id))
+    LateDecisionService(db.session).record_default_notice(
+        current_scope(), current_user, claim_id, received_on=received_on
+    )
     return _done(_("The notice of default has been recorded."), claim_id)
 
 
 @bp.route("/<int:claim_id>/penalty", methods=["POST"])
 @role_required(Role.DECIDER)
 def fix_penalty(claim_id: int) -> ResponseReturnValue:
-    try:
-        LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
-    except DomainError as exc:
-        return _refused(exc, url_for("claims.show", claim_id=claim_id))
+    refusal_back_to(url_for("claims.show", claim_id=claim_id))
+    LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
     return _done(_("The penalty has been fixed; the letter is being prepared."), claim_id)

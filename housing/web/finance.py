@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import (
@@ -36,7 +35,7 @@ from housing.payments.services import BatchService, PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import show_field_errors, unit_of_work
+from housing.web.formtools import done, refusal_back_to, refusal_on_form, refusal_shown_by
 from housing.web.payment_forms import PAYOUT_STATE_LABELS, ApprovalLimitForm
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
@@ -85,22 +84,6 @@ def _page(total: int) -> Page:
     if number < 1:
         abort(404)
     return Page(page=number, per_page=PER_PAGE, total=total)
-
-
-def _attempt(action: Callable[[], str], back_to: str) -> ResponseReturnValue:
-    """One unit of work from a form post: commit and say what happened, or undo and say
-    why; a record outside the user's scope stays a 404."""
-    try:
-        message = action()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        flash(message, "success")
-    return redirect(back_to, code=303)
 
 
 def _today() -> dt.date:
@@ -157,7 +140,9 @@ def payout_event(payout_id: int) -> ResponseReturnValue:
             state=PAYOUT_STATE_LABELS[payout.state],
         )
 
-    return _attempt(decide, url_for("finance.payouts"))
+    back = url_for("finance.payouts")
+    refusal_back_to(back)
+    return done(decide(), back)
 
 
 # --- payment batches --------------------------------------------------------------------------
@@ -187,20 +172,15 @@ def build_batch() -> ResponseReturnValue:
         flash(_("Enter a date as yyyy-mm-dd."), "error")
         return redirect(back, code=303)
     scope = current_scope()
-    try:
-        execution_date = queries.check_execution_date(wanted, _today())
-        # Nothing to take: say so now rather than on a failed job page.
-        if not queries.count_approved(db.session, scope):
-            flash(_("There are no approved payouts to pay."), "error")
-            return redirect(back, code=303)
-        job = JobService(db.session).start(
-            scope, current_user, PAYMENT_BATCH_BUILD, {"execution_date": execution_date.isoformat()}
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
+    refusal_back_to(back)
+    execution_date = queries.check_execution_date(wanted, _today())
+    # Nothing to take: say so now rather than on a failed job page.
+    if not queries.count_approved(db.session, scope):
+        flash(_("There are no approved payouts to pay."), "error")
         return redirect(back, code=303)
-    db.session.commit()
+    job = JobService(db.session).start(
+        scope, current_user, PAYMENT_BATCH_BUILD, {"execution_date": execution_date.isoformat()}
+    )
     return redirect(url_for("jobs.show", job_id=job.id), code=303)
 
 
@@ -243,17 +223,18 @@ def batch_event(batch_id: int) -> ResponseReturnValue:
             service.approve(scope, current_user, batch_id)
             return _("The batch is approved; a second finance user releases it.")
         if event == "release":
-            done = service.release(scope, current_user, batch_id)
+            released = service.release(scope, current_user, batch_id)
             return _(
                 "The batch is released: %(n)d payments, %(total)s. Download the payment file"
                 " and send it to the bank.",
-                n=done.item_count,
-                total=format_currency(done.total, "EUR"),
+                n=released.item_count,
+                total=format_currency(released.total, "EUR"),
             )
         service.cancel(scope, current_user, batch_id, reason=request.form.get("reason", ""))
         return _("The batch is cancelled; its payouts wait for a next batch.")
 
-    return _attempt(fire, back)
+    refusal_back_to(back)
+    return done(fire(), back)
 
 
 @bp.route("/batches/<int:batch_id>/file")
@@ -263,14 +244,9 @@ def batch_file(batch_id: int) -> ResponseReturnValue:
     found = current_scope().get(db.session, PaymentBatch, batch_id)
     if found is None:
         abort(404)
-    try:
-        data = BatchService(db.session).file(current_scope(), found.id, user=current_user)
-        db.session.commit()  # the download's audit event
-    except DomainError as exc:
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-        return redirect(url_for("finance.batch", batch_id=found.id), code=303)
+    refusal_back_to(url_for("finance.batch", batch_id=found.id))
+    # The download's audit event is saved with the request.
+    data = BatchService(db.session).file(current_scope(), found.id, user=current_user)
     return send_file(
         io.BytesIO(data),
         mimetype="application/xml",
@@ -317,21 +293,17 @@ def export_csv() -> ResponseReturnValue:
         flash(_("Enter a date as yyyy-mm-dd."), "error")
         return redirect(url_for("finance.budget"), code=303)
     start, end = period
-    try:
-        rows = queries.export_payouts(
-            db.session,
-            current_scope(),
-            current_user,
-            start,
-            end,
-            state_label=lambda state: str(PAYOUT_STATE_LABELS[state]),
-            yes_no=(_("yes"), _("no")),
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        flash(str(exc.message), "error")
-        return redirect(url_for("finance.budget"), code=303)
-    db.session.commit()  # the audit event of the export
+    refusal_back_to(url_for("finance.budget"))
+    # The audit event of the export is saved with the request.
+    rows = queries.export_payouts(
+        db.session,
+        current_scope(),
+        current_user,
+        start,
+        end,
+        state_label=lambda state: str(PAYOUT_STATE_LABELS[state]),
+        yes_no=(_("yes"), _("no")),
+    )
     buffer = io.StringIO()
     # A byte-order mark, so a spreadsheet reads the names' accents as UTF-8.
     buffer.write("\ufeff")
@@ -353,30 +325,28 @@ def export_csv() -> ResponseReturnValue:
 def statements() -> ResponseReturnValue:
     """Imported statements; the upload starts the import as a job, watched on its page."""
     scope = current_scope()
-    error: str | None = None
+
+    def listing(error: DomainError | None = None) -> ResponseReturnValue:
+        page = _page(statement_queries.count_statements(db.session, scope))
+        return render_template(
+            "finance/statements.html",
+            page=page,
+            rows=statement_queries.statements(
+                db.session, scope, offset=page.offset, size=page.per_page
+            ),
+            error=str(error.message) if error else None,
+        ), (422 if error else 200)
+
     if request.method == "POST":
+        refusal_shown_by(listing)
         upload = request.files.get("file")
-        try:
-            data = statement_queries.check_upload(upload.read() if upload else None)
-            key = store_upload(data)
-            job = JobService(db.session).start(
-                scope, current_user, STATEMENT_IMPORT, {"upload_key": key}
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            error = str(exc.message)
-        else:
-            db.session.commit()
-            return redirect(url_for("jobs.show", job_id=job.id), code=303)
-    page = _page(statement_queries.count_statements(db.session, scope))
-    return render_template(
-        "finance/statements.html",
-        page=page,
-        rows=statement_queries.statements(
-            db.session, scope, offset=page.offset, size=page.per_page
-        ),
-        error=error,
-    ), (422 if error else 200)
+        data = statement_queries.check_upload(upload.read() if upload else None)
+        key = store_upload(data)
+        job = JobService(db.session).start(
+            scope, current_user, STATEMENT_IMPORT, {"upload_key": key}
+        )
+        return redirect(url_for("jobs.show", job_id=job.id), code=303)
+    return listing()
 
 
 @bp.route("/review")
@@ -403,29 +373,23 @@ def review_match(entry_id: int) -> ResponseReturnValue:
     if not payout_id.isdigit():
         flash(_("Enter the number of the payout."), "error")
         return redirect(url_for("finance.review"), code=303)
-    return unit_of_work(
-        lambda: ReviewQueue(db.session).match_by_hand(
-            current_scope(),
-            current_user,
-            entry_id,
-            int(payout_id),
-            request.form.get("reason", ""),
-        ),
-        done=_("The entry is matched to payout %(id)s.", id=payout_id),
-        back_to=url_for("finance.review"),
+    back = url_for("finance.review")
+    refusal_back_to(back)
+    ReviewQueue(db.session).match_by_hand(
+        current_scope(), current_user, entry_id, int(payout_id), request.form.get("reason", "")
     )
+    return done(_("The entry is matched to payout %(id)s.", id=payout_id), back)
 
 
 @bp.route("/review/<int:entry_id>/dismiss", methods=["POST"])
 @role_required(Role.FINANCE)
 def review_dismiss(entry_id: int) -> ResponseReturnValue:
-    return unit_of_work(
-        lambda: ReviewQueue(db.session).dismiss(
-            current_scope(), current_user, entry_id, request.form.get("reason", "")
-        ),
-        done=_("The entry is dismissed."),
-        back_to=url_for("finance.review"),
+    back = url_for("finance.review")
+    refusal_back_to(back)
+    ReviewQueue(db.session).dismiss(
+        current_scope(), current_user, entry_id, request.form.get("reason", "")
     )
+    return done(_("The entry is dismissed."), back)
 
 
 # --- approval limits (administrator) -------------------------------------------------------
@@ -435,27 +399,24 @@ def approval_limits() -> ResponseReturnValue:
     users = queries.finance_users(db.session, current_scope())
     form = ApprovalLimitForm()
     form.user_id.choices = [(user.id, user.full_name) for user, _limit in users]
+
+    def page() -> ResponseReturnValue:
+        return render_template("admin/approval_limits.html", form=form, users=users)
+
     if form.validate_on_submit():
-        try:
-            limit = PayoutService(db.session).set_limit(
-                current_scope(),
-                current_user,
-                form.user_id.data,
-                (form.amount.data or "").replace(",", "."),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                abort(404)
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(
-                _(
-                    "The approval limit has been set to %(amount)s.",
-                    amount=format_currency(limit.amount, "EUR"),
-                ),
-                "success",
-            )
-            return redirect(url_for("approval_limits.approval_limits"), code=303)
-    return render_template("admin/approval_limits.html", form=form, users=users)
+        refusal_on_form(form, page)
+        limit = PayoutService(db.session).set_limit(
+            current_scope(),
+            current_user,
+            form.user_id.data,
+            (form.amount.data or "").replace(",", "."),
+        )
+        flash(
+            _(
+                "The approval limit has been set to %(amount)s.",
+                amount=format_currency(limit.amount, "EUR"),
+            ),
+            "success",
+        )
+        return redirect(url_for("approval_limits.approval_limits"), code=303)
+    return page()

@@ -16,11 +16,20 @@ from wtforms import (
     StringField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, EqualTo, InputRequired, Length, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import Channel, Language
 from housing.claims.models import Regime
+from housing.deadlines.services import FIRST_YEAR, LAST_YEAR
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
 
@@ -317,7 +326,19 @@ class CalendarYearForm(FlaskForm):
     class Meta:
         csrf = False
 
-    year = IntegerField(_l("Year"), validators=[Optional()])
+    year = IntegerField(
+        _l("Year"),
+        validators=[
+            Optional(),
+            NumberRange(
+                min=FIRST_YEAR,
+                max=LAST_YEAR,
+                message=_l(
+                    "Choose a year from %(low)d to %(high)d.", low=FIRST_YEAR, high=LAST_YEAR
+                ),
+            ),
+        ],
+    )
 
 
 class BudgetForm(FlaskForm):

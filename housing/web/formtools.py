@@ -1,15 +1,39 @@
-"""Form helpers: a service's errors on the form, and one unit of work per form post."""
+"""How a service's refusal is shown in the UI: on the form, or on the page the user came from.
+
+A view says so before it calls the service; the registered `DomainError` handler (see
+`housing.web`) undoes the request's unit of work and answers with what the view chose.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from flask import abort, flash, redirect
+from flask import current_app, flash, g, redirect
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import NotFound as NotFoundPage
 
-from housing.db import db
 from housing.errors import DomainError
+
+_REFUSAL = "housing_refusal"
+
+
+@dataclass(frozen=True)
+class _OnForm:
+    form: FlaskForm
+    page: Callable[[], ResponseReturnValue]
+
+
+@dataclass(frozen=True)
+class _ShownBy:
+    render: Callable[[DomainError], ResponseReturnValue]
+
+
+@dataclass(frozen=True)
+class _BackTo:
+    url: str
+    code: int
 
 
 def show_field_errors(form: FlaskForm, error: DomainError) -> None:
@@ -24,20 +48,42 @@ def show_field_errors(form: FlaskForm, error: DomainError) -> None:
         form.form_errors.append(str(error.message))
 
 
-def unit_of_work(action: Callable[[], object], *, done: str, back_to: str) -> ResponseReturnValue:
-    """Run a service call from a form post: commit and say so, or undo and say why.
+def refusal_on_form(form: FlaskForm, page: Callable[[], ResponseReturnValue]) -> None:
+    """A refusal of this request is shown on `form`, and `page` renders it again."""
+    setattr(g, _REFUSAL, _OnForm(form, page))
 
-    A record the user may not see stays a 404; any other refusal is shown as a message on
-    the page they came from.
+
+def refusal_shown_by(render: Callable[[DomainError], ResponseReturnValue]) -> None:
+    """A refusal of this request is shown by `render`, given the error."""
+    setattr(g, _REFUSAL, _ShownBy(render))
+
+
+def refusal_back_to(url: str, code: int = 303) -> None:
+    """A refusal of this request is flashed as an error on `url` (303 See Other)."""
+    setattr(g, _REFUSAL, _BackTo(url, code))
+
+
+def refusal_page(error: DomainError) -> ResponseReturnValue | None:
+    """The answer the view chose for `error`, or None when it chose none.
+
+    A record the user may not see is the 404 page, whatever the view chose.
     """
-    try:
-        action()
-    except DomainError as exc:
-        db.session.rollback()
-        if exc.status == 404:
-            abort(404)
-        flash(str(exc.message), "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(back_to, code=303)
+    if error.status == 404:
+        return current_app.handle_http_exception(NotFoundPage())
+    chosen = g.get(_REFUSAL)
+    if chosen is None:
+        return None
+    if isinstance(chosen, _OnForm):
+        show_field_errors(chosen.form, error)
+        return chosen.page()
+    if isinstance(chosen, _ShownBy):
+        return chosen.render(error)
+    # The message names the rule or the field; rule codes in field_errors are for the API.
+    flash(str(error.message), "error")
+    return redirect(chosen.url, code=chosen.code)
+
+
+def done(message: str, back_to: str, code: int = 303) -> ResponseReturnValue:
+    """Say what the post did and go back (303); the request commits on the way out."""
+    flash(message, "success")
+    return redirect(back_to, code=code)

@@ -63,5 +63,4 @@ def status(job_id: int) -> ResponseReturnValue:
 @role_required(Role.AUDITOR)
 def start_audit_verify() -> ResponseReturnValue:
     job = JobService(db.session).start(current_scope(), current_user, AUDIT_VERIFY)
-    db.session.commit()
     return redirect(url_for("jobs.show", job_id=job.id), code=303)

@@ -5,23 +5,19 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.exc import SQLAlchemyError
 
 from housing.claims.notices import NotificationKind
 from housing.db import db
-from housing.errors import DomainError
-from housing.logging import get_logger
 from housing.notifications.queries import NoticeInbox, PrintQueue
 from housing.notifications.services import PRINT_QUEUE_ROLES
+from housing.unit_of_work import read_or_none
 from housing.web.access import current_scope, login_required, role_required
-from housing.web.formtools import unit_of_work
-
-log = get_logger(__name__)
+from housing.web.formtools import done, refusal_back_to
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 print_bp = Blueprint("print_queue", __name__, url_prefix="/print-queue")
@@ -43,13 +39,10 @@ def unread_notice_count() -> int | None:
     if not current_user.is_authenticated:
         return None
     if "unread_notices" not in g:
-        try:
-            g.unread_notices = NoticeInbox(db.session).unread_count(current_scope())
-        except SQLAlchemyError as exc:
-            # An error page rendered while the database is away must still render.
-            db.session.rollback()
-            log.warning("notifications.count_failed", error=type(exc).__name__)
-            g.unread_notices = None
+        # An error page rendered while the database is away must still render.
+        g.unread_notices = read_or_none(
+            lambda: NoticeInbox(db.session).unread_count(current_scope())
+        )
     return g.unread_notices
 
 
@@ -82,12 +75,7 @@ def _back_to_list() -> str:
 @login_required
 def mark_read(notification_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    try:
-        NoticeInbox(db.session).mark_read(current_scope(), notification_id)
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
-    db.session.commit()
+    NoticeInbox(db.session).mark_read(current_scope(), notification_id)
     flash(_("The notification has been marked as read."), "success")
     return redirect(_back_to_list(), code=303)
 
@@ -96,7 +84,6 @@ def mark_read(notification_id: int) -> ResponseReturnValue:
 @login_required
 def mark_all_read() -> ResponseReturnValue:
     count = NoticeInbox(db.session).mark_all_read(current_scope())
-    db.session.commit()
     flash(_("Marked as read: %(n)d.", n=count), "success")
     return redirect(url_for("notifications.index"), code=303)
 
@@ -120,14 +107,10 @@ def queue() -> ResponseReturnValue:
 @print_bp.route("/<int:item_id>/letter")
 @role_required(*PRINT_QUEUE_ROLES)
 def letter(item_id: int) -> ResponseReturnValue:
-    try:
-        document, data = PrintQueue(db.session).read_letter(
-            current_scope(), current_user, item_id, request_id=g.get("request_id")
-        )
-    except DomainError as exc:
-        db.session.rollback()
-        abort(exc.status)
-    db.session.commit()  # the access log entry of this download
+    # The access log entry of this download is saved with the request.
+    document, data = PrintQueue(db.session).read_letter(
+        current_scope(), current_user, item_id, request_id=g.get("request_id")
+    )
     return send_file(
         io.BytesIO(data),
         mimetype=document.content_type,
@@ -141,8 +124,7 @@ def letter(item_id: int) -> ResponseReturnValue:
 @role_required(*PRINT_QUEUE_ROLES)
 def mark_printed(item_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    return unit_of_work(
-        lambda: PrintQueue(db.session).mark_printed(current_scope(), item_id),
-        done=_("The letter has been marked printed."),
-        back_to=url_for("print_queue.queue"),
-    )
+    back = url_for("print_queue.queue")
+    refusal_back_to(back)
+    PrintQueue(db.session).mark_printed(current_scope(), item_id)
+    return done(_("The letter has been marked printed."), back)

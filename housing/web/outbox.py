@@ -15,7 +15,7 @@ from housing.ops.services import OutboxAdmin
 from housing.outbox.models import OutboxStatus
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import unit_of_work
+from housing.web.formtools import done, refusal_back_to
 
 bp = Blueprint("admin_outbox", __name__, url_prefix="/admin/outbox")
 
@@ -37,8 +37,7 @@ def status() -> ResponseReturnValue:
 @role_required(Role.ADMIN)
 def retry(message_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    return unit_of_work(
-        lambda: OutboxAdmin(db.session).retry(current_scope(), message_id),
-        done=_("The message will be delivered again within a minute."),
-        back_to=url_for("admin_outbox.status"),
-    )
+    back = url_for("admin_outbox.status")
+    refusal_back_to(back)
+    OutboxAdmin(db.session).retry(current_scope(), message_id)
+    return done(_("The message will be delivered again within a minute."), back)

@@ -16,7 +16,6 @@ from sqlalchemy.orm import selectinload
 
 from housing.claims.models import Claim, Document, DocumentKind
 from housing.db import db
-from housing.errors import DomainError
 from housing.payments.models import PayoutKind, RemainderClosure
 from housing.payments.queries import (
     PAYOUT_CLAIM_STATES,
@@ -29,7 +28,7 @@ from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutS
 from housing.permissions import actor_for, acts_for_office_holder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import show_field_errors, unit_of_work
+from housing.web.formtools import done, refusal_back_to, refusal_on_form
 from housing.web.payment_forms import BATCH_STATE_LABELS, PAYOUT_STATE_LABELS, PayoutForm
 
 bp = Blueprint("payouts", __name__, url_prefix="/claims")
@@ -126,40 +125,37 @@ def new(claim_id: int) -> ResponseReturnValue:
         )
         return redirect(url_for("claims.show", claim_id=claim.id), code=303)
     form = _form(claim, kind)
+
+    def page() -> ResponseReturnValue:
+        return render_template("payouts/new.html", claim=claim, form=form, kind=kind)
+
     if form.validate_on_submit():
-        try:
-            PayoutService(db.session).request(
-                current_scope(),
-                current_user,
-                claim.id,
-                PayoutInput(
-                    measure_line_id=form.measure_line_id.data,
-                    payee_name=form.payee_name.data,
-                    payee_iban=form.payee_iban.data,
-                    payee_bic=form.payee_bic.data or None,
-                    # People type Dutch decimals; the service wants a point.
-                    amount=form.amount.data.replace(",", "."),
-                    vat_amount=form.vat_amount.data.replace(",", "."),
-                    invoice_number=form.invoice_number.data,
-                    invoice_date=form.invoice_date.data,
-                    document_id=form.document_id.data or None,
-                ),
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            if exc.status == 404:
-                abort(404)
-            show_field_errors(form, exc)
-        else:
-            db.session.commit()
-            flash(
-                _("The receipt has been sent in; finance checks it.")
-                if kind is PayoutKind.REIMBURSEMENT
-                else _("The invoice has been recorded; finance checks it."),
-                "success",
-            )
-            return redirect(url_for("claims.show", claim_id=claim.id), code=303)
-    return render_template("payouts/new.html", claim=claim, form=form, kind=kind)
+        refusal_on_form(form, page)
+        PayoutService(db.session).request(
+            current_scope(),
+            current_user,
+            claim.id,
+            PayoutInput(
+                measure_line_id=form.measure_line_id.data,
+                payee_name=form.payee_name.data,
+                payee_iban=form.payee_iban.data,
+                payee_bic=form.payee_bic.data or None,
+                # People type Dutch decimals; the service wants a point.
+                amount=form.amount.data.replace(",", "."),
+                vat_amount=form.vat_amount.data.replace(",", "."),
+                invoice_number=form.invoice_number.data,
+                invoice_date=form.invoice_date.data,
+                document_id=form.document_id.data or None,
+            ),
+        )
+        flash(
+            _("The receipt has been sent in; finance checks it.")
+            if kind is PayoutKind.REIMBURSEMENT
+            else _("The invoice has been recorded; finance checks it."),
+            "success",
+        )
+        return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return page()
 
 
 @bp.route("/<int:claim_id>/payouts/close", methods=["POST"])
@@ -167,10 +163,9 @@ def new(claim_id: int) -> ResponseReturnValue:
 def close_remainder(claim_id: int) -> ResponseReturnValue:
     """Finance closes what is left of the grant, with a reason (audited)."""
     claim = _claim_or_404(claim_id)
-    return unit_of_work(
-        lambda: PayoutService(db.session).close_remainder(
-            current_scope(), current_user, claim.id, reason=request.form.get("reason")
-        ),
-        done=_("What was left of the grant is closed: nothing more is paid."),
-        back_to=url_for("claims.show", claim_id=claim.id),
+    back = url_for("claims.show", claim_id=claim.id)
+    refusal_back_to(back)
+    PayoutService(db.session).close_remainder(
+        current_scope(), current_user, claim.id, reason=request.form.get("reason")
     )
+    return done(_("What was left of the grant is closed: nothing more is paid."), back)

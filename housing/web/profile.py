@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from housing.accounts.models import ApiToken, Channel, Language
-from housing.accounts.services import AccountService
 from housing.db import db
-from housing.errors import DomainError, NotFound
 from housing.extensions import limiter
+from housing.organisations.accounts import AccountAdministration
 from housing.web.access import current_scope, login_required
 from housing.web.forms import PreferencesForm, TokenForm
-from housing.web.formtools import show_field_errors
+from housing.web.formtools import refusal_on_form
 
 bp = Blueprint("profile", __name__, url_prefix="/profile")
 
@@ -51,7 +50,6 @@ def update() -> ResponseReturnValue:
     if prefs.validate_on_submit():
         current_user.language = Language(prefs.language.data)
         current_user.channel_preference = Channel(prefs.channel.data)
-        db.session.commit()
         flash(_("Your preferences have been saved."), "success")
         return redirect(url_for("profile.show"))
     return _render(prefs, TokenForm(formdata=None))
@@ -70,17 +68,12 @@ def issue_token() -> ResponseReturnValue:
         },
     )
     if token_form.validate_on_submit():
-        try:
-            _token, secret = AccountService(db.session).issue_token(
-                current_user, token_form.name.data
-            )
-        except DomainError as exc:
-            db.session.rollback()
-            show_field_errors(token_form, exc)
-        else:
-            db.session.commit()
-            # Shown once, on this response only: it is stored as a hash.
-            return _render(prefs, TokenForm(formdata=None), new_secret=secret)
+        refusal_on_form(token_form, lambda: _render(prefs, token_form))
+        _token, secret = AccountAdministration(db.session).issue_token(
+            current_user, token_form.name.data, actor_id=current_user.id
+        )
+        # Shown once, on this response only: it is stored as a hash.
+        return _render(prefs, TokenForm(formdata=None), new_secret=secret)
     return _render(prefs, token_form)
 
 
@@ -88,10 +81,6 @@ def issue_token() -> ResponseReturnValue:
 @login_required
 def revoke_token(token_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
-    try:
-        AccountService(db.session).revoke_token(current_scope(), token_id)
-    except NotFound:
-        abort(404)
-    db.session.commit()
+    AccountAdministration(db.session).revoke_token(current_scope(), token_id)
     flash(_("The token has been revoked."), "success")
     return redirect(url_for("profile.show"))

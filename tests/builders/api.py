@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from housing.accounts.services import AccountService
+from housing.organisations.accounts import AccountAdministration
 
 PROBLEM = "application/problem+json"
 
 
 def bearer(session, user, **kwargs) -> dict[str, str]:
-    _token, secret = AccountService(session).issue_token(user, "test", **kwargs)
+    _token, secret = AccountAdministration(session).issue_token(user, "test", **kwargs)
     session.commit()
     return {"Authorization": f"Bearer {secret}"}
 

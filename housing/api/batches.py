@@ -1,0 +1,191 @@
+"""API v1: payment batches under dual control, and their frozen payment files.
+
+Building a batch is a job, as in the UI: `POST /batches` answers 202 with the job to poll
+(`GET /jobs/{id}`), whose result names the batch.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import send_file, url_for
+from flask.views import MethodView
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from housing.api.auth import api_scope, api_user, token_required
+from housing.api.paging import page_of
+from housing.db import db
+from housing.errors import Conflict
+from housing.jobs.services import JobService
+from housing.payments import queries
+from housing.payments.jobs import PAYMENT_BATCH_BUILD
+from housing.payments.models import PaymentBatch
+from housing.payments.services import BatchService, PayoutService
+from housing.roles import Role
+
+blp = Blueprint("api_batches", __name__, url_prefix="/api/v1", description="Payment batches")
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class BatchSchema(Schema):
+    id = fields.Int()
+    state = fields.Str()
+    msg_id = fields.Str()
+    pmt_inf_id = fields.Str()
+    pain_version = fields.Str()
+    execution_date = fields.Date()
+    item_count = fields.Int()
+    total = fields.Decimal(as_string=True)
+    created_by_id = fields.Int()
+    created_at = fields.DateTime()
+    approved_by_id = fields.Int(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    released_by_id = fields.Int(allow_none=True)
+    released_at = fields.DateTime(allow_none=True)
+    cancel_reason = fields.Str(allow_none=True)
+    file_sha256 = fields.Str(allow_none=True)
+
+
+class BatchItemSchema(Schema):
+    payout_id = fields.Int()
+    claim_number = fields.Str()
+    end_to_end_id = fields.Str()
+    payee_name = fields.Str()
+    payee_iban = fields.Str()
+    amount = fields.Decimal(as_string=True)
+    payout_state = fields.Str()
+
+
+class BatchDetailSchema(BatchSchema):
+    items = fields.List(fields.Nested(BatchItemSchema))
+
+
+class BatchBuildSchema(Schema):
+    execution_date = fields.Date(
+        allow_none=True, load_default=None, metadata={"description": "Default: today."}
+    )
+
+
+class BatchBuildJobSchema(Schema):
+    job_id = fields.Int()
+    status = fields.Str()
+    href = fields.Str(metadata={"description": "Poll this job; its result has `batch_id`."})
+
+
+class BatchEventSchema(Schema):
+    event = fields.Str(required=True, validate=validate.OneOf(["approve", "release", "cancel"]))
+    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+
+
+@blp.route("/batches")
+class Batches(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, BatchSchema(many=True))
+    @blp.paginate()
+    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+        """The organisation's payment batches, the newest first."""
+        query = api_scope().select(PaymentBatch)
+        ordered = query.order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
+        return page_of(ordered, pagination_parameters)
+
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(BatchBuildSchema)
+    @blp.response(202, BatchBuildJobSchema)
+    @blp.alt_response(409, description="There are no approved payouts to pay.")
+    def post(self, data: dict):  # type: ignore[no-untyped-def]
+        """Build a batch of every approved payout: starts a job and answers at once."""
+        scope = api_scope()
+        execution_date = queries.check_execution_date(
+            data["execution_date"], PayoutService(db.session).today()
+        )
+        if not queries.count_approved(db.session, scope):
+            raise Conflict(_l("There are no approved payouts to pay."))
+        job = JobService(db.session).start(
+            scope,
+            api_user(),
+            PAYMENT_BATCH_BUILD,
+            {"execution_date": execution_date.isoformat()},
+        )
+        return {
+            "job_id": job.id,
+            "status": job.status.value,
+            "href": url_for("api_jobs.JobItem", job_id=job.id),
+        }
+
+
+def _batch_detail(batch_id: int) -> dict[str, Any]:
+    found = api_scope().get(db.session, PaymentBatch, batch_id)
+    if found is None:
+        abort(404, message="No such batch.")
+    data = {name: getattr(found, name) for name in BatchSchema().fields}
+    data["items"] = [
+        {
+            "payout_id": row.item.payout_id,
+            "claim_number": row.claim_number,
+            "end_to_end_id": row.item.end_to_end_id,
+            "payee_name": row.item.payee_name,
+            "payee_iban": row.item.payee_iban,
+            "amount": row.item.amount,
+            "payout_state": row.payout_state,
+        }
+        for row in queries.batch_items(db.session, found.id)
+    ]
+    return data
+
+
+@blp.route("/batches/<int:batch_id>")
+class BatchItem(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, BatchDetailSchema)
+    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+        """One batch with its payments (end-to-end id, payee, amount, state)."""
+        return _batch_detail(batch_id)
+
+
+@blp.route("/batches/<int:batch_id>/events")
+class BatchEvents(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(BatchEventSchema)
+    @blp.response(200, BatchSchema)
+    @blp.alt_response(403, description="Dual control: who approved it does not release it.")
+    @blp.alt_response(409, description="Not possible in the batch's state.")
+    def post(self, data: dict, batch_id: int):  # type: ignore[no-untyped-def]
+        """Approve, release (a second finance user; repeated, it changes nothing) or cancel
+        (with a reason, only before release)."""
+        service = BatchService(db.session)
+        scope, user = api_scope(), api_user()
+        if data["event"] == "approve":
+            batch = service.approve(scope, user, batch_id)
+        elif data["event"] == "release":
+            batch = service.release(scope, user, batch_id)
+        else:
+            batch = service.cancel(scope, user, batch_id, reason=data["reason"] or "")
+        return batch
+
+
+@blp.route("/batches/<int:batch_id>/file")
+class BatchFile(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, description="The frozen pain.001 (application/xml), byte for byte.")
+    @blp.alt_response(409, description="The batch is not released yet.")
+    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+        """The payment file of a released batch; every download gives the same bytes."""
+        found = api_scope().get(db.session, PaymentBatch, batch_id)
+        if found is None:
+            abort(404, message="No such batch.")
+        data = BatchService(db.session).file(api_scope(), found.id, user=api_user())
+        return send_file(
+            io.BytesIO(data),
+            mimetype="application/xml",
+            as_attachment=True,
+            download_name=f"{found.msg_id}.xml",
+            max_age=0,
+        )

@@ -1,0 +1,254 @@
+"""API v1: payout requests, the finance check of each payout, and closing a grant's rest.
+
+Each call is one service call in the request's unit of work, refused as problem+json (4xx).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy.orm import selectinload
+
+from housing.api.auth import api_scope, api_user, token_required
+from housing.api.paging import page_of
+from housing.claims.models import Claim
+from housing.db import db
+from housing.payments import queries
+from housing.payments.models import Payout, RemainderClosure
+from housing.payments.services import PayoutInput, PayoutService
+from housing.roles import Role
+from workflows.payments import PayoutState
+
+blp = Blueprint("api_payouts", __name__, url_prefix="/api/v1", description="Payouts")
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Who reads payouts: the scope narrows it (an applicant their own claims' payouts only).
+PAYOUT_READERS = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+
+
+class PayoutSchema(Schema):
+    id = fields.Int()
+    claim_id = fields.Int()
+    measure_line_id = fields.Int()
+    kind = fields.Str()
+    state = fields.Str()
+    payee_name = fields.Str()
+    payee_iban = fields.Str(
+        metadata={"description": "In full for finance; others see the last four characters."}
+    )
+    payee_bic = fields.Str(allow_none=True)
+    amount = fields.Decimal(as_string=True)
+    vat_amount = fields.Decimal(as_string=True)
+    invoice_number = fields.Str()
+    invoice_date = fields.Date()
+    document_id = fields.Int(allow_none=True)
+    requested_by_id = fields.Int(allow_none=True)
+    first_approved_by_id = fields.Int(allow_none=True)
+    approved_by_id = fields.Int(allow_none=True)
+    decision_reason = fields.Str(allow_none=True)
+    return_reason_code = fields.Str(allow_none=True)
+    return_reason = fields.Str(allow_none=True, metadata={"description": "In Dutch."})
+    created_at = fields.DateTime()
+
+
+class PayoutInSchema(Schema):
+    measure_line_id = fields.Int(required=True, strict=True)
+    payee_name = fields.Str(required=True, validate=validate.Length(min=1, max=140))
+    payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
+    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
+    amount = fields.Decimal(required=True, places=2, as_string=True)
+    vat_amount = fields.Decimal(required=True, places=2, as_string=True)
+    invoice_number = fields.Str(required=True, validate=validate.Length(min=1, max=60))
+    invoice_date = fields.Date(required=True)
+    document_id = fields.Int(allow_none=True, load_default=None, strict=True)
+
+
+class LineBalanceSchema(Schema):
+    measure_line_id = fields.Int()
+    catalogue_code = fields.Str()
+    granted_amount = fields.Decimal(as_string=True, allow_none=True)
+    unpaid_amount = fields.Decimal(
+        as_string=True, metadata={"description": "Granted and not yet taken by a live payout."}
+    )
+
+
+class RemainderClosureSchema(Schema):
+    claim_id = fields.Int()
+    closed_by_id = fields.Int()
+    closed_at = fields.DateTime()
+    reason = fields.Str()
+    released = fields.Decimal(
+        as_string=True, metadata={"description": "What went back to the budget."}
+    )
+    budget_year = fields.Int(allow_none=True)
+    claim_state = fields.Str(
+        metadata={"description": "settled, or in_payment while payouts sent are not booked."}
+    )
+
+
+class RemainderCloseSchema(Schema):
+    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ClaimPayoutsSchema(Schema):
+    lines = fields.List(fields.Nested(LineBalanceSchema))
+    payouts = fields.List(fields.Nested(PayoutSchema))
+    closure = fields.Nested(
+        RemainderClosureSchema,
+        allow_none=True,
+        metadata={"description": "Set once finance closed what was left of the grant."},
+    )
+
+
+class PayoutFilterSchema(Schema):
+    state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
+    claim_id = fields.Int(strict=True)
+
+
+class CorrectionSchema(Schema):
+    payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
+    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
+    payee_name = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=140))
+
+
+class PayoutEventSchema(Schema):
+    event = fields.Str(
+        required=True, validate=validate.OneOf(["approve", "reject", "cancel", "correct"])
+    )
+    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    correction = fields.Nested(
+        CorrectionSchema,
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The new account, for `correct` after a return."},
+    )
+
+
+def _payout(payout: Payout) -> dict[str, Any]:
+    data = {name: getattr(payout, name) for name in PayoutSchema().fields}
+    data["kind"] = payout.kind.value
+    # Finance pays and checks accounts; to everyone else an account is enough to recognise.
+    if not api_user().has_role(Role.FINANCE):
+        data["payee_iban"] = queries.mask_iban(payout.payee_iban)
+    return data
+
+
+@blp.route("/claims/<int:claim_id>/payouts")
+class ClaimPayouts(MethodView):
+    @token_required(*PAYOUT_READERS)
+    @blp.doc(security=SECURITY)
+    @blp.response(200, ClaimPayoutsSchema)
+    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+        """A claim's payouts, and what each measure line has left of its grant."""
+        claim = db.session.scalars(
+            api_scope().select(Claim).where(Claim.id == claim_id).options(selectinload(Claim.lines))
+        ).one_or_none()
+        if claim is None:
+            abort(404, message="No such claim.")
+        unpaid = queries.unpaid_by_line(db.session, claim)
+        return {
+            "lines": [
+                {
+                    "measure_line_id": line.id,
+                    "catalogue_code": line.catalogue_code,
+                    "granted_amount": line.granted_amount,
+                    "unpaid_amount": unpaid[line.id],
+                }
+                for line in claim.lines
+            ],
+            "payouts": [
+                _payout(p) for p in queries.claim_payouts(db.session, api_scope(), claim.id)
+            ],
+            "closure": _closure(closure, claim)
+            if (closure := db.session.get(RemainderClosure, claim.id))
+            else None,
+        }
+
+    @token_required(Role.APPLICANT, Role.ASSESSOR)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutInSchema)
+    @blp.response(201, PayoutSchema)
+    @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Send in a receipt (regime A, the applicant) or a supplier invoice (B, assessor)."""
+        payout = PayoutService(db.session).request(
+            api_scope(), api_user(), claim_id, PayoutInput(**data)
+        )
+        return _payout(payout)
+
+
+def _closure(closure: RemainderClosure, claim: Claim) -> dict[str, Any]:
+    data = {
+        name: getattr(closure, name)
+        for name in RemainderClosureSchema().fields
+        if name != "claim_state"
+    }
+    data["claim_state"] = str(claim.state)
+    return data
+
+
+@blp.route("/claims/<int:claim_id>/payouts/close-remainder")
+class CloseRemainder(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(RemainderCloseSchema)
+    @blp.response(200, RemainderClosureSchema)
+    @blp.alt_response(
+        409, description="Not granted, closed already, or payouts not decided or not sent."
+    )
+    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+        """Close what is left of the grant, with a reason: nothing more is paid.
+
+        What no payout stands for goes back to the budget of the grant's year; the claim
+        is settled at once, or once the payouts sent are booked.
+        """
+        closure = PayoutService(db.session).close_remainder(
+            api_scope(), api_user(), claim_id, reason=data["reason"]
+        )
+        claim = db.session.get(Claim, claim_id)
+        assert claim is not None
+        return _closure(closure, claim)
+
+
+@blp.route("/payouts")
+class Payouts(MethodView):
+    @token_required(*PAYOUT_READERS)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutFilterSchema, location="query")
+    @blp.response(200, PayoutSchema(many=True))
+    @blp.paginate()
+    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+        """Payouts you may see, the oldest first; filter by `state` or `claim_id`."""
+        query = api_scope().select(Payout)
+        if "state" in filters:
+            query = query.where(Payout.state == filters["state"])
+        if "claim_id" in filters:
+            query = query.where(Payout.claim_id == filters["claim_id"])
+        ordered = query.order_by(Payout.created_at, Payout.id)
+        return [_payout(p) for p in page_of(ordered, pagination_parameters)]
+
+
+@blp.route("/payouts/<int:payout_id>/events")
+class PayoutEvents(MethodView):
+    @token_required(Role.FINANCE)
+    @blp.doc(security=SECURITY)
+    @blp.arguments(PayoutEventSchema)
+    @blp.response(200, PayoutSchema)
+    @blp.alt_response(403, description="Dual control or the approval limit refuses it.")
+    @blp.alt_response(409, description="Not possible in the payout's state.")
+    def post(self, data: dict, payout_id: int):  # type: ignore[no-untyped-def]
+        """Approve, reject (with a reason), cancel (with a reason), or correct a return.
+
+        Above your approval limit an approval is the first of two (`first_approved`).
+        """
+        payout = PayoutService(db.session).decide(
+            api_scope(),
+            api_user(),
+            payout_id,
+            data["event"],
+            reason=data["reason"],
+            correction=data["correction"],
+        )
+        return _payout(payout)

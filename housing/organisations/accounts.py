@@ -1,0 +1,212 @@
+"""Administering accounts: users, roles, password resets and API tokens.
+
+Each act is audited in the organisation's hash chain in the same transaction (the caller
+owns it); a payload never holds a password, a token's secret or its hash. It lives with
+the organisation's administration, above both the accounts and the audit trail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from housing.accounts.models import ApiToken, Channel, Language, User
+from housing.accounts.passwords import hash_password, policy_problems
+from housing.accounts.services import TOKEN_PREFIX, normalise_email, token_digest
+from housing.audit.services import AuditTrail
+from housing.clock import Clock, utcnow
+from housing.db import DbSession
+from housing.errors import Conflict, InvalidInput, NotFound
+from housing.organisations.models import Organisation
+from housing.roles import Role
+from housing.scoping import Scope
+
+
+class AccountAdministration:
+    def __init__(
+        self, session: DbSession, clock: Clock = utcnow, audit: AuditTrail | None = None
+    ) -> None:
+        self.session = session
+        self.clock = clock
+        self.audit = audit or AuditTrail(session, clock=clock)
+
+    def create_user(
+        self,
+        *,
+        organisation: Organisation,
+        email: str,
+        full_name: str,
+        password: str,
+        roles: Iterable[Role],
+        language: Language = Language.NL,
+        channel: Channel = Channel.POST,
+        actor_id: int | None = None,
+    ) -> User:
+        """Add an account; `actor_id` is the administrator (None: an operator's command)."""
+        email = normalise_email(email)
+        if self.session.scalar(select(func.count()).where(User.email == email)):
+            raise Conflict(
+                _l("An account with this e-mail address already exists."),
+                field_errors={"email": [_l("An account with this e-mail address already exists.")]},
+            )
+        problems = policy_problems(password, email=email)
+        if problems:
+            raise InvalidInput(problems[0], field_errors={"password": problems})
+        user = User(
+            email=email,
+            full_name=full_name.strip(),
+            password_hash=hash_password(password),
+            organisation=organisation,
+            language=language,
+            channel_preference=channel,
+        )
+        user.roles = frozenset(roles)
+        self.session.add(user)
+        self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="user_created",
+            actor_id=actor_id,
+            payload={"user_id": user.id, "roles": sorted(user.roles), "active": user.active},
+        )
+        return user
+
+    def update_user(
+        self,
+        actor: User,
+        user: User,
+        *,
+        full_name: str,
+        roles: Iterable[Role],
+        active: bool,
+        language: Language,
+        channel: Channel,
+    ) -> None:
+        roles = frozenset(roles)
+        if user.id == actor.id and (not active or Role.ADMIN not in roles):
+            # Otherwise the last administrator can lock the organisation out by accident.
+            raise InvalidInput(
+                _l("You cannot remove your own administrator role or deactivate yourself."),
+                field_errors={"roles": [_l("You cannot remove your own administrator role.")]},
+            )
+        if not roles:
+            raise InvalidInput(
+                _l("Choose at least one role."),
+                field_errors={"roles": [_l("Choose at least one role.")]},
+            )
+        changes: dict[str, object] = {}
+        if roles != user.roles:
+            changes["roles"] = {
+                "added": sorted(roles - user.roles),
+                "removed": sorted(user.roles - roles),
+            }
+        if active != user.active:
+            changes["active"] = active
+        if user.active and not active:
+            user.session_version += 1
+        user.full_name = full_name.strip()
+        user.roles = roles
+        user.active = active
+        user.language = language
+        user.channel_preference = channel
+        self.session.flush()
+        # Roles and access are audited; a name or a language is the user's own business.
+        if changes:
+            self.audit.append(
+                user.organisation_id,
+                event="user_updated",
+                actor_id=actor.id,
+                payload={"user_id": user.id, **changes},
+            )
+
+    def reset_password(self, user: User, new_password: str, *, actor_id: int | None = None) -> None:
+        """An administrator sets a temporary password; the user's sessions end."""
+        problems = policy_problems(new_password, email=user.email)
+        if problems:
+            raise InvalidInput(problems[0], field_errors={"password": problems})
+        user.password_hash = hash_password(new_password)
+        user.password_changed_at = self.clock()
+        user.session_version += 1
+        self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="password_reset",
+            actor_id=actor_id,
+            payload={"user_id": user.id},
+        )
+
+    # --- API tokens -------------------------------------------------------------------
+    def issue_token(
+        self,
+        user: User,
+        name: str,
+        *,
+        valid_for: dt.timedelta | None = None,
+        actor_id: int | None = None,
+    ) -> tuple[ApiToken, str]:
+        """Create a token; the secret is returned once and never stored.
+
+        `actor_id` is who issued it: the user themself, or None for an operator's command.
+        """
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput(
+                _l("Give the token a name of 1 to 100 characters."),
+                field_errors={"name": [_l("Give the token a name of 1 to 100 characters.")]},
+            )
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken(
+            user=user,
+            name=name,
+            token_hash=token_digest(secret),
+            prefix=secret[:10],
+            expires_at=self.clock() + valid_for if valid_for else None,
+        )
+        self.session.add(token)
+        self.session.flush()
+        self.audit.append(
+            user.organisation_id,
+            event="api_token_issued",
+            actor_id=actor_id,
+            payload={
+                "token_id": token.id,
+                "user_id": user.id,
+                "name": token.name,
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
+        )
+        return token, secret
+
+    def revoke_token(self, scope: Scope, token_id: int) -> ApiToken:
+        token = scope.get(self.session, ApiToken, token_id)
+        if token is None:
+            raise NotFound(_l("No such token."))
+        self._revoke(token, actor_id=scope.user_id)
+        return token
+
+    def revoke_tokens_starting(self, prefix: str) -> list[ApiToken]:
+        """An operator revokes every live token whose secret starts with `prefix`."""
+        found = self.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.prefix == prefix[:10], ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
+        ).all()
+        for token in found:
+            self._revoke(token, actor_id=None)
+        return list(found)
+
+    def _revoke(self, token: ApiToken, *, actor_id: int | None) -> None:
+        if token.revoked_at is not None:
+            return
+        token.revoked_at = self.clock()
+        self.session.flush()
+        self.audit.append(
+            token.user.organisation_id,
+            event="api_token_revoked",
+            actor_id=actor_id,
+            payload={"token_id": token.id, "user_id": token.user_id},
+        )

@@ -1,0 +1,98 @@
+"""One unit of work per request, task and CLI command: commit once at its end, or undo it.
+
+Services flush, never commit. Whoever runs them (a request, a Celery task, a command)
+commits once when the work succeeded and rolls back otherwise, here and nowhere else
+(indico's `RH.process`, warehouse's request transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from flask import Flask, Response, g, message_flashed
+from flask import session as cookie
+from sqlalchemy.exc import SQLAlchemyError
+
+from housing.db import DbSession, db
+from housing.logging import get_logger
+
+T = TypeVar("T")
+log = get_logger(__name__)
+
+# The flashes this request made, so an undone request can take them back.
+_FLASHED = "housing_flashed"
+
+
+@contextmanager
+def unit_of_work(session: DbSession | None = None) -> Iterator[DbSession]:
+    """Commit what the block wrote when it ends normally; roll it all back when it raises."""
+    session = session if session is not None else db.session
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+class UnitOfWorkFlask(Flask):
+    """Flask whose every request is one unit of work.
+
+    The view's answer decides: below 400 the transaction commits, otherwise it is rolled
+    back. The commit runs inside `dispatch_request`, before the response leaves, so a
+    failing COMMIT (a unique constraint, the optimistic version check) is an exception of
+    the request and reaches the registered handlers (409), as any error of the view does;
+    raised from `after_request` it would become a 500. Any exception rolls back first, and
+    takes back what the view flashed: it did not happen. A streamed body runs after the
+    commit: it may read, and what it wrote would not be saved.
+    """
+
+    def dispatch_request(self) -> Response:  # type: ignore[override]
+        response = self.make_response(super().dispatch_request())
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+    def handle_user_exception(self, e: Exception) -> Any:
+        _undo_request()
+        return super().handle_user_exception(e)
+
+    def handle_exception(self, e: Exception) -> Response:
+        _undo_request()
+        return super().handle_exception(e)
+
+
+def install(app: Flask) -> None:
+    """Remember the flashes of each request, so an undone one can take them back."""
+    message_flashed.connect(_remember_flash, app)
+
+
+def _remember_flash(sender: Flask, message: str, category: str, **_: Any) -> None:
+    g.setdefault(_FLASHED, []).append((category, message))
+
+
+def _undo_request() -> None:
+    db.session.rollback()
+    made = g.pop(_FLASHED, None)
+    if not made:
+        return
+    kept = list(cookie.get("_flashes", []))
+    for flashed in reversed(made):
+        if flashed in kept:
+            del kept[len(kept) - 1 - kept[::-1].index(flashed)]
+    cookie["_flashes"] = kept
+
+
+def read_or_none(read: Callable[[], T]) -> T | None:
+    """A read whose failure must not break the page (an error page rendered while the
+    database is away): None then, and the session usable again."""
+    try:
+        return read()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        log.warning("read_failed", error=type(exc).__name__)
+        return None
