@@ -47,15 +47,17 @@ from housing.claims import letters
 from housing.claims.models import Claim, MeasureLine
 from housing.errors import Conflict, DomainError, Forbidden, InvalidInput
 from housing.payments import simulated_bank
+from housing.payments.batches import BatchService
 from housing.payments.claims_follow import fully_paid
 from housing.payments.models import (
+    LIVE_STATES,
     ApprovalLimit,
     PaymentBatch,
     PaymentBatchItem,
     Payout,
     RemainderClosure,
 )
-from housing.payments.services import LIVE_STATES, BatchService, PayoutInput, PayoutService
+from housing.payments.services import PayoutInput, PayoutService
 from tests.test_claim_service import World
 from tests.test_claim_service_lifecycle import QuickHTML
 from tests.test_statements import ACCOUNT, Books, deliver_follows

@@ -14,7 +14,8 @@ from housing.audit.services import AuditTrail
 from housing.claims.models import Budget, Claim
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.payments.models import Payout, RemainderClosure
-from housing.payments.services import PayoutInput, PayoutService, RecurringPayouts
+from housing.payments.recurring import RecurringPayouts
+from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from tests.conftest import csrf_from, login
 from tests.factories import UserFactory

@@ -26,9 +26,10 @@ from housing.db import db
 from housing.errors import Conflict, DomainError
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
+from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
 from housing.payments.models import BankStatement, PaymentBatch, Payout, RemainderClosure
-from housing.payments.services import BatchService, PayoutInput, PayoutService
+from housing.payments.services import PayoutInput, PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
 from housing.roles import Role
 from workflows.payments import PayoutState

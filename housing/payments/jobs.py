@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from housing.accounts.models import User
 from housing.errors import DomainError
 from housing.jobs.services import JobContext, JobFailed, JobKind
-from housing.payments.services import BatchService
+from housing.payments.batches import BatchService
 from housing.roles import Role
 from housing.scoping import Scope
 
