@@ -190,12 +190,13 @@ def _seed_budgets_and_claims(
     session: Session, by_slug: dict[str, Organisation], report: SeedReport
 ) -> None:
     """A budget for this year everywhere, and a submitted claim in two municipalities."""
+    from housing.claims.drafting import DraftingService, LineInput
     from housing.claims.models import Budget, Claim
-    from housing.claims.services import ClaimService, LineInput
+    from housing.claims.workflow import WorkflowService
     from housing.scoping import Scope
 
-    service = ClaimService(session)
-    year = service.today().year
+    drafting, workflow = DraftingService(session), WorkflowService(session)
+    year = drafting.today().year
     for organisation in by_slug.values():
         exists = session.scalars(
             select(Budget).where(Budget.organisation_id == organisation.id, Budget.year == year)
@@ -220,10 +221,10 @@ def _seed_budgets_and_claims(
         home = session.scalars(
             select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
         ).first()
-        claim = service.create_draft(scope, applicant, home_id=home.id)
+        claim = drafting.create_draft(scope, applicant, home_id=home.id)
         for code, description, amount, vat in lines:
-            service.add_line(scope, applicant, claim.id, LineInput(code, description, amount, vat))
-        service.fire(scope, applicant, claim.id, "submit")
+            drafting.add_line(scope, applicant, claim.id, LineInput(code, description, amount, vat))
+        workflow.fire(scope, applicant, claim.id, "submit")
         report.created += 1
 
 
@@ -264,8 +265,9 @@ DEMO_GRANTED = [
 
 
 def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: SeedReport) -> None:
+    from housing.claims.drafting import DraftingService, LineInput
     from housing.claims.models import Claim
-    from housing.claims.services import ClaimService, LineInput
+    from housing.claims.workflow import WorkflowService
     from housing.payments.models import ApprovalLimit, Payout
     from housing.payments.services import PayoutInput, PayoutService
     from housing.scoping import Scope
@@ -284,7 +286,8 @@ def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: S
                 )
                 report.created += 1
     session.flush()
-    claims, payouts = ClaimService(session), PayoutService(session)
+    drafting, workflow = DraftingService(session), WorkflowService(session)
+    payouts = PayoutService(session)
     for slug, lines in DEMO_GRANTED:
         organisation = by_slug[slug]
         if session.scalars(
@@ -297,9 +300,9 @@ def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: S
         home = session.scalars(
             select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
         ).first()
-        claim: Claim = claims.create_draft(Scope.for_user(applicant), applicant, home_id=home.id)
+        claim: Claim = drafting.create_draft(Scope.for_user(applicant), applicant, home_id=home.id)
         for code, description, amount, vat, *_ in lines:
-            claims.add_line(
+            drafting.add_line(
                 Scope.for_user(applicant),
                 applicant,
                 claim.id,
@@ -314,7 +317,7 @@ def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: S
                 "record_advice",
                 {
                     "reference": f"BZK-DEMO-{slug}",
-                    "advice_date": claims.today().isoformat(),
+                    "advice_date": workflow.today().isoformat(),
                     "advised_measures": [code for code, *_ in lines],
                 },
             ),
@@ -326,13 +329,13 @@ def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: S
             (decider, "grant", {}),
         ]
         for actor, event, details in steps:
-            claims.fire(Scope.for_user(actor), actor, claim.id, event, details=details)
+            workflow.fire(Scope.for_user(actor), actor, claim.id, event, details=details)
         for line, (_, _, amount, vat, payee, iban, invoice) in zip(claim.lines, lines, strict=True):
             payout = payouts.request(
                 Scope.for_user(assessor),
                 assessor,
                 claim.id,
-                PayoutInput(line.id, payee, iban, amount, vat, invoice, claims.today()),
+                PayoutInput(line.id, payee, iban, amount, vat, invoice, workflow.today()),
             )
             payouts.decide(Scope.for_user(finance), finance, payout.id, "approve")
         report.created += 1

@@ -12,8 +12,12 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
+from housing.claims.documents import DocumentStore
+from housing.claims.drafting import DraftingService, LineInput
+from housing.claims.late_decisions import LateDecisionService
 from housing.claims.models import Budget, Claim, Decision, InformationRequest
-from housing.claims.services import ClaimService, LineInput
+from housing.claims.terms import objection_deadline
+from housing.claims.workflow import WorkflowService
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.models import OfficeHolder, OfficeType, OrganisationKind
@@ -64,7 +68,19 @@ class World:
         session.add(Budget(organisation_id=self.org.id, year=2026, amount=Decimal("10000.00")))
         session.commit()
         self.clock = Clock(MONDAY)
-        self.service = ClaimService(session, clock=self.clock)
+        self.drafting = DraftingService(session, clock=self.clock)
+        self.workflow = WorkflowService(session, clock=self.clock, documents=self.documents)
+        self.late = LateDecisionService(session, clock=self.clock, documents=self.documents)
+
+    @property
+    def documents(self) -> DocumentStore:
+        """The one document store the world's claim services share."""
+        return self.drafting.documents
+
+    @documents.setter
+    def documents(self, store: DocumentStore) -> None:
+        for service in (self.drafting, self.workflow, self.late):
+            service.documents = store
 
     def scope(self, user) -> Scope:
         return Scope.for_user(user)
@@ -72,7 +88,7 @@ class World:
     def fire(self, user, claim, event, **kwargs):
         """One unit of work, as a request would do it: fire, then commit."""
         try:
-            fired = self.service.fire(self.scope(user), user, claim.id, event, **kwargs)
+            fired = self.workflow.fire(self.scope(user), user, claim.id, event, **kwargs)
         except Exception:
             self.session.rollback()
             raise
@@ -83,11 +99,11 @@ class World:
         self,
         lines=(("cameras", "1200.00", "208.26"), ("freestanding_letterbox", "400.00", "69.42")),
     ):
-        claim = self.service.create_draft(
+        claim = self.drafting.create_draft(
             self.scope(self.applicant), self.applicant, home_id=self.home.id
         )
         for code, amount, vat in lines:
-            self.service.add_line(
+            self.drafting.add_line(
                 self.scope(self.applicant),
                 self.applicant,
                 claim.id,
@@ -253,7 +269,7 @@ def test_unknown_events_and_other_organisations(world, session):
         world.fire(world.applicant, claim, "explode")
     other = World(session, name="Gemeente Elders")
     with pytest.raises(NotFound):
-        other.service.fire(
+        other.workflow.fire(
             Scope.for_user(other.assessor), other.assessor, claim.id, "start_assessment"
         )
 
@@ -261,7 +277,7 @@ def test_unknown_events_and_other_organisations(world, session):
 def test_only_the_applicant_edits_a_draft_and_only_a_draft(world):
     claim = world.draft()
     with pytest.raises(Forbidden):
-        world.service.add_line(
+        world.drafting.add_line(
             world.scope(world.assessor),
             world.assessor,
             claim.id,
@@ -269,7 +285,7 @@ def test_only_the_applicant_edits_a_draft_and_only_a_draft(world):
         )
     world.fire(world.applicant, claim, "submit")
     with pytest.raises(Conflict):
-        world.service.add_line(
+        world.drafting.add_line(
             world.scope(world.applicant),
             world.applicant,
             claim.id,
@@ -292,7 +308,7 @@ def test_only_the_applicant_edits_a_draft_and_only_a_draft(world):
 def test_bad_lines_are_refused_by_field(world, line, field):
     claim = world.draft(lines=())
     with pytest.raises(InvalidInput) as refused:
-        world.service.add_line(world.scope(world.applicant), world.applicant, claim.id, line)
+        world.drafting.add_line(world.scope(world.applicant), world.applicant, claim.id, line)
     assert field in refused.value.field_errors
 
 
@@ -328,7 +344,7 @@ def test_two_concurrent_starts_one_wins_one_conflicts(app, database_url):
             user = s.get(User, user_id)
             barrier.wait(timeout=10)
             try:
-                ClaimService(s, clock=lambda: MONDAY).fire(
+                WorkflowService(s, clock=lambda: MONDAY).fire(
                     Scope.for_user(user), user, claim_id, "start_assessment"
                 )
                 s.commit()
@@ -413,16 +429,15 @@ def remove_organisation(engine, org_id: int) -> None:
 
 
 def test_an_objection_is_lodged_within_six_weeks_and_not_after(world, session, tmp_path):
-    from housing.claims.documents import DocumentStore
 
-    world.service.documents = DocumentStore(tmp_path / "documents")
+    world.documents = DocumentStore(tmp_path / "documents")
     claim = world.proposed(granted={})
     for line in claim.lines:
         line.granted_amount = Decimal("0.00")
     session.commit()
     world.fire(world.decider, claim, "refuse", reason="Niet geadviseerd")
     # Refused and sent Monday 2 March 2026: six weeks end Monday 13 April 2026.
-    assert world.service.objection_deadline(claim) == dt.date(2026, 4, 13)
+    assert objection_deadline(session, claim) == dt.date(2026, 4, 13)
     world.clock.now = dt.datetime(2026, 4, 14, 9, tzinfo=dt.UTC)
     with pytest.raises(InvalidInput) as late:
         world.fire(world.applicant, claim, "lodge_objection", reason="Oneens")
@@ -437,16 +452,16 @@ def test_the_system_archives_after_seven_years(world, session):
     world.fire(world.applicant, claim, "withdraw")
     system = Scope.system_scope()
     with pytest.raises(InvalidInput) as early:
-        world.service.fire(system, None, claim.id, "retention_expired")
+        world.workflow.fire(system, None, claim.id, "retention_expired")
     assert early.value.field_errors["rule"] == ["retention_running"]
     session.rollback()
     world.clock.now = MONDAY.replace(year=2033, month=3, day=3)
-    world.service.fire(system, None, claim.id, "retention_expired")
+    world.workflow.fire(system, None, claim.id, "retention_expired")
     assert claim.state == "archived"
 
 
 def test_every_rule_reads_as_a_sentence_in_the_users_language(world, session, app):
-    from housing.claims.services import RULE_MESSAGES
+    from housing.claims.workflow import RULE_MESSAGES
     from workflows.rules import Rule
 
     assert set(RULE_MESSAGES) == set(Rule)
@@ -482,7 +497,7 @@ def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
     world.fire(world.both, claim, "request_info", details={"question": "Offerte?"})
     world.clock.advance(15)
     system = Scope.system_scope()
-    world.service.fire(system, None, claim.id, "info_term_expired")
+    world.workflow.fire(system, None, claim.id, "info_term_expired")
     session.commit()
     assert claim.state == "decision_proposed" and claim.proposed_by_id is None
     with pytest.raises(InvalidInput) as refused:
@@ -510,12 +525,12 @@ def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, se
             vat_amount=Decimal("0.00"), granted_amount=Decimal("2000.00"),
         )
     )  # fmt: skip
-    claim = world.service.create_draft(
+    claim = world.drafting.create_draft(
         world.scope(world.applicant), world.applicant, home_id=world.home.id
     )
     claim.application_date, claim.regime = dt.date(2023, 5, 1), Regime.A
     session.flush()
-    world.service.add_line(
+    world.drafting.add_line(
         world.scope(world.applicant), world.applicant, claim.id,
         LineInput("safe", "Tweede kluis", "1000.00", "0.00"),
     )  # fmt: skip

@@ -1,6 +1,6 @@
 """The claim service under random events on PostgreSQL, checked against the database.
 
-A hypothesis state machine drives `ClaimService` as requests do: one unit of work per
+A hypothesis state machine drives the claim services as requests do: one unit of work per
 event, committed when it succeeds and rolled back when it is refused. Random actors
 (the mayor who applies, an alderman who applies, assessors, deciders, a user who is both,
 a user of another organisation, the system) fire random events with random details on a
@@ -44,6 +44,7 @@ from housing.audit.services import AuditTrail
 from housing.claims import letters
 from housing.claims.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES
 from housing.claims.documents import DocumentStore
+from housing.claims.drafting import DraftingService, LineInput
 from housing.claims.models import (
     Budget,
     Claim,
@@ -53,7 +54,7 @@ from housing.claims.models import (
     MeasureLine,
     SecurityAdvice,
 )
-from housing.claims.services import ClaimService, LineInput
+from housing.claims.workflow import WorkflowService
 from housing.errors import DomainError, InvalidInput
 from housing.organisations.models import OfficeHolder, OfficeType, Organisation, OrganisationKind
 from housing.organisations.services import OrganisationService
@@ -236,7 +237,8 @@ class ServiceLifecycle(RuleBasedStateMachine):
         s.add_all(Budget(organisation_id=org.id, year=y, amount=budget) for y in BUDGET_YEARS)
         s.commit()
         self.clock = Clock(MONDAY)
-        self.service = ClaimService(s, clock=self.clock, documents=self.documents)
+        self.drafting = DraftingService(s, clock=self.clock, documents=self.documents)
+        self.workflow = WorkflowService(s, clock=self.clock, documents=self.documents)
         for spec in specs:
             self._create(spec)
 
@@ -246,7 +248,7 @@ class ServiceLifecycle(RuleBasedStateMachine):
         assert user is not None
         scope = Scope.for_user(user)
         try:
-            claim = self.service.create_draft(scope, user, home_id=self.homes[spec.holder])
+            claim = self.drafting.create_draft(scope, user, home_id=self.homes[spec.holder])
             if spec.application_date is not None:
                 # A paper application received back then: the service only dates claims
                 # today, so the receipt date (and with it regime A) is recorded directly.
@@ -255,7 +257,7 @@ class ServiceLifecycle(RuleBasedStateMachine):
                 s.flush()
             for code, amount in spec.lines:
                 vat = (amount * 21 / 121).quantize(Decimal("0.01"))
-                self.service.add_line(
+                self.drafting.add_line(
                     scope, user, claim.id, LineInput(code, f"{code} aan huis", amount, vat)
                 )
         except BaseException:
@@ -352,7 +354,7 @@ class ServiceLifecycle(RuleBasedStateMachine):
         user = self._user(who)
         scope = Scope.system_scope() if user is None else Scope.for_user(user)
         try:
-            self.service.fire(scope, user, claim_id, event.value, reason=reason, details=details)
+            self.workflow.fire(scope, user, claim_id, event.value, reason=reason, details=details)
         except DomainError:
             self.session.rollback()
             after = self._snapshot()
@@ -724,7 +726,7 @@ class ServiceLifecycle(RuleBasedStateMachine):
                 user = self._user(who)
                 scope = Scope.system_scope() if user is None else Scope.for_user(user)
                 try:
-                    self.service.fire(scope, user, claim_id, event.value)
+                    self.workflow.fire(scope, user, claim_id, event.value)
                 except DomainError:
                     pass
                 else:
@@ -807,7 +809,7 @@ def test_a_proposal_above_the_requested_amount_is_refused_and_changes_nothing(
         assert assessor is not None
         with pytest.raises(InvalidInput) as refused:
             try:
-                machine.service.fire(
+                machine.workflow.fire(
                     Scope.for_user(assessor),
                     assessor,
                     claim_id,

@@ -35,7 +35,7 @@ def test_a_stale_version_over_the_api_is_a_conflict_problem(client, session, mon
     def raced(*args, **kwargs):
         raise StaleDataError("claim version changed")
 
-    monkeypatch.setattr("housing.claims.services.ClaimService.create_draft", raced)
+    monkeypatch.setattr("housing.claims.drafting.DraftingService.create_draft", raced)
     response = client.post(
         "/api/v1/claims", json={"home_id": world.home.id}, headers=bearer(session, world.applicant)
     )

@@ -17,7 +17,7 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, payload_digest
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim
-from housing.claims.services import ClaimService
+from housing.claims.workflow import WorkflowService
 from housing.config import Settings
 from housing.db import db
 from housing.deadlines import watch as watch_module
@@ -88,7 +88,7 @@ NOTHING = {"warned": 0, "flagged": 0, "expired": 0, "objection_terms_closed": 0,
 @pytest.fixture
 def world(session, tmp_path):
     world = World(session)
-    world.service.documents = DocumentStore(tmp_path / "documents")
+    world.documents = DocumentStore(tmp_path / "documents")
     world.admin = UserFactory(organisation=world.org, roles={Role.ADMIN})
     return world
 
@@ -186,7 +186,7 @@ def test_an_extension_is_a_new_deadline_and_warns_again(world, session):
     claim = assessed(world)
     run(world, dt.date(2026, 4, 20))
     world.clock.now = at(dt.date(2026, 4, 21))
-    world.service.notify_extension(
+    world.workflow.notify_extension(
         world.scope(world.assessor),
         world.assessor,
         claim.id,
@@ -287,7 +287,7 @@ def test_one_claim_failing_does_not_stop_the_others_and_is_rolled_back(world, se
     first, second = assessed(world), assessed(world)
     for claim in (first, second):
         world.fire(world.assessor, claim, "request_info", details={"question": "Offerte?"})
-    original = ClaimService.fire
+    original = WorkflowService.fire
 
     def fire_then_fail(self, scope, user, claim_id, event, **kwargs):
         fired = original(self, scope, user, claim_id, event, **kwargs)
@@ -296,7 +296,7 @@ def test_one_claim_failing_does_not_stop_the_others_and_is_rolled_back(world, se
         return fired
 
     logged: list[tuple[str, dict]] = []
-    monkeypatch.setattr(ClaimService, "fire", fire_then_fail)
+    monkeypatch.setattr(WorkflowService, "fire", fire_then_fail)
     monkeypatch.setattr(
         watch_module,
         "log",
@@ -317,7 +317,7 @@ def test_one_claim_failing_does_not_stop_the_others_and_is_rolled_back(world, se
     assert events(session, first, "info_term_expired") == []  # rolled back with the state
     assert AuditTrail(session).verify(world.org.id).intact
 
-    monkeypatch.setattr(ClaimService, "fire", original)
+    monkeypatch.setattr(WorkflowService, "fire", original)
     assert counts(run(world, dt.date(2026, 3, 18))) == {**NOTHING, "expired": 1}
     session.refresh(first)
     assert first.state == "decision_proposed"
@@ -399,7 +399,7 @@ def committed(committed_worlds, tmp_path):
     """Worlds whose rows are really committed, each with an administrator."""
 
     def with_admin(world):
-        world.service.documents = DocumentStore(tmp_path / "documents")
+        world.documents = DocumentStore(tmp_path / "documents")
         world.admin = UserFactory(organisation=world.org, roles={Role.ADMIN})
 
     return lambda name: committed_worlds(name, with_admin)

@@ -12,6 +12,7 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Decision, DecisionKind, DefaultNotice, Document
+from housing.claims.terms import objection_deadline
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.roles import Role
 from tests.conftest import login
@@ -28,7 +29,7 @@ def at(day: dt.date) -> dt.datetime:
 @pytest.fixture
 def world(session, tmp_path):
     world = World(session)
-    world.service.documents = DocumentStore(tmp_path / "documents")
+    world.documents = DocumentStore(tmp_path / "documents")
     return world
 
 
@@ -55,7 +56,7 @@ def test_a_notice_before_the_deadline_has_passed_is_refused_and_writes_nothing(w
     world.clock.now = at(dt.date(2026, 4, 28))  # the last day of the term itself
     before = counts(session, claim.id)
     with pytest.raises(InvalidInput) as refused:
-        world.service.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
+        world.late.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
     session.rollback()
     assert refused.value.field_errors == {"rule": ["notice_premature"]}
     assert counts(session, claim.id) == before
@@ -63,21 +64,21 @@ def test_a_notice_before_the_deadline_has_passed_is_refused_and_writes_nothing(w
 
 def test_the_penalty_runs_from_two_weeks_after_the_notice_until_the_decision(world, session):
     claim = late_claim(world)
-    notice = world.service.record_default_notice(
+    notice = world.late.record_default_notice(
         world.scope(world.applicant), world.applicant, claim.id
     )
     session.commit()
     assert notice.received_on == dt.date(2026, 4, 29)  # online: received the day it is sent
     # Two weeks end Wednesday 13 May 2026, a working day: in default from Thursday 14 May.
     world.clock.now = at(dt.date(2026, 5, 13))
-    status = world.service.penalty_status(claim)
+    status = world.late.penalty_status(claim)
     assert (status.starts_on, status.days, status.amount) == (dt.date(2026, 5, 14), 0, 0)
 
     world.clock.now = at(dt.date(2026, 5, 20))
-    assert world.service.penalty_status(claim).amount == Decimal("161.00")  # 7 days × € 23
+    assert world.late.penalty_status(claim).amount == Decimal("161.00")  # 7 days × € 23
     # While it runs, the penalty cannot be fixed.
     with pytest.raises(Conflict):
-        world.service.decide_penalty(world.scope(world.decider), world.decider, claim.id)
+        world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.rollback()
 
     # Decided on 20 May: 14 up to 19 May are days in default (6 × € 23).
@@ -96,15 +97,15 @@ def test_the_penalty_runs_from_two_weeks_after_the_notice_until_the_decision(wor
     world.fire(world.assessor, claim, "propose_decision", details={"granted": granted})
     world.fire(world.decider, claim, "grant")
     world.clock.now = at(dt.date(2026, 5, 26))
-    assert world.service.penalty_status(claim).days == 6
+    assert world.late.penalty_status(claim).days == 6
 
-    late = world.service.late_decision(claim, world.decider)
+    late = world.late.late_decision(claim, world.decider)
     assert late.may_fix and not late.may_give_notice
-    decision = world.service.decide_penalty(world.scope(world.decider), world.decider, claim.id)
+    decision = world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.commit()
     assert decision.kind is DecisionKind.PENALTY and decision.penalty_amount == Decimal("138.00")
     letter = session.get(Document, decision.letter_document_id)
-    text = pdf_text(world.service.documents.read(letter))
+    text = pdf_text(world.documents.read(letter))
     assert "Vaststelling dwangsom" in text and "€ 138,00" in text
     assert "14 mei 2026" in text and "29 april 2026" in text
     # Objection against the penalty decision: six weeks from 26 May 2026, to 7 July 2026.
@@ -112,11 +113,11 @@ def test_the_penalty_runs_from_two_weeks_after_the_notice_until_the_decision(wor
 
     # Fixed once: a second click (or a concurrent request) is refused.
     with pytest.raises(Conflict):
-        world.service.decide_penalty(world.scope(world.decider), world.decider, claim.id)
+        world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.rollback()
-    assert world.service.late_decision(claim, world.decider).fixed_amount == Decimal("138.00")
+    assert world.late.late_decision(claim, world.decider).fixed_amount == Decimal("138.00")
     # The objection term of the claim still counts from the grant, not from the penalty.
-    assert world.service.objection_deadline(claim) == dt.date(2026, 7, 1)
+    assert objection_deadline(session, claim) == dt.date(2026, 7, 1)
     events = session.scalars(
         select(AuditEvent.event).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.id)
     ).all()
@@ -126,12 +127,12 @@ def test_the_penalty_runs_from_two_weeks_after_the_notice_until_the_decision(wor
 
 def test_without_a_decision_the_penalty_stops_at_42_days_and_can_then_be_fixed(world, session):
     claim = late_claim(world)
-    world.service.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
+    world.late.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
     session.commit()
     world.clock.now = at(dt.date(2026, 9, 1))
-    status = world.service.penalty_status(claim)
+    status = world.late.penalty_status(claim)
     assert status.capped and status.days == 42 and status.amount == Decimal("1442.00")
-    decision = world.service.decide_penalty(world.scope(world.decider), world.decider, claim.id)
+    decision = world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.commit()
     assert decision.penalty_amount == Decimal("1442.00")
 
@@ -139,23 +140,23 @@ def test_without_a_decision_the_penalty_stops_at_42_days_and_can_then_be_fixed(w
 def test_staff_record_a_paper_notice_with_its_day_of_receipt(world, session):
     claim = late_claim(world)
     with pytest.raises(InvalidInput) as missing:
-        world.service.record_default_notice(world.scope(world.assessor), world.assessor, claim.id)
+        world.late.record_default_notice(world.scope(world.assessor), world.assessor, claim.id)
     assert "received_on" in missing.value.field_errors
     with pytest.raises(InvalidInput):
-        world.service.record_default_notice(
+        world.late.record_default_notice(
             world.scope(world.assessor),
             world.assessor,
             claim.id,
             received_on=dt.date(2026, 4, 30),  # tomorrow
         )
     session.rollback()
-    notice = world.service.record_default_notice(
+    notice = world.late.record_default_notice(
         world.scope(world.assessor), world.assessor, claim.id, received_on=dt.date(2026, 4, 29)
     )
     session.commit()
     assert notice.recorded_by_id == world.assessor.id
     with pytest.raises(Conflict):
-        world.service.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
+        world.late.record_default_notice(world.scope(world.applicant), world.applicant, claim.id)
     session.rollback()
 
 
@@ -165,20 +166,20 @@ def test_who_may_not_act_on_a_late_decision(world, session):
     other_applicant = UserFactory(organisation=world.org, roles={Role.APPLICANT})
     for user in (finance, world.assessor):
         with pytest.raises(Forbidden):
-            world.service.decide_penalty(world.scope(user), user, claim.id)
+            world.late.decide_penalty(world.scope(user), user, claim.id)
     with pytest.raises(Forbidden):
-        world.service.record_default_notice(world.scope(finance), finance, claim.id)
+        world.late.record_default_notice(world.scope(finance), finance, claim.id)
     # Another applicant does not even see the claim.
     with pytest.raises(NotFound):
-        world.service.record_default_notice(world.scope(other_applicant), other_applicant, claim.id)
+        world.late.record_default_notice(world.scope(other_applicant), other_applicant, claim.id)
     with pytest.raises(Conflict):  # no notice yet
-        world.service.decide_penalty(world.scope(world.decider), world.decider, claim.id)
+        world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.rollback()
     assert session.scalar(select(func.count()).select_from(Decision)) == 0
 
 
 def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, monkeypatch):
-    monkeypatch.setattr("housing.web.claims.ClaimService", _service_on(world))
+    _services_on(world, monkeypatch, "housing.web.claims")
     claim = late_claim(world)
     claim_path = f"/claims/{claim.id}"
     applicant, decider = app.test_client(), app.test_client()
@@ -203,7 +204,7 @@ def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, 
 
 
 def test_the_notice_and_the_penalty_through_the_api(client, session, world, monkeypatch):
-    monkeypatch.setattr("housing.api.claims.ClaimService", _service_on(world))
+    _services_on(world, monkeypatch, "housing.api.claims")
     claim = late_claim(world)
     headers = {user.id: bearer(session, user) for user in (world.applicant, world.decider)}
     response = client.post(
@@ -228,12 +229,16 @@ def test_the_notice_and_the_penalty_through_the_api(client, session, world, monk
     assert denied.status_code == 403
 
 
-def _service_on(world):
-    """ClaimService as the views build it, but on the world's clock and document store."""
-    from housing.claims.services import ClaimService
+def _services_on(world, monkeypatch, module):
+    """The claim services as the views build them, but on the world's clock and documents."""
+    from housing.claims.drafting import DraftingService
+    from housing.claims.late_decisions import LateDecisionService
+    from housing.claims.workflow import WorkflowService
 
-    class OnWorldClock(ClaimService):
-        def __init__(self, session, *args, **kwargs):
-            super().__init__(session, clock=world.clock, documents=world.service.documents)
+    for service in (DraftingService, LateDecisionService, WorkflowService):
 
-    return OnWorldClock
+        class OnWorldClock(service):  # type: ignore[valid-type,misc]
+            def __init__(self, session, *args, **kwargs):
+                super().__init__(session, clock=world.clock, documents=world.documents)
+
+        monkeypatch.setattr(f"{module}.{service.__name__}", OnWorldClock)

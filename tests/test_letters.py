@@ -29,7 +29,7 @@ def test_a_partial_grant_letter_has_the_decision_the_amounts_and_the_objection_d
     session, tmp_path
 ):
     world = World(session)
-    world.service.documents = DocumentStore(tmp_path / "documents")
+    world.documents = DocumentStore(tmp_path / "documents")
     # Decided on Friday 3 April 2026: six weeks end Friday 15 May 2026, a day equated with
     # a holiday (after Ascension), so the objection term runs to Monday 18 May.
     world.clock.now = dt.datetime(2026, 4, 3, 9, tzinfo=dt.UTC)
@@ -54,7 +54,7 @@ def test_a_partial_grant_letter_has_the_decision_the_amounts_and_the_objection_d
         "application/pdf",
         "confidential",
     )
-    text = pdf_text(world.service.documents.read(letter))
+    text = pdf_text(world.documents.read(letter))
     assert "gedeeltelijk toe" in text
     assert "3 april 2026" in text  # the date it was sent
     assert "18 mei 2026" in text  # the last day to object, Atw-stretched
@@ -70,24 +70,24 @@ def test_an_extension_notice_moves_the_deadline_and_gets_a_letter(session, tmp_p
     from housing.errors import Conflict, Forbidden, InvalidInput
 
     world = World(session)
-    world.service.documents = DocumentStore(tmp_path / "documents")
+    world.documents = DocumentStore(tmp_path / "documents")
     claim = world.draft()
     world.fire(world.applicant, claim, "submit")
     assert claim.decision_deadline == dt.date(2026, 4, 28)
     scope = world.scope(world.assessor)
     with pytest.raises(InvalidInput):
-        world.service.notify_extension(
+        world.workflow.notify_extension(
             scope, world.assessor, claim.id, new_deadline=dt.date(2026, 6, 1), reason=" "
         )
     with pytest.raises(Forbidden):
-        world.service.notify_extension(
+        world.workflow.notify_extension(
             world.scope(world.applicant),
             world.applicant,
             claim.id,
             new_deadline=dt.date(2026, 6, 1),
             reason="x",
         )
-    decision = world.service.notify_extension(
+    decision = world.workflow.notify_extension(
         scope,
         world.assessor,
         claim.id,
@@ -96,20 +96,18 @@ def test_an_extension_notice_moves_the_deadline_and_gets_a_letter(session, tmp_p
     )
     session.commit()
     assert claim.decision_deadline == dt.date(2026, 6, 1)  # the body's own date: not stretched
-    text = pdf_text(
-        world.service.documents.read(session.get(Document, decision.letter_document_id))
-    )
+    text = pdf_text(world.documents.read(session.get(Document, decision.letter_document_id)))
     assert "1 juni 2026" in text and "4:14" in text and "Advies BZK volgt later." in text
     # Too late: the deadline has passed.
     world.clock.now = dt.datetime(2026, 6, 2, 9, tzinfo=dt.UTC)
     with pytest.raises(InvalidInput) as late:
-        world.service.notify_extension(
+        world.workflow.notify_extension(
             scope, world.assessor, claim.id, new_deadline=dt.date(2026, 7, 1), reason="Nog later"
         )
     assert "new_deadline" in late.value.field_errors
     session.rollback()
     world.fire(world.applicant, claim, "withdraw")
     with pytest.raises(Conflict):
-        world.service.notify_extension(
+        world.workflow.notify_extension(
             scope, world.assessor, claim.id, new_deadline=dt.date(2026, 9, 1), reason="x"
         )

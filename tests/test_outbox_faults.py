@@ -20,7 +20,7 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from housing.claims.services import ClaimService
+from housing.claims.workflow import WorkflowService
 from housing.clock import utcnow
 from housing.config import Settings
 from housing.db import db
@@ -199,7 +199,7 @@ def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed_
     world = committed_worlds("Gemeente Dubbel")
     claim = world.draft()
     with app.app_context():
-        ClaimService(world.session, clock=world.clock).fire(
+        WorkflowService(world.session, clock=world.clock).fire(
             Scope.for_user(world.applicant), world.applicant, claim.id, "submit"
         )
         world.session.commit()

@@ -295,13 +295,13 @@ def test_two_simultaneous_releases_make_one_file(app, database_url):
 
 def alarm_claim(session, name="Gemeente Abonnement"):
     """A granted regime B claim of one monthly line: alarm monitoring, 50 a month."""
-    from housing.claims.services import LineInput
+    from housing.claims.drafting import LineInput
 
     world = World(session, name=name)
-    claim = world.service.create_draft(
+    claim = world.drafting.create_draft(
         world.scope(world.applicant), world.applicant, home_id=world.home.id
     )
-    world.service.add_line(
+    world.drafting.add_line(
         world.scope(world.applicant),
         world.applicant,
         claim.id,

@@ -88,7 +88,7 @@ def test_closing_with_a_payout_sent_settles_once_the_statement_books_it(books, s
     claim = books.claim("1000.00")
     sent = books.payout(claim, 0, "600.00")  # sent: the money is on its way
     books.batch([(sent, "VW-REST-0001-P1")])
-    claims = books.world.service
+    claims = books.world.workflow
     claims.fire(books.scope(books.finance), None, claim.id, "start_payment")
     session.commit()
 
@@ -187,7 +187,7 @@ def test_a_payout_sent_back_after_the_closure_and_given_up_settles_and_frees_its
     claim = books.claim("1000.00")
     sent = books.payout(claim, 0, "600.00")
     books.batch([(sent, "VW-REST-0002-P1")])
-    books.world.service.fire(books.scope(books.finance), None, claim.id, "start_payment")
+    books.world.workflow.fire(books.scope(books.finance), None, claim.id, "start_payment")
     session.commit()
     before = committed(books)
     close(books, claim)
@@ -210,7 +210,7 @@ def test_a_returned_payout_given_up_and_the_rest_closed_settles_the_claim(books,
     claim = books.claim("1234.50")
     payout = books.payout(claim, 0, "1234.50", state="returned")
     session.commit()
-    claims = books.world.service
+    claims = books.world.workflow
     claims.fire(books.scope(books.finance), None, claim.id, "start_payment")
     session.commit()
     service(books).decide(
@@ -251,7 +251,7 @@ def test_recurring_periods_stop_once_the_rest_is_closed(session):
     session.commit()
     # March went out in a batch and is not on a statement yet: the claim stays in payment.
     session.execute(Payout.__table__.update().where(Payout.id == first.id).values(state="sent"))
-    world.service.fire(world.scope(world.assessor), None, claim.id, "start_payment")
+    world.workflow.fire(world.scope(world.assessor), None, claim.id, "start_payment")
     finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
     session.commit()
     payouts.close_remainder(
@@ -267,7 +267,7 @@ def test_recurring_periods_stop_once_the_rest_is_closed(session):
 def test_finance_closes_the_rest_from_the_claim_page(app, books, session):
     claim = books.claim("1000.00")
     books.payout(claim, 0, "400.00", state="booked")
-    books.world.service.fire(books.scope(books.finance), None, claim.id, "start_payment")
+    books.world.workflow.fire(books.scope(books.finance), None, claim.id, "start_payment")
     session.commit()
     claim_id = claim.id
     applicant = app.test_client()
@@ -312,7 +312,7 @@ def test_finance_closes_the_rest_from_the_claim_page(app, books, session):
 def test_the_api_closes_the_rest_and_shows_it_with_the_payouts(client, books, session):
     claim = books.claim("1000.00")
     books.payout(claim, 0, "400.00", state="sent")
-    books.world.service.fire(books.scope(books.finance), None, claim.id, "start_payment")
+    books.world.workflow.fire(books.scope(books.finance), None, claim.id, "start_payment")
     session.commit()
     url = f"/api/v1/claims/{claim.id}/payouts/close-remainder"
     finance = bearer(session, books.finance)

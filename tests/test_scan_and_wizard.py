@@ -9,8 +9,8 @@ from sqlalchemy import func, select, text
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
+from housing.claims.drafting import ScanInput
 from housing.claims.models import PkvwStatus, WoningScan
-from housing.claims.services import ScanInput
 from housing.errors import Conflict, Forbidden, InvalidInput
 from housing.roles import Role
 from tests.conftest import login
@@ -37,7 +37,7 @@ def world(session):
 
 def test_the_applicant_records_the_scan_in_the_draft_encrypted_at_rest(world, session):
     claim = world.draft()
-    recorded = world.service.record_scan(
+    recorded = world.drafting.record_scan(
         world.scope(world.applicant), world.applicant, claim.id, scan()
     )
     session.commit()
@@ -46,7 +46,7 @@ def test_the_applicant_records_the_scan_in_the_draft_encrypted_at_rest(world, se
     raw = session.execute(text("SELECT findings FROM woning_scan")).scalar_one()
     assert "Brievenbus" not in raw and session.get(WoningScan, recorded.id).findings == FINDINGS
     # A correction replaces the scan; there is one per claim.
-    world.service.record_scan(
+    world.drafting.record_scan(
         world.scope(world.applicant), world.applicant, claim.id, scan(pkvw_status="unknown")
     )
     session.commit()
@@ -71,7 +71,7 @@ def test_the_applicant_records_the_scan_in_the_draft_encrypted_at_rest(world, se
 def test_bad_scan_input_is_refused_and_writes_nothing(world, session, changes, field):
     claim = world.draft()
     with pytest.raises(InvalidInput) as refused:
-        world.service.record_scan(
+        world.drafting.record_scan(
             world.scope(world.applicant), world.applicant, claim.id, scan(**changes)
         )
     session.rollback()
@@ -83,20 +83,20 @@ def test_after_submission_the_assessor_records_the_scan_not_the_applicant(world,
     claim = world.draft()
     world.fire(world.applicant, claim, "submit")
     with pytest.raises(Conflict):
-        world.service.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
+        world.drafting.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
     session.rollback()
     finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
     with pytest.raises(Forbidden):
-        world.service.record_scan(world.scope(finance), finance, claim.id, scan())
+        world.drafting.record_scan(world.scope(finance), finance, claim.id, scan())
     session.rollback()
-    world.service.record_scan(world.scope(world.assessor), world.assessor, claim.id, scan())
+    world.drafting.record_scan(world.scope(world.assessor), world.assessor, claim.id, scan())
     session.commit()
     assert claim.scan.adviser_name == "CCV-adviseur De Vries"
 
 
 def test_the_scan_is_shown_to_case_handlers_not_to_finance(app, world, session):
     claim = world.draft()
-    world.service.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
+    world.drafting.record_scan(world.scope(world.applicant), world.applicant, claim.id, scan())
     world.fire(world.applicant, claim, "submit")
     finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
     for user, sees in ((world.assessor, True), (world.decider, True), (finance, False)):

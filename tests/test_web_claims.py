@@ -220,7 +220,7 @@ def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(
 ):
     monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
     world = World(session)
-    world.service.documents = DocumentStore.default()
+    world.documents = DocumentStore.default()
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
     claim_id = claim.id

@@ -35,8 +35,11 @@ from housing.api.schemas import (
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
+from housing.claims.drafting import DraftingService, LineInput, ScanInput
+from housing.claims.late_decisions import LateDecisionService
 from housing.claims.models import Claim, Document, MeasureCatalogue, MeasureLine
-from housing.claims.services import ClaimService, LineInput, ScanInput
+from housing.claims.workflow import WorkflowService
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
 from housing.organisations.models import Home, OfficeHolder
@@ -100,7 +103,7 @@ class Claims(MethodView):
             ),
             pagination_parameters,
         )
-        today = ClaimService(db.session).today()
+        today = amsterdam_today()
         return [_dump(c, today) for c in claims]
 
     @token_required(Role.APPLICANT)
@@ -109,7 +112,7 @@ class Claims(MethodView):
     @blp.response(201, ClaimSchema)
     def post(self, data: dict):  # type: ignore[no-untyped-def]
         """Start a draft claim for one of your homes."""
-        service = ClaimService(db.session)
+        service = DraftingService(db.session)
         try:
             claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
         except DomainError as exc:
@@ -138,7 +141,7 @@ class ClaimItem(MethodView):
             request_id=g.get("request_id"),
         )
         db.session.commit()
-        service = ClaimService(db.session)
+        service = LateDecisionService(db.session)
         late = service.late_decision(claim, api_user())
         return {
             **_dump(claim, service.today()),
@@ -194,7 +197,7 @@ class ClaimLines(MethodView):
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Add a requested measure to a draft claim."""
         try:
-            line: MeasureLine = ClaimService(db.session).add_line(
+            line: MeasureLine = DraftingService(db.session).add_line(
                 api_scope(), api_user(), claim_id, LineInput(**data)
             )
         except DomainError as exc:
@@ -212,7 +215,7 @@ class ClaimEvents(MethodView):
     @blp.alt_response(409, description="The event is not possible in the claim's state.")
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Fire a workflow event, e.g. {"event": "submit"}; one transaction with its audit."""
-        service = ClaimService(db.session)
+        service = WorkflowService(db.session)
         try:
             claim = service.fire(
                 api_scope(),
@@ -249,7 +252,7 @@ class ClaimDocuments(MethodView):
         """Add a PDF, JPEG or PNG (checked by content) to a claim."""
         sent = files["file"]
         try:
-            document = ClaimService(db.session).upload(
+            document = DraftingService(db.session).upload(
                 api_scope(),
                 api_user(),
                 claim_id,
@@ -271,7 +274,7 @@ class ClaimDocument(MethodView):
     def get(self, claim_id: int, document_id: int):  # type: ignore[no-untyped-def]
         """Download a document you may read; the download is logged."""
         try:
-            document, data = ClaimService(db.session).read_document(
+            document, data = DraftingService(db.session).read_document(
                 api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
             )
         except DomainError as exc:
@@ -295,7 +298,7 @@ class ClaimScan(MethodView):
     def put(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Record the woningscan: the applicant in a draft, the assessor during assessment."""
         try:
-            scan = ClaimService(db.session).record_scan(
+            scan = DraftingService(db.session).record_scan(
                 api_scope(), api_user(), claim_id, ScanInput(**data)
             )
         except DomainError as exc:
@@ -317,7 +320,7 @@ class ClaimDefaultNotice(MethodView):
     @blp.alt_response(409, description="Already recorded, or the claim is no longer open.")
     def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
         """Give (applicant) or record (staff) a notice of default for a late decision."""
-        service = ClaimService(db.session)
+        service = LateDecisionService(db.session)
         try:
             notice = service.record_default_notice(
                 api_scope(), api_user(), claim_id, received_on=data["received_on"]
@@ -340,7 +343,7 @@ class ClaimPenalty(MethodView):
     @blp.alt_response(409, description="No notice, still running, or already fixed.")
     def post(self, claim_id: int):  # type: ignore[no-untyped-def]
         """Fix the penalty for a late decision by decision (art. 4:18 Awb), with its letter."""
-        service = ClaimService(db.session)
+        service = LateDecisionService(db.session)
         try:
             decision = service.decide_penalty(api_scope(), api_user(), claim_id)
             status = service.penalty_status(_loaded(claim_id))

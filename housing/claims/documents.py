@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import Session
 
 from housing.claims.models import Claim, Confidentiality, Document, DocumentKind
 from housing.crypto import active_cipher
+from housing.db import DbSession
 from housing.errors import InvalidInput
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -93,7 +93,7 @@ class DocumentStore:
 
     def add(
         self,
-        session: Session,
+        session: DbSession,
         claim: Claim,
         *,
         kind: DocumentKind,

@@ -8,8 +8,18 @@ from decimal import Decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
 
-from housing.claims.models import Claim, Decision, DecisionKind
+from housing.claims.documents import DocumentStore
+from housing.claims.models import (
+    Claim,
+    Confidentiality,
+    Decision,
+    DecisionKind,
+    DefaultNotice,
+    DocumentKind,
+)
 from housing.config import PROJECT_ROOT
+from housing.db import DbSession
+from housing.deadlines.services import atw_calendar, awb_terms
 from housing.organisations.models import Organisation, OrganisationKind
 from workflows import awb
 from workflows.rules import granted_total
@@ -81,3 +91,35 @@ def render_decision_letter(
         money=money,
     )
     return HTML(string=html).write_pdf()
+
+
+def write_decision_letter(
+    session: DbSession,
+    documents: DocumentStore,
+    claim: Claim,
+    decision: Decision,
+    *,
+    penalty: awb.Penalty | None = None,
+    notice: DefaultNotice | None = None,
+) -> None:
+    """The decision letter as PDF, stored as a document of the claim."""
+    organisation = claim.office_holder.organisation
+    pdf = render_decision_letter(
+        claim,
+        decision,
+        organisation,
+        calendar=atw_calendar(session),
+        terms=awb_terms(organisation),
+        penalty=penalty,
+        notice_received_on=notice.received_on if notice else None,
+    )
+    letter = documents.add(
+        session,
+        claim,
+        kind=DocumentKind.DECISION_LETTER,
+        filename=f"besluit-{claim.number}-{decision.id}.pdf",
+        data=pdf,
+        uploaded_by_id=None,
+        confidentiality=Confidentiality.CONFIDENTIAL,
+    )
+    decision.letter_document_id = letter.id

@@ -30,7 +30,9 @@ from housing.accounts.models import User, UserRole
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Decision
-from housing.claims.services import APPLICATION_DECISION_KINDS, ClaimService
+from housing.claims.states import APPLICATION_DECISION_KINDS
+from housing.claims.terms import objection_deadline, open_information_request
+from housing.claims.workflow import WorkflowService
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
@@ -157,7 +159,7 @@ class _Run:
         self.day = day
         self.calendar = calendar
         self.report = report
-        self.claims = ClaimService(session, clock=clock)
+        self.workflow = WorkflowService(session, clock=clock)
         self.notifier = Notifier(session, clock)
         self.audit = AuditTrail(session, clock)
 
@@ -208,7 +210,7 @@ class _Run:
         claim = self._locked(claim_id)
         if claim is None or claim.state != ClaimState.AWAITING_INFO:
             return None  # answered, withdrawn, or another run got there first
-        request = self.claims.open_information_request(claim)
+        request = open_information_request(self.session, claim)
         if request is None:
             return None
         # The body's own term (art. 4:5): its last day is requested_on + term_days, not
@@ -216,7 +218,7 @@ class _Run:
         ended_on = request.requested_on + dt.timedelta(days=request.term_days)
         if not ended_on < self.day:
             return None
-        self.claims.fire(
+        self.workflow.fire(
             Scope.system_scope(),
             None,
             claim.id,
@@ -244,7 +246,7 @@ class _Run:
         # Asked again under the lock: a second watch that waited finds the event now.
         if self.session.scalar(select(_term_closed(claim.id))):
             return None
-        last_day = self.claims.objection_deadline(claim)
+        last_day = objection_deadline(self.session, claim)
         if last_day is None or not last_day < self.day:
             return None  # no decision sent, or the term still runs
         self.audit.append(
@@ -285,7 +287,7 @@ class _Run:
         """
         if not self.session.scalar(select(_application_decided(claim.id))):
             return claim.decision_deadline
-        term_ended = self.claims.objection_deadline(claim)
+        term_ended = objection_deadline(self.session, claim)
         if term_ended is None:
             return claim.decision_deadline
         return self.calendar.stretch(term_ended + dt.timedelta(weeks=OBJECTION_DECISION_WEEKS))

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, aliased
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
+from housing.claims.drafting import DraftingService
 from housing.claims.models import Claim, Document
-from housing.claims.services import ClaimService
 from housing.clock import utcnow
 from housing.errors import Conflict, NotFound
 from housing.notifications.models import Notification, PrintItem, PrintStatus
@@ -180,7 +180,7 @@ class PrintQueue:
     ) -> tuple[Document, bytes]:
         """The letter's PDF; the claim service checks the document and logs the download."""
         item = self._item(scope, item_id)
-        return ClaimService(self.session, self.clock, self.documents).read_document(
+        return DraftingService(self.session, self.clock, self.documents).read_document(
             scope, user, item.claim_id, item.document_id, request_id=request_id
         )
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from housing.claims.models import Claim, MeasureLine, Recurrence
-from housing.claims.services import ClaimService
+from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
 from housing.db import DbSession
@@ -68,7 +68,7 @@ def follow_claims(
     session: DbSession, claim_ids: Iterable[int], clock: Callable[[], dt.datetime] = utcnow
 ) -> list[int]:
     """Move each claim on as far as its payouts allow; return the ids that moved."""
-    service = ClaimService(session, clock=clock)
+    service = WorkflowService(session, clock=clock)
     system = Scope.system_scope()
     moved = []
     for claim_id in sorted(set(claim_ids)):

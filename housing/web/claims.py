@@ -27,8 +27,13 @@ from sqlalchemy.orm import selectinload
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
+from housing.claims.drafting import DraftingService, LineInput, ScanInput
+from housing.claims.late_decisions import LateDecisionService
 from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
-from housing.claims.services import EXTENDABLE_STATES, ClaimService, LineInput, ScanInput
+from housing.claims.states import EXTENDABLE_STATES
+from housing.claims.terms import objection_deadline, open_information_request
+from housing.claims.workflow import WorkflowService
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
 from housing.organisations.models import Home, OfficeHolder
@@ -98,7 +103,7 @@ def inbox() -> ResponseReturnValue:
         per_page=PER_PAGE,
         max_per_page=PER_PAGE,
     )
-    today = ClaimService(db.session).today()
+    today = amsterdam_today()
     rows = [(claim, clock_of(claim, today)) for claim in page.items]
     return render_template(
         "claims/inbox.html",
@@ -135,7 +140,7 @@ def decisions() -> ResponseReturnValue:
             current_scope().select(User).where(User.id.in_(proposer_ids))
         )
     }
-    today = ClaimService(db.session).today()
+    today = amsterdam_today()
     rows = [
         {
             "claim": claim,
@@ -192,11 +197,10 @@ def show(claim_id: int) -> ResponseReturnValue:
         request_id=g.get("request_id"),
     )
     db.session.commit()
-    today = ClaimService(db.session).today()
+    today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
-    service = ClaimService(db.session)
     expected = (
-        _expected_of_applicant(service, claim)
+        _expected_of_applicant(claim, today)
         if current_user.id == claim.office_holder_user_id
         else None
     )
@@ -210,7 +214,7 @@ def show(claim_id: int) -> ResponseReturnValue:
         and Role.ASSESSOR in current_user.roles
         and claim.state in {s.value for s in EXTENDABLE_STATES},
         pkvw_labels=PKVW_LABELS,
-        late=service.late_decision(claim, current_user),
+        late=LateDecisionService(db.session).late_decision(claim, current_user),
         history=history,
         clock=clock_of(claim, today),
         requested=requested,
@@ -227,14 +231,14 @@ def show(claim_id: int) -> ResponseReturnValue:
     )
 
 
-def _expected_of_applicant(service: ClaimService, claim: Claim) -> str:
+def _expected_of_applicant(claim: Claim, today: dt.date) -> str:
     """One sentence: what the applicant is to do now, or that nothing is needed."""
     deadline = format_date(claim.decision_deadline) if claim.decision_deadline else ""
     state = ClaimState(claim.state)
     if state is ClaimState.DRAFT:
         return _("Add the measures you request and your quotes, then submit the claim.")
     if state is ClaimState.AWAITING_INFO:
-        request_ = service.open_information_request(claim)
+        request_ = open_information_request(db.session, claim)
         if request_ is not None:
             due = request_.requested_on + dt.timedelta(days=request_.term_days)
             return _(
@@ -245,8 +249,8 @@ def _expected_of_applicant(service: ClaimService, claim: Claim) -> str:
     if state in (ClaimState.GRANTED, ClaimState.IN_PAYMENT):
         return _("Nothing for now: the measures are granted; payment follows the invoices.")
     if state is ClaimState.REFUSED:
-        last_day = service.objection_deadline(claim)
-        if last_day is not None and last_day >= service.today():
+        last_day = objection_deadline(db.session, claim)
+        if last_day is not None and last_day >= today:
             return _(
                 "If you disagree, you may lodge an objection until %(day)s.",
                 day=format_date(last_day),
@@ -265,9 +269,9 @@ def _expected_of_applicant(service: ClaimService, claim: Claim) -> str:
 def _upload_kinds(claim: Claim) -> list[str]:
     kinds: set[str] = set()
     if Role.ASSESSOR in current_user.roles:
-        kinds |= {k.value for k in ClaimService.UPLOAD_KINDS[Role.ASSESSOR]}
+        kinds |= {k.value for k in DraftingService.UPLOAD_KINDS[Role.ASSESSOR]}
     if Role.APPLICANT in current_user.roles and claim.office_holder_user_id == current_user.id:
-        kinds |= {k.value for k in ClaimService.UPLOAD_KINDS[Role.APPLICANT]}
+        kinds |= {k.value for k in DraftingService.UPLOAD_KINDS[Role.APPLICANT]}
     return sorted(kinds)
 
 
@@ -313,7 +317,7 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def download(claim_id: int, document_id: int) -> ResponseReturnValue:
     try:
-        document, data = ClaimService(db.session).read_document(
+        document, data = DraftingService(db.session).read_document(
             current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
         )
     except DomainError as exc:
@@ -358,7 +362,7 @@ def _done(message: str, claim_id: int) -> ResponseReturnValue:
 def upload(claim_id: int) -> ResponseReturnValue:
     sent = request.files.get("file")
     try:
-        ClaimService(db.session).upload(
+        DraftingService(db.session).upload(
             current_scope(),
             current_user,
             claim_id,
@@ -380,7 +384,7 @@ def extend(claim_id: int) -> ResponseReturnValue:
         flash(_("Enter a date as yyyy-mm-dd."), "error")
         return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     try:
-        ClaimService(db.session).notify_extension(
+        WorkflowService(db.session).notify_extension(
             current_scope(),
             current_user,
             claim_id,
@@ -400,7 +404,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
     except ValueError:
         abort(400)
     try:
-        ClaimService(db.session).fire(
+        WorkflowService(db.session).fire(
             current_scope(),
             current_user,
             claim_id,
@@ -417,7 +421,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
 @role_required(Role.APPLICANT)
 def new() -> ResponseReturnValue:
     try:
-        claim = ClaimService(db.session).create_draft(
+        claim = DraftingService(db.session).create_draft(
             current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
         )
     except DomainError as exc:
@@ -431,7 +435,7 @@ def new() -> ResponseReturnValue:
 def add_line(claim_id: int) -> ResponseReturnValue:
     form = request.form
     try:
-        ClaimService(db.session).add_line(
+        DraftingService(db.session).add_line(
             current_scope(),
             current_user,
             claim_id,
@@ -498,10 +502,10 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         documents=documents,
         upload_kinds=_upload_kinds(claim),
         requested=sum((line.requested_amount for line in claim.lines), start=0),
-        checklist=ClaimService(db.session).submission_checklist(claim, documents),
+        checklist=DraftingService(db.session).submission_checklist(claim, documents),
         pkvw_labels=PKVW_LABELS,
-        today=ClaimService(db.session).today(),
-        expected=_expected_of_applicant(ClaimService(db.session), claim),
+        today=amsterdam_today(),
+        expected=_expected_of_applicant(claim, amsterdam_today()),
     )
 
 
@@ -510,7 +514,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
 def record_scan(claim_id: int) -> ResponseReturnValue:
     form = request.form
     try:
-        ClaimService(db.session).record_scan(
+        DraftingService(db.session).record_scan(
             current_scope(),
             current_user,
             claim_id,
@@ -537,7 +541,7 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
             flash(_("Enter a date as yyyy-mm-dd."), "error")
             return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     try:
-        ClaimService(db.session).record_default_notice(
+        LateDecisionService(db.session).record_default_notice(
             current_scope(), current_user, claim_id, received_on=received_on
         )
     except DomainError as exc:
@@ -549,7 +553,7 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
 @role_required(Role.DECIDER)
 def fix_penalty(claim_id: int) -> ResponseReturnValue:
     try:
-        ClaimService(db.session).decide_penalty(current_scope(), current_user, claim_id)
+        LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
     except DomainError as exc:
         return _refused(exc, url_for("claims.show", claim_id=claim_id))
     return _done(_("The penalty has been fixed; the letter is with the documents."), claim_id)

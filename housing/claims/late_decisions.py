@@ -1,0 +1,209 @@
+"""A late decision: the notice of default and the penalty (art. 4:17-4:18 Awb)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+
+from housing.accounts.models import User
+from housing.claims.base import ClaimServiceBase
+from housing.claims.letters import write_decision_letter
+from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
+from housing.claims.states import EXTENDABLE_STATES
+from housing.claims.terms import application_decided_on
+from housing.deadlines.services import atw_calendar, awb_terms
+from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.money import invalid
+from housing.notifications.models import NotificationKind
+from housing.roles import Role
+from housing.scoping import Scope
+from workflows import awb
+
+PENALTY_LEGAL_BASIS = "Artikelen 4:17 en 4:18 Algemene wet bestuursrecht."
+
+
+@dataclass(frozen=True)
+class LateDecision:
+    notice_received_on: dt.date | None
+    penalty: awb.Penalty | None
+    fixed_amount: Decimal | None
+    may_give_notice: bool
+    may_fix: bool
+
+
+class LateDecisionService(ClaimServiceBase):
+    """Notices of default and penalty decisions for claims decided too late."""
+
+    def default_notice(self, claim: Claim) -> DefaultNotice | None:
+        return self.session.scalars(
+            select(DefaultNotice).where(DefaultNotice.claim_id == claim.id)
+        ).one_or_none()
+
+    def penalty_status(self, claim: Claim) -> awb.Penalty | None:
+        """The penalty accrued so far for a late decision, if a notice of default counts."""
+        notice = self.default_notice(claim)
+        if notice is None or claim.decision_deadline is None:
+            return None
+        return awb.penalty(
+            deadline=claim.decision_deadline,
+            notice_received_on=notice.received_on,
+            as_of=self.today(),
+            calendar=atw_calendar(self.session),
+            decided_on=application_decided_on(self.session, claim),
+            terms=awb_terms(claim.office_holder.organisation),
+        )
+
+    def late_decision(self, claim: Claim, user: User) -> LateDecision:
+        """Where the claim stands on a late decision, and what this user may do about it."""
+        notice = self.default_notice(claim)
+        status = self.penalty_status(claim)
+        fixed = self.session.scalar(
+            select(Decision.penalty_amount).where(
+                Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
+            )
+        )
+        own = claim.office_holder_user_id == user.id
+        open_and_late = (
+            claim.state in {s.value for s in EXTENDABLE_STATES}
+            and claim.decision_deadline is not None
+            and self.today() > claim.decision_deadline
+        )
+        return LateDecision(
+            notice_received_on=notice.received_on if notice else None,
+            penalty=status,
+            fixed_amount=fixed,
+            may_give_notice=notice is None
+            and open_and_late
+            and (
+                (own and Role.APPLICANT in user.roles)
+                or (not own and user.has_role(Role.ASSESSOR, Role.DECIDER))
+            ),
+            may_fix=status is not None
+            and fixed is None
+            and not own
+            and Role.DECIDER in user.roles
+            and (status.capped or application_decided_on(self.session, claim) is not None),
+        )
+
+    def record_default_notice(
+        self, scope: Scope, user: User, claim_id: int, *, received_on: dt.date | None = None
+    ) -> DefaultNotice:
+        """The applicant gives notice of default online (received today), or staff record
+        one that came on paper with the day it was received."""
+        claim = self._locked(scope, claim_id)
+        today = self.today()
+        own = claim.office_holder_user_id == user.id
+        if own and Role.APPLICANT in user.roles:
+            received_on = today  # online, it arrives the day it is sent
+        elif not own and user.has_role(Role.ASSESSOR, Role.DECIDER):
+            if received_on is None:
+                raise invalid("received_on", _l("Give the day the notice was received."))
+            if received_on > today:
+                raise invalid("received_on", _l("The day of receipt cannot be in the future."))
+        else:
+            raise Forbidden(_l("You cannot record a notice of default on this claim."))
+        if claim.state not in {s.value for s in EXTENDABLE_STATES}:
+            raise Conflict(_l("A notice of default is only possible while the claim is open."))
+        if claim.decision_deadline is None or received_on <= claim.decision_deadline:
+            raise InvalidInput(
+                _l(
+                    "A notice of default counts only after the decision deadline has passed"
+                    " (art. 4:17 Awb); the deadline is %(day)s.",
+                    day=claim.decision_deadline.isoformat() if claim.decision_deadline else "—",
+                ),
+                field_errors={"rule": ["notice_premature"]},
+            )
+        if self.default_notice(claim) is not None:
+            raise Conflict(_l("A notice of default has already been recorded for this claim."))
+        notice = DefaultNotice(claim_id=claim.id, received_on=received_on, recorded_by_id=user.id)
+        self.session.add(notice)
+        self.session.flush()
+        starts_on = awb.penalty_starts_on(
+            received_on,
+            calendar=atw_calendar(self.session),
+            terms=awb_terms(claim.office_holder.organisation),
+        )
+        self.audit.append(
+            claim.organisation_id,
+            event="default_notice",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            payload={"received_on": received_on, "penalty_starts_on": starts_on},
+        )
+        return notice
+
+    def decide_penalty(self, scope: Scope, user: User, claim_id: int) -> Decision:
+        """Fix the penalty due for a late decision by a decision of its own (art. 4:18 Awb).
+
+        Possible once the penalty has stopped running: the application was decided, or the
+        maximum number of days has passed. The amount is the clock's, never typed in.
+        """
+        if Role.DECIDER not in user.roles:
+            raise Forbidden(_l("Only a decider can fix the penalty."))
+        claim = self._locked(scope, claim_id)
+        if claim.office_holder_user_id == user.id:
+            raise Forbidden(
+                _l("You cannot decide on a claim in which you are the office holder."),
+                field_errors={"rule": ["self_decision"]},
+            )
+        notice = self.default_notice(claim)
+        status = self.penalty_status(claim)
+        if notice is None or status is None:
+            raise Conflict(_l("No notice of default has been recorded for this claim."))
+        exists = self.session.scalar(
+            select(Decision.id).where(
+                Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
+            )
+        )
+        if exists is not None:
+            raise Conflict(_l("The penalty of this claim has already been fixed."))
+        decided_on = application_decided_on(self.session, claim)
+        if decided_on is None and not status.capped:
+            raise Conflict(
+                _l("The penalty is still running: fix it after the decision on the claim.")
+            )
+        days = status.days
+        reasons = (
+            f"Uw ingebrekestelling is ontvangen op {notice.received_on.isoformat()}. "
+            f"De dwangsom loopt vanaf {status.starts_on.isoformat()} en is over {days} "
+            f"{'dag' if days == 1 else 'dagen'} verschuldigd."
+            if days
+            else f"Uw ingebrekestelling is ontvangen op {notice.received_on.isoformat()}. "
+            "Wij hebben beslist voordat de dwangsom ging lopen; er is geen dwangsom verschuldigd."
+        )
+        decision = Decision(
+            claim_id=claim.id,
+            kind=DecisionKind.PENALTY,
+            prepared_by_id=None,
+            decided_by_id=user.id,
+            decided_at=self.clock(),
+            sent_on=self.today(),
+            reasons=reasons,
+            legal_basis=PENALTY_LEGAL_BASIS,
+            penalty_amount=status.amount,
+        )
+        self.session.add(decision)
+        self.session.flush()
+        write_decision_letter(
+            self.session, self.documents, claim, decision, penalty=status, notice=notice
+        )
+        self._tell_applicant(
+            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
+        )
+        self.audit.append(
+            claim.organisation_id,
+            event="penalty_decision",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            payload={"days": days, "amount": status.amount, "decision_id": decision.id},
+        )
+        self.session.flush()
+        return decision

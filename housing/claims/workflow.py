@@ -1,0 +1,420 @@
+"""The claim workflow and its effects: fire an event with its rules, its effects (the
+proposal, the advice, information requests, decisions and their letters) and its audit
+link; and the notice that the decision term is extended."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+
+from housing.accounts.models import User
+from housing.audit.models import AuditEvent
+from housing.claims.base import ClaimServiceBase
+from housing.claims.letters import write_decision_letter
+from housing.claims.models import (
+    Budget,
+    Claim,
+    Decision,
+    DecisionKind,
+    InformationRequest,
+    MeasureLine,
+    SecurityAdvice,
+)
+from housing.claims.states import (
+    CAP_STATES,
+    DECISION_KINDS,
+    EXTENDABLE_STATES,
+    PROPOSAL_ENDING_EVENTS,
+    RETENTION_YEARS,
+)
+from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
+from housing.clock import AMSTERDAM
+from housing.deadlines.services import awb_terms
+from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.money import invalid, parse_money
+from housing.notifications.models import NotificationKind
+from housing.permissions import actor_for
+from housing.roles import Role
+from housing.scoping import Scope
+from workflows import awb
+from workflows.claim import ClaimEvent, ClaimState, InvalidTransition, UnknownEvent, fire
+from workflows.rules import (
+    AUTHORISATION_RULES,
+    ClaimContext,
+    OrganisationSettings,
+    Regime,
+    Rule,
+    RuleViolation,
+    granted_total,
+)
+
+# Used when the decider gives no reasons of their own; the letter always states some.
+DEFAULT_REASONS = {
+    DecisionKind.GRANT: "De aangevraagde maatregelen passen binnen de regeling en het advies.",
+    DecisionKind.PARTIAL_GRANT: "Niet alle aangevraagde bedragen passen binnen de regeling;"
+    " per maatregel staat hierboven wat is toegekend en waarom.",
+    DecisionKind.REFUSAL: "De aanvraag voldoet niet aan de voorwaarden van de regeling.",
+    DecisionKind.NOT_CONSIDERED: "De gevraagde aanvulling is niet binnen de termijn ontvangen.",
+    DecisionKind.OBJECTION_DECISION: "Het bezwaar geeft geen aanleiding het besluit te herzien.",
+}
+LEGAL_BASIS = (
+    "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
+    "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
+)
+
+
+# The workflow names a broken rule by its code, in English; people read it in their own
+# language. The workflow's own sentence (with the amounts and codes involved) goes along
+# in the problem's errors as "detail" for integrations.
+RULE_MESSAGES = {
+    Rule.ROLE: _l("Your role does not allow this step."),
+    Rule.NOT_OWN_CLAIM: _l("Only the office holder (or their clerk) can do this."),
+    Rule.SELF_DECISION: _l(
+        "You cannot assess or decide a claim in which you are the office holder."
+    ),
+    Rule.FOUR_EYES: _l("Four eyes: the decider cannot be the one who proposed the decision."),
+    Rule.OFFICE_NOT_ELIGIBLE: _l("Holders of this office cannot claim at this organisation."),
+    Rule.OUTSIDE_TERM: _l(
+        "The application lies outside the term of office, and before the appointment was certain."
+    ),
+    Rule.HOME_NOT_IN_TERRITORY: _l(
+        "The home is not the registered address in the territory, and no exemption is recorded."
+    ),
+    Rule.APPLICATION_DATE_IN_FUTURE: _l("The application date cannot lie in the future."),
+    Rule.REGIME_NONE: _l("No regime applies: the scheme starts on 1 January 2021."),
+    Rule.REGIME_A_MEASURE: _l("Under Regime A only the five basic measures can be granted."),
+    Rule.REGIME_A_CAP: _l(
+        "Under Regime A at most the cap per home (EUR 2,400 incl. VAT by default) can be granted,"
+        " counting earlier grants for the same home."
+    ),
+    Rule.REGIME_B_NOT_ADVISED: _l(
+        "Under Regime B only measures named in the security advice can be granted."
+    ),
+    Rule.NO_MEASURES: _l("Request at least one measure."),
+    Rule.INVALID_AMOUNT: _l("An amount is missing or not valid."),
+    Rule.GRANTED_EXCEEDS_REQUESTED: _l("A granted amount cannot exceed the amount requested."),
+    Rule.GRANT_NOT_FULL: _l(
+        "A full grant grants every measure in full: use a partial grant or a refusal."
+    ),
+    Rule.GRANT_NOT_PARTIAL: _l(
+        "A partial grant grants something, but not everything: grant in full or refuse."
+    ),
+    Rule.REFUSAL_GRANTS_AMOUNT: _l("A refusal grants nothing: set every granted amount to 0."),
+    Rule.BUDGET: _l("The organisation's budget for this year does not cover this grant."),
+    Rule.INFO_TERM_RUNNING: _l("The term to send the information has not ended yet."),
+    Rule.RETENTION_RUNNING: _l("The retention period of this claim has not ended yet."),
+}
+
+
+def _years_after(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year + years, day=28)
+
+
+class WorkflowService(ClaimServiceBase):
+    """Claim events by people and by the system, with their effects and audit."""
+
+    def _locked_budget(self, claim: Claim, year: int) -> Budget | None:
+        return self.session.scalars(
+            select(Budget)
+            .where(Budget.organisation_id == claim.organisation_id, Budget.year == year)
+            .with_for_update()
+        ).one_or_none()
+
+    def _context(self, claim: Claim, event: ClaimEvent, budget: Budget | None) -> ClaimContext:
+        organisation = claim.office_holder.organisation
+        settings = OrganisationSettings(
+            eligible_office_types=frozenset(
+                e.office_type.value for e in organisation.eligible_offices
+            ),
+            regime_a_cap=organisation.regime_a_cap,
+        )
+        granted_for_home = self.session.scalar(
+            select(func.coalesce(func.sum(MeasureLine.granted_amount), 0))
+            .join(Claim, MeasureLine.claim_id == Claim.id)
+            .where(
+                Claim.home_id == claim.home_id,
+                Claim.id != claim.id,
+                Claim.regime == Regime.A,
+                Claim.state.in_([s.value for s in CAP_STATES]),
+            )
+        )
+        advised = (
+            frozenset(c for c in claim.advice.advised_measures.split(",") if c)
+            if claim.advice is not None
+            else frozenset()
+        )
+        open_request = open_information_request(self.session, claim)
+        closed_at = self.session.scalar(
+            select(func.max(AuditEvent.occurred_at)).where(AuditEvent.claim_id == claim.id)
+        )
+        return ClaimContext(
+            today=self.today(),
+            settings=settings,
+            budget_remaining=budget.remaining if budget is not None else Decimal("0.00"),
+            regime_a_granted_for_home=Decimal(granted_for_home),
+            advised_measure_codes=advised,
+            info_term_ends_on=(
+                open_request.requested_on + dt.timedelta(days=open_request.term_days)
+                if open_request is not None
+                else None
+            ),
+            # Kept for RETENTION_YEARS after its last event (financial records: 7 years,
+            # DOMAIN.md §3 step 7), then it may be archived.
+            retention_ends_on=(
+                _years_after(closed_at.astimezone(AMSTERDAM).date(), RETENTION_YEARS)
+                if closed_at is not None
+                else None
+            ),
+        )
+
+    def fire(
+        self,
+        scope: Scope,
+        user: User | None,
+        claim_id: int,
+        event: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> Claim:
+        """Fire a workflow event by `user` (None: the system) with its effects and audit."""
+        details = dict(details or {})
+        try:
+            claim_event = ClaimEvent(event)
+        except ValueError:
+            raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+        claim = self._locked(scope, claim_id)
+        budget = None
+        if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
+            # Locked before it is read: two grants cannot both spend the last euro.
+            budget = self._locked_budget(claim, self.today().year)
+        if claim_event is ClaimEvent.PROPOSE_DECISION:
+            self._apply_proposal(claim, details)
+        if claim_event is ClaimEvent.RECORD_ADVICE:
+            self._record_advice(claim, details)
+        if claim_event is ClaimEvent.LODGE_OBJECTION:
+            self._check_objection_term(claim)
+        source = claim.state
+        try:
+            # No autoflush while the rules run: a proposed amount the rules will refuse
+            # (more than requested) must reach them, not a database constraint first.
+            with self.session.no_autoflush:
+                record = fire(
+                    claim,
+                    claim_event,
+                    actor=actor_for(self.session, user),
+                    context=self._context(claim, claim_event, budget),
+                )
+        except InvalidTransition:
+            raise Conflict(
+                _l(
+                    "This is not possible now: the claim is %(state)s.",
+                    state=ClaimState(source).value,
+                )
+            ) from None
+        except UnknownEvent:
+            raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
+        except RuleViolation as violation:
+            error = Forbidden if violation.rule in AUTHORISATION_RULES else InvalidInput
+            raise error(
+                str(RULE_MESSAGES[violation.rule]),
+                field_errors={"rule": [str(violation.rule)], "detail": [violation.message]},
+            ) from None
+        claim.state = ClaimState(claim.state).value
+        self._effects(claim, claim_event, user, budget, reason, details)
+        self.audit.append(
+            claim.organisation_id,
+            event=claim_event.value,
+            actor_id=user.id if user else None,
+            claim_id=claim.id,
+            from_state=str(record.source.value),
+            to_state=str(record.dest.value),
+            reason=reason,
+            payload={
+                "changes": {k: [str(old), str(new)] for k, (old, new) in record.changes.items()},
+                "details": {k: str(v) for k, v in details.items()},
+            },
+        )
+        self.session.flush()
+        return claim
+
+    def _check_objection_term(self, claim: Claim) -> None:
+        # Online, an objection arrives the day it is sent. A late one with an excuse
+        # (art. 6:11 Awb) is for the body to judge; it is lodged on paper, not here.
+        last_day = objection_deadline(self.session, claim)
+        if last_day is not None and self.today() > last_day:
+            raise InvalidInput(
+                _l(
+                    "The objection term ended on %(day)s. If you have a reason for being late,"
+                    " contact the organisation.",
+                    day=last_day.isoformat(),
+                ),
+                field_errors={"rule": ["objection_term"]},
+            )
+
+    def _apply_proposal(self, claim: Claim, details: Mapping[str, Any]) -> None:
+        granted = details.get("granted", {})
+        reasons = details.get("line_reasons", {})
+        if not isinstance(granted, Mapping):
+            raise invalid("granted", _l("Give a granted amount per measure."))
+        by_id = {line.id: line for line in claim.lines}
+        for key, amount in granted.items():
+            try:
+                line = by_id[int(key)]
+            except (KeyError, ValueError):
+                raise invalid("granted", _l("A measure of another claim was given.")) from None
+            line.granted_amount = parse_money(amount, "granted")
+            line.grant_reason = (str(reasons.get(key, "")).strip() or None) if reasons else None
+        for line in claim.lines:
+            if line.granted_amount is None:
+                raise invalid("granted", _l("Give a granted amount for every measure."))
+
+    def _record_advice(self, claim: Claim, details: Mapping[str, Any]) -> None:
+        try:
+            advice_date = dt.date.fromisoformat(str(details["advice_date"]))
+            codes = [str(c).strip() for c in details["advised_measures"] if str(c).strip()]
+            reference = str(details["reference"]).strip()
+        except (KeyError, TypeError, ValueError):
+            raise invalid(
+                "advice", _l("Give the advice's reference, date and advised measures.")
+            ) from None
+        if not reference or not codes:
+            raise invalid("advice", _l("Give the advice's reference, date and advised measures."))
+        advice = claim.advice or SecurityAdvice(claim=claim)
+        advice.reference = reference[:100]
+        advice.advice_date = advice_date
+        advice.advised_measures = ",".join(sorted(set(codes)))
+        advice.contents = str(details.get("contents", ""))
+        self.session.add(advice)
+
+    def _effects(
+        self,
+        claim: Claim,
+        event: ClaimEvent,
+        user: User | None,
+        budget: Budget | None,
+        reason: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        today = self.today()
+        if event in PROPOSAL_ENDING_EVENTS:
+            for line in claim.lines:
+                line.granted_amount = None
+                line.grant_reason = None
+        if event is ClaimEvent.SUBMIT:
+            claim.received_on = claim.application_date or today
+            # The acknowledgement of receipt of an electronic application (art. 4:3a Awb).
+            self._tell_applicant(
+                claim, NotificationKind.CLAIM_RECEIVED, f"claim:{claim.id}", claim.received_on
+            )
+        elif event is ClaimEvent.REQUEST_INFO:
+            question = str(details.get("question", "")).strip()
+            if not question:
+                raise invalid("question", _l("Say what information is needed."))
+            terms = awb_terms(claim.office_holder.organisation)
+            term_days = int(details.get("term_days") or terms.information_term_days)
+            if term_days < 1:
+                raise invalid("term_days", _l("The term must be at least one day."))
+            information_request = InformationRequest(
+                claim_id=claim.id,
+                requested_by_id=user.id if user else None,
+                requested_on=today,
+                term_days=term_days,
+                question=question,
+            )
+            self.session.add(information_request)
+            self.session.flush()
+            self._tell_applicant(
+                claim,
+                NotificationKind.INFORMATION_REQUESTED,
+                f"information-request:{information_request.id}",
+                today + dt.timedelta(days=term_days),
+            )
+        elif event is ClaimEvent.PROVIDE_INFO:
+            request = open_information_request(self.session, claim)
+            if request is not None:
+                request.answered_on = today
+                request.answer = str(details.get("answer", "")).strip() or None
+        elif event in DECISION_KINDS:
+            if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
+                assert budget is not None  # the machine refused a grant without budget
+                budget.committed += granted_total(claim.lines)
+            decision = Decision(
+                claim_id=claim.id,
+                kind=DECISION_KINDS[event],
+                prepared_by_id=claim.proposed_by_id,
+                decided_by_id=claim.decided_by_id,
+                decided_at=self.clock(),
+                sent_on=today,
+                reasons=(reason or "").strip() or DEFAULT_REASONS[DECISION_KINDS[event]],
+                legal_basis=LEGAL_BASIS,
+            )
+            self.session.add(decision)
+            self.session.flush()
+            write_decision_letter(self.session, self.documents, claim, decision)
+            self._tell_applicant(
+                claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
+            )
+        self.session.flush()
+        if claim.received_on is not None:
+            claim.decision_deadline = decision_deadline(self.session, claim).deadline
+
+    def notify_extension(
+        self, scope: Scope, user: User, claim_id: int, *, new_deadline: dt.date, reason: str
+    ) -> Decision:
+        """Tell the applicant the decision will come later (art. 4:14), with reasons."""
+        if not user.has_role(Role.ASSESSOR, Role.DECIDER):
+            raise Forbidden(_l("Only an assessor or a decider can extend the decision term."))
+        claim = self._locked(scope, claim_id)
+        if claim.state not in {s.value for s in EXTENDABLE_STATES} or claim.received_on is None:
+            raise Conflict(_l("The decision term of this claim cannot be extended now."))
+        if claim.office_holder_user_id == user.id:
+            raise Forbidden(_l("You cannot act on your own claim."))
+        reason = reason.strip()
+        if not reason:
+            raise invalid("reason", _l("Give the reason for the extension."))
+        today = self.today()
+        decision = Decision(
+            claim_id=claim.id,
+            kind=DecisionKind.EXTENSION_NOTICE,
+            prepared_by_id=None,
+            decided_by_id=user.id,
+            decided_at=self.clock(),
+            sent_on=today,
+            new_deadline=new_deadline,
+            reasons=reason,
+            legal_basis="Artikel 4:14, derde lid, Algemene wet bestuursrecht.",
+        )
+        self.session.add(decision)
+        self.session.flush()
+        try:
+            deadline = decision_deadline(self.session, claim)
+        except awb.AwbError as exc:
+            raise invalid(
+                "new_deadline", _l("This extension is not possible: %(why)s", why=str(exc))
+            ) from None
+        claim.decision_deadline = deadline.deadline
+        write_decision_letter(self.session, self.documents, claim, decision)
+        self._tell_applicant(
+            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
+        )
+        self.audit.append(
+            claim.organisation_id,
+            event="extension_notice",
+            actor_id=user.id,
+            claim_id=claim.id,
+            from_state=claim.state,
+            to_state=claim.state,
+            reason=reason,
+            payload={"new_deadline": new_deadline, "decision_id": decision.id},
+        )
+        self.session.flush()
+        return decision
