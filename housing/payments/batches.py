@@ -253,7 +253,7 @@ class BatchService:
     def fire(
         self, scope: Scope, user: User, batch_id: int, event: str, *, reason: str | None = None
     ) -> PaymentBatch:
-        """Fire a batch event by `user`, as `ClaimService.fire` does for claims."""
+        """Fire a batch event by `user`, as `WorkflowService.fire` does for claims."""
         if event == "approve":
             return self.approve(scope, user, batch_id)
         if event == "release":
