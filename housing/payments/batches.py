@@ -148,11 +148,9 @@ class BatchService:
             batch.cancel_reason = reason.strip()
 
         self._fire(batch, "cancel", user, reason=reason, effects=note_reason)
-        payouts = []
-        for item in batch.items:
-            payout = self.session.get(Payout, item.payout_id, with_for_update=True)
-            assert payout is not None
-            payouts.append(payout)
+        payouts = [
+            scope.get_for_update(self.session, Payout, item.payout_id) for item in batch.items
+        ]
         # The system takes them out of the cancelled batch; the link names who cancelled it.
         fire_each(
             self.audit,

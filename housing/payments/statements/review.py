@@ -74,7 +74,9 @@ class ReviewQueue:
         """Book a sent payout against an unmatched debit of the same amount."""
         _require_finance(scope, user)
         reason = _reason(reason)
-        entry = self._locked_entry(scope, entry_id)
+        entry = scope.get_for_update(
+            self.session, StatementEntry, entry_id, missing=_l("No such statement entry.")
+        )
         if entry.status is not StatementEntryStatus.UNMATCHED:
             raise Conflict(_l("This entry is not waiting to be matched."))
         if entry.credit:
@@ -158,7 +160,9 @@ class ReviewQueue:
         """Close an entry that is not ours to book (bank costs, another payment), with why."""
         _require_finance(scope, user)
         reason = _reason(reason)
-        entry = self._locked_entry(scope, entry_id)
+        entry = scope.get_for_update(
+            self.session, StatementEntry, entry_id, missing=_l("No such statement entry.")
+        )
         if entry.status not in _REVIEW:
             raise Conflict(_l("This entry is not in the review queue."))
         previous = entry.status
@@ -180,17 +184,6 @@ class ReviewQueue:
                 "queue_note": previous_note,
             },
         )
-        return entry
-
-    def _locked_entry(self, scope: Scope, entry_id: int) -> StatementEntry:
-        entry: StatementEntry | None = self.session.scalars(  # type: ignore[assignment]
-            scope.select(StatementEntry)
-            .where(StatementEntry.id == entry_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if entry is None:
-            raise NotFound(_l("No such statement entry."))
         return entry
 
 
