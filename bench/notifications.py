@@ -114,9 +114,8 @@ def prepare(count: int):  # type: ignore[no-untyped-def]
 
     from housing import create_app
     from housing.accounts.services import AccountService
+    from housing.claims.notices import NotificationKind, Notifier
     from housing.db import db
-    from housing.notifications.models import NotificationKind
-    from housing.notifications.services import Notifier
     from housing.organisations.models import OrganisationKind
     from housing.organisations.services import OrganisationService
     from housing.roles import Role

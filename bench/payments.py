@@ -77,9 +77,16 @@ class database:
 def seed(count: int, payout_state: str):  # type: ignore[no-untyped-def]
     """An organisation with `count` granted claims, each with one payout in `payout_state`."""
     from housing.accounts.services import AccountService
-    from housing.claims.models import Budget, Claim, MeasureCatalogue, MeasureLine, Regime
+    from housing.claims.models import Claim, MeasureLine, Regime
     from housing.db import db
-    from housing.organisations.models import Home, OfficeHolder, OfficeType, OrganisationKind
+    from housing.organisations.models import (
+        Budget,
+        Home,
+        MeasureCatalogue,
+        OfficeHolder,
+        OfficeType,
+        OrganisationKind,
+    )
     from housing.organisations.services import OrganisationService
     from housing.payments.models import ApprovalLimit, Payout, PayoutKind
     from housing.roles import Role

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
 from sqlalchemy import select, text
 
 from housing.accounts.models import User
@@ -396,6 +396,7 @@ def register(app: Flask) -> None:
 
 
 def main() -> None:
-    from housing import create_app
-
-    FlaskGroup(create_app=create_app, help="Veilig Wonen operations.")(prog_name="housing")
+    # The factory by its import path, as `flask --app housing` finds it: the app factory
+    # registers these commands, so importing it here would make the two import each other.
+    info = ScriptInfo(app_import_path="housing")
+    FlaskGroup(help="Veilig Wonen operations.")(prog_name="housing", obj=info)

@@ -27,6 +27,10 @@ def _flag(value: str | None, default: bool = False) -> bool:
     return value.strip().lower() in TRUE_WORDS
 
 
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value and value.strip() else None
+
+
 class ConfigurationError(RuntimeError):
     """The configuration is unsafe or invalid; the message names every problem."""
 
@@ -58,6 +62,24 @@ class Settings:
     outbox_max_attempts: int = 8
     # Warn assessors this many Atw working days before a decision deadline.
     deadline_warning_working_days: int = 5
+    # Where uploaded documents (encrypted) and statement files waiting for their import job
+    # are kept: outside the web root, under the instance folder unless set.
+    document_root: Path | None = None
+    statement_upload_root: Path | None = None
+    # The largest document and bank statement accepted, in bytes.
+    document_max_bytes: int = 20 * 1024 * 1024
+    # 50,000 entries with full details (about 1.5 kB each) and room to spare.
+    statement_max_bytes: int = 200 * 1024 * 1024
+    # The camt.053 schema to validate statements with (a file, or a folder holding it);
+    # None: the copy shipped with the code.
+    camt_xsd_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.document_root is None:
+            object.__setattr__(self, "document_root", self.instance_path / "documents")
+        if self.statement_upload_root is None:
+            root = self.instance_path / "statement_uploads"
+            object.__setattr__(self, "statement_upload_root", root)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,9 +110,11 @@ class Settings:
             mail_port = int(env.get("MAIL_PORT", "25"))
             lease = int(env.get("OUTBOX_LEASE_SECONDS", "300"))
             max_attempts = int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))
+            document_max = int(env.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+            statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
         except ValueError as exc:
             raise ConfigurationError(
-                f"PORT, MAIL_PORT and OUTBOX_* must be whole numbers: {exc}"
+                f"PORT, MAIL_PORT, OUTBOX_* and *_MAX_BYTES must be whole numbers: {exc}"
             ) from exc
         raw_warning_days = env.get("DEADLINE_WARNING_WORKING_DAYS", "5").strip()
         try:
@@ -125,6 +149,11 @@ class Settings:
             outbox_lease_seconds=lease,
             outbox_max_attempts=max_attempts,
             deadline_warning_working_days=warning_days,
+            document_root=_path(env.get("DOCUMENT_ROOT")),
+            statement_upload_root=_path(env.get("STATEMENT_UPLOAD_ROOT")),
+            document_max_bytes=document_max,
+            statement_max_bytes=statement_max,
+            camt_xsd_path=_path(env.get("CAMT_XSD_PATH")),
         )
 
     @property
@@ -166,6 +195,8 @@ class Settings:
             )
         if self.outbox_lease_seconds < 1 or self.outbox_max_attempts < 1:
             raise ConfigurationError("OUTBOX_LEASE_SECONDS and OUTBOX_MAX_ATTEMPTS must be ≥ 1")
+        if self.document_max_bytes < 1 or self.statement_max_bytes < 1:
+            raise ConfigurationError("DOCUMENT_MAX_BYTES and STATEMENT_MAX_BYTES must be ≥ 1")
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -244,6 +275,11 @@ class Settings:
             "PORT": self.port,
             "BASE_URL": self.base_url,
             "DEADLINE_WARNING_WORKING_DAYS": self.deadline_warning_working_days,
+            "DOCUMENT_ROOT": str(self.document_root),
+            "STATEMENT_UPLOAD_ROOT": str(self.statement_upload_root),
+            "DOCUMENT_MAX_BYTES": self.document_max_bytes,
+            "STATEMENT_MAX_BYTES": self.statement_max_bytes,
+            "CAMT_XSD_PATH": str(self.camt_xsd_path) if self.camt_xsd_path else None,
             "API_TITLE": "Veilig Wonen",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",

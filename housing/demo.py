@@ -191,8 +191,9 @@ def _seed_budgets_and_claims(
 ) -> None:
     """A budget for this year everywhere, and a submitted claim in two municipalities."""
     from housing.claims.drafting import DraftingService, LineInput
-    from housing.claims.models import Budget, Claim
+    from housing.claims.models import Claim
     from housing.claims.workflow import WorkflowService
+    from housing.organisations.models import Budget
     from housing.scoping import Scope
 
     drafting, workflow = DraftingService(session), WorkflowService(session)

@@ -3,12 +3,11 @@
 from housing.accounts.models import ApiToken, Channel, Language, User, UserRole
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.claims.models import (
-    Budget,
     Claim,
+    ClaimNumberCounter,
     Decision,
     DefaultNotice,
     Document,
-    MeasureCatalogue,
     MeasureLine,
     SecurityAdvice,
     WoningScan,
@@ -19,7 +18,9 @@ from housing.jobs.models import Job, JobStatus
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.ops.models import WorkerHeartbeat
 from housing.organisations.models import (
+    Budget,
     Home,
+    MeasureCatalogue,
     OfficeHolder,
     OfficeType,
     Organisation,
@@ -47,6 +48,7 @@ __all__ = [
     "Budget",
     "Channel",
     "Claim",
+    "ClaimNumberCounter",
     "Decision",
     "DefaultNotice",
     "Document",
@@ -77,5 +79,15 @@ __all__ = [
     "WorkerHeartbeat",
 ]
 
-# The scope rules belong to the models: loading the models always brings them along.
+# Imported with the models, so that whoever loads them has every registry complete: the
+# scope rules belong to the models, and with these modules each area registers its job
+# kinds and outbox handlers (the registries in housing.jobs and housing.outbox sit below
+# the areas and never import them).
+import housing.audit.jobs
+import housing.claims.letters
+import housing.jobs.services
+import housing.notifications.services
+import housing.payments.claims_follow
+import housing.payments.jobs
+import housing.payments.statements.job
 import housing.scope_rules  # noqa: F401

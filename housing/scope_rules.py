@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
-from housing.claims.models import Budget, Claim, MeasureCatalogue
+from housing.claims.models import Claim
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
-from housing.organisations.models import Home, OfficeHolder, Organisation
+from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
 from housing.payments.models import (
     ApprovalLimit,
     BankStatement,

@@ -95,7 +95,7 @@ class Scope:
             return [false()]
         return rule(self)
 
-    def select(self, model: type[T]) -> Select[tuple[T]]:
+    def select(self, model: type[T]) -> Select[T]:
         """A `select(model)` limited to this scope."""
         return select(model).where(*self.criteria(model))
 

@@ -14,12 +14,22 @@ from sqlalchemy import func, select
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, payload_digest
-from housing.claims.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES, seed_catalogue
-from housing.claims.models import Budget, MeasureCatalogue, Regime
+from housing.claims.models import Regime
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import equate_day
 from housing.errors import Forbidden
-from housing.organisations.models import EligibleOffice, OfficeType, Organisation
+from housing.organisations.catalogue import (
+    REGIME_A_BASIC_MEASURES,
+    REGIME_B_MEASURES,
+    seed_catalogue,
+)
+from housing.organisations.models import (
+    Budget,
+    EligibleOffice,
+    MeasureCatalogue,
+    OfficeType,
+    Organisation,
+)
 from housing.organisations.services import RulesService, TermsData
 from housing.roles import Role
 from housing.scoping import Scope

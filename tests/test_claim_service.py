@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from sqlalchemy import func, select, text
@@ -15,13 +16,17 @@ from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService, LineInput
 from housing.claims.late_decisions import LateDecisionService
-from housing.claims.models import Budget, Claim, Decision, InformationRequest
+from housing.claims.letters import TOPIC as LETTER_TOPIC
+from housing.claims.letters import deliver_decision_letter
+from housing.claims.models import Claim, Decision, InformationRequest
 from housing.claims.terms import objection_deadline
 from housing.claims.workflow import WorkflowService
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
-from housing.organisations.models import OfficeHolder, OfficeType, OrganisationKind
+from housing.organisations.models import Budget, OfficeHolder, OfficeType, OrganisationKind
 from housing.organisations.services import OrganisationService
+from housing.outbox.models import OutboxMessage, OutboxStatus
+from housing.outbox.services import OutboxConsumer, Outcome
 from housing.roles import Role
 from housing.scoping import Scope
 from tests.conftest import factories_on
@@ -84,6 +89,20 @@ class World:
 
     def scope(self, user) -> Scope:
         return Scope.for_user(user)
+
+    def letters(self) -> list[Outcome]:
+        """Lay out the decision letters asked for, as the outbox worker does."""
+        handler = partial(deliver_decision_letter, documents=self.documents)
+        consumer = OutboxConsumer(self.session, {LETTER_TOPIC: handler}, clock=self.clock)
+        pending = self.session.scalars(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.topic == LETTER_TOPIC,
+                OutboxMessage.status == OutboxStatus.PENDING,
+            )
+            .order_by(OutboxMessage.id)
+        ).all()
+        return [consumer.deliver(message_id) for message_id in pending]
 
     def fire(self, user, claim, event, **kwargs):
         """One unit of work, as a request would do it: fire, then commit."""
@@ -508,7 +527,8 @@ def test_amounts_nobody_else_proposed_cannot_be_granted(world, session):
 
 
 def test_an_archived_grant_still_counts_against_the_homes_regime_a_cap(world, session):
-    from housing.claims.models import MeasureCatalogue, MeasureLine, Regime
+    from housing.claims.models import MeasureLine, Regime
+    from housing.organisations.models import MeasureCatalogue
     from tests.factories import ClaimFactory
 
     safe = session.scalars(

@@ -42,11 +42,9 @@ from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims import letters
-from housing.claims.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService, LineInput
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DecisionKind,
@@ -56,7 +54,14 @@ from housing.claims.models import (
 )
 from housing.claims.workflow import WorkflowService
 from housing.errors import DomainError, InvalidInput
-from housing.organisations.models import OfficeHolder, OfficeType, Organisation, OrganisationKind
+from housing.organisations.catalogue import REGIME_A_BASIC_MEASURES, REGIME_B_MEASURES
+from housing.organisations.models import (
+    Budget,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.organisations.services import OrganisationService
 from housing.roles import Role
 from housing.scoping import Scope

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from housing import create_app
@@ -126,3 +128,40 @@ def test_the_deadline_warning_horizon_is_configurable_in_working_days():
     for wrong in ("0", "41", "five", "-3"):
         with pytest.raises(ConfigurationError, match="DEADLINE_WARNING_WORKING_DAYS"):
             Settings.from_env({"DEADLINE_WARNING_WORKING_DAYS": wrong})
+
+
+def test_paths_and_limits_are_settings_with_instance_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"HOUSING_INSTANCE_PATH": str(tmp_path)})
+    assert settings.document_root == tmp_path / "documents"
+    assert settings.statement_upload_root == tmp_path / "statement_uploads"
+    assert settings.camt_xsd_path is None
+    config = settings.flask_config()
+    assert config["DOCUMENT_ROOT"] == str(tmp_path / "documents")
+    assert config["STATEMENT_MAX_BYTES"] == 200 * 1024 * 1024
+
+
+def test_paths_and_limits_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "HOUSING_INSTANCE_PATH": str(tmp_path),
+            "DOCUMENT_ROOT": str(tmp_path / "docs"),
+            "STATEMENT_UPLOAD_ROOT": str(tmp_path / "up"),
+            "STATEMENT_MAX_BYTES": "1000",
+            "DOCUMENT_MAX_BYTES": "2000",
+            "CAMT_XSD_PATH": str(tmp_path / "camt.xsd"),
+        }
+    )
+    assert (settings.document_root, settings.statement_upload_root) == (
+        tmp_path / "docs",
+        tmp_path / "up",
+    )
+    assert (settings.statement_max_bytes, settings.document_max_bytes) == (1000, 2000)
+    assert settings.camt_xsd_path == tmp_path / "camt.xsd"
+
+
+@pytest.mark.parametrize("name", ["STATEMENT_MAX_BYTES", "DOCUMENT_MAX_BYTES"])
+def test_limits_must_be_positive_whole_numbers(name: str) -> None:
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({name: "lots"})
+    with pytest.raises(ConfigurationError):
+        Settings.from_env({name: "0"}).validate()

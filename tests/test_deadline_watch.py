@@ -15,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, payload_digest
+from housing.claims import watch as watch_module
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim
+from housing.claims.watch import DeadlineWatch, WatchReport
 from housing.claims.workflow import WorkflowService
 from housing.config import Settings
 from housing.db import db
-from housing.deadlines import watch as watch_module
-from housing.deadlines.watch import DeadlineWatch, WatchReport
 from housing.outbox.models import OutboxMessage
 from housing.roles import Role
 from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis

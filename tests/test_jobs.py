@@ -12,12 +12,13 @@ from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
-from housing.audit.jobs import AUDIT_VERIFY, AUDIT_VERIFY_KIND, verify_chain
+from housing.audit.jobs import AUDIT_VERIFY, verify_chain
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.clock import utcnow
 from housing.db import db
 from housing.errors import Forbidden, InvalidInput
+from housing.jobs.kinds import default_kinds, job_kind
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import (
     MAX_STARTS,
@@ -30,7 +31,7 @@ from housing.jobs.services import (
     kinds_by_name,
 )
 from housing.organisations.models import Organisation
-from housing.outbox.handlers import default_handlers
+from housing.outbox.handlers import default_handlers, outbox_handler
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import OutboxConsumer, Outcome
 from housing.roles import Role
@@ -98,9 +99,20 @@ def test_the_outbox_hands_job_messages_to_the_job_runner():
 
 
 def test_kinds_are_registered_once():
-    assert kinds_by_name(AUDIT_VERIFY_KIND) == {AUDIT_VERIFY: AUDIT_VERIFY_KIND}
+    audit_verify = default_kinds()[AUDIT_VERIFY]
+    assert audit_verify.runner is verify_chain
+    assert kinds_by_name(audit_verify) == {AUDIT_VERIFY: audit_verify}
     with pytest.raises(RuntimeError):
-        kinds_by_name(AUDIT_VERIFY_KIND, AUDIT_VERIFY_KIND)
+        kinds_by_name(audit_verify, audit_verify)
+    with pytest.raises(RuntimeError):
+        job_kind(AUDIT_VERIFY, roles=audit_verify.roles, title=audit_verify.title)(verify_chain)
+
+
+def test_a_topic_has_one_handler():
+    from housing.jobs.services import run_job
+
+    with pytest.raises(RuntimeError):
+        outbox_handler(TOPIC)(run_job)
 
 
 def test_verify_reports_progress_per_n_links_without_changing_its_report(session):

@@ -104,6 +104,7 @@ def test_the_penalty_runs_from_two_weeks_after_the_notice_until_the_decision(wor
     decision = world.late.decide_penalty(world.scope(world.decider), world.decider, claim.id)
     session.commit()
     assert decision.kind is DecisionKind.PENALTY and decision.penalty_amount == Decimal("138.00")
+    world.letters()
     letter = session.get(Document, decision.letter_document_id)
     text = pdf_text(world.documents.read(letter))
     assert "Vaststelling dwangsom" in text and "€ 138,00" in text

@@ -47,6 +47,7 @@ def test_a_partial_grant_letter_has_the_decision_the_amounts_and_the_objection_d
         },
     )
     world.fire(world.decider, claim, "grant_partially", reason="De brievenbus kan eenvoudiger.")
+    world.letters()
     decision = session.scalars(select(Decision).where(Decision.claim_id == claim_id)).one()
     letter = session.get(Document, decision.letter_document_id)
     assert (letter.kind, letter.content_type, letter.confidentiality) == (
@@ -96,6 +97,7 @@ def test_an_extension_notice_moves_the_deadline_and_gets_a_letter(session, tmp_p
     )
     session.commit()
     assert claim.decision_deadline == dt.date(2026, 6, 1)  # the body's own date: not stretched
+    world.letters()
     text = pdf_text(world.documents.read(session.get(Document, decision.letter_document_id)))
     assert "1 juni 2026" in text and "4:14" in text and "Advies BZK volgt later." in text
     # Too late: the deadline has passed.

@@ -88,8 +88,7 @@ def test_unknown_enum_values_are_refused_by_the_database(session):
 
 
 def test_a_new_organisation_starts_with_the_catalogue_and_default_offices(session):
-    from housing.claims.models import MeasureCatalogue
-    from housing.organisations.models import OrganisationKind
+    from housing.organisations.models import MeasureCatalogue, OrganisationKind
     from housing.organisations.services import OrganisationService
 
     org = OrganisationService(session).create_organisation(
@@ -115,7 +114,8 @@ def test_a_new_organisation_starts_with_the_catalogue_and_default_offices(sessio
 
 
 def test_claim_lines_keep_granted_within_requested(session):
-    from housing.claims.models import MeasureCatalogue, MeasureLine
+    from housing.claims.models import MeasureLine
+    from housing.organisations.models import MeasureCatalogue
 
     claim = ClaimFactory()
     catalogue = MeasureCatalogue(

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail
-from housing.claims.models import Budget, Claim
+from housing.claims.models import Claim
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.organisations.models import Budget
 from housing.payments.models import Payout, RemainderClosure
 from housing.payments.recurring import RecurringPayouts
 from housing.payments.services import PayoutInput, PayoutService

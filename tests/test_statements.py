@@ -38,12 +38,12 @@ from housing.payments.models import (
 )
 from housing.payments.statements import (
     STATEMENT_IMPORT,
-    STATEMENT_IMPORT_KIND,
     ImportRefused,
     ImportReport,
     ReviewQueue,
     StatementImport,
     load_upload,
+    run_statement_import,
     store_upload,
 )
 from housing.payments.statements import importer as statement_importer
@@ -837,7 +837,7 @@ def start_and_run(app: Flask, engine: Engine, user_id: int, data: bytes) -> tupl
 
 
 def test_the_import_runs_as_a_job_and_reports_its_figures(app, engine, committed_books):
-    assert default_kinds()[STATEMENT_IMPORT] is STATEMENT_IMPORT_KIND
+    assert default_kinds()[STATEMENT_IMPORT].runner is run_statement_import
     ids = committed_books()
     data = camt_statement(
         f"J-{RUN_ID}",

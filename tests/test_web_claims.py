@@ -223,6 +223,7 @@ def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(
     world.documents = DocumentStore.default()
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
+    world.letters()
     claim_id = claim.id
     letter = session.scalars(select(Document).where(Document.claim_id == claim_id)).one()
     path = f"/claims/{claim_id}/documents/{letter.id}"
@@ -251,13 +252,13 @@ def test_the_security_advice_is_not_for_finance_nor_the_applicant(session):
     advice = Document(
         kind=DocumentKind.SECURITY_ADVICE, confidentiality=Confidentiality.SECRET, uploaded_by_id=9
     )
-    assert may_download(advice, user_id=1, roles={"assessor"}, owner_id=2)
-    assert not may_download(advice, user_id=1, roles={"finance"}, owner_id=2)
-    assert not may_download(advice, user_id=2, roles={"applicant"}, owner_id=2)
+    assert may_download(advice, user_id=1, roles={"assessor"}, own=False)
+    assert not may_download(advice, user_id=1, roles={"finance"}, own=False)
+    assert not may_download(advice, user_id=2, roles={"applicant"}, own=True)
     own_quote = Document(
         kind=DocumentKind.QUOTE, confidentiality=Confidentiality.INTERNAL, uploaded_by_id=2
     )
-    assert may_download(own_quote, user_id=2, roles={"applicant"}, owner_id=2)
+    assert may_download(own_quote, user_id=2, roles={"applicant"}, own=True)
 
 
 def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp_path, monkeypatch):

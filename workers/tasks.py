@@ -62,7 +62,7 @@ def watch_deadlines(force: bool = False) -> dict[str, object]:
     Idempotent, so a redelivery or a second beat changes nothing; `force` acts on a day
     that is no working day (an operator catching up by hand).
     """
-    from housing.deadlines.watch import DeadlineWatch
+    from housing.claims.watch import DeadlineWatch
 
     watch = DeadlineWatch(
         db.session, warning_working_days=current_app.config["DEADLINE_WARNING_WORKING_DAYS"]

@@ -1,17 +1,9 @@
-"""The Algemene termijnenwet calendar: the days on which a term set in a law cannot end.
+"""The Atw calendar: the days on which a term set in a law cannot end.
 
-Pure functions on `datetime.date` (DOMAIN.md §4), used by the Awb clock (`workflows.awb`).
-
-Algemene termijnenwet (Atw)
-    A term set in a law (the decision term, the objection term, the two weeks after a notice
-    of default) whose last day is a Saturday, Sunday or recognised holiday runs to the end
-    of the next day that is none of these (Atw art. 1; the holidays of art. 3, Good Friday
-    and the days equated by royal decree). A term the body sets itself (the information term
-    of art. 4:5, the date in an extension notice under art. 4:14) is not set in a law, so it
-    is never stretched. The Atw moves only the *end* of a term, so it is applied once, to the
-    final last day, after suspensions have moved that day: stretching the 8-week end first
-    and then adding the suspended days would count the weekend twice. (Atw art. 2, at least
-    two working days in a term of three days or more, never bites on terms of weeks.)
+Algemene termijnenwet art. 1 and 3: Saturdays, Sundays, the recognised holidays, Good
+Friday and the days equated with a holiday by royal decree. Pure functions on
+`datetime.date`, as the rest of the Awb clock (workflows/awb.py), which stretches the last
+day of a term with this calendar.
 """
 
 from __future__ import annotations
@@ -23,7 +15,7 @@ from datetime import date, timedelta
 
 from dateutil.easter import easter
 
-__all__ = ["FIRST_YEAR", "KNOWN_EQUATED_DAYS", "ONE_DAY", "AtwCalendar", "AwbError"]
+__all__ = ["FIRST_YEAR", "KNOWN_EQUATED_DAYS", "AtwCalendar", "AwbError"]
 
 ONE_DAY = timedelta(days=1)
 

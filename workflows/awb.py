@@ -16,9 +16,15 @@ Counting a term of weeks
     the end of Tuesday 5 March 2024.
 
 Algemene termijnenwet (Atw)
-    A term set in a law whose last day is no working day runs to the next working day
-    (`workflows.atw`). The Atw moves only the *end* of a term, so it is applied once, to the
-    final last day, after suspensions have moved that day.
+    A term set in a law (the decision term, the objection term, the two weeks after a notice
+    of default) whose last day is a Saturday, Sunday or recognised holiday runs to the end
+    of the next day that is none of these (Atw art. 1; the holidays of art. 3, Good Friday
+    and the days equated by royal decree). A term the body sets itself (the information term
+    of art. 4:5, the date in an extension notice under art. 4:14) is not set in a law, so it
+    is never stretched. The Atw moves only the *end* of a term, so it is applied once, to the
+    final last day, after suspensions have moved that day: stretching the 8-week end first
+    and then adding the suspended days would count the weekend twice. (Atw art. 2, at least
+    two working days in a term of three days or more, never bites on terms of weeks.)
 
 Suspension (art. 4:15)
     An information request sent on day R with a term of T days suspends the decision term
@@ -54,7 +60,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
-from workflows.atw import FIRST_YEAR, KNOWN_EQUATED_DAYS, ONE_DAY, AtwCalendar, AwbError
+# The calendar has a module of its own (workflows/atw.py); callers pass it to the clock, so
+# the clock's API names it too.
+from workflows.atw import FIRST_YEAR, KNOWN_EQUATED_DAYS, AtwCalendar, AwbError
 
 __all__ = [
     "DEFAULT_TERMS",
@@ -84,6 +92,7 @@ __all__ = [
     "penalty_starts_on",
 ]
 
+ONE_DAY = timedelta(days=1)
 CENT = Decimal("0.01")
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -15,9 +16,13 @@ from housing.accounts.models import ApiToken, Channel, Language, User
 from housing.accounts.passwords import hash_password, policy_problems, verify_password
 from housing.clock import utcnow
 from housing.errors import Conflict, InvalidInput, NotFound
-from housing.organisations.models import Organisation
 from housing.roles import Role
 from housing.scoping import Scope
+
+if TYPE_CHECKING:
+    # Accounts sit below organisations: a user only points at theirs (the mapper resolves
+    # the relationship by name), so the class is needed for the annotation alone.
+    from housing.organisations.models import Organisation
 
 TOKEN_PREFIX = "vw_"  # noqa: S105 (a marker, not a secret)
 

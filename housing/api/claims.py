@@ -37,12 +37,13 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
-from housing.claims.models import Claim, Document, MeasureCatalogue, MeasureLine
+from housing.claims.letters import letter_being_prepared
+from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
 from workflows.claim import allowed_events
@@ -147,6 +148,7 @@ class ClaimItem(MethodView):
             **_dump(claim, service.today()),
             "allowed_events": sorted(e.value for e in allowed_events(claim.state)),
             "history": history,
+            "letter_being_prepared": letter_being_prepared(db.session, claim.id),
             "late_decision": {
                 "notice_received_on": late.notice_received_on,
                 "penalty_starts_on": late.penalty.starts_on if late.penalty else None,

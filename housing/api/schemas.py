@@ -164,6 +164,8 @@ class ClaimDetailSchema(ClaimSchema):
     allowed_events = fields.List(fields.Str())
     history = fields.List(fields.Nested(HistoryEntrySchema))
     late_decision = fields.Nested(LateDecisionSchema)
+    # A decision's letter is laid out by a worker after the commit; until then it is True.
+    letter_being_prepared = fields.Bool()
 
 
 class ScanInSchema(Schema):

@@ -10,7 +10,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail, chain_length
-from housing.jobs.services import JobContext, JobKind, engine_of
+from housing.jobs.kinds import job_kind
+from housing.jobs.services import JobContext, engine_of
 from housing.roles import Role
 
 AUDIT_VERIFY = "audit_verify"
@@ -39,6 +40,13 @@ def snapshot(session: Session) -> Iterator[Session]:
             reader.rollback()
 
 
+@job_kind(
+    AUDIT_VERIFY,
+    roles=frozenset({Role.AUDITOR}),
+    title=_l("Verification of the audit chain"),
+    unit=_l("events checked"),
+    result_template="jobs/results/audit_verify.html",
+)
 def verify_chain(context: JobContext) -> Mapping[str, Any]:
     """Walk the chain of the job's organisation; the result holds figures only."""
     organisation_id = context.organisation_id
@@ -58,13 +66,3 @@ def verify_chain(context: JobContext) -> Mapping[str, Any]:
         "checked": report.checked,
         "first_broken_sequence": report.first_broken_sequence,
     }
-
-
-AUDIT_VERIFY_KIND = JobKind(
-    name=AUDIT_VERIFY,
-    runner=verify_chain,
-    roles=frozenset({Role.AUDITOR}),
-    title=_l("Verification of the audit chain"),
-    unit=_l("events checked"),
-    result_template="jobs/results/audit_verify.html",
-)

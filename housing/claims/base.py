@@ -13,17 +13,19 @@ from flask_babel import lazy_gettext as _l
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim
+from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import Clock, today, utcnow
 from housing.db import DbSession
-from housing.notifications.models import NotificationKind
-from housing.notifications.services import Notifier, applicant_of
 from housing.scoping import Scope
 
 NO_SUCH_CLAIM = _l("No such claim.")
 
 
 def locked_claim(session: DbSession, scope: Scope, claim_id: int) -> Claim:
-    """The claim, row-locked until commit, if the scope may see it (else NotFound)."""
+    """The claim, row-locked until commit, if the scope may see it (else NotFound).
+
+    Kept for `housing.payments` until it calls `Scope.get_for_update` itself.
+    """
     return scope.get_for_update(session, Claim, claim_id, missing=NO_SUCH_CLAIM)
 
 
@@ -44,9 +46,6 @@ class ClaimServiceBase:
 
     def today(self) -> dt.date:
         return today(self.clock)
-
-    def _locked(self, scope: Scope, claim_id: int) -> Claim:
-        return locked_claim(self.session, scope, claim_id)
 
     def _tell_applicant(
         self, claim: Claim, kind: NotificationKind, event_key: str, on_date: dt.date | None

@@ -47,13 +47,14 @@ STAFF_READERS = {
 }
 
 
-def may_download(
-    document: Document, *, user_id: int, roles: set[str], owner_id: int | None
-) -> bool:
-    """Whether this user may have the bytes of a document of a claim they can already see."""
+def may_download(document: Document, *, user_id: int, roles: set[str], own: bool) -> bool:
+    """Whether this user may have the bytes of a document of a claim they can already see.
+
+    `own`: the user is the claim's applicant (see `housing.claims.permissions`).
+    """
     if roles & STAFF_READERS[Confidentiality(document.confidentiality)]:
         return True
-    if "applicant" in roles and owner_id == user_id:
+    if "applicant" in roles and own:
         return (
             document.kind in (DocumentKind.DECISION_LETTER, DocumentKind.NOTICE_LETTER)
             or document.uploaded_by_id == user_id

@@ -4,31 +4,40 @@ and the checklist the applicant reviews before submitting."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from housing.accounts.models import User
 from housing.audit.services import record_access
-from housing.claims.base import ClaimServiceBase
-from housing.claims.documents import may_download
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.models import (
     Claim,
+    ClaimNumberCounter,
     Document,
     DocumentKind,
-    MeasureCatalogue,
     MeasureLine,
     PkvwStatus,
     Recurrence,
     WoningScan,
 )
-from housing.claims.states import EXTENDABLE_STATES
-from housing.errors import Conflict, Forbidden, NotFound
+from housing.claims.permissions import (
+    may_add_line,
+    may_claim_for_home,
+    may_read_document,
+    may_record_scan,
+    may_start_claim,
+    may_upload,
+)
+from housing.db import DbSession
+from housing.errors import NotFound
 from housing.money import invalid, parse_money
-from housing.organisations.models import Home
-from housing.roles import Role
+from housing.organisations.models import Home, MeasureCatalogue
+from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.rules import Regime, regime_for
@@ -62,28 +71,42 @@ class ChecklistItem:
     required: bool
 
 
+def next_claim_number(session: DbSession, organisation_id: int, year: int) -> int:
+    """The organisation's next claim number in `year`, taken in one atomic statement.
+
+    The counter row stays locked until this transaction ends: a draft started at the same
+    moment waits, then takes the number after it. A rolled-back draft gives its number back.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = (
+        insert(ClaimNumberCounter)
+        .values(organisation_id=organisation_id, year=year, last_number=1)
+        .on_conflict_do_update(
+            index_elements=[ClaimNumberCounter.organisation_id, ClaimNumberCounter.year],
+            set_={"last_number": ClaimNumberCounter.last_number + 1},
+        )
+        .returning(ClaimNumberCounter.last_number)
+    )
+    return int(session.execute(statement).scalar_one())
+
+
 class DraftingService(ClaimServiceBase):
     """The applicant's draft and what goes into it, before and during assessment."""
 
     def create_draft(self, scope: Scope, user: User, *, home_id: int) -> Claim:
         """A new claim for one of the applicant's own homes."""
-        if Role.APPLICANT not in user.roles:
-            raise Forbidden(_l("Only an applicant can start a claim."))
+        actor = actor_for(self.session, user)
+        require(may_start_claim(actor))
         home = scope.get(self.session, Home, home_id)
-        if home is None or home.office_holder.user_id != user.id:
-            raise NotFound(_l("No such home."))
+        require(may_claim_for_home(actor, home))
+        assert home is not None
         today = self.today()
-        count = self.session.scalar(
-            select(func.count())
-            .select_from(Claim)
-            .where(
-                Claim.organisation_id == home.office_holder.organisation_id,
-                Claim.number.like(f"VW-{today.year}-%"),
-            )
-        )
+        organisation_id = home.office_holder.organisation_id
+        number = next_claim_number(self.session, organisation_id, today.year)
         claim = Claim(
-            organisation_id=home.office_holder.organisation_id,
-            number=f"VW-{today.year}-{(count or 0) + 1:05d}",
+            organisation_id=organisation_id,
+            number=f"VW-{today.year}-{number:05d}",
             office_holder=home.office_holder,
             home=home,
             filed_by_id=user.id,
@@ -103,11 +126,8 @@ class DraftingService(ClaimServiceBase):
         return claim
 
     def add_line(self, scope: Scope, user: User, claim_id: int, line: LineInput) -> MeasureLine:
-        claim = self._locked(scope, claim_id)
-        if claim.office_holder_user_id != user.id:
-            raise Forbidden(_l("Only the applicant changes the measures of a draft claim."))
-        if claim.state != ClaimState.DRAFT:
-            raise Conflict(_l("Measures can only be changed while the claim is a draft."))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_add_line(actor_for(self.session, user), claim))
         requested = parse_money(line.requested_amount, "requested_amount")
         vat = parse_money(line.vat_amount, "vat_amount")
         if requested <= 0:
@@ -148,39 +168,15 @@ class DraftingService(ClaimServiceBase):
         return added
 
     # --- documents ------------------------------------------------------------------------
-    # What each role may send in: the applicant their quotes, invoices and photos; the
-    # assessor also the scan report and the security advice.
-    UPLOAD_KINDS = {
-        Role.APPLICANT: {DocumentKind.QUOTE, DocumentKind.INVOICE, DocumentKind.PHOTO},
-        Role.ASSESSOR: {
-            DocumentKind.SCAN_REPORT,
-            DocumentKind.SECURITY_ADVICE,
-            DocumentKind.QUOTE,
-            DocumentKind.INVOICE,
-            DocumentKind.PHOTO,
-            DocumentKind.OTHER,
-        },
-    }
-
     def upload(
         self, scope: Scope, user: User, claim_id: int, *, kind: str, filename: str, data: bytes
     ) -> Document:
-        claim = self._locked(scope, claim_id)
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
         try:
             document_kind = DocumentKind(kind)
         except ValueError:
             raise invalid("kind", _l("Choose what kind of document this is.")) from None
-        allowed: set[DocumentKind] = set()
-        if Role.ASSESSOR in user.roles:
-            allowed |= self.UPLOAD_KINDS[Role.ASSESSOR]
-        if Role.APPLICANT in user.roles and claim.office_holder_user_id == user.id:
-            allowed |= self.UPLOAD_KINDS[Role.APPLICANT]
-        if not allowed:
-            raise Forbidden(_l("You cannot add documents to this claim."))
-        if document_kind not in allowed:
-            raise invalid("kind", _l("You cannot add this kind of document."))
-        if claim.state in (ClaimState.WITHDRAWN, ClaimState.ARCHIVED):
-            raise Conflict(_l("This claim is closed."))
+        require(may_upload(actor_for(self.session, user), claim, document_kind))
         document = self.documents.add(
             self.session,
             claim,
@@ -212,11 +208,7 @@ class DraftingService(ClaimServiceBase):
         document = self.session.get(Document, document_id)
         if claim is None or document is None or document.claim_id != claim.id:
             raise NotFound(_l("No such document."))
-        roles = {role.value for role in user.roles}
-        if not may_download(
-            document, user_id=user.id, roles=roles, owner_id=claim.office_holder_user_id
-        ):
-            raise Forbidden(_l("Your role does not allow this document."))
+        require(may_read_document(actor_for(self.session, user), claim, document))
         data = self.documents.read(document)
         record_access(
             self.session,
@@ -229,7 +221,9 @@ class DraftingService(ClaimServiceBase):
         )
         return document, data
 
-    def submission_checklist(self, claim: Claim, documents: list[Document]) -> list[ChecklistItem]:
+    def submission_checklist(
+        self, claim: Claim, documents: Sequence[Document]
+    ) -> list[ChecklistItem]:
         """What the review step shows before the applicant submits."""
         return [
             ChecklistItem(_l("At least one measure is requested."), bool(claim.lines), True),
@@ -248,21 +242,8 @@ class DraftingService(ClaimServiceBase):
     # --- the woningscan -------------------------------------------------------------------
     def record_scan(self, scope: Scope, user: User, claim_id: int, scan: ScanInput) -> WoningScan:
         """Record (or correct) the woningscan: the applicant in the draft, the assessor later."""
-        claim = self._locked(scope, claim_id)
-        own_draft = (
-            Role.APPLICANT in user.roles
-            and claim.office_holder_user_id == user.id
-            and claim.state == ClaimState.DRAFT
-        )
-        assessing = (
-            Role.ASSESSOR in user.roles
-            and claim.office_holder_user_id != user.id
-            and claim.state in {s.value for s in EXTENDABLE_STATES}
-        )
-        if not (own_draft or assessing):
-            if claim.office_holder_user_id == user.id and Role.APPLICANT in user.roles:
-                raise Conflict(_l("The scan can only be changed while the claim is a draft."))
-            raise Forbidden(_l("You cannot record the scan of this claim."))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_record_scan(actor_for(self.session, user), claim))
         adviser = scan.adviser_name.strip()
         if not adviser or len(adviser) > 200:
             raise invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))

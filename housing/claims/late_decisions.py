@@ -10,16 +10,22 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from housing.accounts.models import User
-from housing.claims.base import ClaimServiceBase
-from housing.claims.letters import write_decision_letter
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
+from housing.claims.letters import request_decision_letter
 from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
+from housing.claims.notices import NotificationKind
+from housing.claims.permissions import (
+    gives_notice_online,
+    may_decide_penalty,
+    may_decide_penalty_as,
+    may_record_default_notice,
+)
 from housing.claims.states import EXTENDABLE_STATES
 from housing.claims.terms import application_decided_on
 from housing.deadlines.services import atw_calendar, awb_terms
-from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.errors import Conflict, InvalidInput
 from housing.money import invalid
-from housing.notifications.models import NotificationKind
-from housing.roles import Role
+from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows import awb
 
@@ -32,6 +38,8 @@ class LateDecision:
     penalty: awb.Penalty | None
     fixed_amount: Decimal | None
     may_give_notice: bool
+    # The applicant gives notice online; a case handler records one that came on paper.
+    notice_online: bool
     may_fix: bool
 
 
@@ -66,7 +74,7 @@ class LateDecisionService(ClaimServiceBase):
                 Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
             )
         )
-        own = claim.office_holder_user_id == user.id
+        actor = actor_for(self.session, user)
         open_and_late = (
             claim.state in {s.value for s in EXTENDABLE_STATES}
             and claim.decision_deadline is not None
@@ -78,14 +86,11 @@ class LateDecisionService(ClaimServiceBase):
             fixed_amount=fixed,
             may_give_notice=notice is None
             and open_and_late
-            and (
-                (own and Role.APPLICANT in user.roles)
-                or (not own and user.has_role(Role.ASSESSOR, Role.DECIDER))
-            ),
+            and may_record_default_notice(actor, claim) is None,
+            notice_online=gives_notice_online(actor, claim),
             may_fix=status is not None
             and fixed is None
-            and not own
-            and Role.DECIDER in user.roles
+            and may_decide_penalty(actor, claim) is None
             and (status.capped or application_decided_on(self.session, claim) is not None),
         )
 
@@ -94,18 +99,17 @@ class LateDecisionService(ClaimServiceBase):
     ) -> DefaultNotice:
         """The applicant gives notice of default online (received today), or staff record
         one that came on paper with the day it was received."""
-        claim = self._locked(scope, claim_id)
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
         today = self.today()
-        own = claim.office_holder_user_id == user.id
-        if own and Role.APPLICANT in user.roles:
+        actor = actor_for(self.session, user)
+        require(may_record_default_notice(actor, claim))
+        if gives_notice_online(actor, claim):
             received_on = today  # online, it arrives the day it is sent
-        elif not own and user.has_role(Role.ASSESSOR, Role.DECIDER):
+        else:  # a case handler records one that came on paper
             if received_on is None:
                 raise invalid("received_on", _l("Give the day the notice was received."))
             if received_on > today:
                 raise invalid("received_on", _l("The day of receipt cannot be in the future."))
-        else:
-            raise Forbidden(_l("You cannot record a notice of default on this claim."))
         if claim.state not in {s.value for s in EXTENDABLE_STATES}:
             raise Conflict(_l("A notice of default is only possible while the claim is open."))
         if claim.decision_deadline is None or received_on <= claim.decision_deadline:
@@ -144,14 +148,10 @@ class LateDecisionService(ClaimServiceBase):
         Possible once the penalty has stopped running: the application was decided, or the
         maximum number of days has passed. The amount is the clock's, never typed in.
         """
-        if Role.DECIDER not in user.roles:
-            raise Forbidden(_l("Only a decider can fix the penalty."))
-        claim = self._locked(scope, claim_id)
-        if claim.office_holder_user_id == user.id:
-            raise Forbidden(
-                _l("You cannot decide on a claim in which you are the office holder."),
-                field_errors={"rule": ["self_decision"]},
-            )
+        actor = actor_for(self.session, user)
+        require(may_decide_penalty_as(actor))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_decide_penalty(actor, claim))
         notice = self.default_notice(claim)
         status = self.penalty_status(claim)
         if notice is None or status is None:
@@ -190,9 +190,7 @@ class LateDecisionService(ClaimServiceBase):
         )
         self.session.add(decision)
         self.session.flush()
-        write_decision_letter(
-            self.session, self.documents, claim, decision, penalty=status, notice=notice
-        )
+        request_decision_letter(self.session, claim, decision, clock=self.clock, penalty=status)
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
         )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from weasyprint import HTML
 
 from housing.claims.documents import DocumentStore
@@ -15,15 +18,21 @@ from housing.claims.models import (
     Decision,
     DecisionKind,
     DefaultNotice,
+    Document,
     DocumentKind,
 )
+from housing.clock import Clock, utcnow
 from housing.config import PROJECT_ROOT
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.organisations.models import Organisation, OrganisationKind
+from housing.outbox.handlers import outbox_handler
+from housing.outbox.services import Outbox
 from workflows import awb
 from workflows.rules import granted_total
 
+# The outbox topic of a decision letter to render (see `request_decision_letter`).
+TOPIC = "decision_letter"
 MONTHS = (
     "januari", "februari", "maart", "april", "mei", "juni",
     "juli", "augustus", "september", "oktober", "november", "december",
@@ -93,17 +102,87 @@ def render_decision_letter(
     return HTML(string=html).write_pdf()
 
 
-def write_decision_letter(
+def request_decision_letter(
     session: DbSession,
-    documents: DocumentStore,
     claim: Claim,
     decision: Decision,
     *,
+    clock: Clock = utcnow,
     penalty: awb.Penalty | None = None,
-    notice: DefaultNotice | None = None,
 ) -> None:
-    """The decision letter as PDF, stored as a document of the claim."""
+    """Ask a worker for the decision's letter, after this transaction commits.
+
+    Laying out a PDF takes a while; done inside the decision's transaction, it would hold
+    the claim's lock (and a grant's budget lock) that long. Until the letter exists the
+    decision's `letter_document_id` is None and the pages say it is being prepared.
+    """
+    payload: dict[str, Any] = {"decision_id": decision.id}
+    if penalty is not None:
+        # The penalty as of the decision, which fixed it; the worker does not count again.
+        payload["penalty"] = {
+            "starts_on": penalty.starts_on.isoformat(),
+            "days": penalty.days,
+            "amount": str(penalty.amount),
+            "capped": penalty.capped,
+        }
+    Outbox(session, clock).add(
+        key=f"{TOPIC}:{decision.id}",
+        topic=TOPIC,
+        payload=payload,
+        organisation_id=claim.organisation_id,
+    )
+
+
+@outbox_handler(TOPIC)
+def deliver_decision_letter(
+    session: Session, message: Any, *, documents: DocumentStore | None = None
+) -> None:
+    """The outbox handler: render and store the letter the message asks for."""
+    penalty = message.payload.get("penalty")
+    write_decision_letter(
+        session,
+        documents or DocumentStore.default(),
+        int(message.payload["decision_id"]),
+        penalty=(
+            awb.Penalty(
+                starts_on=dt.date.fromisoformat(penalty["starts_on"]),
+                days=int(penalty["days"]),
+                amount=Decimal(penalty["amount"]),
+                capped=bool(penalty["capped"]),
+            )
+            if penalty is not None
+            else None
+        ),
+    )
+
+
+def write_decision_letter(
+    session: DbSession,
+    documents: DocumentStore,
+    decision_id: int,
+    *,
+    penalty: awb.Penalty | None = None,
+) -> Document | None:
+    """The decision letter as PDF, stored as a document of the claim, once.
+
+    The decision row is locked and its letter looked for first: a retried or repeated
+    request finds the letter and makes no second one.
+    """
+    decision = session.scalars(
+        select(Decision)
+        .where(Decision.id == decision_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if decision is None:
+        return None
+    if decision.letter_document_id is not None:
+        return session.get(Document, decision.letter_document_id)
+    claim = session.get_one(Claim, decision.claim_id)
     organisation = claim.office_holder.organisation
+    notice = session.scalars(
+        select(DefaultNotice).where(DefaultNotice.claim_id == claim.id)
+    ).one_or_none()
     pdf = render_decision_letter(
         claim,
         decision,
@@ -111,7 +190,9 @@ def write_decision_letter(
         calendar=atw_calendar(session),
         terms=awb_terms(organisation),
         penalty=penalty,
-        notice_received_on=notice.received_on if notice else None,
+        notice_received_on=(
+            notice.received_on if notice and decision.kind is DecisionKind.PENALTY else None
+        ),
     )
     letter = documents.add(
         session,
@@ -123,3 +204,16 @@ def write_decision_letter(
         confidentiality=Confidentiality.CONFIDENTIAL,
     )
     decision.letter_document_id = letter.id
+    session.flush()
+    return letter
+
+
+def letter_being_prepared(session: DbSession, claim_id: int) -> bool:
+    """Whether a decision of the claim still waits for its letter."""
+    return bool(
+        session.scalar(
+            select(func.count())
+            .select_from(Decision)
+            .where(Decision.claim_id == claim_id, Decision.letter_document_id.is_(None))
+        )
+    )

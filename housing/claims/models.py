@@ -18,9 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
     text,
-    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -29,7 +27,7 @@ from workflows.claim import ClaimState
 from workflows.rules import Regime
 
 if TYPE_CHECKING:
-    from housing.organisations.models import Home, OfficeHolder
+    from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 
 
 class PkvwStatus(enum.StrEnum):
@@ -71,22 +69,6 @@ class DecisionKind(enum.StrEnum):
     EXTENSION_NOTICE = "extension_notice"
     PENALTY = "penalty"
     OBJECTION_DECISION = "objection_decision"
-
-
-class MeasureCatalogue(Base):
-    """A measure an organisation funds under a regime (Regime A's five are seeded)."""
-
-    __tablename__ = "measure_catalogue"
-    __table_args__ = (UniqueConstraint("organisation_id", "regime", "code"),)
-
-    id: Mapped[intpk]
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    regime: Mapped[Regime] = mapped_column(str_enum(Regime, "regime"))
-    code: Mapped[str] = mapped_column(String(60))
-    name: Mapped[str200]
-    is_basic_measure: Mapped[bool] = mapped_column(default=False, server_default=false())
-    recurring_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
-    active: Mapped[bool] = mapped_column(default=True, server_default=true())
 
 
 # The states of DESIGN.md §3, as the machine in workflows/claim.py defines them.
@@ -321,22 +303,19 @@ class DefaultNotice(Base):
     created_at: Mapped[created_at]
 
 
-class Budget(Base):
-    """What an organisation may commit to security measures in one year."""
+class ClaimNumberCounter(Base):
+    """The last claim number given out per organisation and year.
 
-    __tablename__ = "budget"
-    __table_args__ = (
-        UniqueConstraint("organisation_id", "year"),
-        CheckConstraint("amount >= 0", name="amount_not_negative"),
-        CheckConstraint("committed >= 0 AND committed <= amount", name="committed_within_amount"),
+    Counting an organisation's claims to number the next one lets two drafts started at
+    once take the same number; this row is incremented in one statement instead, so the
+    second waits for the first's commit and takes the next.
+    """
+
+    __tablename__ = "claim_number_counter"
+    __table_args__ = (CheckConstraint("last_number >= 1", name="last_number_positive"),)
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
     )
-
-    id: Mapped[intpk]
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
-    year: Mapped[int]
-    amount: Mapped[money]
-    committed: Mapped[money] = mapped_column(default=Decimal("0.00"), server_default="0")
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.amount - self.committed
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)

@@ -14,10 +14,9 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
-from housing.claims.base import ClaimServiceBase
-from housing.claims.letters import write_decision_letter
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
+from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
-    Budget,
     Claim,
     Decision,
     DecisionKind,
@@ -25,20 +24,21 @@ from housing.claims.models import (
     MeasureLine,
     SecurityAdvice,
 )
+from housing.claims.notices import NotificationKind
+from housing.claims.permissions import may_extend, may_extend_terms
 from housing.claims.states import (
     CAP_STATES,
     DECISION_KINDS,
-    EXTENDABLE_STATES,
     PROPOSAL_ENDING_EVENTS,
     RETENTION_YEARS,
 )
 from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
 from housing.clock import AMSTERDAM
 from housing.deadlines.services import awb_terms
-from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.errors import InvalidInput
 from housing.money import invalid, parse_money
-from housing.notifications.models import NotificationKind
-from housing.roles import Role
+from housing.organisations.models import Budget
+from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from housing.workflow import fire
 from workflows import awb
@@ -114,7 +114,7 @@ class WorkflowService(ClaimServiceBase):
             today=self.today(),
             settings=settings,
             budget_remaining=budget.remaining if budget is not None else Decimal("0.00"),
-            regime_a_granted_for_home=Decimal(granted_for_home),
+            regime_a_granted_for_home=Decimal(granted_for_home or 0),
             advised_measure_codes=advised,
             info_term_ends_on=(
                 open_request.requested_on + dt.timedelta(days=open_request.term_days)
@@ -146,7 +146,7 @@ class WorkflowService(ClaimServiceBase):
             claim_event = ClaimEvent(event)
         except ValueError:
             raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
-        claim = self._locked(scope, claim_id)
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
         budget = None
         if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
             # Locked before it is read: two grants cannot both spend the last euro.
@@ -288,7 +288,7 @@ class WorkflowService(ClaimServiceBase):
             )
             self.session.add(decision)
             self.session.flush()
-            write_decision_letter(self.session, self.documents, claim, decision)
+            request_decision_letter(self.session, claim, decision, clock=self.clock)
             self._tell_applicant(
                 claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
             )
@@ -300,13 +300,10 @@ class WorkflowService(ClaimServiceBase):
         self, scope: Scope, user: User, claim_id: int, *, new_deadline: dt.date, reason: str
     ) -> Decision:
         """Tell the applicant the decision will come later (art. 4:14), with reasons."""
-        if not user.has_role(Role.ASSESSOR, Role.DECIDER):
-            raise Forbidden(_l("Only an assessor or a decider can extend the decision term."))
-        claim = self._locked(scope, claim_id)
-        if claim.state not in {s.value for s in EXTENDABLE_STATES} or claim.received_on is None:
-            raise Conflict(_l("The decision term of this claim cannot be extended now."))
-        if claim.office_holder_user_id == user.id:
-            raise Forbidden(_l("You cannot act on your own claim."))
+        actor = actor_for(self.session, user)
+        require(may_extend_terms(actor))
+        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        require(may_extend(actor, claim))
         reason = reason.strip()
         if not reason:
             raise invalid("reason", _l("Give the reason for the extension."))
@@ -331,7 +328,7 @@ class WorkflowService(ClaimServiceBase):
                 "new_deadline", _l("This extension is not possible: %(why)s", why=str(exc))
             ) from None
         claim.decision_deadline = deadline.deadline
-        write_decision_letter(self.session, self.documents, claim, decision)
+        request_decision_letter(self.session, claim, decision, clock=self.clock)
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
         )

@@ -24,7 +24,7 @@ killed) is started again by the next delivery, at most `MAX_STARTS` times; each 
 counts in `Job.attempts`, and a run that finds a later start in its place stops
 (`JobSuperseded`) and writes nothing.
 
-Adding a kind of job: see housing/jobs/kinds.py.
+Adding a kind of job: see housing/jobs/kinds.py, where each area registers its own.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from housing.clock import utcnow
 from housing.errors import Forbidden, InvalidInput, NotFound
 from housing.jobs.models import FINISHED, Job, JobStatus
 from housing.logging import get_logger
+from housing.outbox.handlers import outbox_handler
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import Outbox
 from housing.roles import Role
@@ -117,6 +118,7 @@ def kinds_by_name(*kinds: JobKind) -> Mapping[str, JobKind]:
 
 
 def _default_kinds() -> Mapping[str, JobKind]:
+    # kinds.py imports this module for JobKind; looked up when used, not at import.
     from housing.jobs.kinds import default_kinds
 
     return default_kinds()
@@ -374,6 +376,7 @@ class JobRunner:
         return bool(result_of.rowcount)
 
 
+@outbox_handler(TOPIC)
 def run_job(session: Session, message: OutboxMessage) -> None:
     """The outbox handler for topic "job", with the registered kinds."""
     JobRunner()(session, message)

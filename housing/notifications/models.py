@@ -8,17 +8,8 @@ import enum
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from housing.claims.notices import NotificationKind
 from housing.db import Base, created_at, intpk, str_enum
-
-
-class NotificationKind(enum.StrEnum):
-    CLAIM_RECEIVED = "claim_received"  # the acknowledgement of receipt (art. 4:3a Awb)
-    INFORMATION_REQUESTED = "information_requested"
-    DECISION_TAKEN = "decision_taken"
-    PAYOUT_SENT = "payout_sent"
-    PAYOUT_RETURNED = "payout_returned"
-    DEADLINE_WARNING = "deadline_warning"
-    CLAIM_OVERDUE = "claim_overdue"
 
 
 class Notification(Base):

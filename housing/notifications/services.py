@@ -1,16 +1,16 @@
 """Tell people there is news: in the app always, and by e-mail or a printed letter.
 
-Domain services call `Notifier.notify` inside their unit of work: it writes one outbox
-message per recipient. The outbox consumer later calls `deliver_notification`, once per
-message. Nothing sent ever holds the address, the measures or amounts (DOMAIN.md §6): it
-says that there is news, of which kind, the one date that matters, and a link.
+Domain services call `Notifier.notify` (housing/claims/notices.py) inside their unit of
+work: it writes one outbox message per recipient. The outbox consumer later calls
+`deliver_notification`, registered here for that topic, once per message. Nothing sent
+ever holds the address, the measures or amounts (DOMAIN.md §6): it says that there is
+news, of which kind, the one date that matters, and a link.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable, Iterable
 
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -21,19 +21,14 @@ from weasyprint import HTML
 from housing.accounts.models import Channel, User
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Confidentiality, DocumentKind
+from housing.claims.notices import TOPIC, NotificationKind
 from housing.clock import today, utcnow
 from housing.notifications.mail import send_mail
-from housing.notifications.models import (
-    Notification,
-    NotificationKind,
-    PrintItem,
-    SentMail,
-)
+from housing.notifications.models import Notification, PrintItem, SentMail
+from housing.outbox.handlers import outbox_handler
 from housing.outbox.models import OutboxMessage
-from housing.outbox.services import Outbox
 from housing.roles import Role
 
-TOPIC = "notification"
 # News for the applicant; the rest is for staff (who always work electronically).
 APPLICANT_KINDS = frozenset(
     {
@@ -44,49 +39,6 @@ APPLICANT_KINDS = frozenset(
         NotificationKind.PAYOUT_RETURNED,
     }
 )
-
-
-class Notifier:
-    """Write side: one outbox message per recipient, in the caller's transaction."""
-
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
-        self.outbox = Outbox(session, clock)
-
-    def notify(
-        self,
-        kind: NotificationKind,
-        *,
-        recipients: Iterable[User],
-        organisation_id: int,
-        event_key: str,
-        claim: Claim | None = None,
-        on_date: dt.date | None = None,
-    ) -> list[int]:
-        """Queue the news; the same (kind, event, recipient) again is a no-op."""
-        queued = []
-        for user in {user.id: user for user in recipients}.values():
-            message_id = self.outbox.add(
-                key=f"notify:{kind.value}:{event_key}:{user.id}",
-                topic=TOPIC,
-                payload={
-                    "kind": kind.value,
-                    "user_id": user.id,
-                    "claim_id": claim.id if claim is not None else None,
-                    "on_date": on_date.isoformat() if on_date else None,
-                },
-                organisation_id=organisation_id,
-            )
-            if message_id is not None:
-                queued.append(message_id)
-        return queued
-
-
-def applicant_of(session: Session, claim: Claim) -> list[User]:
-    """Who hears about a claim: the office holder's own account, else whoever filed it."""
-    if claim.office_holder.user is not None:
-        return [claim.office_holder.user]
-    filer = session.get(User, claim.filed_by_id)
-    return [filer] if filer is not None else []
 
 
 def _sentences(kind: NotificationKind, claim: Claim | None, on_date: dt.date | None) -> list[str]:
@@ -141,6 +93,7 @@ def _message_id(message: OutboxMessage) -> str:
     return f"<{digest}@veilig-wonen>"
 
 
+@outbox_handler(TOPIC)
 def deliver_notification(session: Session, message: OutboxMessage) -> None:
     """The outbox handler: the in-app notice, then the e-mail or the letter, once."""
     payload = message.payload

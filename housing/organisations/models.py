@@ -1,4 +1,4 @@
-"""Organisation, OfficeHolder and Home."""
+"""Organisation, OfficeHolder and Home; the rules an administrator sets: catalogue, budgets."""
 
 from __future__ import annotations
 
@@ -7,11 +7,20 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Numeric, String, true
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Numeric,
+    String,
+    UniqueConstraint,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from housing.db import Base, created_at, encrypted, intpk, str200, str_enum
-from workflows.rules import DEFAULT_ELIGIBLE_OFFICE_TYPES
+from housing.db import Base, created_at, encrypted, intpk, money, str200, str_enum
+from workflows.rules import DEFAULT_ELIGIBLE_OFFICE_TYPES, Regime
 
 if TYPE_CHECKING:
     from housing.accounts.models import User
@@ -146,3 +155,40 @@ class Home(Base):
     created_at: Mapped[created_at]
 
     office_holder: Mapped[OfficeHolder] = relationship(back_populates="homes")
+
+
+class MeasureCatalogue(Base):
+    """A measure an organisation funds under a regime (Regime A's five are seeded)."""
+
+    __tablename__ = "measure_catalogue"
+    __table_args__ = (UniqueConstraint("organisation_id", "regime", "code"),)
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    regime: Mapped[Regime] = mapped_column(str_enum(Regime, "regime"))
+    code: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str200]
+    is_basic_measure: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recurring_allowed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+class Budget(Base):
+    """What an organisation may commit to security measures in one year."""
+
+    __tablename__ = "budget"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "year"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("committed >= 0 AND committed <= amount", name="committed_within_amount"),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    year: Mapped[int]
+    amount: Mapped[money]
+    committed: Mapped[money] = mapped_column(default=Decimal("0.00"), server_default="0")
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.amount - self.committed

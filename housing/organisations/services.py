@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
-from housing.claims.catalogue import seed_catalogue
-from housing.claims.models import Budget, MeasureCatalogue, Regime
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.organisations.catalogue import seed_catalogue
 from housing.organisations.models import (
     DEFAULT_ELIGIBLE_OFFICES,
+    Budget,
     EligibleOffice,
+    MeasureCatalogue,
     OfficeHolder,
     OfficeType,
     Organisation,
@@ -31,6 +32,7 @@ from housing.organisations.models import (
 )
 from housing.roles import Role
 from housing.scoping import Scope
+from workflows.rules import Regime
 
 
 def parse_iban(value: str, field: str = "iban") -> str:

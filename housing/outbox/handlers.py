@@ -1,17 +1,33 @@
-"""Which service acts on which outbox topic."""
+"""Which service acts on which outbox topic: each area registers its own handler.
+
+An area that asks for work through the outbox writes messages of its topic with `Outbox`
+and registers the function that acts on them with `@outbox_handler(topic)`. The registry
+lives here, below the areas, so the outbox never imports them; it is complete once
+housing.models (which imports every area's registering modules) is imported.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 from housing.outbox.services import Handler
 
+_HANDLERS: dict[str, Handler] = {}
+
+
+def outbox_handler(topic: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the one that acts on messages of `topic`."""
+
+    def register(handler: Handler) -> Handler:
+        if topic in _HANDLERS:
+            raise RuntimeError(f"outbox topic {topic!r} already has a handler")
+        _HANDLERS[topic] = handler
+        return handler
+
+    return register
+
 
 def default_handlers() -> Mapping[str, Handler]:
-    from housing.jobs.services import TOPIC as JOB_TOPIC
-    from housing.jobs.services import run_job
-    from housing.notifications.services import TOPIC, deliver_notification
-    from housing.payments.claims_follow import TOPIC as FOLLOW_TOPIC
-    from housing.payments.claims_follow import deliver_claims_follow
-
-    return {TOPIC: deliver_notification, JOB_TOPIC: run_job, FOLLOW_TOPIC: deliver_claims_follow}
+    """Every registered handler by topic."""
+    return MappingProxyType(_HANDLERS)

@@ -17,6 +17,8 @@ from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
 from housing.db import DbSession
+from housing.outbox.handlers import outbox_handler
+from housing.outbox.services import Outbox
 from housing.payments.models import Payout, RemainderClosure
 from housing.payments.recurring import next_period, period_start_of
 from housing.scoping import Scope
@@ -45,8 +47,6 @@ def queue_follow_claims(session: DbSession, claim_ids: Iterable[int], key: str) 
     is a workflow event with its own audit link, too slow to do inside the request. The
     payouts' own states are settled here and now; the claims follow within seconds.
     """
-    from housing.outbox.services import Outbox
-
     ids = sorted(set(claim_ids))
     outbox = Outbox(session)
     for start in range(0, len(ids), CHUNK):
@@ -59,6 +59,7 @@ def queue_follow_claims(session: DbSession, claim_ids: Iterable[int], key: str) 
     return len(ids)
 
 
+@outbox_handler(TOPIC)
 def deliver_claims_follow(session: DbSession, message: Any) -> None:
     """The outbox handler: move each claim of the chunk on (idempotent: state-guarded)."""
     follow_claims(session, message.payload["claim_ids"])

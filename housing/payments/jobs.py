@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as _l
 
 from housing.accounts.models import User
 from housing.errors import DomainError
-from housing.jobs.services import JobContext, JobFailed, JobKind
+from housing.jobs.kinds import job_kind
+from housing.jobs.services import JobContext, JobFailed
 from housing.payments.batches import BatchService
 from housing.roles import Role
 from housing.scoping import Scope
@@ -19,6 +20,13 @@ from housing.scoping import Scope
 PAYMENT_BATCH_BUILD = "payment_batch_build"
 
 
+@job_kind(
+    PAYMENT_BATCH_BUILD,
+    roles=frozenset({Role.FINANCE}),
+    title=_l("Building a payment batch"),
+    unit=_l("payouts"),
+    result_template="jobs/results/payment_batch_build.html",
+)
 def build_batch(context: JobContext) -> Mapping[str, Any]:
     """Build one open batch of every approved payout, as the user who started the job."""
     user = context.session.get(User, context.created_by_id)
@@ -38,13 +46,3 @@ def build_batch(context: JobContext) -> Mapping[str, Any]:
         raise JobFailed(str(exc.message)) from None
     # Figures and ids only (the job's result is shown to colleagues and kept).
     return {"batch_id": batch.id, "count": batch.item_count, "total": f"{batch.total:.2f}"}
-
-
-PAYMENT_BATCH_BUILD_KIND = JobKind(
-    name=PAYMENT_BATCH_BUILD,
-    runner=build_batch,
-    roles=frozenset({Role.FINANCE}),
-    title=_l("Building a payment batch"),
-    unit=_l("payouts"),
-    result_template="jobs/results/payment_batch_build.html",
-)

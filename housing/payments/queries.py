@@ -22,16 +22,10 @@ from sqlalchemy.orm import Session, aliased, object_session
 
 from housing.accounts.models import User, UserRole
 from housing.audit.services import AuditTrail
-from housing.claims.models import (
-    Budget,
-    Claim,
-    Decision,
-    DecisionKind,
-    MeasureCatalogue,
-    MeasureLine,
-)
+from housing.claims.models import Claim, Decision, DecisionKind, MeasureLine
 from housing.clock import AMSTERDAM, utcnow
 from housing.errors import InvalidInput
+from housing.organisations.models import Budget, MeasureCatalogue
 from housing.payments.models import (
     LIVE_STATES,
     PAYABLE_CLAIM_STATES,

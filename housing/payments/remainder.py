@@ -16,11 +16,12 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
-from housing.claims.models import Budget, Claim, Decision, DecisionKind
+from housing.claims.models import Claim, Decision, DecisionKind
 from housing.clock import AMSTERDAM
 from housing.db import DbSession
 from housing.errors import Conflict
 from housing.money import invalid
+from housing.organisations.models import Budget
 from housing.payments.claims_follow import follow_claims
 from housing.payments.models import (
     LIVE_STATES,

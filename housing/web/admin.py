@@ -14,13 +14,12 @@ from sqlalchemy import select
 
 from housing.accounts.models import Channel, Language, User
 from housing.accounts.services import AccountService
-from housing.claims.models import MeasureCatalogue
 from housing.clock import AMSTERDAM
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
 from housing.errors import DomainError
-from housing.organisations.models import OfficeHolder, OfficeType, Organisation
+from housing.organisations.models import MeasureCatalogue, OfficeHolder, OfficeType, Organisation
 from housing.organisations.services import (
     OfficeHolderData,
     OrganisationService,

@@ -29,20 +29,30 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
-from housing.claims.models import Claim, Document, MeasureCatalogue, PkvwStatus
-from housing.claims.states import EXTENDABLE_STATES
+from housing.claims.letters import letter_being_prepared
+from housing.claims.models import Claim, Document, PkvwStatus
+from housing.claims.permissions import (
+    is_own_claim,
+    may_extend,
+    may_record_scan,
+    may_see_draft,
+    may_see_scan,
+    upload_kinds,
+)
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.models import Home, OfficeHolder
+from housing.organisations.models import Home, MeasureCatalogue
+from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState, allowed_events
+from workflows.rules import Actor
 from workflows.rules import Role as WorkflowRole
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
@@ -141,6 +151,7 @@ def decisions() -> ResponseReturnValue:
         )
     }
     today = amsterdam_today()
+    actor = actor_for(db.session, current_user)
     rows = [
         {
             "claim": claim,
@@ -149,7 +160,7 @@ def decisions() -> ResponseReturnValue:
             "requested": sum((line.requested_amount for line in claim.lines), start=0),
             "proposed": sum((line.granted_amount or 0 for line in claim.lines), start=0),
             # Four eyes and no self-decision: shown here, enforced by the workflow.
-            "own_claim": claim.office_holder.user_id == current_user.id,
+            "own_claim": is_own_claim(actor, claim),
             "own_proposal": claim.proposed_by_id == current_user.id,
         }
         for claim in page.items
@@ -163,11 +174,11 @@ def mine() -> ResponseReturnValue:
     claims = db.session.scalars(
         current_scope().select(Claim).order_by(Claim.id.desc()).limit(PER_PAGE)
     ).all()
+    # The homes a claim may be started for (`may_claim_for_home`): those of the office
+    # holders this user acts for.
+    acts_for = actor_for(db.session, current_user).office_holder_ids
     homes = db.session.scalars(
-        current_scope()
-        .select(Home)
-        .join(OfficeHolder)
-        .where(OfficeHolder.user_id == current_user.id)
+        current_scope().select(Home).where(Home.office_holder_id.in_(acts_for))
     ).all()
     return render_template("claims/mine.html", claims=claims, homes=homes)
 
@@ -183,7 +194,8 @@ def show(claim_id: int) -> ResponseReturnValue:
     ).one_or_none()
     if claim is None:
         abort(404)
-    if claim.state == ClaimState.DRAFT and claim.office_holder_user_id == current_user.id:
+    actor = actor_for(db.session, current_user)
+    if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
         return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))
     history = db.session.scalars(
         select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
@@ -199,20 +211,12 @@ def show(claim_id: int) -> ResponseReturnValue:
     db.session.commit()
     today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
-    expected = (
-        _expected_of_applicant(claim, today)
-        if current_user.id == claim.office_holder_user_id
-        else None
-    )
-    own = claim.office_holder_user_id == current_user.id
+    expected = _expected_of_applicant(claim, today) if is_own_claim(actor, claim) else None
     return render_template(
         "claims/show.html",
         claim=claim,
-        # The scan describes the home's weak spots: its owner and the case handlers only.
-        show_scan=own or current_user.has_role(Role.ASSESSOR, Role.DECIDER),
-        can_record_scan=not own
-        and Role.ASSESSOR in current_user.roles
-        and claim.state in {s.value for s in EXTENDABLE_STATES},
+        show_scan=may_see_scan(actor, claim),
+        can_record_scan=may_record_scan(actor, claim) is None,
         pkvw_labels=PKVW_LABELS,
         late=LateDecisionService(db.session).late_decision(claim, current_user),
         history=history,
@@ -220,14 +224,13 @@ def show(claim_id: int) -> ResponseReturnValue:
         requested=requested,
         actions=_actions_for(claim),
         expected=expected,
-        upload_kinds=_upload_kinds(claim),
-        can_extend=claim.state in {s.value for s in EXTENDABLE_STATES}
-        and current_user.has_role(Role.ASSESSOR, Role.DECIDER)
-        and claim.office_holder_user_id != current_user.id,
+        upload_kinds=_upload_kinds(actor, claim),
+        can_extend=may_extend(actor, claim) is None,
         documents=db.session.scalars(
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
         payouts=payout_panel(claim),
+        letter_being_prepared=letter_being_prepared(db.session, claim.id),
     )
 
 
@@ -266,13 +269,8 @@ def _expected_of_applicant(claim: Claim, today: dt.date) -> str:
     return _("Nothing for now: we are handling your claim and decide by %(day)s.", day=deadline)
 
 
-def _upload_kinds(claim: Claim) -> list[str]:
-    kinds: set[str] = set()
-    if Role.ASSESSOR in current_user.roles:
-        kinds |= {k.value for k in DraftingService.UPLOAD_KINDS[Role.ASSESSOR]}
-    if Role.APPLICANT in current_user.roles and claim.office_holder_user_id == current_user.id:
-        kinds |= {k.value for k in DraftingService.UPLOAD_KINDS[Role.APPLICANT]}
-    return sorted(kinds)
+def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
+    return sorted(kind.value for kind in upload_kinds(actor, claim))
 
 
 def _actions_for(claim: Claim) -> list[ClaimEvent]:
@@ -464,7 +462,8 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         .where(Claim.id == claim_id)
         .options(selectinload(Claim.lines), selectinload(Claim.home))
     ).one_or_none()
-    if claim is None or claim.office_holder_user_id != current_user.id:
+    actor = actor_for(db.session, current_user)
+    if claim is None or not may_see_draft(actor, claim):
         abort(404)
     if claim.state != ClaimState.DRAFT:
         return redirect(url_for("claims.show", claim_id=claim.id))
@@ -500,7 +499,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         next_step=WIZARD_STEPS[index + 1] if index + 1 < len(WIZARD_STEPS) else None,
         catalogue=catalogue,
         documents=documents,
-        upload_kinds=_upload_kinds(claim),
+        upload_kinds=_upload_kinds(actor, claim),
         requested=sum((line.requested_amount for line in claim.lines), start=0),
         checklist=DraftingService(db.session).submission_checklist(claim, documents),
         pkvw_labels=PKVW_LABELS,
@@ -556,4 +555,4 @@ def fix_penalty(claim_id: int) -> ResponseReturnValue:
         LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
     except DomainError as exc:
         return _refused(exc, url_for("claims.show", claim_id=claim_id))
-    return _done(_("The penalty has been fixed; the letter is with the documents."), claim_id)
+    return _done(_("The penalty has been fixed; the letter is being prepared."), claim_id)

@@ -12,10 +12,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from housing.claims.notices import NotificationKind
 from housing.db import db
 from housing.errors import DomainError
 from housing.logging import get_logger
-from housing.notifications.models import NotificationKind
 from housing.notifications.queries import NoticeInbox, PrintQueue
 from housing.notifications.services import PRINT_QUEUE_ROLES
 from housing.web.access import current_scope, login_required, role_required

@@ -26,6 +26,7 @@ from housing.payments.queries import (
     unpaid_by_line,
 )
 from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutService
+from housing.permissions import actor_for, acts_for_office_holder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.formtools import show_field_errors, unit_of_work
@@ -62,7 +63,7 @@ def payout_panel(claim: Claim) -> dict[str, Any] | None:
         "may_close": closure is None
         and claim.state in PAYABLE_CLAIM_STATES
         and Role.FINANCE in current_user.roles
-        and claim.office_holder_user_id != current_user.id,
+        and not acts_for_office_holder(actor_for(db.session, current_user), claim),
     }
 
 

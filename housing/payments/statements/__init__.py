@@ -16,7 +16,6 @@ from housing.payments.statements.importer import (
 )
 from housing.payments.statements.job import (
     STATEMENT_IMPORT,
-    STATEMENT_IMPORT_KIND,
     configured_max_bytes,
     run_statement_import,
 )
@@ -28,7 +27,6 @@ __all__ = [
     "CHUNK",
     "DEFAULT_MAX_BYTES",
     "STATEMENT_IMPORT",
-    "STATEMENT_IMPORT_KIND",
     "ImportRefused",
     "ImportReport",
     "ReviewQueue",

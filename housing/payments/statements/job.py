@@ -9,7 +9,8 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from housing.jobs.services import JobContext, JobFailed, JobKind
+from housing.jobs.kinds import job_kind
+from housing.jobs.services import JobContext, JobFailed
 from housing.payments.statements.importer import DEFAULT_MAX_BYTES, ImportRefused, StatementImport
 from housing.payments.statements.uploads import discard_upload, load_upload
 from housing.roles import Role
@@ -23,6 +24,13 @@ def configured_max_bytes() -> int:
     return DEFAULT_MAX_BYTES
 
 
+@job_kind(
+    STATEMENT_IMPORT,
+    roles=frozenset({Role.FINANCE}),
+    title=_l("Import of a bank statement"),
+    unit=_l("entries read"),
+    result_template="jobs/results/statement_import.html",
+)
 def run_statement_import(context: JobContext) -> Mapping[str, Any]:
     """The job: import the upload named in the params; the result is the report's figures."""
     key = str(context.params.get("upload_key", ""))
@@ -47,13 +55,3 @@ def run_statement_import(context: JobContext) -> Mapping[str, Any]:
     # which imports the same (the import is idempotent); the bank's data is not kept.
     discard_upload(key)
     return report.as_dict()
-
-
-STATEMENT_IMPORT_KIND = JobKind(
-    name=STATEMENT_IMPORT,
-    runner=run_statement_import,
-    roles=frozenset({Role.FINANCE}),
-    title=_l("Import of a bank statement"),
-    unit=_l("entries read"),
-    result_template="jobs/results/statement_import.html",
-)

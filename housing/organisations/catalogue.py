@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from housing.claims.models import MeasureCatalogue, Regime
-from housing.organisations.models import Organisation
+from housing.organisations.models import MeasureCatalogue, Organisation
+from workflows.rules import Regime
 
 # (code, name, recurring allowed). Regime A: exactly the five basic measures.
 REGIME_A_BASIC_MEASURES = (

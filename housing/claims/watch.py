@@ -30,14 +30,13 @@ from housing.accounts.models import User, UserRole
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Decision
+from housing.claims.notices import NotificationKind, Notifier
 from housing.claims.states import APPLICATION_DECISION_KINDS
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
-from housing.notifications.models import NotificationKind
-from housing.notifications.services import Notifier
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows.awb import AtwCalendar

@@ -1,0 +1,78 @@
+"""News about a claim, asked for in the claim's own transaction and delivered elsewhere.
+
+The claims area says what happened and who should hear of it: one outbox message (topic
+"notification") per recipient, written by `Notifier.notify` in the caller's unit of work.
+housing.notifications, above the claims area, registers the handler that delivers it (the
+in-app notice, then the e-mail or the letter). Asking through the outbox keeps the arrow
+one way: the claims area never imports the notifications area.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterable
+
+from sqlalchemy.orm import Session
+
+from housing.accounts.models import User
+from housing.claims.models import Claim
+from housing.clock import utcnow
+from housing.outbox.services import Outbox
+
+TOPIC = "notification"
+
+
+class NotificationKind(enum.StrEnum):
+    """What the news is; the notifications area puts it into words."""
+
+    CLAIM_RECEIVED = "claim_received"  # the acknowledgement of receipt (art. 4:3a Awb)
+    INFORMATION_REQUESTED = "information_requested"
+    DECISION_TAKEN = "decision_taken"
+    PAYOUT_SENT = "payout_sent"
+    PAYOUT_RETURNED = "payout_returned"
+    DEADLINE_WARNING = "deadline_warning"
+    CLAIM_OVERDUE = "claim_overdue"
+
+
+class Notifier:
+    """Write side: one outbox message per recipient, in the caller's transaction."""
+
+    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+        self.outbox = Outbox(session, clock)
+
+    def notify(
+        self,
+        kind: NotificationKind,
+        *,
+        recipients: Iterable[User],
+        organisation_id: int,
+        event_key: str,
+        claim: Claim | None = None,
+        on_date: dt.date | None = None,
+    ) -> list[int]:
+        """Queue the news; the same (kind, event, recipient) again is a no-op."""
+        queued = []
+        for user in {user.id: user for user in recipients}.values():
+            message_id = self.outbox.add(
+                key=f"notify:{kind.value}:{event_key}:{user.id}",
+                topic=TOPIC,
+                payload={
+                    "kind": kind.value,
+                    "user_id": user.id,
+                    "claim_id": claim.id if claim is not None else None,
+                    "on_date": on_date.isoformat() if on_date else None,
+                },
+                organisation_id=organisation_id,
+            )
+            if message_id is not None:
+                queued.append(message_id)
+        return queued
+
+
+def applicant_of(session: Session, claim: Claim) -> list[User]:
+    """Who hears about a claim: the office holder's own account, else whoever filed it."""
+    if claim.office_holder.user is not None:
+        return [claim.office_holder.user]
+    filer = session.get(User, claim.filed_by_id)
+    return [filer] if filer is not None else []
