@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
+from typing import cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -27,7 +28,14 @@ from housing.errors import Conflict, InvalidInput, NotFound
 from housing.organisations.models import Organisation
 from housing.payments.claims_follow import queue_follow_claims
 from housing.payments.models import PaymentBatch, PaymentBatchItem, Payout
-from housing.payments.pain import BatchFile, Debtor, PainError, Transfer, build_pain001
+from housing.payments.pain import (
+    BatchFile,
+    Debtor,
+    PainError,
+    PainVersion,
+    Transfer,
+    build_pain001,
+)
 from housing.payments.permissions import may_build_batch
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
@@ -183,7 +191,7 @@ class BatchService:
                     created_at=now,
                     execution_date=batch.execution_date,
                     debtor=Debtor(organisation.name, organisation.iban, organisation.bic),
-                    transfers=[
+                    transfers=tuple(
                         Transfer(
                             end_to_end_id=item.end_to_end_id,
                             creditor_name=item.payee_name,
@@ -193,8 +201,8 @@ class BatchService:
                             remittance=item.remittance,
                         )
                         for item in batch.items
-                    ],
-                    version=batch.pain_version,
+                    ),
+                    version=cast(PainVersion, batch.pain_version),
                 )
             )
         except PainError as exc:

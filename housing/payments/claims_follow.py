@@ -50,11 +50,13 @@ def queue_follow_claims(session: DbSession, claim_ids: Iterable[int], key: str) 
     ids = sorted(set(claim_ids))
     outbox = Outbox(session)
     for start in range(0, len(ids), CHUNK):
+        first = session.get(Claim, ids[start])
+        assert first is not None  # the payouts moved are of claims that exist
         outbox.add(
             key=f"{TOPIC}:{key}:{start // CHUNK}",
             topic=TOPIC,
             payload={"claim_ids": ids[start : start + CHUNK]},
-            organisation_id=session.get(Claim, ids[start]).organisation_id,
+            organisation_id=first.organisation_id,
         )
     return len(ids)
 

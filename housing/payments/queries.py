@@ -103,9 +103,7 @@ class PayoutRow:
     needs_second_approval: bool
 
 
-def _rows(
-    session: Session, query: Select[tuple[Payout]], user: User, limit: Decimal
-) -> list[PayoutRow]:
+def _rows(session: Session, query: Select[Payout], user: User, limit: Decimal) -> list[PayoutRow]:
     requester = aliased(User)
     first = aliased(User)
     rows = session.execute(
@@ -177,7 +175,7 @@ class BatchRow:
     released_by: str | None
 
 
-def _batch_rows(session: Session, query: Select[tuple[PaymentBatch]]) -> list[BatchRow]:
+def _batch_rows(session: Session, query: Select[PaymentBatch]) -> list[BatchRow]:
     creator, approver, releaser = aliased(User), aliased(User), aliased(User)
     rows = session.execute(
         query.add_columns(creator.full_name, approver.full_name, releaser.full_name)

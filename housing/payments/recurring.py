@@ -72,6 +72,9 @@ class RecurringPayouts:
             if latest is None:
                 continue  # nobody has named the payee yet: the first payout is by hand
             term_end = claim.office_holder.term_end
+            granted = line.granted_amount
+            # Both selected as present: a period start, and a grant above nothing.
+            assert latest.period_start is not None and granted is not None
             period = next_period(latest.period_start, line.recurrence)
             while period <= today and (term_end is None or period <= term_end):
                 self.session.add(
@@ -84,8 +87,8 @@ class RecurringPayouts:
                         payee_name=latest.payee_name,
                         payee_iban=latest.payee_iban,
                         payee_bic=latest.payee_bic,
-                        amount=line.granted_amount,
-                        vat_amount=min(latest.vat_amount, line.granted_amount),
+                        amount=granted,
+                        vat_amount=min(latest.vat_amount, granted),
                         invoice_number=f"PERIODE-{line.id}-{period:%Y-%m}",
                         invoice_date=period,
                         period_start=period,

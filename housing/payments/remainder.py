@@ -84,6 +84,7 @@ class RemainderClosing:
                     Payout.claim_id == claim.id, Payout.state.in_(LIVE_STATES)
                 )
             )
+            or 0
         )
         year = self._grant_year(claim.id)
         closure = RemainderClosure(

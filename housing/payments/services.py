@@ -173,7 +173,7 @@ class PayoutService(RemainderClosing):
                 else Payout.period_start.is_(None),
             )
         )
-        return (line.granted_amount or Decimal("0")) - Decimal(taken)
+        return (line.granted_amount or Decimal("0")) - Decimal(taken or 0)
 
     def _period(self, line: MeasureLine, value: Any) -> dt.date | None:
         """The period a payout of a recurring line pays for; none for a one-off line."""
