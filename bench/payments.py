@@ -189,7 +189,7 @@ def seed(count: int, payout_state: str):  # type: ignore[no-untyped-def]
 
 def report_batch(app, count: int) -> None:  # type: ignore[no-untyped-def]
     from housing.db import db
-    from housing.payments.services import BatchService
+    from housing.payments.batches import BatchService
     from housing.scoping import Scope
 
     print(f"batch of {count:,} approved payouts:")

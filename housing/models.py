@@ -89,5 +89,5 @@ import housing.jobs.services
 import housing.notifications.services
 import housing.payments.claims_follow
 import housing.payments.jobs
-import housing.payments.statements
+import housing.payments.statements.job
 import housing.scope_rules  # noqa: F401

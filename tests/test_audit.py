@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from housing.audit.models import AccessLog, AuditEvent
-from housing.audit.services import AuditTrail, payload_digest, record_access
+from housing.audit.services import AuditTrail, NewLink, payload_digest, record_access
 from housing.db import db
 from tests.factories import ClaimFactory, OrganisationFactory, UserFactory
 
@@ -41,6 +41,36 @@ def test_links_chain_and_verify(session):
     assert links[1].previous_hash == links[0].hash
     report = AuditTrail(session).verify(org.id)
     assert report.intact and report.checked == 3
+
+
+def test_many_links_at_once_chain_as_one_append_after_another(session):
+    org = OrganisationFactory()
+    append(session, org.id, 2)
+    moment = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+    trail = AuditTrail(session, clock=lambda: moment)
+    links = trail.append_many(
+        org.id,
+        [
+            NewLink(
+                event=f"bulk_{i}",
+                actor_id=None,
+                from_state="sent",
+                to_state="booked",
+                payload={"i": i},
+            )
+            for i in range(5)
+        ],
+    )
+    one = trail.append(org.id, event="after", actor_id=None)
+    session.commit()
+    assert [link.sequence for link in [*links, one]] == [3, 4, 5, 6, 7, 8]
+    assert all(link.id is not None for link in links)  # ids taken from the sequence at once
+    assert links[0].previous_hash != links[1].previous_hash == links[0].hash
+    assert one.previous_hash == links[-1].hash
+    assert {link.occurred_at for link in links} == {moment}
+    report = AuditTrail(session).verify(org.id)
+    assert report.intact and report.checked == 8
+    assert trail.append_many(org.id, []) == []
 
 
 def test_each_organisation_has_its_own_chain(session):

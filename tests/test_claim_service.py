@@ -299,7 +299,7 @@ def test_the_system_archives_after_seven_years(world, session):
 
 
 def test_every_rule_reads_as_a_sentence_in_the_users_language(world, session, app):
-    from housing.claims.workflow import RULE_MESSAGES
+    from housing.workflow import RULE_MESSAGES
     from workflows.rules import Rule
 
     assert set(RULE_MESSAGES) == set(Rule)

@@ -193,8 +193,8 @@ def test_the_demo_bank_writes_the_statement_of_a_released_batch(app, session, tm
     import datetime as dt
 
     from housing.accounts.models import User
+    from housing.payments.batches import BatchService
     from housing.payments.camt import parse_statement
-    from housing.payments.services import BatchService
     from housing.scoping import Scope
 
     seed(session)

@@ -47,15 +47,17 @@ from housing.claims import letters
 from housing.claims.models import Claim, MeasureLine
 from housing.errors import Conflict, DomainError, Forbidden, InvalidInput
 from housing.payments import simulated_bank
+from housing.payments.batches import BatchService
 from housing.payments.claims_follow import fully_paid
 from housing.payments.models import (
+    LIVE_STATES,
     ApprovalLimit,
     PaymentBatch,
     PaymentBatchItem,
     Payout,
     RemainderClosure,
 )
-from housing.payments.services import LIVE_STATES, BatchService, PayoutInput, PayoutService
+from housing.payments.services import PayoutInput, PayoutService
 from tests.builders.claims import World
 from tests.builders.letters import QuickHTML
 from tests.builders.statements import ACCOUNT, Books, deliver_follows

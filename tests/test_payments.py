@@ -18,9 +18,10 @@ from housing.errors import Conflict, Forbidden, InvalidInput
 from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import OutboxConsumer, Outcome
+from housing.payments.batches import BatchService
 from housing.payments.models import ApprovalLimit, PaymentBatch, PaymentBatchItem, Payout
 from housing.payments.pain import xsd_path
-from housing.payments.services import BatchService, PayoutInput, PayoutService
+from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from housing.scoping import Scope
 from tests.builders.claims import MONDAY, remove_organisation
@@ -242,7 +243,7 @@ def test_two_simultaneous_releases_make_one_file(app, database_url):
 
 def test_a_recurring_measure_asks_for_its_payout_each_month_while_the_term_lasts(session):
     from housing.payments.claims_follow import fully_paid
-    from housing.payments.services import RecurringPayouts
+    from housing.payments.recurring import RecurringPayouts
 
     world, claim, line = alarm_claim(session)
     payouts = PayoutService(session, clock=world.clock)

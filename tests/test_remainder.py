@@ -15,7 +15,8 @@ from housing.claims.models import Claim
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.models import Budget
 from housing.payments.models import Payout, RemainderClosure
-from housing.payments.services import PayoutInput, PayoutService, RecurringPayouts
+from housing.payments.recurring import RecurringPayouts
+from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from tests.builders.api import assert_problem, bearer
 from tests.builders.claims import World

@@ -24,7 +24,6 @@ from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobService
 from housing.outbox.handlers import default_handlers
 from housing.outbox.services import OutboxConsumer, Outcome
-from housing.payments import statements
 from housing.payments.models import (
     BankStatement,
     PaymentBatchItem,
@@ -41,6 +40,7 @@ from housing.payments.statements import (
     run_statement_import,
     store_upload,
 )
+from housing.payments.statements import importer as statement_importer
 from housing.roles import Role
 from housing.scoping import Scope
 from tests.builders.claims import World
@@ -558,9 +558,9 @@ def test_the_query_count_does_not_grow_with_the_number_of_entries(
     small, large = measured(20, "0"), measured(200, "1")
     assert small == large, (small, large)
     # In chunks of 50: the same fixed cost again for each chunk beyond the first.
-    monkeypatch.setattr(statements, "CHUNK", 50)
+    monkeypatch.setattr(statement_importer, "CHUNK", 50)
     one_chunk, four_chunks = measured(40, "2"), measured(200, "3")
-    assert four_chunks - one_chunk <= 3 * 12, (one_chunk, four_chunks)
+    assert 0 < four_chunks - one_chunk <= 3 * 12, (one_chunk, four_chunks)
     assert AuditTrail(session).verify(books.org.id).intact
 
 

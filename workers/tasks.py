@@ -72,6 +72,6 @@ def watch_deadlines(force: bool = False) -> dict[str, object]:
 @shared_task(name="workers.tasks.create_recurring_payouts", ignore_result=False)
 def create_recurring_payouts() -> int:
     """Ask for each recurring measure's payout of the period that began (issue 5 §4)."""
-    from housing.payments.services import RecurringPayouts
+    from housing.payments.recurring import RecurringPayouts
 
     return RecurringPayouts(db.session).create_due()

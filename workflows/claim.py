@@ -29,20 +29,17 @@ A refused event (any exception) changes nothing: every rule runs before any writ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Protocol, cast
+from typing import Protocol
 
-from transitions import EventData, Machine, MachineError
-
+from workflows.machine import InvalidTransition, Spec, TransitionRecord, UnknownEvent, Workflow
 from workflows.rules import (
     Actor,
     ClaimContext,
     ClaimFacts,
     MissingEventData,
     Role,
-    WorkflowError,
     check_application_date,
     check_budget,
     check_decision_lines,
@@ -66,6 +63,7 @@ __all__ = [
     "DECISION_EVENTS",
     "EVENT_ROLES",
     "RECORDED_ATTRIBUTES",
+    "WORKFLOW",
     "ClaimEvent",
     "ClaimLike",
     "ClaimState",
@@ -174,38 +172,6 @@ class ClaimLike(ClaimFacts, Protocol):
     state: ClaimState
 
 
-class InvalidTransition(WorkflowError, MachineError):
-    """The event is not allowed in the claim's current state (HTTP 409)."""
-
-    def __init__(self, event: ClaimEvent, state: ClaimState) -> None:
-        super().__init__(f"{event} is not allowed in state {state}")
-        self.event = event
-        self.state = state
-
-    def __str__(self) -> str:
-        # MachineError shows the repr of its message; ours reads as a sentence.
-        return str(self.value)
-
-
-class UnknownEvent(WorkflowError, ValueError):
-    """No such claim event (HTTP 400/422, unlike InvalidTransition's 409)."""
-
-
-@dataclass(frozen=True, slots=True)
-class TransitionRecord:
-    """What happened, for the service to persist and write into the audit event.
-
-    `changes` maps each attribute of `RECORDED_ATTRIBUTES` the event changed to its
-    (old, new) values; `state` is in `source`/`dest`.
-    """
-
-    event: ClaimEvent
-    source: ClaimState
-    dest: ClaimState
-    actor_id: int | None
-    changes: Mapping[str, tuple[object, object]]
-
-
 # --- Guards and effects, as the machine calls them ----------------------------------------
 
 _Step = Callable[[ClaimLike, Actor, ClaimContext | None], None]
@@ -307,17 +273,12 @@ def _reopen(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> Non
     claim.decided_by_id = None
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    event: ClaimEvent
-    sources: tuple[ClaimState, ...]
-    dest: ClaimState
-    rules: tuple[_Step, ...] = ()
-    effects: tuple[_Step, ...] = ()
+# The plain class: calling a subscripted frozen slots dataclass fails in Python 3.11.
+_Spec = Spec
 
 
 # DESIGN.md §3, one line per event, in the order the diagram reads.
-_SPECS: tuple[_Spec, ...] = (
+_SPECS: tuple[Spec[ClaimState, ClaimEvent], ...] = (
     _Spec(E.SUBMIT, (S.DRAFT,), S.SUBMITTED, (_submission_rules,), (_record_submission,)),
     _Spec(E.START_ASSESSMENT, (S.SUBMITTED,), S.IN_ASSESSMENT, effects=(_record_assessor,)),
     _Spec(E.REQUEST_INFO, (S.IN_ASSESSMENT,), S.AWAITING_INFO),
@@ -381,55 +342,18 @@ _SPECS: tuple[_Spec, ...] = (
 _FINAL_STATES = frozenset({S.ARCHIVED})
 
 
-def _run(step: _Step, event_data: EventData) -> None:
-    # fire() checked the actor and context types before triggering.
-    claim = cast(ClaimLike, event_data.model)
-    step(claim, event_data.kwargs["actor"], event_data.kwargs.get("context"))
-
-
-def _as_condition(step: _Step) -> Callable[[EventData], bool]:
-    def condition(event_data: EventData) -> bool:
-        _run(step, event_data)
-        # Reached only when every rule held: a violated rule has raised, with its reason.
-        return True
-
-    condition.__name__ = step.__name__  # transitions logs callbacks by name
-    return condition
-
-
-def _as_callback(step: _Step) -> Callable[[EventData], None]:
-    def callback(event_data: EventData) -> None:
-        _run(step, event_data)
-
-    callback.__name__ = step.__name__
-    return callback
-
-
-def _build_machine() -> Machine:
-    machine = Machine(
-        model=None,  # claims are passed per event, never registered
-        states=[{"name": state, "final": state in _FINAL_STATES} for state in ClaimState],
-        initial=S.DRAFT,
-        auto_transitions=False,  # no to_<state>() shortcuts around the guards
-        send_event=True,
-        model_attribute="state",
-        ignore_invalid_triggers=False,
-        queued=False,  # a queue would be shared by every claim in the process
-        name="claim",
-    )
-    for spec in _SPECS:
-        machine.add_transition(
-            trigger=spec.event.value,
-            source=list(spec.sources),
-            dest=spec.dest,
-            conditions=[_as_condition(step) for step in (_authorisation(spec.event), *spec.rules)],
-            # "before" runs only after every condition held, so a refusal writes nothing.
-            before=[_as_callback(step) for step in spec.effects],
-        )
-    return machine
-
-
-_MACHINE = _build_machine()
+WORKFLOW: Workflow[ClaimState, ClaimEvent] = Workflow(
+    "claim",
+    states=ClaimState,
+    events=ClaimEvent,
+    initial=S.DRAFT,
+    specs=_SPECS,
+    authorisation=_authorisation,
+    recorded=RECORDED_ATTRIBUTES,
+    context_type=ClaimContext,
+    final=_FINAL_STATES,
+)
+_MACHINE = WORKFLOW.machine
 
 
 # --- Public API ---------------------------------------------------------------------------
@@ -441,7 +365,7 @@ def fire(
     *,
     actor: Actor,
     context: ClaimContext | None = None,
-) -> TransitionRecord:
+) -> TransitionRecord[ClaimState, ClaimEvent]:
     """Fire an event on a claim by an actor; return what changed, or raise.
 
     Raises `UnknownEvent` for a name that is no claim event, `InvalidTransition` when the
@@ -450,88 +374,19 @@ def fire(
     claim is unchanged, except that a state held as a plain string ("draft") may have
     been replaced by its equal `ClaimState` member.
     """
-    try:
-        claim_event = ClaimEvent(event)
-    except ValueError:
-        raise UnknownEvent(f"{event!r} is not a claim event") from None
-    if not isinstance(actor, Actor):
-        raise MissingEventData(f"{claim_event} needs an Actor, not {type(actor).__name__}")
-    if context is not None and not isinstance(context, ClaimContext):
-        raise MissingEventData(f"context must be a ClaimContext, not {type(context).__name__}")
-
-    source = ClaimState(claim.state)
-    if claim_event not in allowed_events(source):
-        raise InvalidTransition(claim_event, source)
-    if source is not claim.state:
-        # transitions finds a state by enum member; a plain string would be looked up by the
-        # member's NAME ("DRAFT") and fail, so hand it the member for the same value.
-        claim.state = source
-
-    before = {name: getattr(claim, name) for name in RECORDED_ATTRIBUTES}
-    # Event.trigger runs the event for this one model without add_model(): nothing is
-    # attached to the claim and the machine keeps no reference to it afterwards.
-    done = _MACHINE.events[claim_event.value].trigger(claim, actor=actor, context=context)
-    if not done:  # pragma: no cover - every condition returns True or raises
-        raise InvalidTransition(claim_event, source)
-
-    after = {name: getattr(claim, name) for name in RECORDED_ATTRIBUTES}
-    changes = {name: (before[name], after[name]) for name in before if after[name] != before[name]}
-    return TransitionRecord(
-        event=claim_event,
-        source=source,
-        dest=ClaimState(claim.state),
-        actor_id=actor.user_id,
-        changes=MappingProxyType(changes),
-    )
+    return WORKFLOW.fire(claim, event, actor=actor, context=context)
 
 
 def allowed_events(state: ClaimState | str) -> frozenset[ClaimEvent]:
     """Return the events the state allows, by anyone (the rules decide who and whether)."""
-    return _ALLOWED[ClaimState(state)]
+    return WORKFLOW.allowed_events(state)
 
 
 def transition_table() -> tuple[tuple[ClaimState, ClaimEvent, ClaimState], ...]:
     """Return every (source, event, destination), read from the machine itself."""
-    rows: list[tuple[ClaimState, ClaimEvent, ClaimState]] = []
-    for name, event in _MACHINE.events.items():
-        for source_name, transitions in event.transitions.items():
-            rows.extend(
-                (_state(source_name), ClaimEvent(name), _state(transition.dest))
-                for transition in transitions
-            )
-    return tuple(rows)
+    return WORKFLOW.transition_table()
 
 
 def to_mermaid() -> str:
     """Render the machine as a Mermaid stateDiagram-v2, so the documentation cannot drift."""
-    lines = ["stateDiagram-v2", f"    [*] --> {_state(_MACHINE.initial).value}"]
-    lines += [
-        f"    {source.value} --> {dest.value}: {event.value}"
-        for source, event, dest in transition_table()
-    ]
-    lines += [
-        f"    {_state(name).value} --> [*]"
-        for name, state in _MACHINE.states.items()
-        if state.final
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def _state(name: str | None) -> ClaimState:
-    # The machine keys states by the enum member's NAME; every state here is a ClaimState.
-    if name is None:
-        raise ValueError("the claim machine has no internal (dest=None) transitions")
-    value = _MACHINE.get_state(name).value
-    if not isinstance(value, ClaimState):
-        raise TypeError(f"the claim machine holds a state that is no ClaimState: {value!r}")
-    return value
-
-
-def _allowed_by_state() -> Mapping[ClaimState, frozenset[ClaimEvent]]:
-    allowed: dict[ClaimState, set[ClaimEvent]] = {state: set() for state in ClaimState}
-    for source, event, _dest in transition_table():
-        allowed[source].add(event)
-    return MappingProxyType({state: frozenset(events) for state, events in allowed.items()})
-
-
-_ALLOWED = _allowed_by_state()
+    return WORKFLOW.to_mermaid()

@@ -1,27 +1,60 @@
-"""The payout and payment-batch workflows of DESIGN.md §3: two `transitions` machines.
+"""The payout and payment-batch workflows of DESIGN.md §3, built like `workflows.claim`.
 
-Like `workflows.claim`, each machine is built once with no model; `fire_payout` and
-`fire_batch` run an event on any object with a `state` attribute without registering it.
-Guards raise `PaymentRuleViolation` naming their rule, so a refusal always says why; an
-event the state does not allow raises `InvalidPaymentTransition` (HTTP 409).
+Each machine is a `workflows.machine.Workflow` built once at import with no model, from a
+spec table; `fire_payout` and `fire_batch` run an event on any object satisfying
+`PayoutLike` or `BatchLike` without registering it and return a `TransitionRecord`. Guards
+raise `RuleViolation` with a named `Rule` of the one family the claim machine uses; an
+event the state does not allow raises `InvalidTransition` (HTTP 409).
 
-Dual control lives here: a payout above the approver's limit needs a second, different
-finance user; a batch is approved by one finance user and released by another.
+Dual control lives here: who recorded an invoice does not approve it; a payout above the
+approver's limit needs a second, different finance user; a batch is approved by one
+finance user and released by another.
+
+What the machines write, in memory only (the domain service persists it and writes the
+audit event, in one transaction): `state`; approve writes `first_approved_by_id` (above the
+limit) or `approved_by_id`; a batch's approve and release write `approved_by_id` and
+`released_by_id`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, cast
+from types import MappingProxyType
+from typing import Any, Protocol
 
-from transitions import EventData, Machine, MachineError
+from workflows.machine import (
+    InvalidTransition,
+    Spec,
+    Step,
+    TransitionRecord,
+    UnknownEvent,
+    Workflow,
+    recorder,
+)
+from workflows.rules import Actor, Role, Rule, RuleViolation, check_role
 
-from workflows.rules import Actor, WorkflowError
-
-FINANCE = "finance"
+__all__ = [
+    "BATCH",
+    "BATCH_EVENT_ROLES",
+    "PAYMENT_RULES",
+    "PAYOUT",
+    "PAYOUT_EVENT_ROLES",
+    "BatchEvent",
+    "BatchLike",
+    "BatchState",
+    "InvalidTransition",
+    "PaymentContext",
+    "PayoutEvent",
+    "PayoutLike",
+    "PayoutState",
+    "TransitionRecord",
+    "UnknownEvent",
+    "fire_batch",
+    "fire_payout",
+]
 
 
 class PayoutState(StrEnum):
@@ -63,31 +96,42 @@ class BatchEvent(StrEnum):
     CANCEL = "cancel"
 
 
-class PaymentRule(StrEnum):
-    ROLE = "role"
-    APPROVAL_LIMIT = "approval_limit"  # the second approval is above this user's limit too
-    SECOND_APPROVER = "second_approver"  # the second approval by the first approver
-    REQUESTER_APPROVES = "requester_approves"  # who recorded the invoice checks it too
-    RELEASER_APPROVED = "releaser_approved"  # the batch's approver releases it
-    REASON_MISSING = "reason_missing"
-    EMPTY_BATCH = "empty_batch"
+# The rules only these two machines raise (ROLE is shared with the claim machine).
+PAYMENT_RULES: frozenset[Rule] = frozenset(
+    {
+        Rule.REQUESTER_APPROVES,
+        Rule.SECOND_APPROVER,
+        Rule.RELEASER_APPROVED,
+        Rule.REASON_MISSING,
+        Rule.EMPTY_BATCH,
+    }
+)
 
+P, PE = PayoutState, PayoutEvent
+B, BE = BatchState, BatchEvent
 
-class PaymentRuleViolation(WorkflowError):
-    def __init__(self, rule: PaymentRule, message: str) -> None:
-        super().__init__(f"{rule}: {message}")
-        self.rule = rule
-        self.message = message
-
-
-class InvalidPaymentTransition(WorkflowError, MachineError):
-    def __init__(self, event: str, state: str) -> None:
-        super().__init__(f"{event} is not allowed in state {state}")
-        self.event = event
-        self.state = state
-
-    def __str__(self) -> str:
-        return str(self.value)
+# Who fires each event: finance decides; the system moves what a batch or the bank did.
+PAYOUT_EVENT_ROLES: Mapping[PayoutEvent, Role] = MappingProxyType(
+    {
+        PE.APPROVE: Role.FINANCE,
+        PE.REJECT: Role.FINANCE,
+        PE.ADD_TO_BATCH: Role.FINANCE,
+        PE.CORRECT: Role.FINANCE,
+        PE.CANCEL: Role.FINANCE,
+        PE.REMOVE_FROM_BATCH: Role.SYSTEM,
+        PE.SEND: Role.SYSTEM,
+        PE.BOOK: Role.SYSTEM,
+        PE.RETURN: Role.SYSTEM,
+    }
+)
+BATCH_EVENT_ROLES: Mapping[BatchEvent, Role] = MappingProxyType(
+    {
+        BE.APPROVE: Role.FINANCE,
+        BE.RELEASE: Role.FINANCE,
+        BE.CANCEL: Role.FINANCE,
+        BE.BOOK: Role.SYSTEM,
+    }
+)
 
 
 class PayoutLike(Protocol):
@@ -107,223 +151,163 @@ class BatchLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PaymentContext:
-    """What only the database knows: the acting finance user's approval limit."""
+    """What only the database knows: the acting finance user's approval limit; the reason."""
 
     approval_limit: Decimal = Decimal("0.00")
     reason: str | None = None
 
 
-def _finance(actor: Actor, event: str) -> None:
-    if actor.is_system or FINANCE not in actor.roles:
-        raise PaymentRuleViolation(PaymentRule.ROLE, f"{event} needs the finance role")
+def _roles(roles: Mapping[Any, Role]) -> Any:
+    def authorisation(event: StrEnum) -> Step:
+        role = roles[event]
+
+        def authorise(obj: Any, actor: Actor, context: PaymentContext) -> None:
+            check_role(actor, role, event)
+
+        authorise.__name__ = f"authorise_{event}"
+        return authorise
+
+    return authorisation
 
 
-def _system(actor: Actor, event: str) -> None:
-    if not actor.is_system:
-        raise PaymentRuleViolation(PaymentRule.ROLE, f"{event} is fired by the system")
+# --- payout rules ---------------------------------------------------------------------------
 
 
-def _context(event_data: EventData) -> PaymentContext:
-    context = event_data.kwargs.get("context")
-    return context if isinstance(context, PaymentContext) else PaymentContext()
-
-
-def _actor(event_data: EventData) -> Actor:
-    return cast(Actor, event_data.kwargs["actor"])
-
-
-# --- payout guards --------------------------------------------------------------------------
-
-
-def _may_check(event_data: EventData) -> bool:
-    actor, payout = _actor(event_data), cast(PayoutLike, event_data.model)
-    _finance(actor, "approve")
+def _not_the_requester(payout: PayoutLike, actor: Actor, context: PaymentContext) -> None:
     if payout.requested_by_id is not None and payout.requested_by_id == actor.user_id:
-        raise PaymentRuleViolation(
-            PaymentRule.REQUESTER_APPROVES, "who recorded the invoice does not approve it"
-        )
-    return True
+        raise RuleViolation(Rule.REQUESTER_APPROVES, "who recorded the invoice does not approve it")
 
 
-def _within_limit(event_data: EventData) -> bool:
-    payout = cast(PayoutLike, event_data.model)
-    return payout.amount <= _context(event_data).approval_limit
-
-
-def _second_approval(event_data: EventData) -> bool:
-    actor, payout = _actor(event_data), cast(PayoutLike, event_data.model)
-    _may_check(event_data)
+def _not_the_first_approver(payout: PayoutLike, actor: Actor, context: PaymentContext) -> None:
     if payout.first_approved_by_id == actor.user_id:
-        raise PaymentRuleViolation(
-            PaymentRule.SECOND_APPROVER, "the second approval needs a different finance user"
+        raise RuleViolation(
+            Rule.SECOND_APPROVER, "the second approval needs a different finance user"
         )
-    return True
 
 
-def _finance_only(event: str) -> Callable[[EventData], bool]:
-    def guard(event_data: EventData) -> bool:
-        _finance(_actor(event_data), event)
-        return True
-
-    guard.__name__ = f"finance_{event}"
-    return guard
+def _within_limit(payout: PayoutLike, actor: Actor, context: PaymentContext) -> bool:
+    return payout.amount <= context.approval_limit
 
 
-def _with_reason(event: str) -> Callable[[EventData], bool]:
-    def guard(event_data: EventData) -> bool:
-        _finance(_actor(event_data), event)
-        if not (_context(event_data).reason or "").strip():
-            raise PaymentRuleViolation(PaymentRule.REASON_MISSING, f"{event} needs a reason")
-        return True
-
-    guard.__name__ = f"reason_{event}"
-    return guard
+def _with_reason(obj: Any, actor: Actor, context: PaymentContext) -> None:
+    if not (context.reason or "").strip():
+        raise RuleViolation(Rule.REASON_MISSING, "this step needs a reason")
 
 
-def _system_only(event: str) -> Callable[[EventData], bool]:
-    def guard(event_data: EventData) -> bool:
-        _system(_actor(event_data), event)
-        return True
-
-    guard.__name__ = f"system_{event}"
-    return guard
+# --- batch rules ----------------------------------------------------------------------------
 
 
-def _record_first_approval(event_data: EventData) -> None:
-    cast(PayoutLike, event_data.model).first_approved_by_id = _actor(event_data).user_id
+def _not_empty(batch: BatchLike, actor: Actor, context: PaymentContext) -> None:
+    if batch.item_count < 1:
+        raise RuleViolation(Rule.EMPTY_BATCH, "an empty batch is not approved")
 
 
-def _record_approval(event_data: EventData) -> None:
-    cast(PayoutLike, event_data.model).approved_by_id = _actor(event_data).user_id
+def _not_the_approver(batch: BatchLike, actor: Actor, context: PaymentContext) -> None:
+    if batch.approved_by_id == actor.user_id:
+        raise RuleViolation(
+            Rule.RELEASER_APPROVED, "a second, different finance user releases the batch"
+        )
 
 
-P, PE = PayoutState, PayoutEvent
-
-
-def _build_payout_machine() -> Machine:
-    machine = Machine(
-        model=None,
-        states=list(PayoutState),
-        initial=P.REQUESTED,
-        auto_transitions=False,
-        send_event=True,
-        model_attribute="state",
-        queued=False,
-        name="payout",
-    )
-    add = machine.add_transition
-    # Within the approver's limit one approval is enough; above it, a second user checks.
-    add(PE.APPROVE, P.REQUESTED, P.APPROVED, conditions=[_may_check, _within_limit],
-        before=[_record_approval])  # fmt: skip
-    add(PE.APPROVE, P.REQUESTED, P.FIRST_APPROVED, conditions=[_may_check],
-        before=[_record_first_approval])  # fmt: skip
-    add(PE.APPROVE, P.FIRST_APPROVED, P.APPROVED, conditions=[_second_approval],
-        before=[_record_approval])  # fmt: skip
-    add(PE.REJECT, [P.REQUESTED, P.FIRST_APPROVED], P.REJECTED, conditions=[_with_reason("reject")])
-    add(PE.ADD_TO_BATCH, P.APPROVED, P.BATCHED, conditions=[_finance_only("add_to_batch")])
-    add(PE.REMOVE_FROM_BATCH, P.BATCHED, P.APPROVED, conditions=[_system_only("remove")])
-    add(PE.SEND, P.BATCHED, P.SENT, conditions=[_system_only("send")])
-    add(PE.BOOK, P.SENT, P.BOOKED, conditions=[_system_only("book")])
-    add(PE.RETURN, [P.SENT, P.BOOKED], P.RETURNED, conditions=[_system_only("return")])
-    add(PE.CORRECT, P.RETURNED, P.APPROVED, conditions=[_with_reason("correct")])
+# DESIGN.md §3, one line per transition. Within the approver's limit one approval is
+# enough; above it (the first route does not take it) a second user checks.
+_PAYOUT_SPECS: tuple[Spec[PayoutState, PayoutEvent], ...] = (
+    Spec(
+        PE.APPROVE,
+        (P.REQUESTED,),
+        P.APPROVED,
+        (_not_the_requester,),
+        (recorder("approved_by_id"),),
+        route=_within_limit,
+    ),
+    Spec(
+        PE.APPROVE,
+        (P.REQUESTED,),
+        P.FIRST_APPROVED,
+        (_not_the_requester,),
+        (recorder("first_approved_by_id"),),
+    ),
+    Spec(
+        PE.APPROVE,
+        (P.FIRST_APPROVED,),
+        P.APPROVED,
+        (_not_the_requester, _not_the_first_approver),
+        (recorder("approved_by_id"),),
+    ),
+    Spec(PE.REJECT, (P.REQUESTED, P.FIRST_APPROVED), P.REJECTED, (_with_reason,)),
+    Spec(PE.ADD_TO_BATCH, (P.APPROVED,), P.BATCHED),
+    Spec(PE.REMOVE_FROM_BATCH, (P.BATCHED,), P.APPROVED),
+    Spec(PE.SEND, (P.BATCHED,), P.SENT),
+    Spec(PE.BOOK, (P.SENT,), P.BOOKED),
+    Spec(PE.RETURN, (P.SENT, P.BOOKED), P.RETURNED),
+    Spec(PE.CORRECT, (P.RETURNED,), P.APPROVED, (_with_reason,)),
     # A returned payout may be given up too (the supplier has no account any more): it is
     # not paid again, and what it took of the grant is free again.
-    add(PE.CANCEL, [P.REQUESTED, P.FIRST_APPROVED, P.APPROVED, P.RETURNED], P.CANCELLED,
-        conditions=[_with_reason("cancel")])  # fmt: skip
-    return machine
+    Spec(
+        PE.CANCEL,
+        (P.REQUESTED, P.FIRST_APPROVED, P.APPROVED, P.RETURNED),
+        P.CANCELLED,
+        (_with_reason,),
+    ),
+)
 
+_BATCH_SPECS: tuple[Spec[BatchState, BatchEvent], ...] = (
+    Spec(BE.APPROVE, (B.OPEN,), B.APPROVED, (_not_empty,), (recorder("approved_by_id"),)),
+    Spec(
+        BE.RELEASE,
+        (B.APPROVED,),
+        B.RELEASED,
+        (_not_the_approver,),
+        (recorder("released_by_id"),),
+    ),
+    Spec(BE.BOOK, (B.RELEASED,), B.BOOKED),
+    Spec(BE.CANCEL, (B.OPEN, B.APPROVED), B.CANCELLED, (_with_reason,)),
+)
 
-# --- batch guards ------------------------------------------------------------------------
+PAYOUT: Workflow[PayoutState, PayoutEvent] = Workflow(
+    "payout",
+    states=PayoutState,
+    events=PayoutEvent,
+    initial=P.REQUESTED,
+    specs=_PAYOUT_SPECS,
+    authorisation=_roles(PAYOUT_EVENT_ROLES),
+    recorded=("first_approved_by_id", "approved_by_id"),
+    context_type=PaymentContext,
+    default_context=PaymentContext,
+    final=frozenset({P.REJECTED, P.CANCELLED}),
+)
 
-
-def _batch_not_empty(event_data: EventData) -> bool:
-    _finance(_actor(event_data), "approve")
-    if cast(BatchLike, event_data.model).item_count < 1:
-        raise PaymentRuleViolation(PaymentRule.EMPTY_BATCH, "an empty batch is not approved")
-    return True
-
-
-def _releaser_is_second(event_data: EventData) -> bool:
-    actor, batch = _actor(event_data), cast(BatchLike, event_data.model)
-    _finance(actor, "release")
-    if batch.approved_by_id == actor.user_id:
-        raise PaymentRuleViolation(
-            PaymentRule.RELEASER_APPROVED, "a second, different finance user releases the batch"
-        )
-    return True
-
-
-def _record_batch_approval(event_data: EventData) -> None:
-    cast(BatchLike, event_data.model).approved_by_id = _actor(event_data).user_id
-
-
-def _record_release(event_data: EventData) -> None:
-    cast(BatchLike, event_data.model).released_by_id = _actor(event_data).user_id
-
-
-B, BE = BatchState, BatchEvent
-
-
-def _build_batch_machine() -> Machine:
-    machine = Machine(
-        model=None,
-        states=list(BatchState),
-        initial=B.OPEN,
-        auto_transitions=False,
-        send_event=True,
-        model_attribute="state",
-        queued=False,
-        name="payment_batch",
-    )
-    add = machine.add_transition
-    add(BE.APPROVE, B.OPEN, B.APPROVED, conditions=[_batch_not_empty],
-        before=[_record_batch_approval])  # fmt: skip
-    add(BE.RELEASE, B.APPROVED, B.RELEASED, conditions=[_releaser_is_second],
-        before=[_record_release])  # fmt: skip
-    add(BE.BOOK, B.RELEASED, B.BOOKED, conditions=[_system_only("book")])
-    add(BE.CANCEL, [B.OPEN, B.APPROVED], B.CANCELLED, conditions=[_with_reason("cancel")])
-    return machine
-
-
-_PAYOUT = _build_payout_machine()
-_BATCH = _build_batch_machine()
-
-
-def _fire(machine: Machine, states: type[StrEnum], model: Any, event: str, **kwargs: Any) -> str:
-    source = states(model.state)
-    model.state = source  # transitions looks states up by enum member
-    transitions = machine.events.get(event)
-    if transitions is None or not transitions.transitions.get(source.name):
-        raise InvalidPaymentTransition(event, source.value)
-    if not transitions.trigger(model, **kwargs):
-        # Every routing condition said no (e.g. above the limit with no second route).
-        raise InvalidPaymentTransition(event, source.value)
-    model.state = states(model.state).value
-    return str(model.state)
+BATCH: Workflow[BatchState, BatchEvent] = Workflow(
+    "batch",
+    states=BatchState,
+    events=BatchEvent,
+    initial=B.OPEN,
+    specs=_BATCH_SPECS,
+    authorisation=_roles(BATCH_EVENT_ROLES),
+    recorded=("approved_by_id", "released_by_id"),
+    context_type=PaymentContext,
+    default_context=PaymentContext,
+    final=frozenset({B.BOOKED, B.CANCELLED}),
+)
 
 
 def fire_payout(
-    payout: PayoutLike, event: PayoutEvent | str, *, actor: Actor,
+    payout: PayoutLike,
+    event: PayoutEvent | str,
+    *,
+    actor: Actor,
     context: PaymentContext | None = None,
-) -> str:  # fmt: skip
-    """Fire a payout event; return the new state, or raise (nothing changes then)."""
-    return _fire(_PAYOUT, PayoutState, payout, PayoutEvent(event).value, actor=actor,
-                 context=context or PaymentContext())  # fmt: skip
+) -> TransitionRecord[PayoutState, PayoutEvent]:
+    """Fire a payout event; return what changed, or raise (nothing changes then)."""
+    return PAYOUT.fire(payout, event, actor=actor, context=context)
 
 
 def fire_batch(
-    batch: BatchLike, event: BatchEvent | str, *, actor: Actor,
+    batch: BatchLike,
+    event: BatchEvent | str,
+    *,
+    actor: Actor,
     context: PaymentContext | None = None,
-) -> str:  # fmt: skip
-    """Fire a batch event; return the new state, or raise (nothing changes then)."""
-    return _fire(_BATCH, BatchState, batch, BatchEvent(event).value, actor=actor,
-                 context=context or PaymentContext())  # fmt: skip
-
-
-def payout_transitions() -> tuple[tuple[str, str, str], ...]:
-    return tuple(
-        (source, name, t.dest)
-        for name, event in _PAYOUT.events.items()
-        for source, ts in event.transitions.items()
-        for t in ts
-    )
+) -> TransitionRecord[BatchState, BatchEvent]:
+    """Fire a batch event; return what changed, or raise (nothing changes then)."""
+    return BATCH.fire(batch, event, actor=actor, context=context)

@@ -78,8 +78,9 @@ class MissingEventData(WorkflowError, TypeError):
 class Rule(StrEnum):
     """The codes a `RuleViolation` carries; the web layer maps each to a translated message.
 
-    ROLE, NOT_OWN_CLAIM, SELF_DECISION and FOUR_EYES are about *who* acts (HTTP 403); the
-    others are about the claim itself (HTTP 422).
+    One family for the three machines. ROLE, NOT_OWN_CLAIM, SELF_DECISION, FOUR_EYES and the
+    payments' dual-control rules (REQUESTER_APPROVES, SECOND_APPROVER, RELEASER_APPROVED) are
+    about *who* acts (HTTP 403); the others are about the claim, payout or batch (HTTP 422).
     """
 
     ROLE = "role"
@@ -103,9 +104,25 @@ class Rule(StrEnum):
     BUDGET = "budget"
     INFO_TERM_RUNNING = "info_term_running"
     RETENTION_RUNNING = "retention_running"
+    # Payouts and payment batches (DESIGN.md §3):
+    SECOND_APPROVER = "second_approver"  # the second approval by the first approver
+    REQUESTER_APPROVES = "requester_approves"  # who recorded the invoice checks it too
+    RELEASER_APPROVED = "releaser_approved"  # the batch's approver releases it
+    REASON_MISSING = "reason_missing"
+    EMPTY_BATCH = "empty_batch"
 
 
-AUTHORISATION_RULES = frozenset({Rule.ROLE, Rule.NOT_OWN_CLAIM, Rule.SELF_DECISION, Rule.FOUR_EYES})
+AUTHORISATION_RULES = frozenset(
+    {
+        Rule.ROLE,
+        Rule.NOT_OWN_CLAIM,
+        Rule.SELF_DECISION,
+        Rule.FOUR_EYES,
+        Rule.REQUESTER_APPROVES,
+        Rule.SECOND_APPROVER,
+        Rule.RELEASER_APPROVED,
+    }
+)
 
 
 # --- Regimes ------------------------------------------------------------------------------
@@ -136,7 +153,7 @@ def regime_for(on: dt.date) -> Regime | None:
 
 
 class Role(StrEnum):
-    """The roles the claim machine checks; the values equal `housing.roles.Role`'s.
+    """The roles the machines check; the values equal `housing.roles.Role`'s.
 
     `SYSTEM` is not a user role: it marks the actor of scheduled tasks and of events
     another workflow causes (a payout released, a term run out).
@@ -145,6 +162,7 @@ class Role(StrEnum):
     APPLICANT = "applicant"
     ASSESSOR = "assessor"
     DECIDER = "decider"
+    FINANCE = "finance"
     SYSTEM = "system"
 
 

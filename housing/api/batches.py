@@ -21,9 +21,10 @@ from housing.db import db
 from housing.errors import Conflict
 from housing.jobs.services import JobService
 from housing.payments import queries
+from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
 from housing.payments.models import PaymentBatch
-from housing.payments.services import BatchService, PayoutService
+from housing.payments.services import PayoutService
 from housing.roles import Role
 
 blp = Blueprint("api_batches", __name__, url_prefix="/api/v1", description="Payment batches")

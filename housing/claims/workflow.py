@@ -35,20 +35,19 @@ from housing.claims.states import (
 from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
 from housing.clock import AMSTERDAM
 from housing.deadlines.services import awb_terms
-from housing.errors import Conflict, Forbidden, InvalidInput
+from housing.errors import InvalidInput
 from housing.money import invalid, parse_money
 from housing.organisations.models import Budget
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
+from housing.workflow import fire
 from workflows import awb
-from workflows.claim import ClaimEvent, ClaimState, InvalidTransition, UnknownEvent, fire
+from workflows.claim import WORKFLOW as CLAIM
+from workflows.claim import ClaimEvent
 from workflows.rules import (
-    AUTHORISATION_RULES,
     ClaimContext,
     OrganisationSettings,
     Regime,
-    Rule,
-    RuleViolation,
     granted_total,
 )
 
@@ -65,49 +64,6 @@ LEGAL_BASIS = (
     "Regeling rechtspositie decentrale politieke ambtsdragers (beveiligingsmaatregelen); "
     "Algemene wet bestuursrecht, afdeling 4.1.3 en artikelen 3:46 en 3:47."
 )
-
-
-# The workflow names a broken rule by its code, in English; people read it in their own
-# language. The workflow's own sentence (with the amounts and codes involved) goes along
-# in the problem's errors as "detail" for integrations.
-RULE_MESSAGES = {
-    Rule.ROLE: _l("Your role does not allow this step."),
-    Rule.NOT_OWN_CLAIM: _l("Only the office holder (or their clerk) can do this."),
-    Rule.SELF_DECISION: _l(
-        "You cannot assess or decide a claim in which you are the office holder."
-    ),
-    Rule.FOUR_EYES: _l("Four eyes: the decider cannot be the one who proposed the decision."),
-    Rule.OFFICE_NOT_ELIGIBLE: _l("Holders of this office cannot claim at this organisation."),
-    Rule.OUTSIDE_TERM: _l(
-        "The application lies outside the term of office, and before the appointment was certain."
-    ),
-    Rule.HOME_NOT_IN_TERRITORY: _l(
-        "The home is not the registered address in the territory, and no exemption is recorded."
-    ),
-    Rule.APPLICATION_DATE_IN_FUTURE: _l("The application date cannot lie in the future."),
-    Rule.REGIME_NONE: _l("No regime applies: the scheme starts on 1 January 2021."),
-    Rule.REGIME_A_MEASURE: _l("Under Regime A only the five basic measures can be granted."),
-    Rule.REGIME_A_CAP: _l(
-        "Under Regime A at most the cap per home (EUR 2,400 incl. VAT by default) can be granted,"
-        " counting earlier grants for the same home."
-    ),
-    Rule.REGIME_B_NOT_ADVISED: _l(
-        "Under Regime B only measures named in the security advice can be granted."
-    ),
-    Rule.NO_MEASURES: _l("Request at least one measure."),
-    Rule.INVALID_AMOUNT: _l("An amount is missing or not valid."),
-    Rule.GRANTED_EXCEEDS_REQUESTED: _l("A granted amount cannot exceed the amount requested."),
-    Rule.GRANT_NOT_FULL: _l(
-        "A full grant grants every measure in full: use a partial grant or a refusal."
-    ),
-    Rule.GRANT_NOT_PARTIAL: _l(
-        "A partial grant grants something, but not everything: grant in full or refuse."
-    ),
-    Rule.REFUSAL_GRANTS_AMOUNT: _l("A refusal grants nothing: set every granted amount to 0."),
-    Rule.BUDGET: _l("The organisation's budget for this year does not cover this grant."),
-    Rule.INFO_TERM_RUNNING: _l("The term to send the information has not ended yet."),
-    Rule.RETENTION_RUNNING: _l("The retention period of this claim has not ended yet."),
-}
 
 
 def _years_after(day: dt.date, years: int) -> dt.date:
@@ -201,46 +157,20 @@ class WorkflowService(ClaimServiceBase):
             self._record_advice(claim, details)
         if claim_event is ClaimEvent.LODGE_OBJECTION:
             self._check_objection_term(claim)
-        source = claim.state
-        try:
-            # No autoflush while the rules run: a proposed amount the rules will refuse
-            # (more than requested) must reach them, not a database constraint first.
-            with self.session.no_autoflush:
-                record = fire(
-                    claim,
-                    claim_event,
-                    actor=actor_for(self.session, user),
-                    context=self._context(claim, claim_event, budget),
-                )
-        except InvalidTransition:
-            raise Conflict(
-                _l(
-                    "This is not possible now: the claim is %(state)s.",
-                    state=ClaimState(source).value,
-                )
-            ) from None
-        except UnknownEvent:
-            raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
-        except RuleViolation as violation:
-            error = Forbidden if violation.rule in AUTHORISATION_RULES else InvalidInput
-            raise error(
-                str(RULE_MESSAGES[violation.rule]),
-                field_errors={"rule": [str(violation.rule)], "detail": [violation.message]},
-            ) from None
-        claim.state = ClaimState(claim.state).value
-        self._effects(claim, claim_event, user, budget, reason, details)
-        self.audit.append(
-            claim.organisation_id,
-            event=claim_event.value,
-            actor_id=user.id if user else None,
-            claim_id=claim.id,
-            from_state=str(record.source.value),
-            to_state=str(record.dest.value),
+        # No autoflush while the facts are read: a proposed amount the rules will refuse
+        # (more than requested) must reach them, not a database constraint first.
+        with self.session.no_autoflush:
+            context = self._context(claim, claim_event, budget)
+        fire(
+            self.audit,
+            CLAIM,
+            claim,
+            claim_event,
+            user=user,
+            context=context,
             reason=reason,
-            payload={
-                "changes": {k: [str(old), str(new)] for k, (old, new) in record.changes.items()},
-                "details": {k: str(v) for k, v in details.items()},
-            },
+            payload={"details": {k: str(v) for k, v in details.items()}},
+            effects=lambda: self._effects(claim, claim_event, user, budget, reason, details),
         )
         self.session.flush()
         return claim

@@ -11,15 +11,16 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from housing.claims.models import Claim, MeasureLine, Recurrence
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.outbox.handlers import outbox_handler
 from housing.outbox.services import Outbox
 from housing.payments.models import Payout, RemainderClosure
+from housing.payments.recurring import next_period, period_start_of
 from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.payments import PayoutState
@@ -39,7 +40,7 @@ TOPIC = "claims_follow"
 CHUNK = 250
 
 
-def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) -> int:
+def queue_follow_claims(session: DbSession, claim_ids: Iterable[int], key: str) -> int:
     """Ask a worker to move these claims on, in chunks, after this transaction commits.
 
     A released batch or an imported statement can touch thousands of claims; moving each
@@ -49,23 +50,25 @@ def queue_follow_claims(session: Session, claim_ids: Iterable[int], key: str) ->
     ids = sorted(set(claim_ids))
     outbox = Outbox(session)
     for start in range(0, len(ids), CHUNK):
+        first = session.get(Claim, ids[start])
+        assert first is not None  # the payouts moved are of claims that exist
         outbox.add(
             key=f"{TOPIC}:{key}:{start // CHUNK}",
             topic=TOPIC,
             payload={"claim_ids": ids[start : start + CHUNK]},
-            organisation_id=session.get(Claim, ids[start]).organisation_id,
+            organisation_id=first.organisation_id,
         )
     return len(ids)
 
 
 @outbox_handler(TOPIC)
-def deliver_claims_follow(session: Session, message: Any) -> None:
+def deliver_claims_follow(session: DbSession, message: Any) -> None:
     """The outbox handler: move each claim of the chunk on (idempotent: state-guarded)."""
     follow_claims(session, message.payload["claim_ids"])
 
 
 def follow_claims(
-    session: Session, claim_ids: Iterable[int], clock: Callable[[], dt.datetime] = utcnow
+    session: DbSession, claim_ids: Iterable[int], clock: Callable[[], dt.datetime] = utcnow
 ) -> list[int]:
     """Move each claim on as far as its payouts allow; return the ids that moved."""
     service = WorkflowService(session, clock=clock)
@@ -91,7 +94,7 @@ def follow_claims(
     return moved
 
 
-def under_way(session: Session, claim_id: int) -> int:
+def under_way(session: DbSession, claim_id: int) -> int:
     """How many payouts of the claim are not finished (not booked, rejected or cancelled)."""
     return (
         session.scalar(
@@ -103,7 +106,7 @@ def under_way(session: Session, claim_id: int) -> int:
     )
 
 
-def _any_left(session: Session, claim_id: int) -> bool:
+def _any_left(session: DbSession, claim_id: int) -> bool:
     return bool(
         session.scalar(
             select(func.count())
@@ -113,15 +116,13 @@ def _any_left(session: Session, claim_id: int) -> bool:
     )
 
 
-def fully_paid(session: Session, claim_id: int, today: dt.date | None = None) -> bool:
+def fully_paid(session: DbSession, claim_id: int, today: dt.date | None = None) -> bool:
     """Every line's grant is covered by booked payouts (nothing is left to pay), or
     finance closed what is left and no payout is under way any more.
 
     A recurring line pays per period while the term lasts: it is done once the term has
     ended and each period up to its end has a booked payout.
     """
-    from housing.payments.services import next_period, period_start_of
-
     today = today or amsterdam_today()
     claim = session.get(Claim, claim_id)
     assert claim is not None

@@ -13,7 +13,7 @@ from housing.accounts.models import User
 from housing.errors import DomainError
 from housing.jobs.kinds import job_kind
 from housing.jobs.services import JobContext, JobFailed
-from housing.payments.services import BatchService
+from housing.payments.batches import BatchService
 from housing.roles import Role
 from housing.scoping import Scope
 

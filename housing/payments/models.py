@@ -21,10 +21,28 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, created_at, intpk, money, str_enum
+from workflows.claim import ClaimState
 from workflows.payments import BatchState, PayoutState
 
 PAYOUT_STATES = tuple(state.value for state in PayoutState)
 BATCH_STATES = tuple(state.value for state in BatchState)
+
+# What still counts against a line's grant: everything but the refused and the withdrawn.
+# A returned payout counts too: it is paid again once its IBAN is corrected.
+LIVE_STATES = tuple(
+    s.value for s in PayoutState if s not in (PayoutState.REJECTED, PayoutState.CANCELLED)
+)
+PAYABLE_CLAIM_STATES = (ClaimState.GRANTED.value, ClaimState.IN_PAYMENT.value)
+# Payouts that must be decided before what is left of a grant can be closed: closing means
+# nothing more is paid, so none may still be on its way to a batch. A sent payout may
+# stand: the money has left, and the claim is settled once the statement books it.
+UNDECIDED_STATES = (
+    PayoutState.REQUESTED.value,
+    PayoutState.FIRST_APPROVED.value,
+    PayoutState.APPROVED.value,
+    PayoutState.BATCHED.value,
+    PayoutState.RETURNED.value,
+)
 
 
 class PayoutKind(enum.StrEnum):

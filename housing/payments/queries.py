@@ -18,7 +18,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session, aliased, object_session
 
 from housing.accounts.models import User, UserRole
 from housing.audit.services import AuditTrail
@@ -27,18 +27,20 @@ from housing.clock import AMSTERDAM, utcnow
 from housing.errors import InvalidInput
 from housing.organisations.models import Budget, MeasureCatalogue
 from housing.payments.models import (
+    LIVE_STATES,
+    PAYABLE_CLAIM_STATES,
     ApprovalLimit,
     PaymentBatch,
     PaymentBatchItem,
     Payout,
     PayoutKind,
 )
-from housing.payments.services import LIVE_STATES, PAYABLE_CLAIM_STATES
+from housing.payments.permissions import payout_kind_for as kind_for_actor
+from housing.permissions import actor_for
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.payments import BatchState, PayoutState
-from workflows.rules import Regime
 
 # Finance checks these, oldest first; a payout above one approver's limit waits for a second.
 TO_CHECK_STATES = (PayoutState.REQUESTED.value, PayoutState.FIRST_APPROVED.value)
@@ -59,12 +61,9 @@ def payout_kind_for(claim: Claim, user: User) -> PayoutKind | None:
     """
     if claim.state not in PAYABLE_CLAIM_STATES:
         return None
-    own = claim.office_holder_user_id == user.id
-    if claim.regime is Regime.A and own and Role.APPLICANT in user.roles:
-        return PayoutKind.REIMBURSEMENT
-    if claim.regime is Regime.B and not own and Role.ASSESSOR in user.roles:
-        return PayoutKind.SUPPLIER
-    return None
+    session = object_session(claim)
+    assert session is not None  # a claim the page loaded
+    return kind_for_actor(actor_for(session, user), claim)
 
 
 def unpaid_by_line(session: Session, claim: Claim) -> dict[int, Decimal]:
@@ -104,9 +103,7 @@ class PayoutRow:
     needs_second_approval: bool
 
 
-def _rows(
-    session: Session, query: Select[tuple[Payout]], user: User, limit: Decimal
-) -> list[PayoutRow]:
+def _rows(session: Session, query: Select[Payout], user: User, limit: Decimal) -> list[PayoutRow]:
     requester = aliased(User)
     first = aliased(User)
     rows = session.execute(
@@ -178,7 +175,7 @@ class BatchRow:
     released_by: str | None
 
 
-def _batch_rows(session: Session, query: Select[tuple[PaymentBatch]]) -> list[BatchRow]:
+def _batch_rows(session: Session, query: Select[PaymentBatch]) -> list[BatchRow]:
     creator, approver, releaser = aliased(User), aliased(User), aliased(User)
     rows = session.execute(
         query.add_columns(creator.full_name, approver.full_name, releaser.full_name)

@@ -29,9 +29,10 @@ from housing.db import db
 from housing.errors import DomainError
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
+from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
 from housing.payments.models import PaymentBatch
-from housing.payments.services import BatchService, PayoutService
+from housing.payments.services import PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
 from housing.roles import Role
 from housing.web.access import current_scope, role_required

@@ -6,8 +6,9 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from housing.payments.batches import BatchService
 from housing.payments.models import ApprovalLimit, Payout
-from housing.payments.services import BatchService, PayoutInput, PayoutService
+from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from housing.scoping import Scope
 from tests.builders.claims import World
