@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import Text, column, select, table, update
-from sqlalchemy.orm import Session
 
 from housing.crypto import active_cipher
-from housing.db import Base, EncryptedText
+from housing.db import Base, DbSession, EncryptedText
 
 BATCH = 500
 
@@ -25,7 +24,7 @@ def encrypted_columns() -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
-def rotate_all(session: Session) -> dict[str, int]:
+def rotate_all(session: DbSession) -> dict[str, int]:
     cipher = active_cipher()
     counts: dict[str, int] = {}
     for table_name, pk_name, col_name in encrypted_columns():

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from housing.accounts.models import Channel, User
+from housing.db import DbSession
 from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import (
     Home,
@@ -94,7 +94,7 @@ def demo_email(local: str, slug: str) -> str:
     return f"{local}@{slug}.example"
 
 
-def seed(session: Session) -> SeedReport:
+def seed(session: DbSession) -> SeedReport:
     report = SeedReport()
     organisations = OrganisationService(session)
     accounts = AccountAdministration(session)
@@ -187,7 +187,7 @@ DEMO_CLAIMS = [
 
 
 def _seed_budgets_and_claims(
-    session: Session, by_slug: dict[str, Organisation], report: SeedReport
+    session: DbSession, by_slug: dict[str, Organisation], report: SeedReport
 ) -> None:
     """A budget for this year everywhere, and a submitted claim in two municipalities."""
     from housing.claims.drafting import DraftingService, LineInput
@@ -265,7 +265,9 @@ DEMO_GRANTED = [
 ]
 
 
-def _seed_payments(session: Session, by_slug: dict[str, Organisation], report: SeedReport) -> None:
+def _seed_payments(
+    session: DbSession, by_slug: dict[str, Organisation], report: SeedReport
+) -> None:
     from housing.claims.drafting import DraftingService, LineInput
     from housing.claims.models import Claim
     from housing.claims.workflow import WorkflowService

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail, chain_length
+from housing.db import DbSession
 from housing.jobs.kinds import job_kind
 from housing.jobs.services import JobContext, engine_of
 from housing.roles import Role
@@ -20,7 +21,7 @@ PROGRESS_EVERY = 500
 
 
 @contextmanager
-def snapshot(session: Session) -> Iterator[Session]:
+def snapshot(session: DbSession) -> Iterator[Session]:
     """A read-only session that sees the database as it was when it began.
 
     The chain grows while it is checked (claims move on). Read committed, the walk would

@@ -8,7 +8,6 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from weasyprint import HTML
 
 from housing.claims.documents import DocumentStore
@@ -135,7 +134,7 @@ def request_decision_letter(
 
 @outbox_handler(TOPIC)
 def deliver_decision_letter(
-    session: Session, message: Any, *, documents: DocumentStore | None = None
+    session: DbSession, message: Any, *, documents: DocumentStore | None = None
 ) -> None:
     """The outbox handler: render and store the letter the message asks for."""
     penalty = message.payload.get("penalty")

@@ -13,11 +13,10 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable
 
-from sqlalchemy.orm import Session
-
 from housing.accounts.models import User
 from housing.claims.models import Claim
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.outbox.services import Outbox
 
 TOPIC = "notification"
@@ -38,7 +37,7 @@ class NotificationKind(enum.StrEnum):
 class Notifier:
     """Write side: one outbox message per recipient, in the caller's transaction."""
 
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, session: DbSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.outbox = Outbox(session, clock)
 
     def notify(
@@ -70,7 +69,7 @@ class Notifier:
         return queued
 
 
-def applicant_of(session: Session, claim: Claim) -> list[User]:
+def applicant_of(session: DbSession, claim: Claim) -> list[User]:
     """Who hears about a claim: the office holder's own account, else whoever filed it."""
     if claim.office_holder.user is not None:
         return [claim.office_holder.user]

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 
 from sqlalchemy import Exists, Select, exists, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute
 
 from housing.accounts.models import User, UserRole
 from housing.audit.models import AuditEvent
@@ -35,6 +35,7 @@ from housing.claims.states import APPLICATION_DECISION_KINDS
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
 from housing.clock import AMSTERDAM, today, utcnow
+from housing.db import DbSession
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
 from housing.roles import Role
@@ -94,7 +95,7 @@ class WatchReport:
 class DeadlineWatch:
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         clock: Callable[[], dt.datetime] = utcnow,
         warning_working_days: int = DEFAULT_WARNING_WORKING_DAYS,
     ) -> None:
@@ -148,7 +149,7 @@ class _Run:
 
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         clock: Callable[[], dt.datetime],
         day: dt.date,
         calendar: AtwCalendar,

@@ -6,9 +6,9 @@ import datetime as dt
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail
+from housing.db import DbSession
 from housing.deadlines.models import EquatedDay
 from housing.errors import Forbidden, InvalidInput
 from housing.organisations.models import Organisation
@@ -20,7 +20,7 @@ from workflows.awb import FIRST_YEAR, AtwCalendar, AwbTerms
 LAST_YEAR = 9998
 
 
-def atw_calendar(session: Session) -> AtwCalendar:
+def atw_calendar(session: DbSession) -> AtwCalendar:
     """The Atw calendar with every equated day on record (seeded with the known decrees)."""
     return AtwCalendar(frozenset(session.scalars(select(EquatedDay.day))))
 
@@ -35,7 +35,7 @@ def awb_terms(organisation: Organisation) -> AwbTerms:
 
 
 def add_equated_day(
-    session: Session, day: dt.date, description: str, added_by_id: int | None = None
+    session: DbSession, day: dt.date, description: str, added_by_id: int | None = None
 ) -> EquatedDay:
     description = description.strip()
     if not description or len(description) > 200:
@@ -50,7 +50,7 @@ def add_equated_day(
     return equated
 
 
-def calendar_year(session: Session, year: int) -> dict[dt.date, str]:
+def calendar_year(session: DbSession, year: int) -> dict[dt.date, str]:
     """The Atw holidays, Good Friday and equated days of `year`, by date."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
         message = _l("Choose a year from %(low)d to %(high)d.", low=FIRST_YEAR, high=LAST_YEAR)
@@ -59,7 +59,7 @@ def calendar_year(session: Session, year: int) -> dict[dt.date, str]:
 
 
 def equate_day(
-    session: Session,
+    session: DbSession,
     scope: Scope,
     day: dt.date,
     description: str,

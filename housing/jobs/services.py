@@ -38,10 +38,10 @@ from flask_babel import LazyString, force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Connection, CursorResult, Engine, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.errors import Forbidden, InvalidInput, NotFound
 from housing.jobs.models import FINISHED, Job, JobStatus
 from housing.logging import get_logger
@@ -82,7 +82,7 @@ class JobContext:
     created_by_id: int
     params: Mapping[str, Any]
     # The worker's session: what the runner writes commits with the job's result.
-    session: Session
+    session: DbSession
     # Commits at once on a separate connection; call it every batch, not every row.
     progress: Progress
     clock: Callable[[], dt.datetime] = utcnow
@@ -124,7 +124,7 @@ def _default_kinds() -> Mapping[str, JobKind]:
     return default_kinds()
 
 
-def engine_of(session: Session) -> Engine:
+def engine_of(session: DbSession) -> Engine:
     """The engine behind a session, also when the session is bound to one connection."""
     bind = session.get_bind()
     return bind.engine if isinstance(bind, Connection) else bind
@@ -135,7 +135,7 @@ class JobService:
 
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         clock: Callable[[], dt.datetime] = utcnow,
         kinds: Mapping[str, JobKind] | None = None,
     ) -> None:
@@ -257,7 +257,7 @@ class JobRunner:
         # Looked up per call, not at import: handlers are built before all kinds import.
         return _default_kinds() if self._kinds is None else self._kinds
 
-    def __call__(self, session: Session, message: OutboxMessage) -> None:
+    def __call__(self, session: DbSession, message: OutboxMessage) -> None:
         job_id = int(message.payload["job_id"])
         row = session.execute(
             select(
@@ -280,7 +280,7 @@ class JobRunner:
         with force_locale(row.language.value):
             self._run(session, job_id, row)
 
-    def _run(self, session: Session, job_id: int, row: Any) -> None:
+    def _run(self, session: DbSession, job_id: int, row: Any) -> None:
         kind = self.kinds.get(row.kind)
         if kind is None:
             self._finish(session, job_id, None, JobStatus.FAILED, message=_("Unknown job."))
@@ -350,7 +350,7 @@ class JobRunner:
 
     def _finish(
         self,
-        session: Session,
+        session: DbSession,
         job_id: int,
         attempt: int | None,
         status: JobStatus,
@@ -377,6 +377,6 @@ class JobRunner:
 
 
 @outbox_handler(TOPIC)
-def run_job(session: Session, message: OutboxMessage) -> None:
+def run_job(session: DbSession, message: OutboxMessage) -> None:
     """The outbox handler for topic "job", with the registered kinds."""
     JobRunner()(session, message)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, Select, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
@@ -21,6 +21,7 @@ from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService
 from housing.claims.models import Claim, Document
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.errors import Conflict, NotFound
 from housing.notifications.models import Notification, PrintItem, PrintStatus
 from housing.notifications.services import _sentences
@@ -44,7 +45,7 @@ class NoticeLine:
 
 
 class NoticeInbox:
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, session: DbSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.session = session
         self.clock = clock
 
@@ -125,7 +126,7 @@ class PrintQueue:
 
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         clock: Callable[[], dt.datetime] = utcnow,
         documents: DocumentStore | None = None,
     ) -> None:

@@ -15,7 +15,6 @@ import hashlib
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy.orm import Session
 from weasyprint import HTML
 
 from housing.accounts.models import Channel, User
@@ -23,6 +22,7 @@ from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Confidentiality, DocumentKind
 from housing.claims.notices import TOPIC, NotificationKind
 from housing.clock import today, utcnow
+from housing.db import DbSession
 from housing.notifications.mail import send_mail
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.outbox.handlers import outbox_handler
@@ -94,7 +94,7 @@ def _message_id(message: OutboxMessage) -> str:
 
 
 @outbox_handler(TOPIC)
-def deliver_notification(session: Session, message: OutboxMessage) -> None:
+def deliver_notification(session: DbSession, message: OutboxMessage) -> None:
     """The outbox handler: the in-app notice, then the e-mail or the letter, once."""
     payload = message.payload
     kind = NotificationKind(payload["kind"])
@@ -146,7 +146,7 @@ def deliver_notification(session: Session, message: OutboxMessage) -> None:
 
 
 def _queue_letter(
-    session: Session,
+    session: DbSession,
     message: OutboxMessage,
     user: User,
     claim: Claim,

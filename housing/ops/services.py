@@ -8,11 +8,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail
 from housing.clock import utcnow
-from housing.db import db
+from housing.db import DbSession, db
 from housing.errors import Conflict, Forbidden, NotFound
 from housing.logging import get_logger
 from housing.ops.models import WorkerHeartbeat
@@ -66,7 +65,7 @@ def broker_ok(celery_app: Any | None) -> bool:
     return True
 
 
-def live_workers(session: Session, now: dt.datetime | None = None) -> list[str]:
+def live_workers(session: DbSession, now: dt.datetime | None = None) -> list[str]:
     """Workers whose heartbeat is recent, by name."""
     since = (now or utcnow()) - LIVE_WITHIN
     return list(
@@ -78,7 +77,7 @@ def live_workers(session: Session, now: dt.datetime | None = None) -> list[str]:
     )
 
 
-def outbox_summary(session: Session, now: dt.datetime | None = None) -> dict[str, int | None]:
+def outbox_summary(session: DbSession, now: dt.datetime | None = None) -> dict[str, int | None]:
     """Counts only, over all organisations: the probe names no message and no case."""
     counts = {
         status: n
@@ -144,7 +143,7 @@ def record_heartbeat(worker: str, now: dt.datetime | None = None) -> None:
 class OutboxAdmin:
     """An administrator's view of their organisation's outbox, and the retry of dead work."""
 
-    def __init__(self, session: Session, audit: AuditTrail | None = None) -> None:
+    def __init__(self, session: DbSession, audit: AuditTrail | None = None) -> None:
         self.session = session
         self.audit = audit or AuditTrail(session)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from housing.db import DbSession
 from housing.organisations.models import MeasureCatalogue, Organisation
 from workflows.rules import Regime
 
@@ -29,7 +29,7 @@ REGIME_B_MEASURES = (
 )
 
 
-def seed_catalogue(session: Session, organisation: Organisation) -> int:
+def seed_catalogue(session: DbSession, organisation: Organisation) -> int:
     """Add the standard measures the organisation lacks; returns how many were added."""
     rows = session.execute(
         select(MeasureCatalogue.regime, MeasureCatalogue.code).where(

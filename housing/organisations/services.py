@@ -14,10 +14,10 @@ from flask_babel import lazy_gettext as _l
 from schwifty import BIC, IBAN
 from schwifty.exceptions import InvalidChecksumDigits, SchwiftyException
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
+from housing.db import DbSession
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.catalogue import seed_catalogue
 from housing.organisations.models import (
@@ -69,7 +69,7 @@ class OfficeHolderData:
 
 
 class OrganisationService:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: DbSession) -> None:
         self.session = session
 
     def create_organisation(
@@ -232,7 +232,7 @@ class RulesService:
     organisation's hash chain in the same transaction.
     """
 
-    def __init__(self, session: Session, audit: AuditTrail | None = None) -> None:
+    def __init__(self, session: DbSession, audit: AuditTrail | None = None) -> None:
         self.session = session
         self.audit = audit or AuditTrail(session)
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from housing.clock import utcnow
+from housing.db import DbSession
 from housing.logging import get_logger
 from housing.outbox.models import OutboxMessage, OutboxStatus
 
@@ -44,7 +45,7 @@ SWEEP_GRACE = dt.timedelta(seconds=10)
 # worker (or is stuck behind a long queue): hand it over again; acting stays once.
 REDISPATCH_AFTER = dt.timedelta(minutes=2)
 
-Handler = Callable[[Session, OutboxMessage], None]
+Handler = Callable[[DbSession, OutboxMessage], None]
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -55,7 +56,7 @@ def backoff(attempts: int) -> dt.timedelta:
 class Outbox:
     """Write side: used by domain services inside their unit of work. Never commits."""
 
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, session: DbSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.session = session
         self.clock = clock
 
@@ -126,7 +127,7 @@ class OutboxConsumer:
 
     def __init__(
         self,
-        session: Session,
+        session: DbSession,
         handlers: Mapping[str, Handler],
         clock: Callable[[], dt.datetime] = utcnow,
         *,
@@ -238,7 +239,7 @@ class OutboxConsumer:
 class OutboxSweep:
     """What the periodic sweep hands to the broker: pending, due, not leased, not in flight."""
 
-    def __init__(self, session: Session, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, session: DbSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.session = session
         self.clock = clock
 
@@ -292,7 +293,7 @@ class OutboxSweep:
         return handed
 
 
-def retry_dead(session: Session, message_id: int, organisation_id: int | None) -> bool:
+def retry_dead(session: DbSession, message_id: int, organisation_id: int | None) -> bool:
     """Give a dead message a new series of attempts; False if there is no such dead one."""
     result = session.execute(
         update(OutboxMessage)
@@ -312,7 +313,7 @@ def retry_dead(session: Session, message_id: int, organisation_id: int | None) -
     return bool(result.rowcount)
 
 
-def status_report(session: Session, *, organisation_id: int | None = None) -> StatusReport:
+def status_report(session: DbSession, *, organisation_id: int | None = None) -> StatusReport:
     query = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     oldest = select(func.min(OutboxMessage.created_at)).where(
         OutboxMessage.status == OutboxStatus.PENDING

@@ -18,12 +18,13 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased, object_session
+from sqlalchemy.orm import aliased, object_session
 
 from housing.accounts.models import User, UserRole
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Decision, DecisionKind, MeasureLine
 from housing.clock import AMSTERDAM, utcnow
+from housing.db import DbSession
 from housing.errors import InvalidInput
 from housing.organisations.models import Budget, MeasureCatalogue
 from housing.payments.models import (
@@ -66,7 +67,7 @@ def payout_kind_for(claim: Claim, user: User) -> PayoutKind | None:
     return kind_for_actor(actor_for(session, user), claim)
 
 
-def unpaid_by_line(session: Session, claim: Claim) -> dict[int, Decimal]:
+def unpaid_by_line(session: DbSession, claim: Claim) -> dict[int, Decimal]:
     """`PayoutService.unpaid` for every line of the claim, in one query."""
     taken = dict(
         session.execute(
@@ -81,7 +82,7 @@ def unpaid_by_line(session: Session, claim: Claim) -> dict[int, Decimal]:
     }
 
 
-def claim_payouts(session: Session, scope: Scope, claim_id: int) -> Sequence[Payout]:
+def claim_payouts(session: DbSession, scope: Scope, claim_id: int) -> Sequence[Payout]:
     return session.scalars(
         scope.select(Payout).where(Payout.claim_id == claim_id).order_by(Payout.id)
     ).all()
@@ -103,7 +104,7 @@ class PayoutRow:
     needs_second_approval: bool
 
 
-def _rows(session: Session, query: Select[Payout], user: User, limit: Decimal) -> list[PayoutRow]:
+def _rows(session: DbSession, query: Select[Payout], user: User, limit: Decimal) -> list[PayoutRow]:
     requester = aliased(User)
     first = aliased(User)
     rows = session.execute(
@@ -131,12 +132,12 @@ def _rows(session: Session, query: Select[Payout], user: User, limit: Decimal) -
     ]
 
 
-def count_to_check(session: Session, scope: Scope) -> int:
+def count_to_check(session: DbSession, scope: Scope) -> int:
     return count_of(session, scope.select(Payout).where(Payout.state.in_(TO_CHECK_STATES)))
 
 
 def payouts_to_check(
-    session: Session, scope: Scope, user: User, limit: Decimal, *, offset: int, size: int
+    session: DbSession, scope: Scope, user: User, limit: Decimal, *, offset: int, size: int
 ) -> list[PayoutRow]:
     """Requested and first-approved payouts, the oldest first."""
     query = (
@@ -150,7 +151,7 @@ def payouts_to_check(
 
 
 def returned_payouts(
-    session: Session, scope: Scope, user: User, *, size: int = 100
+    session: DbSession, scope: Scope, user: User, *, size: int = 100
 ) -> list[PayoutRow]:
     """Payouts the bank sent back: they wait for a new account."""
     query = (
@@ -162,7 +163,7 @@ def returned_payouts(
     return _rows(session, query, user, Decimal("0.00"))
 
 
-def count_of(session: Session, query: Select[Any]) -> int:
+def count_of(session: DbSession, query: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
@@ -175,7 +176,7 @@ class BatchRow:
     released_by: str | None
 
 
-def _batch_rows(session: Session, query: Select[PaymentBatch]) -> list[BatchRow]:
+def _batch_rows(session: DbSession, query: Select[PaymentBatch]) -> list[BatchRow]:
     creator, approver, releaser = aliased(User), aliased(User), aliased(User)
     rows = session.execute(
         query.add_columns(creator.full_name, approver.full_name, releaser.full_name)
@@ -186,11 +187,11 @@ def _batch_rows(session: Session, query: Select[PaymentBatch]) -> list[BatchRow]
     return [BatchRow(batch, *names) for batch, *names in rows]
 
 
-def count_batches(session: Session, scope: Scope) -> int:
+def count_batches(session: DbSession, scope: Scope) -> int:
     return count_of(session, scope.select(PaymentBatch))
 
 
-def batches(session: Session, scope: Scope, *, offset: int, size: int) -> list[BatchRow]:
+def batches(session: DbSession, scope: Scope, *, offset: int, size: int) -> list[BatchRow]:
     """The organisation's batches, the newest first."""
     query = (
         scope.select(PaymentBatch)
@@ -201,7 +202,7 @@ def batches(session: Session, scope: Scope, *, offset: int, size: int) -> list[B
     return _batch_rows(session, query)
 
 
-def batch(session: Session, scope: Scope, batch_id: int) -> BatchRow | None:
+def batch(session: DbSession, scope: Scope, batch_id: int) -> BatchRow | None:
     found = _batch_rows(session, scope.select(PaymentBatch).where(PaymentBatch.id == batch_id))
     return found[0] if found else None
 
@@ -214,7 +215,7 @@ class BatchItemRow:
     claim_id: int
 
 
-def batch_items(session: Session, batch_id: int) -> list[BatchItemRow]:
+def batch_items(session: DbSession, batch_id: int) -> list[BatchItemRow]:
     """The items of a batch the caller has already found in their scope."""
     rows = session.execute(
         select(PaymentBatchItem, Claim.number, Payout.state, Claim.id)
@@ -226,7 +227,7 @@ def batch_items(session: Session, batch_id: int) -> list[BatchItemRow]:
     return [BatchItemRow(*row) for row in rows]
 
 
-def count_approved(session: Session, scope: Scope) -> int:
+def count_approved(session: DbSession, scope: Scope) -> int:
     """Approved payouts waiting for a batch (what a build would take)."""
     return count_of(session, scope.select(Payout).where(Payout.state == PayoutState.APPROVED.value))
 
@@ -249,7 +250,7 @@ class FinanceSummary:
     open_batches: int
 
 
-def finance_summary(session: Session, scope: Scope) -> FinanceSummary:
+def finance_summary(session: DbSession, scope: Scope) -> FinanceSummary:
     """What waits for finance, for the start page: four counts in one query each."""
     by_state = dict(
         session.execute(
@@ -303,7 +304,7 @@ def safe_cell(value: object) -> str:
 
 
 def export_payouts(
-    session: Session,
+    session: DbSession,
     scope: Scope,
     user: User,
     start: dt.date,
@@ -403,7 +404,7 @@ def _year_of(moment: dt.datetime) -> int:
     return moment.astimezone(AMSTERDAM).year
 
 
-def budget_overview(session: Session, scope: Scope) -> list[BudgetYear]:
+def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
     """Per year: the budget, what grants committed, and what was paid against them."""
     budgets = {b.year: b for b in session.scalars(scope.select(Budget))}
     visible_claims = select(Claim.id).where(*scope.criteria(Claim))
@@ -447,7 +448,7 @@ def budget_overview(session: Session, scope: Scope) -> list[BudgetYear]:
     ]
 
 
-def finance_users(session: Session, scope: Scope) -> list[tuple[User, Decimal | None]]:
+def finance_users(session: DbSession, scope: Scope) -> list[tuple[User, Decimal | None]]:
     """The organisation's active finance users and their approval limits (None: not set)."""
     return [
         (user, amount)

@@ -11,9 +11,10 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from housing.accounts.models import User
+from housing.db import DbSession
 from housing.errors import InvalidInput
 from housing.payments.models import BankStatement, StatementEntry, StatementEntryStatus
 from housing.scoping import Scope
@@ -42,14 +43,14 @@ class StatementRow:
     imported_by: str | None
 
 
-def count_statements(session: Session, scope: Scope) -> int:
+def count_statements(session: DbSession, scope: Scope) -> int:
     return int(
         session.scalar(select(func.count()).select_from(scope.select(BankStatement).subquery()))
         or 0
     )
 
 
-def statements(session: Session, scope: Scope, *, offset: int, size: int) -> list[StatementRow]:
+def statements(session: DbSession, scope: Scope, *, offset: int, size: int) -> list[StatementRow]:
     """Imported statements, the newest first, with who imported them (one query)."""
     importer = aliased(User)
     query = (
