@@ -218,6 +218,7 @@ def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str
     if later and not returned:
         raise click.ClickException("--later needs at least one --return.")
     organisation = db.session.get(Organisation, batch.organisation_id)
+    assert organisation is not None  # a batch's organisation_id is a foreign key
     # The statement follows the account's previous one, so no balance gap is flagged.
     previous = db.session.scalars(
         select(BankStatement)
@@ -244,11 +245,9 @@ def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str
         sequence=(previous.sequence_number or 0) + 1 if previous else 1,
         late_returns=[t for t in transfers if t.return_reason] if later else (),
     )
-    if out == "-":
-        click.get_binary_stream("stdout").write(data)
-    else:
-        with open(out, "wb") as target:
-            target.write(data)
+    # "-" is standard output (click.get_binary_stream is deprecated and untyped).
+    with click.open_file(out, "wb") as target:
+        target.write(data)
 
 
 @click.group("audit", help="The audit trail.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Text, column, select, table, update
+from sqlalchemy import Table, Text, column, select, table, update
 
 from housing.crypto import active_cipher
 from housing.db import Base, DbSession, EncryptedText
@@ -15,6 +15,7 @@ def encrypted_columns() -> list[tuple[str, str, str]]:
     found = []
     for mapper in Base.registry.mappers:
         tbl = mapper.local_table
+        assert isinstance(tbl, Table)  # declarative classes here each map one table
         pk = [c.name for c in tbl.primary_key.columns]
         for col in tbl.columns:
             if isinstance(col.type, EncryptedText):

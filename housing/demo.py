@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 
@@ -222,6 +223,8 @@ def _seed_budgets_and_claims(
         home = session.scalars(
             select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
         ).first()
+        # The demo applicant is the linked office holder seeded with an address above.
+        assert home is not None
         claim = drafting.create_draft(scope, applicant, home_id=home.id)
         for code, description, amount, vat in lines:
             drafting.add_line(scope, applicant, claim.id, LineInput(code, description, amount, vat))
@@ -279,13 +282,11 @@ def _seed_payments(
         return session.scalars(select(User).where(User.email == demo_email(local, slug))).one()
 
     for slug, organisation in by_slug.items():
-        for local, amount in DEMO_LIMITS.items():
+        for local, limit in DEMO_LIMITS.items():
             finance = user(local, slug)
             if session.get(ApprovalLimit, finance.id) is None:
                 session.add(
-                    ApprovalLimit(
-                        user_id=finance.id, organisation_id=organisation.id, amount=amount
-                    )
+                    ApprovalLimit(user_id=finance.id, organisation_id=organisation.id, amount=limit)
                 )
                 report.created += 1
     session.flush()
@@ -303,6 +304,8 @@ def _seed_payments(
         home = session.scalars(
             select(Home).join(OfficeHolder).where(OfficeHolder.user_id == applicant.id)
         ).first()
+        # The demo applicant is the linked office holder seeded with an address above.
+        assert home is not None
         claim: Claim = drafting.create_draft(Scope.for_user(applicant), applicant, home_id=home.id)
         for code, description, amount, vat, *_ in lines:
             drafting.add_line(
@@ -311,7 +314,7 @@ def _seed_payments(
                 claim.id,
                 LineInput(code, description, amount, vat),
             )
-        steps = [
+        steps: list[tuple[User, str, dict[str, Any]]] = [
             (applicant, "submit", {}),
             (assessor, "start_assessment", {}),
             (assessor, "request_advice", {}),

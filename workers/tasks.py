@@ -50,7 +50,8 @@ def sweep_outbox() -> int:
     """Hand over what is still pending: after a broker outage or a lost worker."""
     from workers import publish
 
-    app = current_app._get_current_object()
+    # current_app is werkzeug's LocalProxy, which flask's stubs type as Flask itself.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
 
 

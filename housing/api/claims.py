@@ -47,7 +47,7 @@ from workflows import awb
 from workflows.claim import allowed_events
 
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 CLAIM_ROLES = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 
 

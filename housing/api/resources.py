@@ -24,7 +24,7 @@ from housing.roles import Role
 # token_required comes first (outermost): nobody learns anything, not even how the body
 # is validated, before the token and the role are checked.
 blp = Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Veilig Wonen API, version 1")
-SECURITY = [{"bearerAuth": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 
 
 @blp.route("/me")

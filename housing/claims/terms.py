@@ -32,8 +32,14 @@ def decision_deadline(session: DbSession, claim: Claim) -> awb.DecisionDeadline:
         information_requests=[
             awb.InformationRequest(r.requested_on, r.answered_on, r.term_days) for r in requests
         ],
-        extensions=[awb.ExtensionNotice(e.sent_on, e.new_deadline) for e in extensions],
+        extensions=[_extension_notice(e) for e in extensions],
     )
+
+
+def _extension_notice(decision: Decision) -> awb.ExtensionNotice:
+    # ClaimWorkflow.extend records an extension notice as sent, with its new deadline.
+    assert decision.sent_on is not None and decision.new_deadline is not None
+    return awb.ExtensionNotice(decision.sent_on, decision.new_deadline)
 
 
 def objection_deadline(session: DbSession, claim: Claim) -> dt.date | None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Row, Select, func, select, update
+from sqlalchemy import CursorResult, Row, Select, func, select, update
 from sqlalchemy.orm import aliased
 
 from housing.accounts.models import User
@@ -50,7 +51,7 @@ class NoticeInbox:
         self.clock = clock
 
     @staticmethod
-    def query(scope: Scope) -> Select[tuple[Notification]]:
+    def query(scope: Scope) -> Select[Notification]:
         """The reader's notices, newest first."""
         return scope.select(Notification).order_by(
             Notification.created_at.desc(), Notification.id.desc()
@@ -111,10 +112,14 @@ class NoticeInbox:
 
     def mark_all_read(self, scope: Scope) -> int:
         """Mark every unread notice of the reader read; returns how many."""
-        result = self.session.execute(
-            update(Notification)
-            .where(*scope.criteria(Notification), Notification.read_at.is_(None))
-            .values(read_at=self.clock())
+        # An UPDATE returns a CursorResult; Session.execute is typed for any statement.
+        result = cast(
+            "CursorResult[Any]",
+            self.session.execute(
+                update(Notification)
+                .where(*scope.criteria(Notification), Notification.read_at.is_(None))
+                .values(read_at=self.clock())
+            ),
         )
         return result.rowcount or 0
 
@@ -136,7 +141,7 @@ class PrintQueue:
         self.audit = AuditTrail(session, clock)
 
     @staticmethod
-    def queued(scope: Scope) -> Select[tuple[PrintItem]]:
+    def queued(scope: Scope) -> Select[PrintItem]:
         """Letters still to print, the oldest first (they have waited longest)."""
         return (
             scope.select(PrintItem)

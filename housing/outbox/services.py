@@ -15,11 +15,11 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import event, func, select, update
+from sqlalchemy import CursorResult, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,7 +97,9 @@ class Outbox:
 def _announce_committed(session: Session) -> None:
     ids = session.info.pop(_NEW_IDS, None)
     if ids and has_app_context():
-        outbox_committed.send(current_app._get_current_object(), ids=tuple(ids))
+        # current_app is werkzeug's LocalProxy, which flask's stubs type as Flask itself.
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        outbox_committed.send(app, ids=tuple(ids))
 
 
 @event.listens_for(Session, "after_rollback")
@@ -295,20 +297,24 @@ class OutboxSweep:
 
 def retry_dead(session: DbSession, message_id: int, organisation_id: int | None) -> bool:
     """Give a dead message a new series of attempts; False if there is no such dead one."""
-    result = session.execute(
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.id == message_id,
-            OutboxMessage.status == OutboxStatus.DEAD,
-            OutboxMessage.organisation_id == organisation_id,
-        )
-        .values(
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=utcnow(),
-            dispatched_at=None,
-            leased_until=None,
-        )
+    # An UPDATE returns a CursorResult; Session.execute is typed for any statement.
+    result = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == OutboxStatus.DEAD,
+                OutboxMessage.organisation_id == organisation_id,
+            )
+            .values(
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                dispatched_at=None,
+                leased_until=None,
+            )
+        ),
     )
     return bool(result.rowcount)
 

@@ -200,6 +200,8 @@ def _holder_form(holder: OfficeHolder | None) -> OfficeHolderForm:
 
 
 def _holder_data(form: OfficeHolderForm) -> OfficeHolderData:
+    # Only called on a validated form, and the start of term is InputRequired.
+    assert form.term_start.data is not None
     return OfficeHolderData(
         full_name=form.full_name.data,
         office_type=OfficeType(form.office_type.data),
@@ -307,6 +309,7 @@ def holidays() -> ResponseReturnValue:
 
     if form.validate_on_submit():
         refusal_on_form(form, page)
+        assert form.day.data is not None  # InputRequired: a validated form has the day
         equated = equate_day(db.session, current_scope(), form.day.data, form.description.data)
         flash(
             _("%(day)s is now equated with a holiday.", day=format_date(equated.day, "long")),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -159,6 +161,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 class IsoDateField(DateField):
     """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so."""
+
+    data: dt.date | None
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
