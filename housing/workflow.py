@@ -202,7 +202,7 @@ def fire(
             )
     except (UnknownEvent, InvalidTransition, RuleViolation) as error:
         raise refusal(workflow, error, event) from None
-    obj.state = record.dest.value  # the column holds the plain value
+    obj.state = record.dest
     if effects is not None:
         effects()
     link = transition_link(
@@ -241,7 +241,7 @@ def fire_each(
             record = workflow.fire(obj, event, actor=who)
         except (UnknownEvent, InvalidTransition, RuleViolation) as error:
             raise refusal(workflow, error, event) from None
-        obj.state = record.dest.value
+        obj.state = record.dest
         records.append(record)
         links.setdefault(obj.organisation_id, []).append(
             transition_link(

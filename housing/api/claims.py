@@ -44,7 +44,7 @@ from housing.db import db
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
-from workflows.claim import allowed_events
+from workflows.claim import ClaimState, allowed_events
 
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
@@ -55,7 +55,7 @@ def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
     if claim.decision_deadline is None:
         return {"decision_deadline": None, "days_left": None, "clock": None}
     status = awb.clock_status(
-        today, claim.decision_deadline, suspended=claim.state == "awaiting_info"
+        today, claim.decision_deadline, suspended=claim.state == ClaimState.AWAITING_INFO
     )
     return {
         "decision_deadline": claim.decision_deadline,

@@ -111,7 +111,7 @@ class DraftingService(ClaimServiceBase):
             home=home,
             filed_by_id=user.id,
             regime=regime_for(today),
-            state=ClaimState.DRAFT.value,
+            state=ClaimState.DRAFT,
         )
         self.session.add(claim)
         self.session.flush()

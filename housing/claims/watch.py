@@ -201,7 +201,7 @@ class _Run:
     def expire_information_terms(self) -> None:
         ids = self._ids(
             select(Claim.id)
-            .where(Claim.state == ClaimState.AWAITING_INFO.value)
+            .where(Claim.state == ClaimState.AWAITING_INFO)
             .order_by(Claim.organisation_id, Claim.id)
         )
         self._each(ClaimEvent.INFO_TERM_EXPIRED.value, ids, self._expire)

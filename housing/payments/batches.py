@@ -67,7 +67,7 @@ class BatchService:
             scope.select(Payout)
             .add_columns(Claim.number)
             .join(Claim, Payout.claim_id == Claim.id)
-            .where(Payout.state == PayoutState.APPROVED.value)
+            .where(Payout.state == PayoutState.APPROVED)
             .order_by(Payout.id)
             # Two builds at once take disjoint payouts: a payout sits in one batch only.
             .with_for_update(of=Payout, skip_locked=True)
@@ -77,7 +77,7 @@ class BatchService:
         # Ours, unique and at most 35 characters; fixed once the row has its id.
         batch = PaymentBatch(
             organisation_id=organisation.id,
-            state=BatchState.OPEN.value,
+            state=BatchState.OPEN,
             # Placeholders until the row has its id (the columns are unique and not null).
             msg_id=f"tmp-{secrets.token_hex(15)}",
             pmt_inf_id=f"tmp-{secrets.token_hex(15)}",
@@ -178,7 +178,7 @@ class BatchService:
         the row lock): the same batch is returned, with its one file.
         """
         batch = self._locked(scope, batch_id)
-        if batch.state in (BatchState.RELEASED.value, BatchState.BOOKED.value):
+        if batch.state in (BatchState.RELEASED, BatchState.BOOKED):
             return batch
         organisation = self.session.get(Organisation, batch.organisation_id)
         assert organisation is not None

@@ -26,12 +26,12 @@ from workflows.claim import ClaimState
 from workflows.payments import PayoutState
 
 # Money that has left: the payout went out in a released batch (and may be booked).
-LEFT_STATES = (PayoutState.SENT.value, PayoutState.BOOKED.value)
+LEFT_STATES = (PayoutState.SENT, PayoutState.BOOKED)
 # Nothing more happens to these payouts; any other state is a payout under way.
 FINISHED_STATES = (
-    PayoutState.BOOKED.value,
-    PayoutState.REJECTED.value,
-    PayoutState.CANCELLED.value,
+    PayoutState.BOOKED,
+    PayoutState.REJECTED,
+    PayoutState.CANCELLED,
 )
 
 
@@ -135,7 +135,7 @@ def fully_paid(session: DbSession, claim_id: int, today: dt.date | None = None) 
             continue
         booked = session.execute(
             select(Payout.period_start, func.sum(Payout.amount))
-            .where(Payout.measure_line_id == line.id, Payout.state == PayoutState.BOOKED.value)
+            .where(Payout.measure_line_id == line.id, Payout.state == PayoutState.BOOKED)
             .group_by(Payout.period_start)
         ).all()
         if line.recurrence is Recurrence.ONE_OFF:

@@ -44,9 +44,9 @@ from workflows.claim import ClaimState
 from workflows.payments import BatchState, PayoutState
 
 # Finance checks these, oldest first; a payout above one approver's limit waits for a second.
-TO_CHECK_STATES = (PayoutState.REQUESTED.value, PayoutState.FIRST_APPROVED.value)
+TO_CHECK_STATES = (PayoutState.REQUESTED, PayoutState.FIRST_APPROVED)
 # The claim page shows the payouts of claims that are, or were, in payment.
-PAYOUT_CLAIM_STATES = (*PAYABLE_CLAIM_STATES, ClaimState.SETTLED.value)
+PAYOUT_CLAIM_STATES = (*PAYABLE_CLAIM_STATES, ClaimState.SETTLED)
 
 
 def mask_iban(iban: str) -> str:
@@ -125,7 +125,7 @@ def _rows(session: DbSession, query: Select[Payout], user: User, limit: Decimal)
             recorded_by_me=payout.requested_by_id == user.id,
             first_approved_by_me=payout.first_approved_by_id == user.id,
             # Above the limit the first approval only counts once; a second one is due.
-            needs_second_approval=payout.state == PayoutState.FIRST_APPROVED.value
+            needs_second_approval=payout.state == PayoutState.FIRST_APPROVED
             or payout.amount > limit,
         )
         for payout, number, code, requested_by, first_approved_by in rows
@@ -156,7 +156,7 @@ def returned_payouts(
     """Payouts the bank sent back: they wait for a new account."""
     query = (
         scope.select(Payout)
-        .where(Payout.state == PayoutState.RETURNED.value)
+        .where(Payout.state == PayoutState.RETURNED)
         .order_by(Payout.created_at, Payout.id)
         .limit(size)
     )
@@ -229,7 +229,7 @@ def batch_items(session: DbSession, batch_id: int) -> list[BatchItemRow]:
 
 def count_approved(session: DbSession, scope: Scope) -> int:
     """Approved payouts waiting for a batch (what a build would take)."""
-    return count_of(session, scope.select(Payout).where(Payout.state == PayoutState.APPROVED.value))
+    return count_of(session, scope.select(Payout).where(Payout.state == PayoutState.APPROVED))
 
 
 def check_execution_date(value: dt.date | None, today: dt.date) -> dt.date:
@@ -256,24 +256,20 @@ def finance_summary(session: DbSession, scope: Scope) -> FinanceSummary:
         session.execute(
             select(Payout.state, func.count())
             .where(*scope.criteria(Payout))
-            .where(
-                Payout.state.in_(
-                    [*TO_CHECK_STATES, PayoutState.RETURNED.value, PayoutState.APPROVED.value]
-                )
-            )
+            .where(Payout.state.in_([*TO_CHECK_STATES, PayoutState.RETURNED, PayoutState.APPROVED]))
             .group_by(Payout.state)
         ).all()
     )
     open_batches = count_of(
         session,
         scope.select(PaymentBatch).where(
-            PaymentBatch.state.in_([BatchState.OPEN.value, BatchState.APPROVED.value])
+            PaymentBatch.state.in_([BatchState.OPEN, BatchState.APPROVED])
         ),
     )
     return FinanceSummary(
         to_check=sum(by_state.get(state, 0) for state in TO_CHECK_STATES),
-        returned=by_state.get(PayoutState.RETURNED.value, 0),
-        approved=by_state.get(PayoutState.APPROVED.value, 0),
+        returned=by_state.get(PayoutState.RETURNED, 0),
+        approved=by_state.get(PayoutState.APPROVED, 0),
         open_batches=open_batches,
     )
 
@@ -328,7 +324,7 @@ def export_payouts(
     live_item = (
         select(PaymentBatchItem.payout_id, func.max(PaymentBatchItem.id).label("item_id"))
         .join(PaymentBatch, PaymentBatch.id == PaymentBatchItem.batch_id)
-        .where(PaymentBatch.state != BatchState.CANCELLED.value)
+        .where(PaymentBatch.state != BatchState.CANCELLED)
         .group_by(PaymentBatchItem.payout_id)
         .subquery()
     )
@@ -369,7 +365,7 @@ def export_payouts(
                     payout.invoice_date.isoformat(),
                     state_label(payout.state),
                     msg_id or "",
-                    yes_no[0] if payout.state == PayoutState.BOOKED.value else yes_no[1],
+                    yes_no[0] if payout.state == PayoutState.BOOKED else yes_no[1],
                 )
             ]
             for payout, number, code, msg_id in rows
@@ -423,7 +419,7 @@ def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
     sums = session.execute(
         select(Payout.claim_id, Payout.state, func.sum(Payout.amount))
         .where(*scope.criteria(Payout))
-        .where(Payout.state.in_([PayoutState.SENT.value, PayoutState.BOOKED.value]))
+        .where(Payout.state.in_([PayoutState.SENT, PayoutState.BOOKED]))
         .group_by(Payout.claim_id, Payout.state)
     ).all()
     paid: dict[int, Decimal] = {}
@@ -432,7 +428,7 @@ def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
         moment = granted_on.get(claim_id)
         if moment is None:
             continue
-        target = paid if state == PayoutState.BOOKED.value else sent
+        target = paid if state == PayoutState.BOOKED else sent
         year = _year_of(moment)
         target[year] = target.get(year, Decimal("0.00")) + Decimal(total)
     years = sorted(set(budgets) | set(paid) | set(sent), reverse=True)

@@ -83,7 +83,7 @@ class RecurringPayouts:
                         claim_id=claim.id,
                         measure_line_id=line.id,
                         kind=latest.kind,
-                        state=PayoutState.REQUESTED.value,
+                        state=PayoutState.REQUESTED,
                         payee_name=latest.payee_name,
                         payee_iban=latest.payee_iban,
                         payee_bic=latest.payee_bic,

@@ -145,7 +145,7 @@ class PayoutService(RemainderClosing):
             claim_id=claim.id,
             measure_line_id=line.id,
             kind=kind,
-            state=PayoutState.REQUESTED.value,
+            state=PayoutState.REQUESTED,
             payee_name=name,
             payee_iban=iban,
             payee_bic=bic,

@@ -19,7 +19,7 @@ from workflows.payments import BatchState, PayoutState
 # Ids per IN (...) list: a batch entry may carry thousands of EndToEndIds on its own.
 IN_LIMIT = 1000
 # Batches whose payouts have left: their items may appear on a statement.
-SENT_BATCHES = (BatchState.RELEASED.value, BatchState.BOOKED.value)
+SENT_BATCHES = (BatchState.RELEASED, BatchState.BOOKED)
 
 
 @dataclass
@@ -125,7 +125,7 @@ def fully_booked(session: DbSession, batch_ids: Iterable[int]) -> list[PaymentBa
             .where(
                 PaymentBatchItem.batch_id == PaymentBatch.id,
                 PaymentBatchItem.booked_entry_id.is_(None),
-                Payout.state == PayoutState.SENT.value,
+                Payout.state == PayoutState.SENT,
             )
             .exists()
         )
@@ -134,7 +134,7 @@ def fully_booked(session: DbSession, batch_ids: Iterable[int]) -> list[PaymentBa
                 select(PaymentBatch)
                 .where(
                     PaymentBatch.id.in_(part),
-                    PaymentBatch.state == BatchState.RELEASED.value,
+                    PaymentBatch.state == BatchState.RELEASED,
                     ~waiting,
                 )
                 .with_for_update()
