@@ -43,11 +43,13 @@ services:
 
 test: install services
 	$(BIN)/ruff check .
+	$(BIN)/mypy housing workflows workers
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy housing workflows workers
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache
