@@ -189,12 +189,7 @@ class _Run:
     def _locked(self, claim_id: int) -> Claim | None:
         """The claim, row-locked until this claim's commit: a second watch waits here and
         then finds the work done."""
-        return self.session.scalars(
-            select(Claim)
-            .where(Claim.id == claim_id)
-            .with_for_update(of=Claim)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        return Scope.system_scope().find_for_update(self.session, Claim, claim_id)
 
     # --- c. information terms that ran out ------------------------------------------
     def expire_information_terms(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.services import AuditTrail
+from housing.db import DbSession
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.catalogue import seed_catalogue
 from housing.organisations.models import (
@@ -56,6 +57,20 @@ def parse_bic(value: str | None, iban: str, field: str = "bic") -> str | None:
             raise InvalidInput(message, field_errors={field: [message]}) from None
     derived = IBAN(iban).bic
     return derived.compact if derived is not None else None
+
+
+def locked_budget(session: DbSession, organisation_id: int, year: int) -> Budget | None:
+    """The organisation's budget for `year`, locked until commit and read fresh.
+
+    The one way to lock a budget: a grant committing money, finance giving back what a
+    closed grant left and an administrator changing the amount wait for each other.
+    """
+    return session.scalars(
+        select(Budget)
+        .where(Budget.organisation_id == organisation_id, Budget.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
 
 
 @dataclass(frozen=True)
@@ -320,12 +335,7 @@ class RulesService:
         if errors:
             raise _refuse(errors)
         # Locked as a grant locks it: a grant committing money meanwhile waits, or we do.
-        budget = self.session.scalars(
-            select(Budget)
-            .where(Budget.organisation_id == organisation_id, Budget.year == year)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        budget = locked_budget(self.session, organisation_id, year)
         if budget is not None and value < budget.committed:
             raise _invalid(
                 "amount",
