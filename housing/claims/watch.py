@@ -37,6 +37,7 @@ from housing.claims.workflow import WorkflowService
 from housing.clock import AMSTERDAM, today, utcnow
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
+from housing.permissions import user_acts_for_office_holder
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows.awb import AtwCalendar
@@ -345,8 +346,7 @@ class _Run:
             User.active.is_(True),
             UserRole.role == role,
         ]
-        if claim.office_holder_user_id is not None:
-            criteria.append(User.id != claim.office_holder_user_id)
+        criteria.append(~user_acts_for_office_holder(User.id, claim.office_holder_id))
         return list(
             self.session.scalars(
                 select(User)
