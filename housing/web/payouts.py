@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from housing.claims.models import Claim, Document, DocumentKind
+from housing.claims.queries import loaded_claim
 from housing.db import db
 from housing.payments.models import PayoutKind, RemainderClosure
 from housing.payments.permissions import may_close_remainder
@@ -67,15 +67,7 @@ def payout_panel(claim: Claim) -> dict[str, Any] | None:
 
 
 def _claim_or_404(claim_id: int) -> Claim:
-    claim = db.session.scalars(
-        current_scope()
-        .select(Claim)
-        .where(Claim.id == claim_id)
-        .options(selectinload(Claim.lines), selectinload(Claim.office_holder))
-    ).one_or_none()
-    if claim is None:
-        abort(404)
-    return claim
+    return loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
 
 
 def _form(claim: Claim, kind: PayoutKind) -> PayoutForm:
