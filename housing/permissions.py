@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask import g, has_request_context
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select
 
 from housing.errors import DomainError
+from housing.organisations.models import OfficeHolder
 from workflows.rules import Actor, ClaimFacts, RuleViolation, check_own_claim
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ def actor_for(session: DbSession, user: User | None) -> Actor:
     cached = g.get("housing_actors") if has_request_context() else None
     if cached is not None and user.id in cached:
         return cached[user.id]  # type: ignore[no-any-return]
-    from housing.organisations.models import OfficeHolder
-
     holders = session.scalars(
         select(OfficeHolder.id).where(
             OfficeHolder.user_id == user.id,
@@ -67,3 +66,11 @@ def acts_for_office_holder(actor: Actor, claim: ClaimFacts) -> bool:
     except RuleViolation:
         return False
     return True
+
+
+def user_acts_for_office_holder(
+    user_id: SQLColumnExpression[int], office_holder_id: int
+) -> ColumnElement[bool]:
+    """`acts_for_office_holder` as SQL, for a query over users: the user is the office
+    holder, or acts for them (the office holders `actor_for` collects)."""
+    return exists().where(OfficeHolder.user_id == user_id, OfficeHolder.id == office_holder_id)

@@ -12,6 +12,7 @@ from housing.claims.models import Claim
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
+from housing.outbox.models import OutboxMessage
 from housing.payments.models import (
     ApprovalLimit,
     BankStatement,
@@ -106,6 +107,15 @@ def _notification(scope: Scope) -> list[ColumnElement[bool]]:
         Notification.organisation_id == scope.organisation_id,
         Notification.user_id == scope.user_id,
     ]
+
+
+# The outbox's messages carry notices for people: only the organisation's administrator
+# looks after them (retrying one that was parked as dead).
+@scope_rule(OutboxMessage)
+def _outbox_message(scope: Scope) -> list[ColumnElement[bool]]:
+    if Role.ADMIN in scope.roles:
+        return [OutboxMessage.organisation_id == scope.organisation_id]
+    return [false()]
 
 
 # A letter in the print queue carries the addressee's home address: only those who may

@@ -160,15 +160,9 @@ class BatchEvents(MethodView):
     def post(self, data: dict, batch_id: int):  # type: ignore[no-untyped-def]
         """Approve, release (a second finance user; repeated, it changes nothing) or cancel
         (with a reason, only before release)."""
-        service = BatchService(db.session)
-        scope, user = api_scope(), api_user()
-        if data["event"] == "approve":
-            batch = service.approve(scope, user, batch_id)
-        elif data["event"] == "release":
-            batch = service.release(scope, user, batch_id)
-        else:
-            batch = service.cancel(scope, user, batch_id, reason=data["reason"] or "")
-        return batch
+        return BatchService(db.session).fire(
+            api_scope(), api_user(), batch_id, data["event"], reason=data.get("reason")
+        )
 
 
 @blp.route("/batches/<int:batch_id>/file")

@@ -7,7 +7,7 @@ import io
 
 from flask import g, send_file
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -38,6 +38,7 @@ from housing.claims.drafting import DraftingService, LineInput, ScanInput
 from housing.claims.late_decisions import LateDecisionService
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, MeasureLine
+from housing.claims.queries import loaded_claim
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
@@ -74,12 +75,7 @@ def _dump(claim: Claim, today: dt.date) -> dict[str, object]:
 
 
 def _loaded(claim_id: int) -> Claim:
-    claim = db.session.scalars(
-        api_scope().select(Claim).where(Claim.id == claim_id).options(selectinload(Claim.lines))
-    ).one_or_none()
-    if claim is None:
-        abort(404, message="No such claim.")
-    return claim
+    return loaded_claim(db.session, api_scope(), claim_id)
 
 
 @blp.route("/claims")

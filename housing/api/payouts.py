@@ -8,13 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from sqlalchemy.orm import selectinload
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
 from housing.claims.models import Claim
+from housing.claims.queries import loaded_claim
 from housing.db import db
 from housing.payments import queries
 from housing.payments.models import Payout, RemainderClosure
@@ -142,11 +142,7 @@ class ClaimPayouts(MethodView):
     @blp.response(200, ClaimPayoutsSchema)
     def get(self, claim_id: int):  # type: ignore[no-untyped-def]
         """A claim's payouts, and what each measure line has left of its grant."""
-        claim = db.session.scalars(
-            api_scope().select(Claim).where(Claim.id == claim_id).options(selectinload(Claim.lines))
-        ).one_or_none()
-        if claim is None:
-            abort(404, message="No such claim.")
+        claim = loaded_claim(db.session, api_scope(), claim_id)
         unpaid = queries.unpaid_by_line(db.session, claim)
         return {
             "lines": [

@@ -27,6 +27,7 @@ from housing.deadlines.services import atw_calendar, awb_terms
 from housing.organisations.models import Organisation, OrganisationKind
 from housing.outbox.handlers import outbox_handler
 from housing.outbox.services import Outbox
+from housing.scoping import Scope
 from workflows import awb
 from workflows.rules import granted_total
 
@@ -167,12 +168,7 @@ def write_decision_letter(
     The decision row is locked and its letter looked for first: a retried or repeated
     request finds the letter and makes no second one.
     """
-    decision = session.scalars(
-        select(Decision)
-        .where(Decision.id == decision_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    decision = Scope.system_scope().find_for_update(session, Decision, decision_id)
     if decision is None:
         return None
     if decision.letter_document_id is not None:

@@ -38,6 +38,7 @@ from housing.clock import AMSTERDAM, today, utcnow
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
+from housing.permissions import user_acts_for_office_holder
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows.awb import AtwCalendar
@@ -190,12 +191,7 @@ class _Run:
     def _locked(self, claim_id: int) -> Claim | None:
         """The claim, row-locked until this claim's commit: a second watch waits here and
         then finds the work done."""
-        return self.session.scalars(
-            select(Claim)
-            .where(Claim.id == claim_id)
-            .with_for_update(of=Claim)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        return Scope.system_scope().find_for_update(self.session, Claim, claim_id)
 
     # --- c. information terms that ran out ------------------------------------------
     def expire_information_terms(self) -> None:
@@ -351,8 +347,7 @@ class _Run:
             User.active.is_(True),
             UserRole.role == role,
         ]
-        if claim.office_holder_user_id is not None:
-            criteria.append(User.id != claim.office_holder_user_id)
+        criteria.append(~user_acts_for_office_holder(User.id, claim.office_holder_id))
         return list(
             self.session.scalars(
                 select(User)

@@ -38,6 +38,7 @@ from housing.deadlines.services import awb_terms
 from housing.errors import InvalidInput
 from housing.money import invalid, parse_money
 from housing.organisations.models import Budget
+from housing.organisations.services import locked_budget
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from housing.workflow import fire
@@ -75,13 +76,6 @@ def _years_after(day: dt.date, years: int) -> dt.date:
 
 class WorkflowService(ClaimServiceBase):
     """Claim events by people and by the system, with their effects and audit."""
-
-    def _locked_budget(self, claim: Claim, year: int) -> Budget | None:
-        return self.session.scalars(
-            select(Budget)
-            .where(Budget.organisation_id == claim.organisation_id, Budget.year == year)
-            .with_for_update()
-        ).one_or_none()
 
     def _context(self, claim: Claim, event: ClaimEvent, budget: Budget | None) -> ClaimContext:
         organisation = claim.office_holder.organisation
@@ -150,7 +144,7 @@ class WorkflowService(ClaimServiceBase):
         budget = None
         if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
             # Locked before it is read: two grants cannot both spend the last euro.
-            budget = self._locked_budget(claim, self.today().year)
+            budget = locked_budget(self.session, claim.organisation_id, self.today().year)
         if claim_event is ClaimEvent.PROPOSE_DECISION:
             self._apply_proposal(claim, details)
         if claim_event is ClaimEvent.RECORD_ADVICE:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from housing.audit.services import AuditTrail
 from housing.clock import utcnow
 from housing.db import DbSession, db
-from housing.errors import Conflict, Forbidden, NotFound
+from housing.errors import Conflict, Forbidden
 from housing.logging import get_logger
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
@@ -159,14 +159,9 @@ class OutboxAdmin:
     def retry(self, scope: Scope, message_id: int) -> OutboxMessage:
         """Give a dead message of the organisation a new series of attempts; audited."""
         organisation_id = self._require_admin(scope)
-        message = self.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id == message_id, OutboxMessage.organisation_id == organisation_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if message is None:
-            raise NotFound(_l("No such message."))
+        message = scope.get_for_update(
+            self.session, OutboxMessage, message_id, missing=_l("No such message.")
+        )
         if message.status is not OutboxStatus.DEAD:
             # Another administrator retried it first, or it was never dead.
             raise Conflict(_l("This message is not parked as dead; there is nothing to retry."))

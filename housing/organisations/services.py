@@ -58,6 +58,20 @@ def parse_bic(value: str | None, iban: str, field: str = "bic") -> str | None:
     return derived.compact if derived is not None else None
 
 
+def locked_budget(session: DbSession, organisation_id: int, year: int) -> Budget | None:
+    """The organisation's budget for `year`, locked until commit and read fresh.
+
+    The one way to lock a budget: a grant committing money, finance giving back what a
+    closed grant left and an administrator changing the amount wait for each other.
+    """
+    return session.scalars(
+        select(Budget)
+        .where(Budget.organisation_id == organisation_id, Budget.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
 @dataclass(frozen=True)
 class OfficeHolderData:
     full_name: str
@@ -320,12 +334,7 @@ class RulesService:
         if errors:
             raise _refuse(errors)
         # Locked as a grant locks it: a grant committing money meanwhile waits, or we do.
-        budget = self.session.scalars(
-            select(Budget)
-            .where(Budget.organisation_id == organisation_id, Budget.year == year)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        budget = locked_budget(self.session, organisation_id, year)
         if budget is not None and value < budget.committed:
             raise _invalid(
                 "amount",

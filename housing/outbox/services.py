@@ -27,6 +27,7 @@ from housing.clock import utcnow
 from housing.db import DbSession
 from housing.logging import get_logger
 from housing.outbox.models import OutboxMessage, OutboxStatus
+from housing.scoping import Scope
 
 log = get_logger(__name__)
 
@@ -146,12 +147,7 @@ class OutboxConsumer:
         # Wait for the row lock rather than skip it: it is only ever held by short
         # transactions (a lease taken, a message marked done, the sweep), never while a
         # handler works, and skipping would drop a delivery for no reason.
-        return self.session.scalars(
-            select(OutboxMessage)
-            .where(OutboxMessage.id == message_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        return Scope.system_scope().find_for_update(self.session, OutboxMessage, message_id)
 
     def _take_lease(self, message_id: int) -> tuple[Outcome, dt.datetime | None]:
         message = self._locked(message_id)

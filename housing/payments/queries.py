@@ -55,8 +55,8 @@ def mask_iban(iban: str) -> str:
 
 
 # --- the claim page -----------------------------------------------------------------------
-def payout_kind_for(claim: Claim, user: User) -> PayoutKind | None:
-    """Who may send in a payout request for this claim, as `PayoutService.request` decides.
+def offered_payout_kind(claim: Claim, user: User) -> PayoutKind | None:
+    """The payout request the claim page offers this user, as `PayoutService.request` decides.
 
     Shown on the page only to offer the form; the service checks it again.
     """

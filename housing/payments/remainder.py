@@ -22,6 +22,7 @@ from housing.db import DbSession
 from housing.errors import Conflict
 from housing.money import invalid
 from housing.organisations.models import Budget
+from housing.organisations.services import locked_budget
 from housing.payments.claims_follow import follow_claims
 from housing.payments.models import (
     LIVE_STATES,
@@ -130,11 +131,7 @@ class RemainderClosing:
     def _locked_budget(self, organisation_id: int, year: int | None) -> Budget | None:
         if year is None:
             return None
-        return self.session.scalars(
-            select(Budget)
-            .where(Budget.organisation_id == organisation_id, Budget.year == year)
-            .with_for_update()
-        ).one_or_none()
+        return locked_budget(self.session, organisation_id, year)
 
     def _release(self, closure: RemainderClosure, amount: Decimal) -> Decimal:
         """Give back to the closure's budget year up to `amount` of what it committed."""

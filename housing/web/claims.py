@@ -39,6 +39,7 @@ from housing.claims.permissions import (
     may_see_scan,
     upload_kinds,
 )
+from housing.claims.queries import loaded_claim
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
@@ -186,14 +187,7 @@ def mine() -> ResponseReturnValue:
 @bp.route("/<int:claim_id>")
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def show(claim_id: int) -> ResponseReturnValue:
-    claim = db.session.scalars(
-        current_scope()
-        .select(Claim)
-        .where(Claim.id == claim_id)
-        .options(selectinload(Claim.lines), selectinload(Claim.office_holder))
-    ).one_or_none()
-    if claim is None:
-        abort(404)
+    claim = loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
     actor = actor_for(db.session, current_user)
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
         return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))

@@ -216,26 +216,25 @@ def batch_event(batch_id: int) -> ResponseReturnValue:
         _batch_or_404(batch_id)
         flash(_("Tick the box to confirm that the batch may be paid."), "error")
         return redirect(back, code=303)
-    service = BatchService(db.session)
-
-    def fire() -> str:
-        scope = current_scope()
-        if event == "approve":
-            service.approve(scope, current_user, batch_id)
-            return _("The batch is approved; a second finance user releases it.")
-        if event == "release":
-            released = service.release(scope, current_user, batch_id)
-            return _(
-                "The batch is released: %(n)d payments, %(total)s. Download the payment file"
-                " and send it to the bank.",
-                n=released.item_count,
-                total=format_currency(released.total, "EUR"),
-            )
-        service.cancel(scope, current_user, batch_id, reason=request.form.get("reason", ""))
-        return _("The batch is cancelled; its payouts wait for a next batch.")
-
     refusal_back_to(back)
-    return done(fire(), back)
+    batch = BatchService(db.session).fire(
+        current_scope(), current_user, batch_id, event, reason=request.form.get("reason")
+    )
+    return done(_batch_event_done(event, batch), back)
+
+
+def _batch_event_done(event: str, batch: PaymentBatch) -> str:
+    """What finance reads after the event went through."""
+    if event == "approve":
+        return _("The batch is approved; a second finance user releases it.")
+    if event == "release":
+        return _(
+            "The batch is released: %(n)d payments, %(total)s. Download the payment file"
+            " and send it to the bank.",
+            n=batch.item_count,
+            total=format_currency(batch.total, "EUR"),
+        )
+    return _("The batch is cancelled; its payouts wait for a next batch.")
 
 
 @bp.route("/batches/<int:batch_id>/file")

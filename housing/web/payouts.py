@@ -5,27 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from housing.claims.models import Claim, Document, DocumentKind
+from housing.claims.queries import loaded_claim
 from housing.db import db
 from housing.payments.models import PayoutKind, RemainderClosure
+from housing.payments.permissions import may_close_remainder
 from housing.payments.queries import (
     PAYOUT_CLAIM_STATES,
     claim_payouts,
     mask_iban,
-    payout_kind_for,
+    offered_payout_kind,
     unpaid_by_line,
 )
 from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutService
-from housing.permissions import actor_for, acts_for_office_holder
+from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.formtools import done, refusal_back_to, refusal_on_form
@@ -56,26 +57,17 @@ def payout_panel(claim: Claim) -> dict[str, Any] | None:
         "unpaid": unpaid_by_line(db.session, claim),
         "payouts": [(payout, lines.get(payout.measure_line_id)) for payout in payouts],
         # Nothing more is requested once finance closed what was left.
-        "kind": None if closure else payout_kind_for(claim, current_user),
+        "kind": None if closure else offered_payout_kind(claim, current_user),
         "closure": closure,
         # Offered to finance; the service checks it again (and the payouts under way).
         "may_close": closure is None
         and claim.state in PAYABLE_CLAIM_STATES
-        and Role.FINANCE in current_user.roles
-        and not acts_for_office_holder(actor_for(db.session, current_user), claim),
+        and may_close_remainder(actor_for(db.session, current_user), claim) is None,
     }
 
 
 def _claim_or_404(claim_id: int) -> Claim:
-    claim = db.session.scalars(
-        current_scope()
-        .select(Claim)
-        .where(Claim.id == claim_id)
-        .options(selectinload(Claim.lines), selectinload(Claim.office_holder))
-    ).one_or_none()
-    if claim is None:
-        abort(404)
-    return claim
+    return loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
 
 
 def _form(claim: Claim, kind: PayoutKind) -> PayoutForm:
@@ -114,7 +106,7 @@ def _form(claim: Claim, kind: PayoutKind) -> PayoutForm:
 def new(claim_id: int) -> ResponseReturnValue:
     """Send in a receipt or record an invoice; a refusal is shown on the form, unsaved."""
     claim = _claim_or_404(claim_id)
-    kind = payout_kind_for(claim, current_user)
+    kind = offered_payout_kind(claim, current_user)
     if kind is None:
         flash(
             _(
