@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from flask import Flask
@@ -40,7 +40,7 @@ def command_unit_of_work(command: F) -> F:
         except DomainError as exc:
             raise click.ClickException(_described(exc)) from exc
 
-    return with_appcontext(run)  # type: ignore[return-value]
+    return cast(F, with_appcontext(run))  # wraps keeps the command's signature
 
 
 def _described(exc: DomainError) -> str:
@@ -308,7 +308,7 @@ def list_holidays(year: int | None) -> None:
 @click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
 @click.argument("description")
 @command_unit_of_work
-def add_holiday(day, description: str) -> None:  # type: ignore[no-untyped-def]
+def add_holiday(day: dt.datetime, description: str) -> None:
     """Equate DAY (yyyy-mm-dd) with a holiday, as a royal decree did; cite it in DESCRIPTION."""
     from housing.deadlines.services import add_equated_day
 

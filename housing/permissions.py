@@ -42,7 +42,7 @@ def actor_for(session: DbSession, user: User | None) -> Actor:
         return Actor.system()
     cached = g.get("housing_actors") if has_request_context() else None
     if cached is not None and user.id in cached:
-        return cached[user.id]  # type: ignore[no-any-return]
+        return cached[user.id]
     holders = session.scalars(
         select(OfficeHolder.id).where(
             OfficeHolder.user_id == user.id,

@@ -130,4 +130,4 @@ class Scope:
 
 
 def _primary_key(model: type[Any]) -> ColumnElement[Any]:
-    return model.__mapper__.primary_key[0]  # type: ignore[no-any-return]
+    return model.__mapper__.primary_key[0]

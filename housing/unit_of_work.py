@@ -49,7 +49,7 @@ class UnitOfWorkFlask(Flask):
     commit: it may read, and what it wrote would not be saved.
     """
 
-    def dispatch_request(self) -> Response:  # type: ignore[override]
+    def dispatch_request(self) -> Response:
         response = self.make_response(super().dispatch_request())
         if response.status_code < 400:
             db.session.commit()

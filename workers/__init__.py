@@ -36,7 +36,7 @@ def celery_init_app(app: Flask) -> Celery:
     """The Flask–Celery integration of pallets' examples/celery: tasks run in an app context,
     each as one unit of work (committed when it returns, rolled back when it raises)."""
 
-    class FlaskTask(Task):  # type: ignore[misc]
+    class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             # Leaving the app context removes the session: the next task starts afresh.
             with app.app_context(), unit_of_work():

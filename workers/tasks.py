@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from celery import shared_task
+from celery import Task, shared_task
 from flask import current_app
 
 from housing.db import db
@@ -25,7 +25,7 @@ def health() -> dict[str, bool]:
 
 
 @shared_task(name="workers.tasks.heartbeat", bind=True)
-def heartbeat(self) -> str:  # type: ignore[no-untyped-def]
+def heartbeat(self: Task) -> str:
     """Record that this worker is alive."""
     worker = self.request.hostname or "unknown"
     record_heartbeat(worker)
@@ -50,8 +50,7 @@ def sweep_outbox() -> int:
     """Hand over what is still pending: after a broker outage or a lost worker."""
     from workers import publish
 
-    # current_app is werkzeug's LocalProxy, which flask's stubs type as Flask itself.
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
     return OutboxSweep(db.session).dispatch_due(lambda message_id: publish(app, message_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from flask import g, request
 from flask_smorest import abort
@@ -50,7 +50,8 @@ def token_required(*roles: Role) -> Callable[[F], F]:
                 abort(403, message="Your role does not allow this.")
             return view(*args, **kwargs)
 
-        wrapped.required_roles = frozenset(roles) if roles else frozenset(Role)  # type: ignore[attr-defined]
-        return wrapped  # type: ignore[return-value]
+        required = frozenset(roles) if roles else frozenset(Role)
+        wrapped.required_roles = required  # type: ignore[attr-defined]  # mypy: no function attributes
+        return cast(F, wrapped)  # wraps keeps the view's signature
 
     return decorate

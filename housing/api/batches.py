@@ -7,12 +7,14 @@ Building a batch is a job, as in the UI: `POST /batches` answers 202 with the jo
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from typing import Any
 
-from flask import send_file, url_for
+from flask import Response, send_file, url_for
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
@@ -87,7 +89,7 @@ class Batches(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, BatchSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(self, pagination_parameters: PaginationParameters) -> Sequence[PaymentBatch]:
         """The organisation's payment batches, the newest first."""
         query = api_scope().select(PaymentBatch)
         ordered = query.order_by(PaymentBatch.created_at.desc(), PaymentBatch.id.desc())
@@ -98,7 +100,7 @@ class Batches(MethodView):
     @blp.arguments(BatchBuildSchema)
     @blp.response(202, BatchBuildJobSchema)
     @blp.alt_response(409, description="There are no approved payouts to pay.")
-    def post(self, data: dict):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Build a batch of every approved payout: starts a job and answers at once."""
         scope = api_scope()
         execution_date = queries.check_execution_date(
@@ -144,7 +146,7 @@ class BatchItem(MethodView):
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
     @blp.response(200, BatchDetailSchema)
-    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+    def get(self, batch_id: int) -> dict[str, Any]:
         """One batch with its payments (end-to-end id, payee, amount, state)."""
         return _batch_detail(batch_id)
 
@@ -157,7 +159,7 @@ class BatchEvents(MethodView):
     @blp.response(200, BatchSchema)
     @blp.alt_response(403, description="Dual control: who approved it does not release it.")
     @blp.alt_response(409, description="Not possible in the batch's state.")
-    def post(self, data: dict, batch_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], batch_id: int) -> PaymentBatch:
         """Approve, release (a second finance user; repeated, it changes nothing) or cancel
         (with a reason, only before release)."""
         return BatchService(db.session).fire(
@@ -171,7 +173,7 @@ class BatchFile(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, description="The frozen pain.001 (application/xml), byte for byte.")
     @blp.alt_response(409, description="The batch is not released yet.")
-    def get(self, batch_id: int):  # type: ignore[no-untyped-def]
+    def get(self, batch_id: int) -> Response:
         """The payment file of a released batch; every download gives the same bytes."""
         found = api_scope().get(db.session, PaymentBatch, batch_id)
         if found is None:

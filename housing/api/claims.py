@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
+from typing import Any
 
-from flask import g, send_file
+from flask import Response, g, send_file
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
@@ -85,7 +89,9 @@ class Claims(MethodView):
     @blp.arguments(ClaimFilterSchema, location="query")
     @blp.response(200, ClaimSchema(many=True))
     @blp.paginate()
-    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(
+        self, filters: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, object]]:
         """Claims you may see, nearest decision deadline first."""
         query = api_scope().select(Claim)
         if "state" in filters:
@@ -105,7 +111,7 @@ class Claims(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ClaimCreateSchema)
     @blp.response(201, ClaimSchema)
-    def post(self, data: dict):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any]) -> dict[str, object]:
         """Start a draft claim for one of your homes."""
         service = DraftingService(db.session)
         claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
@@ -117,7 +123,7 @@ class ClaimItem(MethodView):
     @token_required(*CLAIM_ROLES)
     @blp.doc(security=SECURITY)
     @blp.response(200, ClaimDetailSchema)
-    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+    def get(self, claim_id: int) -> dict[str, object]:
         """One claim with its history and deadline; the read is logged."""
         claim = _loaded(claim_id)
         history = db.session.scalars(
@@ -153,7 +159,7 @@ class Homes(MethodView):
     @token_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
     @blp.doc(security=SECURITY)
     @blp.response(200, HomeSchema(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> Sequence[Home]:
         """The homes you may see: an applicant their own, to start a claim for one."""
         return db.session.scalars(
             api_scope().select(Home).join(OfficeHolder).order_by(OfficeHolder.id, Home.id)
@@ -165,7 +171,7 @@ class ClaimCatalogue(MethodView):
     @token_required(*CLAIM_ROLES)
     @blp.doc(security=SECURITY)
     @blp.response(200, CatalogueItemSchema(many=True))
-    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+    def get(self, claim_id: int) -> Sequence[MeasureCatalogue]:
         """The measures this claim can request: its organisation's, under its regime."""
         claim = _loaded(claim_id)
         return db.session.scalars(
@@ -185,7 +191,7 @@ class ClaimLines(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(MeasureLineInSchema)
     @blp.response(201, MeasureLineSchema)
-    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], claim_id: int) -> MeasureLine:
         """Add a requested measure to a draft claim."""
         line: MeasureLine = DraftingService(db.session).add_line(
             api_scope(), api_user(), claim_id, LineInput(**data)
@@ -200,7 +206,7 @@ class ClaimEvents(MethodView):
     @blp.arguments(ClaimEventSchema)
     @blp.response(200, ClaimSchema)
     @blp.alt_response(409, description="The event is not possible in the claim's state.")
-    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Fire a workflow event, e.g. {"event": "submit"}; one transaction with its audit."""
         service = WorkflowService(db.session)
         claim = service.fire(
@@ -219,7 +225,7 @@ class ClaimDocuments(MethodView):
     @token_required(*CLAIM_ROLES)
     @blp.doc(security=SECURITY)
     @blp.response(200, DocumentSchema(many=True))
-    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+    def get(self, claim_id: int) -> Sequence[Document]:
         """The documents of a claim (their metadata; the bytes one by one)."""
         claim = _loaded(claim_id)
         return db.session.scalars(
@@ -231,7 +237,7 @@ class ClaimDocuments(MethodView):
     @blp.arguments(DocumentUploadFormSchema, location="form")
     @blp.arguments(DocumentUploadFileSchema, location="files")
     @blp.response(201, DocumentSchema)
-    def post(self, form: dict, files: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, form: dict[str, Any], files: dict[str, FileStorage], claim_id: int) -> Document:
         """Add a PDF, JPEG or PNG (checked by content) to a claim."""
         sent = files["file"]
         document = DraftingService(db.session).upload(
@@ -250,7 +256,7 @@ class ClaimDocument(MethodView):
     @token_required(*CLAIM_ROLES)
     @blp.doc(security=SECURITY)
     @blp.response(200, description="The document's bytes.")
-    def get(self, claim_id: int, document_id: int):  # type: ignore[no-untyped-def]
+    def get(self, claim_id: int, document_id: int) -> Response:
         """Download a document you may read; the download is logged."""
         document, data = DraftingService(db.session).read_document(
             api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
@@ -270,7 +276,7 @@ class ClaimScan(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(ScanInSchema)
     @blp.response(200, ScanSchema)
-    def put(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def put(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Record the woningscan: the applicant in a draft, the assessor during assessment."""
         scan = DraftingService(db.session).record_scan(
             api_scope(), api_user(), claim_id, ScanInput(**data)
@@ -289,7 +295,7 @@ class ClaimDefaultNotice(MethodView):
     @blp.arguments(DefaultNoticeInSchema)
     @blp.response(201, DefaultNoticeSchema)
     @blp.alt_response(409, description="Already recorded, or the claim is no longer open.")
-    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Give (applicant) or record (staff) a notice of default for a late decision."""
         service = LateDecisionService(db.session)
         notice = service.record_default_notice(
@@ -308,7 +314,7 @@ class ClaimPenalty(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(201, PenaltyDecisionSchema)
     @blp.alt_response(409, description="No notice, still running, or already fixed.")
-    def post(self, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, claim_id: int) -> dict[str, object]:
         """Fix the penalty for a late decision by decision (art. 4:18 Awb), with its letter."""
         service = LateDecisionService(db.session)
         decision = service.decide_penalty(api_scope(), api_user(), claim_id)

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from housing.api.auth import api_scope, token_required
 from housing.db import db
-from housing.jobs.models import JobStatus
+from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobService
 
 blp = Blueprint("api_jobs", __name__, url_prefix="/api/v1", description="Jobs")
@@ -33,6 +33,6 @@ class JobItem(MethodView):
     @token_required()
     @blp.doc(security=SECURITY)
     @blp.response(200, JobSchema)
-    def get(self, job_id: int):  # type: ignore[no-untyped-def]
+    def get(self, job_id: int) -> Job:
         """One job: poll it until `status` is succeeded or failed."""
         return JobService(db.session).get(api_scope(), job_id)

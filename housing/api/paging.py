@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypeVar
 
+from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import Select, func, select
 
 from housing.db import db
 
+Row = TypeVar("Row")
 
-def page_of(query: Select[Any], pagination_parameters: Any) -> Sequence[Any]:
+
+def page_of(query: Select[Row], pagination_parameters: PaginationParameters) -> Sequence[Row]:
     """The rows of `query` (already ordered) on the requested page; records the total."""
     pagination_parameters.item_count = (
         db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

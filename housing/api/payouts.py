@@ -9,6 +9,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
@@ -140,7 +141,7 @@ class ClaimPayouts(MethodView):
     @token_required(*PAYOUT_READERS)
     @blp.doc(security=SECURITY)
     @blp.response(200, ClaimPayoutsSchema)
-    def get(self, claim_id: int):  # type: ignore[no-untyped-def]
+    def get(self, claim_id: int) -> dict[str, Any]:
         """A claim's payouts, and what each measure line has left of its grant."""
         claim = loaded_claim(db.session, api_scope(), claim_id)
         unpaid = queries.unpaid_by_line(db.session, claim)
@@ -167,7 +168,7 @@ class ClaimPayouts(MethodView):
     @blp.arguments(PayoutInSchema)
     @blp.response(201, PayoutSchema)
     @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
-    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], claim_id: int) -> dict[str, Any]:
         """Send in a receipt (regime A, the applicant) or a supplier invoice (B, assessor)."""
         payout = PayoutService(db.session).request(
             api_scope(), api_user(), claim_id, PayoutInput(**data)
@@ -194,7 +195,7 @@ class CloseRemainder(MethodView):
     @blp.alt_response(
         409, description="Not granted, closed already, or payouts not decided or not sent."
     )
-    def post(self, data: dict, claim_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], claim_id: int) -> dict[str, Any]:
         """Close what is left of the grant, with a reason: nothing more is paid.
 
         What no payout stands for goes back to the budget of the grant's year; the claim
@@ -215,7 +216,9 @@ class Payouts(MethodView):
     @blp.arguments(PayoutFilterSchema, location="query")
     @blp.response(200, PayoutSchema(many=True))
     @blp.paginate()
-    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(
+        self, filters: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """Payouts you may see, the oldest first; filter by `state` or `claim_id`."""
         query = api_scope().select(Payout)
         if "state" in filters:
@@ -234,7 +237,7 @@ class PayoutEvents(MethodView):
     @blp.response(200, PayoutSchema)
     @blp.alt_response(403, description="Dual control or the approval limit refuses it.")
     @blp.alt_response(409, description="Not possible in the payout's state.")
-    def post(self, data: dict, payout_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], payout_id: int) -> dict[str, Any]:
         """Approve, reject (with a reason), cancel (with a reason), or correct a return.
 
         Above your approval limit an approval is the first of two (`first_approved`).

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from flask_smorest.pagination import PaginationParameters
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
@@ -32,7 +35,7 @@ class Me(MethodView):
     @token_required()
     @blp.doc(security=SECURITY)
     @blp.response(200, MeSchema)
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> dict[str, Any]:
         """The user the token belongs to."""
         user = api_user()
         return {
@@ -51,7 +54,7 @@ class Organisations(MethodView):
     @token_required(Role.ADMIN)
     @blp.doc(security=SECURITY)
     @blp.response(200, OrganisationSchema(many=True))
-    def get(self):  # type: ignore[no-untyped-def]
+    def get(self) -> Sequence[Organisation]:
         """Organisations the administrator manages (their own)."""
         return db.session.scalars(
             api_scope().select(Organisation).order_by(Organisation.name)
@@ -63,7 +66,7 @@ class OrganisationItem(MethodView):
     @token_required(Role.ADMIN)
     @blp.doc(security=SECURITY)
     @blp.response(200, OrganisationSchema)
-    def get(self, organisation_id: int):  # type: ignore[no-untyped-def]
+    def get(self, organisation_id: int) -> Organisation:
         """One organisation."""
         found = api_scope().get(db.session, Organisation, organisation_id)
         if found is None:
@@ -74,7 +77,7 @@ class OrganisationItem(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(OrganisationPatchSchema)
     @blp.response(200, OrganisationSchema)
-    def patch(self, changes: dict, organisation_id: int):  # type: ignore[no-untyped-def]
+    def patch(self, changes: dict[str, Any], organisation_id: int) -> Organisation:
         """Change the name, IBAN or BIC."""
         scope = api_scope()
         found = scope.get(db.session, Organisation, organisation_id)
@@ -96,7 +99,7 @@ class OfficeHolders(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, OfficeHolderSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(self, pagination_parameters: PaginationParameters) -> Sequence[OfficeHolder]:
         """Office holders of the organisation, a page at a time."""
         query = api_scope().select(OfficeHolder)
         return page_of(
@@ -107,7 +110,7 @@ class OfficeHolders(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(OfficeHolderSchema)
     @blp.response(201, OfficeHolderSchema)
-    def post(self, data: dict):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any]) -> OfficeHolder:
         """Add an office holder."""
         holder = OrganisationService(db.session).create_office_holder(
             api_scope(), OfficeHolderData(**data)
@@ -120,7 +123,7 @@ class OfficeHolderItem(MethodView):
     @token_required(Role.ADMIN)
     @blp.doc(security=SECURITY)
     @blp.response(200, OfficeHolderSchema)
-    def get(self, holder_id: int):  # type: ignore[no-untyped-def]
+    def get(self, holder_id: int) -> OfficeHolder:
         """One office holder."""
         found = api_scope().get(db.session, OfficeHolder, holder_id)
         if found is None:
@@ -131,7 +134,7 @@ class OfficeHolderItem(MethodView):
     @blp.doc(security=SECURITY)
     @blp.arguments(OfficeHolderPatchSchema)
     @blp.response(200, OfficeHolderSchema)
-    def patch(self, changes: dict, holder_id: int):  # type: ignore[no-untyped-def]
+    def patch(self, changes: dict[str, Any], holder_id: int) -> OfficeHolder:
         """Change some fields of an office holder."""
         scope = api_scope()
         found = scope.get(db.session, OfficeHolder, holder_id)

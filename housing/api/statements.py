@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
+from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
+from werkzeug.datastructures import FileStorage
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
@@ -99,7 +102,7 @@ class Statements(MethodView):
     @blp.doc(security=SECURITY)
     @blp.response(200, BankStatementSchema(many=True))
     @blp.paginate()
-    def get(self, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(self, pagination_parameters: PaginationParameters) -> Sequence[BankStatement]:
         """Imported bank statements, the newest first."""
         query = api_scope().select(BankStatement)
         ordered = query.order_by(BankStatement.created_at.desc(), BankStatement.id.desc())
@@ -110,7 +113,7 @@ class Statements(MethodView):
     @blp.arguments(StatementUploadSchema, location="files")
     @blp.response(202, StatementImportJobSchema)
     @blp.alt_response(422, description="No file, an empty one, or not XML.")
-    def post(self, files: dict):  # type: ignore[no-untyped-def]
+    def post(self, files: dict[str, FileStorage]) -> dict[str, Any]:
         """Upload a camt.053: starts the import job and answers at once.
 
         The job validates the file (schema, size, no declarations); a refused file fails
@@ -135,7 +138,9 @@ class StatementEntries(MethodView):
     @blp.arguments(StatementEntryFilterSchema, location="query")
     @blp.response(200, StatementEntrySchema(many=True))
     @blp.paginate()
-    def get(self, filters: dict, pagination_parameters):  # type: ignore[no-untyped-def]
+    def get(
+        self, filters: dict[str, Any], pagination_parameters: PaginationParameters
+    ) -> list[dict[str, Any]]:
         """The review queue: unmatched entries and flagged second debits, oldest first."""
         query = statement_queries.review_query(api_scope(), filters.get("status"))
         review = ReviewQueue(db.session)
@@ -150,7 +155,7 @@ class StatementEntryMatch(MethodView):
     @blp.arguments(MatchSchema)
     @blp.response(200, StatementEntrySchema)
     @blp.alt_response(409, description="Not waiting to be matched, or the payout is not sent.")
-    def post(self, data: dict, entry_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], entry_id: int) -> dict[str, Any]:
         """Book a sent payout against an unmatched debit of the same amount (audited)."""
         review = ReviewQueue(db.session)
         entry = review.match_by_hand(
@@ -166,7 +171,7 @@ class StatementEntryDismiss(MethodView):
     @blp.arguments(DismissSchema)
     @blp.response(200, StatementEntrySchema)
     @blp.alt_response(409, description="The entry is not in the review queue.")
-    def post(self, data: dict, entry_id: int):  # type: ignore[no-untyped-def]
+    def post(self, data: dict[str, Any], entry_id: int) -> dict[str, Any]:
         """Close an entry that is not ours to book, with the reason (audited)."""
         review = ReviewQueue(db.session)
         entry = review.dismiss(api_scope(), api_user(), entry_id, data["reason"])

@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask_babel import LazyString, force_locale
 from flask_babel import gettext as _
@@ -370,8 +370,10 @@ class JobRunner:
         query = update(Job).where(Job.id == job_id, Job.status.not_in(list(FINISHED)))
         if attempt is not None:
             query = query.where(Job.attempts == attempt)
-        result_of: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-            query.values(**values).execution_options(synchronize_session=False)
+        # An UPDATE returns a CursorResult; Session.execute is typed for any statement.
+        result_of = cast(
+            "CursorResult[Any]",
+            session.execute(query.values(**values).execution_options(synchronize_session=False)),
         )
         return bool(result_of.rowcount)
 

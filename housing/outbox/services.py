@@ -98,8 +98,7 @@ class Outbox:
 def _announce_committed(session: Session) -> None:
     ids = session.info.pop(_NEW_IDS, None)
     if ids and has_app_context():
-        # current_app is werkzeug's LocalProxy, which flask's stubs type as Flask itself.
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # a LocalProxy
         outbox_committed.send(app, ids=tuple(ids))
 
 

@@ -123,7 +123,7 @@ class BatchFile:
     created_at: datetime
     execution_date: date
     debtor: Debtor
-    transfers: tuple[Transfer, ...]
+    transfers: Sequence[Transfer]  # a list is accepted, and kept as a tuple
     version: PainVersion = DEFAULT_VERSION
 
     def __post_init__(self) -> None:

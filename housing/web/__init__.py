@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_talisman import Talisman
@@ -94,7 +94,7 @@ def register_web(app: Flask) -> None:
     )
 
     @app.after_request
-    def no_caching_of_personal_pages(response):  # type: ignore[no-untyped-def]
+    def no_caching_of_personal_pages(response: Response) -> Response:
         # Pages show sensitive data; a shared computer's cache must not keep them.
         if not request.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")

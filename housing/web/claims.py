@@ -84,7 +84,7 @@ WIZARD_TITLES = {
 }
 
 
-def clock_of(claim: Claim, today):  # type: ignore[no-untyped-def]
+def clock_of(claim: Claim, today: dt.date) -> awb.ClockStatus | None:
     if claim.decision_deadline is None:
         return None
     return awb.clock_status(

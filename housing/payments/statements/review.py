@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -57,7 +56,7 @@ class ReviewQueue:
         )
         if limit is not None:
             query = query.limit(limit)
-        return cast(Sequence[StatementEntry], self.session.scalars(query).all())
+        return self.session.scalars(query).all()
 
     def open_amount(self, entry: StatementEntry) -> Decimal:
         """What of the entry is not yet booked against a payout."""
