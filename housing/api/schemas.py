@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -53,7 +55,7 @@ class OfficeHolderSchema(Schema):
     eligible_by_default = fields.Bool(dump_only=True)
 
     @validates_schema
-    def term_in_order(self, data: dict, **kwargs: object) -> None:
+    def term_in_order(self, data: dict[str, Any], **kwargs: object) -> None:
         start, end = data.get("term_start"), data.get("term_end")
         if start and end and end < start:
             raise ValidationError("The term cannot end before it starts.", "term_end")

@@ -30,10 +30,11 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import Channel, Language
-from housing.claims.models import Regime
-from housing.deadlines.services import FIRST_YEAR, LAST_YEAR
+from housing.deadlines.services import LAST_YEAR
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
+from workflows.awb import FIRST_YEAR
+from workflows.rules import Regime
 
 ROLE_LABELS = {
     Role.APPLICANT: _l("Applicant"),
