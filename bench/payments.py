@@ -212,10 +212,10 @@ def report_batch(app, count: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def report_statement(app, count: int) -> None:  # type: ignore[no-untyped-def]
+    from housing import services
     from housing.db import db
     from housing.payments.models import PaymentBatch, PaymentBatchItem, Payout
     from housing.payments.simulated_bank import PaidBatch, PaidTransfer, statement
-    from housing.payments.statements import StatementImport
 
     print(f"statement of {count:,} entries:")
     org, (first, second) = seed(count, "sent")
@@ -277,7 +277,7 @@ def report_statement(app, count: int) -> None:  # type: ignore[no-untyped-def]
         ],
     )
     started = time.perf_counter()
-    report = StatementImport(session).import_file(org.id, first.id, data)
+    report = services.statement_import(session).import_file(org.id, first.id, data)
     session.commit()
     elapsed = time.perf_counter() - started
     print(f"  import and match ({len(data) / 1e6:.0f} MB): {elapsed:.1f}s; {report}")

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 
 from housing.accounts.models import User
 from housing.accounts.services import normalise_email
+from housing.clock import today
 from housing.db import db
 from housing.errors import DomainError
 from housing.organisations.accounts import AccountAdministration
@@ -239,7 +240,7 @@ def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str
     data = statement(
         account_iban=organisation.iban,
         statement_id=f"DEMO-{batch.msg_id}" + ("-RETOUR" if later else ""),
-        booked_on=batch.execution_date or dt.date.today(),
+        booked_on=batch.execution_date or today(),
         opening_balance=previous.closing_balance if previous else Decimal("250000.00"),
         batches=[] if later else [PaidBatch(batch.msg_id, batch.pmt_inf_id, transfers)],
         sequence=(previous.sequence_number or 0) + 1 if previous else 1,
@@ -295,11 +296,9 @@ def holidays() -> None:
 @command_unit_of_work
 def list_holidays(year: int | None) -> None:
     """Show the Atw holidays and equated days of a year (default: this year)."""
-    import datetime as dt
-
     from housing.deadlines.services import atw_calendar
 
-    year = year or dt.date.today().year
+    year = year or today().year
     for day, name in atw_calendar(db.session).holidays(year).items():
         click.echo(f"{day.isoformat()} {day.strftime('%a')}  {name}")
 

@@ -1,7 +1,8 @@
 """Settings read from the environment, with safe development defaults.
 
 Nothing is read at import time: `Settings.from_env()` is called by the app factory, so
-tests and commands can pass their own environment.
+tests and commands can pass their own environment. This is the one module of `housing`
+that reads the environment; everything else reads the app's config (`housing.services`).
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Settings:
     document_root: Path | None = None
     statement_upload_root: Path | None = None
     # The largest document and bank statement accepted, in bytes.
-    document_max_bytes: int = 20 * 1024 * 1024
+    document_max_bytes: int = 10 * 1024 * 1024
     # 50,000 entries with full details (about 1.5 kB each) and room to spare.
     statement_max_bytes: int = 200 * 1024 * 1024
     # The camt.053 schema to validate statements with (a file, or a folder holding it);
@@ -110,7 +111,7 @@ class Settings:
             mail_port = int(env.get("MAIL_PORT", "25"))
             lease = int(env.get("OUTBOX_LEASE_SECONDS", "300"))
             max_attempts = int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))
-            document_max = int(env.get("DOCUMENT_MAX_BYTES", str(20 * 1024 * 1024)))
+            document_max = int(env.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
             statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
         except ValueError as exc:
             raise ConfigurationError(

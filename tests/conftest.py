@@ -101,6 +101,10 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tmp = tmp_path_factory.mktemp("instance")
     os.environ["HOUSING_INSTANCE_PATH"] = str(tmp)
     application = create_app(make_test_config(database_url, tmp))
+    # Builders keep documents where the app's pages read them: its DOCUMENT_ROOT.
+    from tests.builders.claims import World
+
+    World.app_config = application.config
     with application.app_context():
         from flask_migrate import upgrade
 
@@ -108,6 +112,15 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     yield application
     with application.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture
+def document_root(app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own document folder as the app's DOCUMENT_ROOT: the pages, the API, the
+    outbox handlers and the builders' World (made after this fixture) keep documents there."""
+    root = tmp_path / "documents"
+    monkeypatch.setitem(app.config, "DOCUMENT_ROOT", str(root))
+    return root
 
 
 @pytest.fixture

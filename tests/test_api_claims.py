@@ -170,10 +170,9 @@ def test_the_list_filters_and_its_query_count_does_not_grow(client, session, cou
     assert_problem(client.get("/api/v1/claims?state=bogus", headers=assessor), 422)
 
 
-def test_documents_through_the_api(client, session, tmp_path, monkeypatch):
+def test_documents_through_the_api(client, session, document_root):
     import io
 
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
     world = World(session)
     claim = world.draft()
     claim_id = claim.id

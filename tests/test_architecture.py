@@ -54,8 +54,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("housing.claims",),
     # Above the claims: delivering the news they ask for, paying what they granted.
     ("housing.notifications", "housing.payments"),
-    # What assembles the areas: every model and rule, the demonstration data.
-    ("housing.scope_rules", "housing.models", "housing.demo"),
+    # What assembles the areas: every model and rule, the services built from the app's
+    # settings (they build on claims, notifications and payments), the demonstration data.
+    ("housing.scope_rules", "housing.models", "housing.services", "housing.demo"),
     # The ways in: pages, the API, the command line and the app factory.
     ("housing.web", "housing.api", "housing.cli", "housing"),
 )
@@ -150,3 +151,25 @@ def test_no_application_module_is_over_600_lines():
     assert {path.split("/")[0] for path in counts} == set(APPLICATION_PACKAGES)
     too_long = {path: lines for path, lines in sorted(counts.items()) if lines > MAX_LINES}
     assert not too_long, f"split these by concern: {too_long}"
+
+
+def _reads_the_environment(node: ast.AST) -> bool:
+    # os.environ / os.getenv / os.putenv, and the bare names after `from os import ...`.
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        return node.value.id == "os" and node.attr in {"environ", "environb", "getenv", "putenv"}
+    if isinstance(node, ast.ImportFrom) and node.module == "os":
+        return any(alias.name in {"environ", "environb", "getenv"} for alias in node.names)
+    return False
+
+
+def test_only_the_settings_read_the_environment():
+    # Every path and limit is a Settings field: the rest of housing reads the app's config,
+    # so a test steers a service through app.config and never through the environment.
+    readers = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in application_modules("housing")
+        if path != ROOT / "housing" / "config.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _reads_the_environment(node)
+    ]
+    assert not readers, "read these from Settings (housing/config.py): " + ", ".join(readers)

@@ -380,20 +380,18 @@ def test_size_limit_is_checked_before_parsing() -> None:
 
 
 def test_the_default_xsd_ships_with_the_code_and_equals_the_shared_one() -> None:
-    assert resolve_xsd_path(environ={}) == DEFAULT_XSD_PATH
+    assert resolve_xsd_path() == DEFAULT_XSD_PATH
     assert DEFAULT_XSD_PATH.is_file()
     shared = PROJECT_ROOT.parent / "shared" / "iso20022" / "camt.053.001.02.xsd"
     if shared.is_file():  # beside the shared folder (a developer's machine): the same bytes
         assert shared.read_bytes() == DEFAULT_XSD_PATH.read_bytes()
 
 
-def test_missing_xsd_raises_never_skips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_xsd_raises_never_skips(tmp_path: Path) -> None:
     data = fixture("single_debit.xml")
-    with pytest.raises(CamtSchemaError, match="XSD is missing"):
+    # The operator learns which setting names the schema (tests/test_services.py: the app's).
+    with pytest.raises(CamtSchemaError, match=r"XSD is missing at .* \(set CAMT_XSD_PATH\)"):
         parse_statement(data, xsd_path=tmp_path / "absent.xsd")
-    monkeypatch.setenv("CAMT_XSD_PATH", str(tmp_path / "absent.xsd"))
-    with pytest.raises(CamtSchemaError, match="CAMT_XSD_PATH"):
-        parse_statement(data)
     # A deployment fault, so it must not pass for a bad upload.
     assert not issubclass(CamtSchemaError, ValueError)
 
@@ -405,11 +403,10 @@ def test_unreadable_xsd_raises(tmp_path: Path) -> None:
         parse_statement(fixture("single_debit.xml"), xsd_path=broken)
 
 
-def test_xsd_path_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_xsd_path_may_name_a_folder_holding_the_schema(tmp_path: Path) -> None:
     shutil.copy(DEFAULT_XSD_PATH, tmp_path / DEFAULT_XSD_PATH.name)
-    monkeypatch.setenv("CAMT_XSD_PATH", str(tmp_path))  # a directory holding the XSD
-    assert resolve_xsd_path() == tmp_path / DEFAULT_XSD_PATH.name
-    assert parse_statement(fixture("single_debit.xml")).statements
+    assert resolve_xsd_path(tmp_path) == tmp_path / DEFAULT_XSD_PATH.name
+    assert parse_statement(fixture("single_debit.xml"), xsd_path=tmp_path).statements
 
 
 # --- return reasons and signs ---------------------------------------------------------------

@@ -96,7 +96,7 @@ def test_the_worker_knows_the_letter_topic():
 def test_the_claim_page_and_the_api_say_the_letter_is_being_prepared(
     app, client, session, world, monkeypatch
 ):
-    world.serve_pages(monkeypatch, "housing.web.claims")
+    world.serve_pages(monkeypatch)
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
     page, headers = app.test_client(), bearer(session, world.applicant)

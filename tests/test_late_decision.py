@@ -180,7 +180,7 @@ def test_who_may_not_act_on_a_late_decision(world, session):
 
 
 def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, monkeypatch):
-    world.serve_pages(monkeypatch, "housing.web.claims")
+    world.serve_pages(monkeypatch)
     claim = late_claim(world)
     claim_path = f"/claims/{claim.id}"
     applicant, decider = app.test_client(), app.test_client()
@@ -205,7 +205,7 @@ def test_the_notice_and_the_penalty_through_the_claim_page(app, session, world, 
 
 
 def test_the_notice_and_the_penalty_through_the_api(client, session, world, monkeypatch):
-    world.serve_pages(monkeypatch, "housing.api.claims")
+    world.serve_pages(monkeypatch)
     claim = late_claim(world)
     headers = {user.id: bearer(session, user) for user in (world.applicant, world.decider)}
     response = client.post(

@@ -201,11 +201,10 @@ class TestNotices:
 
 
 @pytest.fixture
-def letter(session, world, tmp_path, monkeypatch):
+def letter(app, session, world, document_root):
     """A queued letter with its PDF, as the notification handler leaves it."""
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
     claim = world["claim"]
-    document = DocumentStore.default().add(
+    document = DocumentStore.from_config(app.config).add(
         session,
         claim,
         kind=DocumentKind.NOTICE_LETTER,

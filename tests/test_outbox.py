@@ -225,9 +225,8 @@ def test_news_reaches_each_in_their_language(app, session, smtp):
 
 
 def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
-    app, session, smtp, tmp_path, monkeypatch
+    app, session, smtp, document_root
 ):
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
     world = World(session)
     world.applicant.channel_preference = Channel.POST
     session.commit()
@@ -241,7 +240,11 @@ def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
     assert document.confidentiality.value == "secret"
     from tests.builders.letters import pdf_text
 
-    text = pdf_text(DocumentStore.default().read(document))
+    # Stored where the app's settings say, and read back from there.
+    assert [path.name for path in document_root.rglob("*") if path.is_file()] == [
+        document.storage_key
+    ]
+    text = pdf_text(DocumentStore.from_config(app.config).read(document))
     assert world.home.street in text and "Wij hebben uw aanvraag ontvangen" in text
     assert "niet hebt gekozen voor elektronische berichten" in text
 

@@ -36,9 +36,8 @@ from housing.payments.statements import (
     ImportRefused,
     ImportReport,
     StatementImport,
-    load_upload,
+    UploadStore,
     run_statement_import,
-    store_upload,
 )
 from housing.payments.statements import importer as statement_importer
 from housing.roles import Role
@@ -618,7 +617,7 @@ def committed_books(committed_worlds, engine) -> Iterator[Callable[[], dict[str,
 def start_and_run(app: Flask, engine: Engine, user_id: int, data: bytes) -> tuple[Job, str]:
     """Store the upload and start the job as the view would, then deliver it as a worker."""
     with app.app_context():
-        key = store_upload(data)
+        key = UploadStore.from_config(app.config).store(data)
         with Session(engine) as s:
             user = s.get(User, user_id)
             assert user is not None
@@ -670,8 +669,8 @@ def test_the_import_runs_as_a_job_and_reports_its_figures(app, engine, committed
         # A finance colleague sees the organisation's imports too.
         colleague = s.get(User, ids["colleague_id"])
         assert JobService(s).get(Scope.for_user(colleague), job.id).id == job.id
-    with app.app_context(), pytest.raises(FileNotFoundError):
-        load_upload(key)  # the bank's file is not kept once imported
+    with pytest.raises(FileNotFoundError):
+        UploadStore.from_config(app.config).load(key)  # the bank's file is not kept once imported
 
     refused, _ = start_and_run(app, engine, ids["finance_id"], fixture("xml_bomb.xml"))
     assert refused.status is JobStatus.FAILED

@@ -209,12 +209,9 @@ def test_an_unknown_event_in_the_form_is_a_bad_request(client, session):
     assert response.status_code == 400
 
 
-def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(
-    app, session, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+def test_the_decision_letter_is_downloaded_by_those_allowed_and_logged(app, session, document_root):
     world = World(session)
-    world.documents = DocumentStore.default()
+    world.documents = DocumentStore.from_config(app.config)
     claim = world.proposed()
     world.fire(world.decider, claim, "grant")
     world.letters()
@@ -255,10 +252,9 @@ def test_the_security_advice_is_not_for_finance_nor_the_applicant(session):
     assert may_download(own_quote, user_id=2, roles={"applicant"}, own=True)
 
 
-def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp_path, monkeypatch):
+def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, document_root):
     import io
 
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
     world = World(session)
     (claim,) = submitted(world, 1)
     claim_id = claim.id
@@ -294,6 +290,9 @@ def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp
     ).all()
     documents = {name: (ident, level) for name, ident, level in rows}
     assert set(documents) == {"offerte.pdf", "advies.pdf"}
+    # Kept, encrypted, in the folder the app's settings name.
+    stored = [path for path in document_root.rglob("*") if path.is_file()]
+    assert len(stored) == 2 and pdf not in {path.read_bytes() for path in stored}
     advice_id, level = documents["advies.pdf"]
     assert level == "secret"
     assert applicant.get(f"/claims/{claim_id}/documents/{advice_id}").status_code == 403
@@ -303,10 +302,7 @@ def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, tmp
         assert advice.status_code == 200
 
 
-def test_an_assessor_extends_the_term_from_the_claim_page(
-    app, client, session, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("HOUSING_INSTANCE_PATH", str(tmp_path))
+def test_an_assessor_extends_the_term_from_the_claim_page(app, client, session, document_root):
     world = World(session)
     world.clock.now = dt.datetime.now(dt.UTC)  # the page's clock is the real one
     (claim,) = submitted(world, 1)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.datastructures import FileStorage
 
+from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
 from housing.api.schemas import (
@@ -38,12 +39,10 @@ from housing.api.schemas import (
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.drafting import DraftingService, LineInput, ScanInput
-from housing.claims.late_decisions import LateDecisionService
+from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.queries import loaded_claim
-from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
@@ -113,7 +112,7 @@ class Claims(MethodView):
     @blp.response(201, ClaimSchema)
     def post(self, data: dict[str, Any]) -> dict[str, object]:
         """Start a draft claim for one of your homes."""
-        service = DraftingService(db.session)
+        service = services.drafting(db.session)
         claim = service.create_draft(api_scope(), api_user(), home_id=data["home_id"])
         return _dump(claim, service.today())
 
@@ -137,7 +136,7 @@ class ClaimItem(MethodView):
             action="view_claim",
             request_id=g.get("request_id"),
         )
-        service = LateDecisionService(db.session)
+        service = services.late_decisions(db.session)
         late = service.late_decision(claim, api_user())
         return {
             **_dump(claim, service.today()),
@@ -193,7 +192,7 @@ class ClaimLines(MethodView):
     @blp.response(201, MeasureLineSchema)
     def post(self, data: dict[str, Any], claim_id: int) -> MeasureLine:
         """Add a requested measure to a draft claim."""
-        line: MeasureLine = DraftingService(db.session).add_line(
+        line: MeasureLine = services.drafting(db.session).add_line(
             api_scope(), api_user(), claim_id, LineInput(**data)
         )
         return line
@@ -208,7 +207,7 @@ class ClaimEvents(MethodView):
     @blp.alt_response(409, description="The event is not possible in the claim's state.")
     def post(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Fire a workflow event, e.g. {"event": "submit"}; one transaction with its audit."""
-        service = WorkflowService(db.session)
+        service = services.workflow(db.session)
         claim = service.fire(
             api_scope(),
             api_user(),
@@ -240,7 +239,7 @@ class ClaimDocuments(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, FileStorage], claim_id: int) -> Document:
         """Add a PDF, JPEG or PNG (checked by content) to a claim."""
         sent = files["file"]
-        document = DraftingService(db.session).upload(
+        document = services.drafting(db.session).upload(
             api_scope(),
             api_user(),
             claim_id,
@@ -258,7 +257,7 @@ class ClaimDocument(MethodView):
     @blp.response(200, description="The document's bytes.")
     def get(self, claim_id: int, document_id: int) -> Response:
         """Download a document you may read; the download is logged."""
-        document, data = DraftingService(db.session).read_document(
+        document, data = services.drafting(db.session).read_document(
             api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
         )
         return send_file(
@@ -278,7 +277,7 @@ class ClaimScan(MethodView):
     @blp.response(200, ScanSchema)
     def put(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Record the woningscan: the applicant in a draft, the assessor during assessment."""
-        scan = DraftingService(db.session).record_scan(
+        scan = services.drafting(db.session).record_scan(
             api_scope(), api_user(), claim_id, ScanInput(**data)
         )
         return {
@@ -297,7 +296,7 @@ class ClaimDefaultNotice(MethodView):
     @blp.alt_response(409, description="Already recorded, or the claim is no longer open.")
     def post(self, data: dict[str, Any], claim_id: int) -> dict[str, object]:
         """Give (applicant) or record (staff) a notice of default for a late decision."""
-        service = LateDecisionService(db.session)
+        service = services.late_decisions(db.session)
         notice = service.record_default_notice(
             api_scope(), api_user(), claim_id, received_on=data["received_on"]
         )
@@ -316,7 +315,7 @@ class ClaimPenalty(MethodView):
     @blp.alt_response(409, description="No notice, still running, or already fixed.")
     def post(self, claim_id: int) -> dict[str, object]:
         """Fix the penalty for a late decision by decision (art. 4:18 Awb), with its letter."""
-        service = LateDecisionService(db.session)
+        service = services.late_decisions(db.session)
         decision = service.decide_penalty(api_scope(), api_user(), claim_id)
         status = service.penalty_status(_loaded(claim_id))
         return {

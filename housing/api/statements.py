@@ -13,13 +13,14 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 from werkzeug.datastructures import FileStorage
 
+from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
 from housing.db import db
 from housing.jobs.services import JobService
 from housing.payments import statement_queries
 from housing.payments.models import BankStatement
-from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
+from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue
 from housing.roles import Role
 
 blp = Blueprint("api_statements", __name__, url_prefix="/api/v1", description="Bank statements")
@@ -120,7 +121,7 @@ class Statements(MethodView):
         the job with the reason, and nothing is imported.
         """
         data = statement_queries.check_upload(files["file"].read())
-        key = store_upload(data)
+        key = services.statement_uploads().store(data)
         job = JobService(db.session).start(
             api_scope(), api_user(), STATEMENT_IMPORT, {"upload_key": key}
         )

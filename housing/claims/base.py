@@ -41,8 +41,21 @@ class ClaimServiceBase:
         self.session = session
         self.clock = clock
         self.audit = AuditTrail(session, clock)
-        self.documents = documents or DocumentStore.default()
+        self._documents = documents
         self.notifier = Notifier(session, clock)
+
+    @property
+    def documents(self) -> DocumentStore:
+        """Where documents are kept: `housing.services` passes the app's (DOCUMENT_ROOT)."""
+        if self._documents is None:
+            # Never guessed from the environment: a service that stores or reads documents
+            # is built with the app's store.
+            raise RuntimeError(f"{type(self).__name__} was built without a document store")
+        return self._documents
+
+    @documents.setter
+    def documents(self, store: DocumentStore) -> None:
+        self._documents = store
 
     def today(self) -> dt.date:
         return today(self.clock)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -19,6 +21,7 @@ from housing.crypto import active_cipher
 from housing.db import DbSession
 from housing.errors import InvalidInput
 
+# As the setting DOCUMENT_MAX_BYTES defaults to; a store built by hand (tests) gets it too.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 
 # The first bytes of each accepted type; the name and the browser's content type are not
@@ -83,11 +86,9 @@ class DocumentStore:
     max_bytes: int = DEFAULT_MAX_BYTES
 
     @classmethod
-    def default(cls) -> DocumentStore:
-        """Under the instance folder, outside the web root (HOUSING_INSTANCE_PATH)."""
-        from housing.config import Settings
-
-        return cls(root=Settings.from_env().instance_path / "documents")
+    def from_config(cls, config: Mapping[str, Any]) -> DocumentStore:
+        """The store the app's settings name (DOCUMENT_ROOT, DOCUMENT_MAX_BYTES)."""
+        return cls(root=Path(config["DOCUMENT_ROOT"]), max_bytes=int(config["DOCUMENT_MAX_BYTES"]))
 
     def _path(self, storage_key: str) -> Path:
         return self.root / storage_key[:2] / storage_key

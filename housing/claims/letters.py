@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from flask import current_app
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from weasyprint import HTML
@@ -138,10 +139,11 @@ def deliver_decision_letter(
     session: DbSession, message: Any, *, documents: DocumentStore | None = None
 ) -> None:
     """The outbox handler: render and store the letter the message asks for."""
+    # A worker acts on messages inside the app's context: its settings name the store.
     penalty = message.payload.get("penalty")
     write_decision_letter(
         session,
-        documents or DocumentStore.default(),
+        documents or DocumentStore.from_config(current_app.config),
         int(message.payload["decision_id"]),
         penalty=(
             awb.Penalty(

@@ -166,7 +166,7 @@ def _queue_letter(
         link=_link(claim, kind),
         today=today(),
     )
-    document = DocumentStore.default().add(
+    document = DocumentStore.from_config(current_app.config).add(
         session,
         claim,
         kind=DocumentKind.NOTICE_LETTER,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
@@ -47,7 +46,7 @@ __all__ = [
     "RETURN_REASONS_NL",
     "SUPPORTED_VERSION",
     "XSD_FILENAME",
-    "XSD_PATH_ENV",
+    "XSD_PATH_SETTING",
     "Balance",
     "BankStatementData",
     "BankTransactionCode",
@@ -74,7 +73,8 @@ XSD_FILENAME = "camt.053.001.02.xsd"
 # The ISO 20022 schema ships with the code (a copy of shared/iso20022/, checked equal by a
 # test), so validation never depends on where the checkout lies.
 DEFAULT_XSD_PATH = Path(__file__).parent / "schemas" / XSD_FILENAME
-XSD_PATH_ENV = "CAMT_XSD_PATH"
+# The app setting that names another schema; refusals name it to the operator.
+XSD_PATH_SETTING = "CAMT_XSD_PATH"
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 _NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:"
@@ -93,16 +93,10 @@ _VALIDATION_LOCK = threading.Lock()
 # --- schema ---------------------------------------------------------------------------------
 
 
-def resolve_xsd_path(
-    xsd_path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None
-) -> Path:
-    """Return the XSD to validate with: the argument, else `CAMT_XSD_PATH`, else the default."""
-    env = os.environ if environ is None else environ
-    chosen = Path(xsd_path) if xsd_path is not None else None
-    if chosen is None and env.get(XSD_PATH_ENV):
-        chosen = Path(env[XSD_PATH_ENV])
-    if chosen is None:
-        chosen = DEFAULT_XSD_PATH
+def resolve_xsd_path(xsd_path: str | os.PathLike[str] | None = None) -> Path:
+    """Return the XSD to validate with: the caller's (a file, or a folder holding it), else
+    the copy shipped with the code. The app passes its setting `CAMT_XSD_PATH`."""
+    chosen = Path(xsd_path) if xsd_path else DEFAULT_XSD_PATH
     return chosen / XSD_FILENAME if chosen.is_dir() else chosen
 
 
@@ -115,7 +109,7 @@ def load_schema(xsd_path: str | os.PathLike[str] | None = None) -> etree.XMLSche
 def _load_schema(path: Path) -> etree.XMLSchema:
     if not path.is_file():
         raise CamtSchemaError(
-            f"The camt.053 XSD is missing at {path} (set {XSD_PATH_ENV}); "
+            f"The camt.053 XSD is missing at {path} (set {XSD_PATH_SETTING}); "
             "bank statements are never imported without validation."
         )
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -13,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from housing.accounts.models import Channel, Language, User
-from housing.clock import AMSTERDAM
+from housing.clock import today
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
@@ -50,7 +49,7 @@ PER_PAGE = 50
 
 
 def _this_year() -> int:
-    return dt.datetime.now(AMSTERDAM).year
+    return today().year
 
 
 def _scoped_or_404(model: type[T], ident: int) -> T:

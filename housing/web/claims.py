@@ -24,11 +24,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from housing import services
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
-from housing.claims.drafting import DraftingService, LineInput, ScanInput
-from housing.claims.late_decisions import LateDecisionService
+from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, PkvwStatus
 from housing.claims.permissions import (
@@ -41,7 +41,6 @@ from housing.claims.permissions import (
 )
 from housing.claims.queries import loaded_claim
 from housing.claims.terms import objection_deadline, open_information_request
-from housing.claims.workflow import WorkflowService
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.organisations.models import Home, MeasureCatalogue
@@ -211,7 +210,7 @@ def show(claim_id: int) -> ResponseReturnValue:
         show_scan=may_see_scan(actor, claim),
         can_record_scan=may_record_scan(actor, claim) is None,
         pkvw_labels=PKVW_LABELS,
-        late=LateDecisionService(db.session).late_decision(claim, current_user),
+        late=services.late_decisions(db.session).late_decision(claim, current_user),
         history=history,
         clock=clock_of(claim, today),
         requested=requested,
@@ -308,7 +307,7 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def download(claim_id: int, document_id: int) -> ResponseReturnValue:
     # The access log entry of this download is saved with the request.
-    document, data = DraftingService(db.session).read_document(
+    document, data = services.drafting(db.session).read_document(
         current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
     )
     return send_file(
@@ -337,7 +336,7 @@ def _done(message: str, claim_id: int) -> ResponseReturnValue:
 def upload(claim_id: int) -> ResponseReturnValue:
     sent = request.files.get("file")
     refusal_back_to(_back(claim_id))
-    DraftingService(db.session).upload(
+    services.drafting(db.session).upload(
         current_scope(),
         current_user,
         claim_id,
@@ -357,7 +356,7 @@ def extend(claim_id: int) -> ResponseReturnValue:
         flash(_("Enter a date as yyyy-mm-dd."), "error")
         return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     refusal_back_to(_back(claim_id))
-    WorkflowService(db.session).notify_extension(
+    services.workflow(db.session).notify_extension(
         current_scope(),
         current_user,
         claim_id,
@@ -375,7 +374,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
     except ValueError:
         abort(400)
     refusal_back_to(_back(claim_id))
-    WorkflowService(db.session).fire(
+    services.workflow(db.session).fire(
         current_scope(),
         current_user,
         claim_id,
@@ -390,7 +389,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
 @role_required(Role.APPLICANT)
 def new() -> ResponseReturnValue:
     refusal_back_to(url_for("claims.mine"))
-    claim = DraftingService(db.session).create_draft(
+    claim = services.drafting(db.session).create_draft(
         current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
     )
     return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
@@ -401,7 +400,7 @@ def new() -> ResponseReturnValue:
 def add_line(claim_id: int) -> ResponseReturnValue:
     form = request.form
     refusal_back_to(_back(claim_id))
-    DraftingService(db.session).add_line(
+    services.drafting(db.session).add_line(
         current_scope(),
         current_user,
         claim_id,
@@ -466,7 +465,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         documents=documents,
         upload_kinds=_upload_kinds(actor, claim),
         requested=sum((line.requested_amount for line in claim.lines), start=0),
-        checklist=DraftingService(db.session).submission_checklist(claim, documents),
+        checklist=services.drafting(db.session).submission_checklist(claim, documents),
         pkvw_labels=PKVW_LABELS,
         today=amsterdam_today(),
         expected=_expected_of_applicant(claim, amsterdam_today()),
@@ -478,7 +477,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
 def record_scan(claim_id: int) -> ResponseReturnValue:
     form = request.form
     refusal_back_to(_back(claim_id))
-    DraftingService(db.session).record_scan(
+    services.drafting(db.session).record_scan(
         current_scope(),
         current_user,
         claim_id,
@@ -503,7 +502,7 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
             flash(_("Enter a date as yyyy-mm-dd."), "error")
             return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     refusal_back_to(url_for("claims.show", claim_id=claim_id))
-    LateDecisionService(db.session).record_default_notice(
+    services.late_decisions(db.session).record_default_notice(
         current_scope(), current_user, claim_id, received_on=received_on
     )
     return _done(_("The notice of default has been recorded."), claim_id)
@@ -513,5 +512,5 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
 @role_required(Role.DECIDER)
 def fix_penalty(claim_id: int) -> ResponseReturnValue:
     refusal_back_to(url_for("claims.show", claim_id=claim_id))
-    LateDecisionService(db.session).decide_penalty(current_scope(), current_user, claim_id)
+    services.late_decisions(db.session).decide_penalty(current_scope(), current_user, claim_id)
     return _done(_("The penalty has been fixed; the letter is being prepared."), claim_id)

@@ -25,6 +25,7 @@ from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from housing import services
 from housing.db import db
 from housing.errors import DomainError
 from housing.jobs.services import JobService
@@ -33,7 +34,7 @@ from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
 from housing.payments.models import PaymentBatch
 from housing.payments.services import PayoutService
-from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue, store_upload
+from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.formtools import done, refusal_back_to, refusal_on_form, refusal_shown_by
@@ -341,7 +342,7 @@ def statements() -> ResponseReturnValue:
         refusal_shown_by(listing)
         upload = request.files.get("file")
         data = statement_queries.check_upload(upload.read() if upload else None)
-        key = store_upload(data)
+        key = services.statement_uploads().store(data)
         job = JobService(db.session).start(
             scope, current_user, STATEMENT_IMPORT, {"upload_key": key}
         )

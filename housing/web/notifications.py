@@ -11,9 +11,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from housing import services
 from housing.claims.notices import NotificationKind
 from housing.db import db
-from housing.notifications.queries import NoticeInbox, PrintQueue
+from housing.notifications.queries import NoticeInbox
 from housing.notifications.services import PRINT_QUEUE_ROLES
 from housing.unit_of_work import read_or_none
 from housing.web.access import current_scope, login_required, role_required
@@ -92,7 +93,7 @@ def mark_all_read() -> ResponseReturnValue:
 @print_bp.route("")
 @role_required(*PRINT_QUEUE_ROLES)
 def queue() -> ResponseReturnValue:
-    print_queue = PrintQueue(db.session)
+    print_queue = services.print_queue(db.session)
     page = db.paginate(
         print_queue.queued(current_scope()), per_page=PER_PAGE, max_per_page=PER_PAGE
     )
@@ -108,7 +109,7 @@ def queue() -> ResponseReturnValue:
 @role_required(*PRINT_QUEUE_ROLES)
 def letter(item_id: int) -> ResponseReturnValue:
     # The access log entry of this download is saved with the request.
-    document, data = PrintQueue(db.session).read_letter(
+    document, data = services.print_queue(db.session).read_letter(
         current_scope(), current_user, item_id, request_id=g.get("request_id")
     )
     return send_file(
@@ -126,5 +127,5 @@ def mark_printed(item_id: int) -> ResponseReturnValue:
     # CSRFProtect has checked the token of this POST before the view runs.
     back = url_for("print_queue.queue")
     refusal_back_to(back)
-    PrintQueue(db.session).mark_printed(current_scope(), item_id)
+    services.print_queue(db.session).mark_printed(current_scope(), item_id)
     return done(_("The letter has been marked printed."), back)

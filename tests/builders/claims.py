@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -41,7 +43,16 @@ class Clock:
 class World:
     """An organisation with a mayor who applies, two assessors, two deciders, a budget."""
 
-    def __init__(self, session: Session, name: str = "Gemeente Proef") -> None:
+    # The test app's config (conftest's `app` fixture sets it): the world keeps documents
+    # where the app's pages read them (DOCUMENT_ROOT), unless a test gives it a store.
+    app_config: Mapping[str, Any] = {}
+
+    def __init__(
+        self,
+        session: Session,
+        name: str = "Gemeente Proef",
+        documents: DocumentStore | None = None,
+    ) -> None:
         self.session = session
         self.org = OrganisationService(session).create_organisation(
             kind=OrganisationKind.GEMEENTE, name=name, iban="NL91ABNA0417164300"
@@ -64,9 +75,10 @@ class World:
         session.add(Budget(organisation_id=self.org.id, year=2026, amount=Decimal("10000.00")))
         session.commit()
         self.clock = Clock(MONDAY)
-        self.drafting = DraftingService(session, clock=self.clock)
-        self.workflow = WorkflowService(session, clock=self.clock, documents=self.documents)
-        self.late = LateDecisionService(session, clock=self.clock, documents=self.documents)
+        store = documents or DocumentStore.from_config(self.app_config)
+        self.drafting = DraftingService(session, clock=self.clock, documents=store)
+        self.workflow = WorkflowService(session, clock=self.clock, documents=store)
+        self.late = LateDecisionService(session, clock=self.clock, documents=store)
 
     @property
     def documents(self) -> DocumentStore:
@@ -81,9 +93,9 @@ class World:
     def scope(self, user) -> Scope:
         return Scope.for_user(user)
 
-    def serve_pages(self, monkeypatch, module: str) -> None:
-        """The claim services as the views of `module` build them, on the world's clock and
-        document store."""
+    def serve_pages(self, monkeypatch) -> None:
+        """The claim services as `housing.services` builds them for the pages and the API,
+        on the world's clock and document store."""
         world = self
         for service in (DraftingService, LateDecisionService, WorkflowService):
 
@@ -91,7 +103,7 @@ class World:
                 def __init__(self, session, *args, **kwargs):
                     super().__init__(session, clock=world.clock, documents=world.documents)
 
-            monkeypatch.setattr(f"{module}.{service.__name__}", OnWorldClock)
+            monkeypatch.setattr(f"housing.services.{service.__name__}", OnWorldClock)
 
     def letters(self) -> list[Outcome]:
         """Lay out the decision letters asked for, as the outbox worker does."""

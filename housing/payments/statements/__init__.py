@@ -14,14 +14,10 @@ from housing.payments.statements.importer import (
     ImportRefused,
     StatementImport,
 )
-from housing.payments.statements.job import (
-    STATEMENT_IMPORT,
-    configured_max_bytes,
-    run_statement_import,
-)
+from housing.payments.statements.job import STATEMENT_IMPORT, run_statement_import
 from housing.payments.statements.matching import ImportReport
 from housing.payments.statements.review import ReviewQueue
-from housing.payments.statements.uploads import discard_upload, load_upload, store_upload
+from housing.payments.statements.uploads import UploadStore
 
 __all__ = [
     "CHUNK",
@@ -31,9 +27,6 @@ __all__ = [
     "ImportReport",
     "ReviewQueue",
     "StatementImport",
-    "configured_max_bytes",
-    "discard_upload",
-    "load_upload",
+    "UploadStore",
     "run_statement_import",
-    "store_upload",
 ]

@@ -32,7 +32,7 @@ from housing.payments import camt
 from housing.payments.statements.matching import ImportReport, _Run
 
 # 50,000 entries with full details (about 1.5 kB each) and room to spare; the app setting
-# `STATEMENT_MAX_BYTES` overrides it for the job.
+# `STATEMENT_MAX_BYTES` (of the same default) is what the job and the factory pass.
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 # Entries per round of queries: each chunk costs the same queries, whatever its size.
 CHUNK = 1000
@@ -85,6 +85,21 @@ class StatementImport:
         self.clock = clock
         self.max_bytes = max_bytes
         self.xsd_path = xsd_path
+
+    @classmethod
+    def from_config(
+        cls,
+        session: DbSession,
+        clock: Callable[[], dt.datetime],
+        config: Mapping[str, Any],
+    ) -> StatementImport:
+        """The import with the app's limit and schema (STATEMENT_MAX_BYTES, CAMT_XSD_PATH)."""
+        return cls(
+            session,
+            clock,
+            max_bytes=int(config["STATEMENT_MAX_BYTES"]),
+            xsd_path=config.get("CAMT_XSD_PATH"),
+        )
 
     def parse(self, data: bytes) -> camt.BankStatementData:
         """Parse and validate, or raise `ImportRefused` (nothing is written either way)."""

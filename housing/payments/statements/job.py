@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from housing.jobs.kinds import job_kind
 from housing.jobs.services import JobContext, JobFailed
-from housing.payments.statements.importer import DEFAULT_MAX_BYTES, ImportRefused, StatementImport
-from housing.payments.statements.uploads import discard_upload, load_upload
+from housing.payments.statements.importer import ImportRefused, StatementImport
+from housing.payments.statements.uploads import UploadStore
 from housing.roles import Role
 
 STATEMENT_IMPORT = "statement_import"
-
-
-def configured_max_bytes() -> int:
-    if has_app_context():
-        return int(current_app.config.get("STATEMENT_MAX_BYTES", DEFAULT_MAX_BYTES))
-    return DEFAULT_MAX_BYTES
 
 
 @job_kind(
@@ -34,13 +28,15 @@ def configured_max_bytes() -> int:
 def run_statement_import(context: JobContext) -> Mapping[str, Any]:
     """The job: import the upload named in the params; the result is the report's figures."""
     key = str(context.params.get("upload_key", ""))
+    # A worker runs jobs inside the app's context: its settings name the folder and limits.
+    uploads = UploadStore.from_config(current_app.config)
     try:
-        data = load_upload(key)
+        data = uploads.load(key)
     except FileNotFoundError:
         raise JobFailed(
             _("The uploaded file is no longer there. Please upload it again.")
         ) from None
-    service = StatementImport(context.session, context.clock, max_bytes=configured_max_bytes())
+    service = StatementImport.from_config(context.session, context.clock, current_app.config)
     try:
         report = service.import_file(
             context.organisation_id,
@@ -49,9 +45,9 @@ def run_statement_import(context: JobContext) -> Mapping[str, Any]:
             progress=context.progress,
         )
     except ImportRefused as exc:
-        discard_upload(key)  # refused for good: the same bytes would be refused again
+        uploads.discard(key)  # refused for good: the same bytes would be refused again
         raise JobFailed(str(exc.message)) from None
     # Removed before the commit: if that fails, the retried job asks for a new upload,
     # which imports the same (the import is idempotent); the bank's data is not kept.
-    discard_upload(key)
+    uploads.discard(key)
     return report.as_dict()
