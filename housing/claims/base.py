@@ -1,4 +1,4 @@
-"""What every claim service holds, and the one way they lock a claim.
+"""What every claim service holds, and how an act that keeps the claim's state is audited.
 
 Each use case is one unit of work: lock, act, record its effects and the audit event,
 flush. The caller commits (or rolls back on an error).
@@ -7,6 +7,8 @@ flush. The caller commits (or rolls back on an error).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 
@@ -16,17 +18,32 @@ from housing.claims.models import Claim
 from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import Clock, today, utcnow
 from housing.db import DbSession
-from housing.scoping import Scope
 
 NO_SUCH_CLAIM = _l("No such claim.")
 
 
-def locked_claim(session: DbSession, scope: Scope, claim_id: int) -> Claim:
-    """The claim, row-locked until commit, if the scope may see it (else NotFound).
-
-    Kept for `housing.payments` until it calls `Scope.get_for_update` itself.
-    """
-    return scope.get_for_update(session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+def record_act(
+    audit: AuditTrail,
+    claim: Claim,
+    event: str,
+    *,
+    actor_id: int | None,
+    payload: Mapping[str, Any],
+    reason: str | None = None,
+) -> None:
+    """Audit an act on the claim that leaves its state as it is (a notice of default, an
+    extension or penalty decision, a term that ran out); a change of state is the
+    workflow runner's to audit."""
+    audit.append(
+        claim.organisation_id,
+        event=event,
+        actor_id=actor_id,
+        claim_id=claim.id,
+        from_state=claim.state,
+        to_state=claim.state,
+        reason=reason,
+        payload=payload,
+    )
 
 
 class ClaimServiceBase:

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from housing.accounts.models import User
-from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
 from housing.claims.notices import NotificationKind
@@ -131,13 +131,11 @@ class LateDecisionService(ClaimServiceBase):
             calendar=atw_calendar(self.session),
             terms=awb_terms(claim.office_holder.organisation),
         )
-        self.audit.append(
-            claim.organisation_id,
-            event="default_notice",
+        record_act(
+            self.audit,
+            claim,
+            "default_notice",
             actor_id=user.id,
-            claim_id=claim.id,
-            from_state=claim.state,
-            to_state=claim.state,
             payload={"received_on": received_on, "penalty_starts_on": starts_on},
         )
         return notice
@@ -194,13 +192,11 @@ class LateDecisionService(ClaimServiceBase):
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
         )
-        self.audit.append(
-            claim.organisation_id,
-            event="penalty_decision",
+        record_act(
+            self.audit,
+            claim,
+            "penalty_decision",
             actor_id=user.id,
-            claim_id=claim.id,
-            from_state=claim.state,
-            to_state=claim.state,
             payload={"days": days, "amount": status.amount, "decision_id": decision.id},
         )
         self.session.flush()

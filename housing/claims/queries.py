@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import QueryableAttribute, selectinload
 
+from housing.claims.base import NO_SUCH_CLAIM
 from housing.claims.models import Claim
 from housing.db import DbSession
 from housing.errors import NotFound
@@ -24,5 +24,5 @@ def loaded_claim(
         .options(selectinload(Claim.lines), *(selectinload(rel) for rel in also))
     ).one_or_none()
     if claim is None:
-        raise NotFound(_l("No such claim."))
+        raise NotFound(NO_SUCH_CLAIM)
     return claim

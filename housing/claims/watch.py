@@ -29,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from housing.accounts.models import User, UserRole
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
+from housing.claims.base import record_act
 from housing.claims.models import Claim, Decision
 from housing.claims.notices import NotificationKind, Notifier
 from housing.claims.states import APPLICATION_DECISION_KINDS
@@ -245,13 +246,11 @@ class _Run:
         last_day = objection_deadline(self.session, claim)
         if last_day is None or not last_day < self.day:
             return None  # no decision sent, or the term still runs
-        self.audit.append(
-            claim.organisation_id,
-            event=OBJECTION_TERM_ENDED,
+        record_act(
+            self.audit,
+            claim,
+            OBJECTION_TERM_ENDED,
             actor_id=None,
-            claim_id=claim.id,
-            from_state=claim.state,
-            to_state=claim.state,
             payload={"ended_on": last_day},
         )
         return "objection_terms_closed"

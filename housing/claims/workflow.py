@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
-from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
+from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
     Claim,
@@ -326,15 +326,13 @@ class WorkflowService(ClaimServiceBase):
         self._tell_applicant(
             claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
         )
-        self.audit.append(
-            claim.organisation_id,
-            event="extension_notice",
+        record_act(
+            self.audit,
+            claim,
+            "extension_notice",
             actor_id=user.id,
-            claim_id=claim.id,
-            from_state=claim.state,
-            to_state=claim.state,
-            reason=reason,
             payload={"new_deadline": new_deadline, "decision_id": decision.id},
+            reason=reason,
         )
         self.session.flush()
         return decision
