@@ -42,6 +42,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.crypto_rotation",
         "housing.scoping",
         "housing.unit_of_work",
+        "housing.downloads",
     ),
     # Work after the commit: knows messages and topics, not who acts on them.
     ("housing.outbox",),

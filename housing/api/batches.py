@@ -6,11 +6,10 @@ Building a batch is a job, as in the UI: `POST /batches` answers 202 with the jo
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, send_file, url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint, abort
@@ -20,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
 from housing.db import db
+from housing.downloads import attachment
 from housing.errors import Conflict
 from housing.jobs.services import JobService
 from housing.payments import queries
@@ -179,10 +179,4 @@ class BatchFile(MethodView):
         if found is None:
             abort(404, message="No such batch.")
         data = BatchService(db.session).file(api_scope(), found.id, user=api_user())
-        return send_file(
-            io.BytesIO(data),
-            mimetype="application/xml",
-            as_attachment=True,
-            download_name=f"{found.msg_id}.xml",
-            max_age=0,
-        )
+        return attachment(data, mimetype="application/xml", filename=f"{found.msg_id}.xml")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, g, send_file
+from flask import Response, g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
@@ -45,6 +44,8 @@ from housing.claims.models import Claim, Document, MeasureLine
 from housing.claims.queries import loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.db import db
+from housing.downloads import attachment
+from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
 from workflows import awb
@@ -174,13 +175,7 @@ class ClaimCatalogue(MethodView):
         """The measures this claim can request: its organisation's, under its regime."""
         claim = _loaded(claim_id)
         return db.session.scalars(
-            select(MeasureCatalogue)
-            .where(
-                MeasureCatalogue.organisation_id == claim.organisation_id,
-                MeasureCatalogue.regime == claim.regime,
-                MeasureCatalogue.active.is_(True),
-            )
-            .order_by(MeasureCatalogue.code)
+            offered_measures(claim.organisation_id, claim.regime).order_by(MeasureCatalogue.code)
         ).all()
 
 
@@ -260,13 +255,7 @@ class ClaimDocument(MethodView):
         document, data = services.drafting(db.session).read_document(
             api_scope(), api_user(), claim_id, document_id, request_id=g.get("request_id")
         )
-        return send_file(
-            io.BytesIO(data),
-            mimetype=document.content_type,
-            as_attachment=True,
-            download_name=document.filename,
-            max_age=0,
-        )
+        return attachment(data, mimetype=document.content_type, filename=document.filename)
 
 
 @blp.route("/claims/<int:claim_id>/scan")

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from housing.accounts.models import User
@@ -36,6 +35,7 @@ from housing.claims.permissions import (
 from housing.db import DbSession
 from housing.errors import NotFound
 from housing.money import invalid, parse_money
+from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
@@ -136,11 +136,8 @@ class DraftingService(ClaimServiceBase):
             raise invalid("vat_amount", _l("The VAT cannot exceed the amount including VAT."))
         regime = claim.regime or Regime.B
         catalogue = self.session.scalars(
-            select(MeasureCatalogue).where(
-                MeasureCatalogue.organisation_id == claim.organisation_id,
-                MeasureCatalogue.regime == regime,
-                MeasureCatalogue.code == line.catalogue_code,
-                MeasureCatalogue.active.is_(True),
+            offered_measures(claim.organisation_id, regime).where(
+                MeasureCatalogue.code == line.catalogue_code
             )
         ).one_or_none()
         if catalogue is None:

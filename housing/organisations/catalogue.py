@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from housing.db import DbSession
 from housing.organisations.models import MeasureCatalogue, Organisation
@@ -58,3 +58,13 @@ def seed_catalogue(session: DbSession, organisation: Organisation) -> int:
             added += 1
     session.flush()
     return added
+
+
+def offered_measures(organisation_id: int, regime: Regime | None) -> Select[MeasureCatalogue]:
+    """The measures the organisation offers today under `regime` (inactive ones left out):
+    what a claim may request, and what its pages list."""
+    return select(MeasureCatalogue).where(
+        MeasureCatalogue.organisation_id == organisation_id,
+        MeasureCatalogue.regime == regime,
+        MeasureCatalogue.active.is_(True),
+    )

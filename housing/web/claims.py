@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 from flask import (
     Blueprint,
@@ -13,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -43,6 +41,8 @@ from housing.claims.queries import loaded_claim
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.clock import today as amsterdam_today
 from housing.db import db
+from housing.downloads import attachment
+from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
@@ -310,13 +310,7 @@ def download(claim_id: int, document_id: int) -> ResponseReturnValue:
     document, data = services.drafting(db.session).read_document(
         current_scope(), current_user, claim_id, document_id, request_id=g.get("request_id")
     )
-    return send_file(
-        io.BytesIO(data),
-        mimetype=document.content_type,
-        as_attachment=True,
-        download_name=document.filename,
-        max_age=0,
-    )
+    return attachment(data, mimetype=document.content_type, filename=document.filename)
 
 
 def _back(claim_id: int) -> str:
@@ -441,13 +435,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
         request_id=g.get("request_id"),
     )
     catalogue = db.session.scalars(
-        select(MeasureCatalogue)
-        .where(
-            MeasureCatalogue.organisation_id == claim.organisation_id,
-            MeasureCatalogue.regime == claim.regime,
-            MeasureCatalogue.active.is_(True),
-        )
-        .order_by(MeasureCatalogue.name)
+        offered_measures(claim.organisation_id, claim.regime).order_by(MeasureCatalogue.name)
     ).all()
     documents = db.session.scalars(
         select(Document).where(Document.claim_id == claim.id).order_by(Document.id)

@@ -17,7 +17,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -27,6 +26,7 @@ from flask_login import current_user
 
 from housing import services
 from housing.db import db
+from housing.downloads import attachment
 from housing.errors import DomainError
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
@@ -248,13 +248,7 @@ def batch_file(batch_id: int) -> ResponseReturnValue:
     refusal_back_to(url_for("finance.batch", batch_id=found.id))
     # The download's audit event is saved with the request.
     data = BatchService(db.session).file(current_scope(), found.id, user=current_user)
-    return send_file(
-        io.BytesIO(data),
-        mimetype="application/xml",
-        as_attachment=True,
-        download_name=f"{found.msg_id}.xml",
-        max_age=0,
-    )
+    return attachment(data, mimetype="application/xml", filename=f"{found.msg_id}.xml")
 
 
 # --- budget and export ------------------------------------------------------------------------

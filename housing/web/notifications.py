@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -14,6 +13,7 @@ from flask_login import current_user
 from housing import services
 from housing.claims.notices import NotificationKind
 from housing.db import db
+from housing.downloads import attachment
 from housing.notifications.queries import NoticeInbox
 from housing.notifications.services import PRINT_QUEUE_ROLES
 from housing.unit_of_work import read_or_none
@@ -112,13 +112,7 @@ def letter(item_id: int) -> ResponseReturnValue:
     document, data = services.print_queue(db.session).read_letter(
         current_scope(), current_user, item_id, request_id=g.get("request_id")
     )
-    return send_file(
-        io.BytesIO(data),
-        mimetype=document.content_type,
-        as_attachment=True,
-        download_name=document.filename,
-        max_age=0,
-    )
+    return attachment(data, mimetype=document.content_type, filename=document.filename)
 
 
 @print_bp.route("/<int:item_id>/printed", methods=["POST"])
