@@ -23,6 +23,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         instance_path=str(settings.instance_path),
         template_folder=str(PROJECT_ROOT / "templates"),
     )
+    from housing.ids import IdConverter
+
+    # Before any route exists: every `<int:...>` is an id a row can have (else 404).
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(settings.flask_config())
     if config:
         app.config.from_mapping(config)

@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.scoping",
         "housing.unit_of_work",
         "housing.downloads",
+        "housing.ids",
     ),
     # Work after the commit: knows messages and topics, not who acts on them.
     ("housing.outbox",),

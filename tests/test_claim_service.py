@@ -189,7 +189,8 @@ def test_only_the_applicant_edits_a_draft_and_only_a_draft(world):
 @pytest.mark.parametrize(
     ("line", "field"),
     [
-        (LineInput("cameras", "x", "12,50", "0"), "requested_amount"),
+        (LineInput("cameras", "x", "1e3", "0"), "requested_amount"),
+        (LineInput("cameras", "x", "1.250,00", "0"), "requested_amount"),
         (LineInput("cameras", "x", "0", "0"), "requested_amount"),
         (LineInput("cameras", "x", "10.001", "0"), "requested_amount"),
         (LineInput("cameras", "x", "100", "101"), "vat_amount"),

@@ -192,7 +192,9 @@ class TestRealViews:
         token_id, organisation_id = token.id, applicant.organisation_id
         links = audit_links(organisation_id)
         response = client.post(
-            "/api/v1/claims", headers={"Authorization": f"Bearer {secret}"}, json={"home_id": 0}
+            "/api/v1/claims",
+            headers={"Authorization": f"Bearer {secret}"},
+            json={"home_id": 999999},
         )
         assert response.status_code == 404  # no such home: the service refuses
         assert response.content_type == "application/problem+json"

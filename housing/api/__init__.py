@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.spec.plugins import integerconverter2paramschema
 
 from housing.extensions import csrf
+from housing.ids import IdConverter
 
 
 class ProblemApi(Api):
@@ -30,6 +32,8 @@ def register_api(app: Flask) -> Api:
             "info": {"description": "Claims for home-security measures of office holders."},
         },
     )
+    # Path ids are documented with the range they are bound to.
+    api.register_converter(IdConverter, integerconverter2paramschema)
     api.spec.components.security_scheme(
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},

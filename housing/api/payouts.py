@@ -17,6 +17,8 @@ from housing.api.paging import page_of
 from housing.claims.models import Claim
 from housing.claims.queries import loaded_claim
 from housing.db import db
+from housing.ids import id_field
+from housing.money import Money
 from housing.payments import queries
 from housing.payments.models import Payout, RemainderClosure
 from housing.payments.services import PayoutInput, PayoutService
@@ -55,15 +57,15 @@ class PayoutSchema(Schema):
 
 
 class PayoutInSchema(Schema):
-    measure_line_id = fields.Int(required=True, strict=True)
+    measure_line_id = id_field(required=True)
     payee_name = fields.Str(required=True, validate=validate.Length(min=1, max=140))
     payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
     payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
-    amount = fields.Decimal(required=True, places=2, as_string=True)
-    vat_amount = fields.Decimal(required=True, places=2, as_string=True)
+    amount = Money(required=True)
+    vat_amount = Money(required=True)
     invoice_number = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     invoice_date = fields.Date(required=True)
-    document_id = fields.Int(allow_none=True, load_default=None, strict=True)
+    document_id = id_field(allow_none=True, load_default=None)
 
 
 class LineBalanceSchema(Schema):
@@ -105,7 +107,7 @@ class ClaimPayoutsSchema(Schema):
 
 class PayoutFilterSchema(Schema):
     state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
-    claim_id = fields.Int(strict=True)
+    claim_id = id_field(strict=False)
 
 
 class CorrectionSchema(Schema):

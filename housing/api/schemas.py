@@ -8,6 +8,8 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
+from housing.ids import id_field
+from housing.money import Money
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
 from workflows.claim import ClaimEvent, ClaimState
@@ -51,7 +53,7 @@ class OfficeHolderSchema(Schema):
     term_start = fields.Date(required=True)
     term_end = fields.Date(allow_none=True, load_default=None)
     appointment_certain_on = fields.Date(allow_none=True, load_default=None)
-    user_id = fields.Int(allow_none=True, load_default=None, strict=True)
+    user_id = id_field(allow_none=True, load_default=None)
     eligible_by_default = fields.Bool(dump_only=True)
 
     @validates_schema
@@ -67,7 +69,7 @@ class OfficeHolderPatchSchema(Schema):
     term_start = fields.Date()
     term_end = fields.Date(allow_none=True)
     appointment_certain_on = fields.Date(allow_none=True)
-    user_id = fields.Int(allow_none=True, strict=True)
+    user_id = id_field(allow_none=True)
 
 
 class ProblemSchema(Schema):
@@ -79,14 +81,14 @@ class ProblemSchema(Schema):
 
 
 class ClaimCreateSchema(Schema):
-    home_id = fields.Int(required=True, strict=True)
+    home_id = id_field(required=True)
 
 
 class MeasureLineInSchema(Schema):
     catalogue_code = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
-    requested_amount = fields.Decimal(required=True, places=2, as_string=True)
-    vat_amount = fields.Decimal(required=True, places=2, as_string=True)
+    requested_amount = Money(required=True)
+    vat_amount = Money(required=True)
     recurrence = fields.Str(load_default="one_off")
     supplier_name = fields.Str(
         allow_none=True, load_default=None, validate=validate.Length(max=200)

@@ -17,6 +17,7 @@ from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.paging import page_of
 from housing.db import db
+from housing.ids import id_field
 from housing.jobs.services import JobService
 from housing.payments import statement_queries
 from housing.payments.models import BankStatement
@@ -81,7 +82,7 @@ class StatementEntryFilterSchema(Schema):
 
 
 class MatchSchema(Schema):
-    payout_id = fields.Int(required=True, strict=True)
+    payout_id = id_field(required=True)
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
 
 

@@ -19,6 +19,7 @@ from housing.accounts.models import User
 from housing.audit.services import AuditTrail
 from housing.db import DbSession
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
+from housing.money import parse_money
 from housing.organisations.catalogue import seed_catalogue
 from housing.organisations.models import (
     DEFAULT_ELIGIBLE_OFFICES,
@@ -185,9 +186,6 @@ class OrganisationService:
 
 
 # --- the rules an administrator owns ---------------------------------------------------
-CENT = Decimal("0.01")
-# NUMERIC(12, 2): ten digits before the point.
-MAX_AMOUNT = Decimal("9999999999.99")
 # The Awb's limits (DOMAIN.md §4); the database checks them too, we check first.
 DECISION_WEEKS = (1, 8)
 NOT_CONSIDERED_WEEKS = (1, 4)
@@ -197,7 +195,6 @@ INFORMATION_TERM_DAYS = (1, 365)
 # Budgets exist from the first regime (2021) on; far-future years are typing errors.
 BUDGET_YEARS = (2021, 2100)
 MEASURE_CODE = re.compile(r"[a-z0-9_]{1,60}")
-AMOUNT = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,2})?")
 
 
 def _invalid(field: str, message: Any) -> InvalidInput:
@@ -206,21 +203,6 @@ def _invalid(field: str, message: Any) -> InvalidInput:
 
 def _refuse(errors: Mapping[str, list[Any]]) -> InvalidInput:
     return InvalidInput(next(iter(errors.values()))[0], field_errors=dict(errors))
-
-
-def parse_amount(value: Any, field: str) -> Decimal:
-    """Euros with at most two decimals; a decimal comma is accepted, a thousands mark not."""
-    text = str(value if value is not None else "").strip().replace(" ", "")
-    text = text.removeprefix("€").replace(",", ".")
-    # Digits only: no exponent, NaN or thousands marks for Decimal() to read generously.
-    if not AMOUNT.fullmatch(text):
-        raise _invalid(field, _l("Enter an amount in euros, such as 1250.00."))
-    amount = Decimal(text)
-    if amount < 0:
-        raise _invalid(field, _l("The amount cannot be negative."))
-    if amount > MAX_AMOUNT:
-        raise _invalid(field, _l("The amount is too large."))
-    return amount.quantize(CENT)
 
 
 def _money_text(amount: Decimal) -> LazyString:
@@ -275,7 +257,7 @@ class RulesService:
                     _l("Enter a whole number from %(low)d to %(high)d.", low=low, high=high)
                 ]
         try:
-            cap = parse_amount(data.regime_a_cap, "regime_a_cap")
+            cap = parse_money(data.regime_a_cap, "regime_a_cap")
         except InvalidInput as exc:
             errors.update(exc.field_errors)
         else:
@@ -328,7 +310,7 @@ class RulesService:
         if not isinstance(year, int) or not low <= year <= high:
             errors["year"] = [_l("Enter a year from %(low)d to %(high)d.", low=low, high=high)]
         try:
-            value = parse_amount(amount, "amount")
+            value = parse_money(amount, "amount")
         except InvalidInput as exc:
             errors.update(exc.field_errors)
         if errors:

@@ -7,12 +7,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from housing.api.problems import problem_from_http_exception, problem_response
 from housing.errors import DomainError
+from housing.logging import get_logger
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
 from housing.web.forms import (
     CLOCK_LABELS,
@@ -25,6 +26,8 @@ from housing.web.forms import (
     TIMELINE_LABELS,
 )
 from housing.web.formtools import refusal_page
+
+log = get_logger(__name__)
 
 # Everything is served from this origin: no CDN, no inline script, no framing.
 CONTENT_SECURITY_POLICY = {
@@ -172,6 +175,25 @@ def register_web(app: Flask) -> None:
                 message=message,
             ),
             409,
+        )
+
+    # A value the database refused as data (a number out of range, text it cannot hold)
+    # that no check of ours stopped: the request was wrong, so 400 and nothing saved; but
+    # the check belongs at the door, so it is logged as a defect to fix there.
+    @app.errorhandler(DataError)
+    def refused_as_data(error: DataError) -> ResponseReturnValue:
+        log.error("defect.unchecked_input", error=str(error.orig).splitlines()[0])
+        message = _("A value in the request is out of range or not valid. Nothing was saved.")
+        if _wants_problem_json():
+            return problem_response(400, message)
+        return (
+            render_template(
+                "errors/error.html",
+                code=400,
+                title=_("The request could not be understood"),
+                message=message,
+            ),
+            400,
         )
 
     @app.errorhandler(500)

@@ -1,0 +1,138 @@
+"""Input no row or column can hold is refused at the door (4xx), never a server error."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from flask import Blueprint, Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+
+from housing import create_app
+from housing.claims.models import MeasureLine
+from housing.db import db
+from housing.ids import MAX_ID
+from tests.builders.api import assert_problem, bearer
+from tests.builders.claims import World
+from tests.builders.payments import Finance, record
+from tests.conftest import csrf_from, login, make_test_config
+
+TOO_BIG = 99999999999999999999  # the integer PostgreSQL refused with "out of range"
+
+
+def lines_of(claim_id: int) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(MeasureLine).where(MeasureLine.claim_id == claim_id)
+    )
+
+
+def test_an_id_no_row_can_have_is_a_404_in_the_api_and_the_pages(client, session):
+    world = World(session)
+    headers = bearer(session, world.assessor)
+    for path in (f"/api/v1/claims/{TOO_BIG}", f"/api/v1/claims/{MAX_ID + 1}", "/api/v1/claims/0"):
+        assert_problem(client.get(path, headers=headers), 404)
+    assert client.get(f"/api/v1/claims/{MAX_ID}", headers=headers).status_code == 404
+    login(client, world.assessor.email)
+    assert client.get(f"/claims/{TOO_BIG}").status_code == 404
+
+
+def test_the_openapi_document_states_the_range_of_path_ids(client, session):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    parameter = next(
+        p for p in spec["paths"]["/api/v1/claims/{claim_id}"]["parameters"] if p["in"] == "path"
+    )
+    assert parameter["schema"] == {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+
+
+def test_an_id_out_of_range_in_a_body_is_refused_at_its_field(client, session):
+    world = World(session)
+    body = {"home_id": 2605313376531990}
+    refused = client.post("/api/v1/claims", headers=bearer(session, world.applicant), json=body)
+    assert "home_id" in str(assert_problem(refused, 422)["errors"])
+
+
+def test_payouts_filter_by_claim_from_the_query_string(client, session):
+    fin = Finance(session)
+    payout = record(fin)
+    other = Finance(session, name="Gemeente Ander")  # another organisation's payout
+    record(other)
+    headers = bearer(session, fin.f1)
+    found = client.get(f"/api/v1/payouts?claim_id={fin.claim.id}", headers=headers)
+    assert found.status_code == 200, found.text
+    assert [p["id"] for p in found.get_json()] == [payout.id]
+    assert (
+        client.get(f"/api/v1/payouts?claim_id={other.claim.id}", headers=headers).get_json() == []
+    )
+    for bad in ("abc", str(MAX_ID + 1), "0"):
+        answer = client.get(f"/api/v1/payouts?claim_id={bad}", headers=headers)
+        assert "claim_id" in str(assert_problem(answer, 422)["errors"])
+
+
+@pytest.mark.parametrize("amount", ["99999999999999.99", "1e999", "1e9", "１２", "1.005", "-0"])
+def test_an_amount_no_column_holds_is_refused_and_nothing_is_written(client, session, amount):
+    world = World(session)
+    applicant = bearer(session, world.applicant)
+    claim_id = client.post(
+        "/api/v1/claims", headers=applicant, json={"home_id": world.home.id}
+    ).get_json()["id"]
+    line = {"catalogue_code": "cameras", "description": "x", "vat_amount": "0"}
+    refused = client.post(
+        f"/api/v1/claims/{claim_id}/lines",
+        headers=applicant,
+        json={**line, "requested_amount": amount},
+    )
+    assert "requested_amount" in str(assert_problem(refused, 422)["errors"])
+    assert lines_of(claim_id) == 0
+
+
+def test_the_line_form_refuses_an_exponent_without_a_server_error(client, session):
+    world = World(session)
+    claim = world.draft(lines=())
+    csrf = login(client, world.applicant.email)
+    page = client.post(
+        f"/claims/{claim.id}/lines",
+        data={
+            "csrf_token": csrf,
+            "catalogue_code": "cameras",
+            "description": "x",
+            "requested_amount": "1e999",
+            "vat_amount": "0",
+        },
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "1250.00" in page.text  # the refusal, with an example
+    assert lines_of(claim.id) == 0
+    assert csrf_from(page.text)
+
+
+@pytest.fixture(scope="module")
+def data_error_app(
+    app: Flask, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Flask:
+    """A second app of the same factory, with views whose value only the database refuses."""
+    probe = create_app(make_test_config(database_url, tmp_path_factory.mktemp("dataerror")))
+    bp = Blueprint("data_error_probe", __name__)
+
+    @bp.route("/probe/out-of-range")
+    @bp.route("/api/v1/probe/out-of-range")
+    def out_of_range() -> str:
+        db.session.execute(text("SELECT CAST(:n AS integer)"), {"n": str(TOO_BIG)})
+        return "unreachable"
+
+    probe.register_blueprint(bp)
+    return probe
+
+
+@pytest.fixture
+def data_error_client(data_error_app: Flask, session) -> Iterator[FlaskClient]:  # type: ignore[no-untyped-def]
+    yield data_error_app.test_client()
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_500(data_error_client):
+    problem = assert_problem(data_error_client.get("/api/v1/probe/out-of-range"), 400)
+    assert "niets opgeslagen" in problem["detail"]  # Dutch unless one chose English
+    page = data_error_client.get("/probe/out-of-range")
+    assert page.status_code == 400
+    assert "text/html" in page.content_type
