@@ -32,6 +32,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(config)
     app.extensions["housing.settings"] = settings
     install(app)
+    from housing import inputs
+
+    inputs.install(app)
     settings.instance_path.mkdir(parents=True, exist_ok=True)
 
     from housing import crypto

@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.unit_of_work",
         "housing.downloads",
         "housing.ids",
+        "housing.inputs",
     ),
     # Work after the commit: knows messages and topics, not who acts on them.
     ("housing.outbox",),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
 import pytest
@@ -136,3 +137,92 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(data_error_client):
     page = data_error_client.get("/probe/out-of-range")
     assert page.status_code == 400
     assert "text/html" in page.content_type
+
+
+def test_a_control_character_in_any_field_is_a_400_and_nothing_is_written(client, session):
+    world = World(session)
+    applicant = bearer(session, world.applicant)
+    claim_id = client.post(
+        "/api/v1/claims", headers=applicant, json={"home_id": world.home.id}
+    ).get_json()["id"]
+    line = {"catalogue_code": "cameras", "requested_amount": "10", "vat_amount": "0"}
+    for description in ("camera\x00", "bell\x07", "x\x7f"):
+        refused = client.post(
+            f"/api/v1/claims/{claim_id}/lines",
+            headers=applicant,
+            json={**line, "description": description},
+        )
+        assert "stuurteken" in assert_problem(refused, 400)["detail"]  # "control character"
+    assert lines_of(claim_id) == 0
+    # Line breaks and tabs are text like any other.
+    kept = client.post(
+        f"/api/v1/claims/{claim_id}/lines",
+        headers=applicant,
+        json={**line, "description": "two\nlines\tand a tab"},
+    )
+    assert kept.status_code == 201, kept.text
+    # The sign-in form too: a NUL in the e-mail address was a server error.
+    page = client.get("/login")
+    nul = client.post(
+        "/login",
+        data={"email": "a\x00@b.nl", "password": "x", "csrf_token": csrf_from(page.text)},
+    )
+    assert nul.status_code == 400
+    assert "text/html" in nul.content_type
+
+
+def test_json_too_deep_or_with_too_long_a_number_is_a_400(client, session):
+    world = World(session)
+    applicant = bearer(session, world.applicant)
+    deep = "[" * 5000 + "]" * 5000
+    long_number = '{"home_id": ' + "1" * 5000 + "}"
+    for body in (deep, '{"a":' * 40 + "1" + "}" * 40, long_number):
+        answer = client.post(
+            "/api/v1/claims", headers=applicant, data=body, content_type="application/json"
+        )
+        assert_problem(answer, 400)
+    # Plain invalid JSON stays the parser's answer, naming what is wrong.
+    assert client.post(
+        "/api/v1/claims", headers=applicant, data="{", content_type="application/json"
+    ).status_code in (400, 422)
+
+
+def test_an_upload_name_with_a_nul_is_cleaned_and_the_document_can_be_read(
+    client, session, document_root
+):
+    world = World(session)
+    claim = world.draft()
+    applicant = bearer(session, world.applicant)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    uploaded = client.post(
+        f"/api/v1/claims/{claim.id}/documents",
+        headers=applicant,
+        data={"kind": "quote", "file": (io.BytesIO(pdf), "offerte\x00 mei.pdf")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document = uploaded.get_json()
+    assert document["filename"] == "offerte mei.pdf"
+    download = client.get(
+        f"/api/v1/claims/{claim.id}/documents/{document['id']}", headers=applicant
+    )
+    assert download.status_code == 200
+    assert download.data == pdf
+    assert "offerte mei.pdf" in download.headers["Content-Disposition"]
+
+
+def test_a_non_ascii_download_name_is_sent_per_rfc_6266(client, session, document_root):
+    world = World(session)
+    claim = world.draft()
+    applicant = bearer(session, world.applicant)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    document = client.post(
+        f"/api/v1/claims/{claim.id}/documents",
+        headers=applicant,
+        data={"kind": "quote", "file": (io.BytesIO(pdf), "offerte-één.pdf")},
+        content_type="multipart/form-data",
+    ).get_json()
+    download = client.get(
+        f"/api/v1/claims/{claim.id}/documents/{document['id']}", headers=applicant
+    )
+    assert "filename*=UTF-8''offerte-%C3%A9%C3%A9n.pdf" in download.headers["Content-Disposition"]

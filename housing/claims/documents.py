@@ -20,6 +20,7 @@ from housing.claims.models import Claim, Confidentiality, Document, DocumentKind
 from housing.crypto import active_cipher
 from housing.db import DbSession
 from housing.errors import InvalidInput
+from housing.inputs import clean_filename
 
 # As the setting DOCUMENT_MAX_BYTES defaults to; a store built by hand (tests) gets it too.
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
@@ -74,12 +75,6 @@ def sniff_content_type(data: bytes) -> str | None:
     return None
 
 
-def _clean_filename(filename: str) -> str:
-    # Only shown back to people; never used as a path.
-    name = Path(filename.replace("\\", "/")).name.strip()
-    return name[:200] or "document"
-
-
 @dataclass(frozen=True)
 class DocumentStore:
     root: Path
@@ -128,7 +123,7 @@ class DocumentStore:
             claim_id=claim.id,
             kind=kind,
             confidentiality=level,
-            filename=_clean_filename(filename),
+            filename=clean_filename(filename),
             content_type=content_type,
             size_bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),

@@ -1,0 +1,86 @@
+"""What a request may carry at all, checked once at the door for every page and the API.
+
+Text never holds control characters other than tab and line breaks: PostgreSQL refuses a
+NUL in text (a server error), and a NUL or line break in a file name breaks the header of
+every later download. A JSON body is refused whole when it nests deeper than any of our
+documents or holds a number too long to read, before a parser below us fails on it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from flask import Flask, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import BadRequest
+
+# C0 controls and DEL, except tab, line feed and carriage return.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Deeper than any body of ours (events with details nest three levels).
+MAX_JSON_DEPTH = 32
+
+
+def clean_filename(filename: str) -> str:
+    """The name a person sees for an upload: no path, no control characters."""
+    name = PurePosixPath(CONTROL.sub("", filename).replace("\\", "/")).name.strip()
+    return name[:200] or "document"
+
+
+def install(app: Flask) -> None:
+    app.before_request(refuse_unreadable_input)
+
+
+def refuse_unreadable_input() -> None:
+    """Answer 400 before any view runs when the request carries what no field may hold."""
+    values: list[Any] = [*request.args.items(multi=True), *request.form.items(multi=True)]
+    if request.is_json and request.content_length != 0:
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except (ValueError, RecursionError):
+            # Not JSON at all is the view's to say (it names the field); these two would
+            # fail below us as server errors instead.
+            body = None
+            _refuse_unparsable(request.get_data(cache=True))
+        if _depth(body) > MAX_JSON_DEPTH:
+            raise BadRequest(str(_l("The request body nests too deeply.")))
+        values.append(body)
+    if _holds_control_character(values):
+        raise BadRequest(
+            str(_l("The request contains a control character (such as NUL). Nothing was saved."))
+        )
+
+
+def _refuse_unparsable(data: bytes) -> None:
+    try:
+        json.loads(data, parse_int=str, parse_float=str)
+    except RecursionError:
+        raise BadRequest(str(_l("The request body nests too deeply."))) from None
+    except ValueError:
+        return  # plain invalid JSON: the API's parser answers it, naming the problem
+    raise BadRequest(str(_l("A number in the request body is too long.")))
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def _holds_control_character(value: Any) -> bool:
+    if isinstance(value, str):
+        return CONTROL.search(value) is not None
+    if isinstance(value, dict):
+        return any(
+            _holds_control_character(key) or _holds_control_character(item)
+            for key, item in value.items()
+        )
+    if isinstance(value, list | tuple):
+        return any(_holds_control_character(v) for v in value)
+    return False
