@@ -38,8 +38,9 @@ def _people(world):
     return [world.applicant, world.assessor, world.decider, world.both, finance]
 
 
-def _agrees(session, refusal, attempt) -> None:
-    """The predicate allows exactly when the service's attempt is not refused by it."""
+def _agrees(session, refusal, attempt) -> bool:
+    """The predicate allows exactly when the service's attempt is not refused by it; say
+    whether it allowed."""
     savepoint = session.begin_nested()
     try:
         attempt()
@@ -54,6 +55,25 @@ def _agrees(session, refusal, attempt) -> None:
     else:
         assert refused is not None and type(refused) is type(refusal)
         assert str(refused.message) == str(refusal.message)
+    return refusal is None
+
+
+STAFF = {"assessor", "assessor+decider", "decider"}
+# Who may do it (never finance; an assessor records the scan once the claim is in), as the
+# predicate and the service agree; "allowed" is about the person, not the moment.
+EXPECTED = {
+    "draft": {"scan": {"applicant"}, "extend": set(), "notice": {"applicant"} | STAFF},
+    "submitted": {
+        "scan": {"assessor", "assessor+decider"},
+        "extend": STAFF,
+        "notice": {"applicant"} | STAFF,
+    },
+    "in_assessment": {
+        "scan": {"assessor", "assessor+decider"},
+        "extend": STAFF,
+        "notice": {"applicant"} | STAFF,
+    },
+}
 
 
 @pytest.mark.parametrize("state", ["draft", "submitted", "in_assessment"])
@@ -63,14 +83,16 @@ def test_the_scan_and_extension_predicates_match_the_services(world, session, st
         world.fire(world.applicant, claim, "submit")
     if state == "in_assessment":
         world.fire(world.assessor, claim, "start_assessment")
+    allowed: dict[str, set[frozenset[str]]] = {"scan": set(), "extend": set(), "notice": set()}
     for user in _people(world):
         actor, scope = actor_for(session, user), world.scope(user)
-        _agrees(
+        if _agrees(
             session,
             may_record_scan(actor, claim),
             partial(world.drafting.record_scan, scope, user, claim.id, SCAN),
-        )
-        _agrees(
+        ):
+            allowed["scan"].add(frozenset(user.roles))
+        if _agrees(
             session,
             may_extend(actor, claim),
             partial(
@@ -81,8 +103,9 @@ def test_the_scan_and_extension_predicates_match_the_services(world, session, st
                 new_deadline=dt.date(2026, 6, 1),
                 reason="Advies van de politie volgt later.",
             ),
-        )
-        _agrees(
+        ):
+            allowed["extend"].add(frozenset(user.roles))
+        if _agrees(
             session,
             may_record_default_notice(actor, claim),
             partial(
@@ -92,7 +115,13 @@ def test_the_scan_and_extension_predicates_match_the_services(world, session, st
                 claim.id,
                 received_on=dt.date(2026, 3, 1),
             ),
-        )
+        ):
+            allowed["notice"].add(frozenset(user.roles))
+    names = {
+        what: {"+".join(sorted(r.value for r in roles)) for roles in who}
+        for what, who in allowed.items()
+    }
+    assert names == EXPECTED[state]
 
 
 def test_upload_kinds_are_what_the_service_accepts(world, session, tmp_path):
