@@ -21,6 +21,7 @@ from werkzeug.exceptions import BadRequest
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Deeper than any body of ours (events with details nest three levels).
 MAX_JSON_DEPTH = 32
+_CONTROL_REFUSED = _l("The request contains a control character (such as NUL). Nothing was saved.")
 
 
 def clean_filename(filename: str) -> str:
@@ -34,33 +35,32 @@ def install(app: Flask) -> None:
 
 
 def refuse_unreadable_input() -> None:
-    """Answer 400 before any view runs when the request carries what no field may hold."""
-    values: list[Any] = [*request.args.items(multi=True), *request.form.items(multi=True)]
-    if request.is_json and request.content_length != 0:
-        try:
-            body = json.loads(request.get_data(cache=True))
-        except (ValueError, RecursionError):
-            # Not JSON at all is the view's to say (it names the field); these two would
-            # fail below us as server errors instead.
-            body = None
-            _refuse_unparsable(request.get_data(cache=True))
-        if _depth(body) > MAX_JSON_DEPTH:
-            raise BadRequest(str(_l("The request body nests too deeply.")))
-        values.append(body)
+    """Answer 400 before any view runs when a query or form value holds a control
+    character (a JSON body is checked as the API reads it: `read_json_body`)."""
+    values = [*request.args.items(multi=True), *request.form.items(multi=True)]
     if _holds_control_character(values):
-        raise BadRequest(
-            str(_l("The request contains a control character (such as NUL). Nothing was saved."))
-        )
+        raise BadRequest(str(_CONTROL_REFUSED))
 
 
-def _refuse_unparsable(data: bytes) -> None:
+def read_json_body(data: bytes) -> Any:
+    """The JSON body of a request, read once, or 400 for what no field may hold.
+
+    Plain invalid JSON is left to the caller's parser (it says where the error is).
+    """
     try:
-        json.loads(data, parse_int=str, parse_float=str)
+        body = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise
     except RecursionError:
         raise BadRequest(str(_l("The request body nests too deeply."))) from None
     except ValueError:
-        return  # plain invalid JSON: the API's parser answers it, naming the problem
-    raise BadRequest(str(_l("A number in the request body is too long.")))
+        # Python refuses to read an integer of thousands of digits.
+        raise BadRequest(str(_l("A number in the request body is too long."))) from None
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise BadRequest(str(_l("The request body nests too deeply.")))
+    if _holds_control_character(body):
+        raise BadRequest(str(_CONTROL_REFUSED))
+    return body
 
 
 def _depth(value: Any, level: int = 0) -> int:

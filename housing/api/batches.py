@@ -12,11 +12,12 @@ from typing import Any
 from flask import Response, url_for
 from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.db import db
 from housing.downloads import attachment

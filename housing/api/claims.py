@@ -8,7 +8,6 @@ from typing import Any
 
 from flask import Response, g
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -16,6 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.api.schemas import (
     CatalogueItemSchema,

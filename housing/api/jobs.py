@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from housing.api.auth import api_scope, token_required
+from housing.api.blueprint import Blueprint
 from housing.db import db
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobService

@@ -8,11 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.claims.models import Claim
 from housing.claims.queries import loaded_claim

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.api.schemas import (
     MeSchema,

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
@@ -15,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
+from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.db import db
 from housing.ids import id_field
