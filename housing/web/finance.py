@@ -39,6 +39,7 @@ from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.formtools import done, refusal_back_to, refusal_on_form, refusal_shown_by
 from housing.web.payment_forms import PAYOUT_STATE_LABELS, ApprovalLimitForm
+from workflows.payments import PayoutState
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 # The administrator's page lives under /admin, beside the other rules they set.
@@ -134,7 +135,7 @@ def payout_event(payout_id: int) -> ResponseReturnValue:
             if event == "correct"
             else None,
         )
-        if payout.state == "first_approved":
+        if payout.state == PayoutState.FIRST_APPROVED:
             return _("First approval recorded: a second finance user approves it too.")
         return _(
             "Payout %(number)s: %(state)s.",
