@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from housing.clock import utcnow
 from housing.db import DbSession
 from housing.errors import InvalidInput
+from housing.organisations.models import Organisation
 from housing.payments import camt
 from housing.payments.statements.matching import ImportReport, _Run
 
@@ -130,6 +131,7 @@ class StatementImport:
     ) -> ImportReport:
         """Import one camt.053 file; importing it again changes nothing."""
         parsed = self.parse(data)  # every refusal comes before the first write
+        self._refuse_other_accounts(parsed, organisation_id)
         self._lock(organisation_id)
         run = _Run(self.session, self.clock, organisation_id)
         rows = run.statements(parsed.statements, user_id, hashlib.sha256(data).hexdigest())
@@ -147,11 +149,40 @@ class StatementImport:
         run.finish()
         return run.report
 
+    def _refuse_other_accounts(self, parsed: camt.BankStatementData, organisation_id: int) -> None:
+        """Refuse the whole file when a statement is not of the organisation's own account.
+
+        Refused, not held for review: entries of another account can book none of our
+        payouts, yet their EndToEndIds could match ours (a payee's bank reuses ids, or the
+        wrong organisation's file is picked), and a wrong booking marks a payout paid that
+        never left. Finance can only fix this by fetching the right file, so it is told now.
+        """
+        own = _compact(self.session.get_one(Organisation, organisation_id).iban)
+        for statement in parsed.statements:
+            account = _compact(statement.account_iban or "")
+            if account != own:
+                raise ImportRefused(
+                    _l(
+                        "Statement %(ident)s is of account %(account)s, not of the"
+                        " organisation's own account %(own)s. Nothing was imported.",
+                        ident=statement.statement_id,
+                        account=account,
+                        own=own,
+                    ),
+                    code="foreign_account",
+                )
+
     def _lock(self, organisation_id: int) -> None:
         # Two imports of one file at once (a double click, two colleagues) would both find
         # nothing imported yet; one waits for the other's commit, then skips it all.
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(select(func.pg_advisory_xact_lock(_IMPORT_LOCK, organisation_id)))
+
+
+def _compact(iban: str) -> str:
+    # The organisation's IBAN is stored compact and upper case; camt's schema allows
+    # lower-case letters in the account part.
+    return "".join(iban.split()).upper()
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
