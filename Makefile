@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LOCK := requirements.lock
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -13,13 +14,24 @@ PG_PORT ?= 5432
 REDIS_HOST ?= 127.0.0.1
 REDIS_PORT ?= 6379
 
-.PHONY: run test install translations messages services lint clean
+.PHONY: run test install lock translations messages services lint clean
 
-$(STAMP): pyproject.toml
+# What an install gets is exactly requirements.lock: every package pinned with its hashes, so
+# a fresh machine installs what CI tested. The project itself goes in editable, without
+# resolving anything more.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --upgrade 'pip>=24,<27'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Refresh the lock after changing pyproject.toml: pins already there are kept, new
+# requirements are resolved. `make lock UPGRADE=1` moves every pin to the newest release
+# its bounds in pyproject.toml allow.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+		--python-version 3.11 $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
 install: $(STAMP) translations
 
