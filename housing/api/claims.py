@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import Blueprint, one_of_by_event
 from housing.api.paging import page_of
 from housing.api.schemas import (
     CatalogueItemSchema,
@@ -35,12 +35,14 @@ from housing.api.schemas import (
     PenaltyDecisionSchema,
     ScanInSchema,
     ScanSchema,
+    claim_event_bodies,
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, MeasureLine
+from housing.claims.permissions import UPLOADABLE
 from housing.claims.queries import loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.db import db
@@ -54,6 +56,25 @@ from workflows.claim import ClaimState, allowed_events
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 CLAIM_ROLES = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+
+
+# The form's `kind` and the file travel in one multipart body.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": sorted(k.value for k in UPLOADABLE)},
+                    "file": {"type": "string", "format": "binary"},
+                },
+                "required": ["kind", "file"],
+                "additionalProperties": False,
+            }
+        }
+    },
+}
 
 
 def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
@@ -196,7 +217,7 @@ class ClaimLines(MethodView):
 @blp.route("/claims/<int:claim_id>/events")
 class ClaimEvents(MethodView):
     @token_required(*CLAIM_ROLES)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=one_of_by_event(claim_event_bodies()))
     @blp.arguments(ClaimEventSchema)
     @blp.response(200, ClaimSchema)
     @blp.alt_response(409, description="The event is not possible in the claim's state.")
@@ -227,7 +248,7 @@ class ClaimDocuments(MethodView):
         ).all()
 
     @token_required(Role.APPLICANT, Role.ASSESSOR)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=UPLOAD_BODY)
     @blp.arguments(DocumentUploadFormSchema, location="form")
     @blp.arguments(DocumentUploadFileSchema, location="files")
     @blp.response(201, DocumentSchema)
