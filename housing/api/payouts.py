@@ -20,7 +20,7 @@ from housing.db import db
 from housing.ids import id_field
 from housing.money import Money
 from housing.payments import queries
-from housing.payments.models import Payout, RemainderClosure
+from housing.payments.models import Payout, PayoutKind, RemainderClosure
 from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from workflows.payments import PayoutState
@@ -35,8 +35,8 @@ class PayoutSchema(Schema):
     id = fields.Int()
     claim_id = fields.Int()
     measure_line_id = fields.Int()
-    kind = fields.Str()
-    state = fields.Str()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in PayoutKind]))
+    state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
     payee_name = fields.Str()
     payee_iban = fields.Str(
         metadata={"description": "In full for finance; others see the last four characters."}

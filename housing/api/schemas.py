@@ -9,12 +9,17 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from housing.accounts.models import Channel, Language
 from housing.api.blueprint import RequestSchema
+from housing.claims.models import Confidentiality, DecisionKind, DocumentKind
 from housing.ids import id_field
 from housing.money import Money
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
+from workflows.awb import ClockState
 from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState
 from workflows.rules import Role as WorkflowRole
+
+# Events of the system (terms running out, payments) are never fired through the API.
+API_CLAIM_EVENTS = [e for e in ClaimEvent if EVENT_ROLES[e] is not WorkflowRole.SYSTEM]
 
 
 class OrganisationSchema(RequestSchema):
@@ -103,15 +108,38 @@ class MeasureLineSchema(Schema):
 
 class DeadlineSchema(Schema):
     decision_deadline = fields.Date(allow_none=True)
-    days_left = fields.Int(allow_none=True)
-    clock = fields.Str(allow_none=True)
+    days_left = fields.Int(
+        allow_none=True, metadata={"description": "Negative when overdue; null once decided."}
+    )
+    clock = fields.Str(
+        allow_none=True,
+        validate=validate.OneOf([*(s.value for s in ClockState), "decided", "stopped"]),
+        metadata={"description": "decided: the term ended with the decision."},
+    )
+    decided_on = fields.Date(
+        allow_none=True, metadata={"description": "The day the decision was sent."}
+    )
+    objection_deadline = fields.Date(
+        allow_none=True,
+        metadata={"description": "The last day to object to the decision (6 weeks, Awb)."},
+    )
+
+
+class DecisionLetterSchema(Schema):
+    decision_id = fields.Int()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in DecisionKind]))
+    being_prepared = fields.Bool(
+        metadata={"description": "The letter is laid out after the decision; poll the claim."}
+    )
+    document_id = fields.Int(allow_none=True)
+    href = fields.Str(allow_none=True, metadata={"description": "Download the letter here."})
 
 
 class ClaimSchema(Schema):
     id = fields.Int()
     number = fields.Str()
-    state = fields.Str()
-    regime = fields.Str(allow_none=True)
+    state = fields.Str(validate=validate.OneOf([s.value for s in ClaimState]))
+    regime = fields.Str(allow_none=True, validate=validate.OneOf(["A", "B"]))
     office_holder_id = fields.Int()
     home_id = fields.Int()
     application_date = fields.Date(allow_none=True)
@@ -121,6 +149,11 @@ class ClaimSchema(Schema):
     decided_by_id = fields.Int(allow_none=True)
     deadline = fields.Nested(DeadlineSchema)
     lines = fields.List(fields.Nested(MeasureLineSchema))
+    decision_letter = fields.Nested(
+        DecisionLetterSchema,
+        allow_none=True,
+        metadata={"description": "The latest decision's letter; null before any decision."},
+    )
 
 
 class HistoryEntrySchema(Schema):
@@ -159,7 +192,10 @@ class LateDecisionSchema(Schema):
 
 
 class ClaimDetailSchema(ClaimSchema):
-    allowed_events = fields.List(fields.Str())
+    allowed_events = fields.List(
+        fields.Str(validate=validate.OneOf([e.value for e in API_CLAIM_EVENTS])),
+        metadata={"description": "The events you may fire now (the rules still apply)."},
+    )
     history = fields.List(fields.Nested(HistoryEntrySchema))
     late_decision = fields.Nested(LateDecisionSchema)
     # A decision's letter is laid out by a worker after the commit; until then it is True.
@@ -266,8 +302,6 @@ EVENT_DETAILS: dict[ClaimEvent, type[Schema]] = {
     ClaimEvent.RECORD_ADVICE: RecordAdviceDetails,
     ClaimEvent.PROPOSE_DECISION: ProposeDecisionDetails,
 }
-# Events of the system (terms running out, payments) are never fired through the API.
-API_CLAIM_EVENTS = [e for e in ClaimEvent if EVENT_ROLES[e] is not WorkflowRole.SYSTEM]
 
 
 class ClaimEventSchema(RequestSchema):
@@ -312,8 +346,8 @@ class DocumentUploadFormSchema(RequestSchema):
 
 class DocumentSchema(Schema):
     id = fields.Int()
-    kind = fields.Str()
-    confidentiality = fields.Str()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in DocumentKind]))
+    confidentiality = fields.Str(validate=validate.OneOf([k.value for k in Confidentiality]))
     filename = fields.Str()
     content_type = fields.Str()
     size_bytes = fields.Int()
