@@ -43,18 +43,46 @@ def parse_money(value: Any, field: str) -> Decimal:
     return amount.quantize(CENT)
 
 
-class Money(fields.Field[Decimal]):
-    """An amount in an API request, read by `parse_money` as the forms read it.
+# The API's amounts, as its document gives them: text in euros with a point for cents.
+# In a request (a whole number of euros is also read): within NUMERIC(12, 2), not negative.
+API_AMOUNT_IN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+# In an answer: always two decimals; a bank balance may be negative.
+API_AMOUNT_OUT = r"^-?[0-9]{1,10}\.[0-9]{2}$"
 
-    A JSON string ("1250.00") or a whole number; a JSON float is refused, being inexact.
+
+class Money(fields.Field[Decimal]):
+    """An amount in the API, read by `parse_money` as the forms read it; written as text
+    with two decimals. Documented as a string with a pattern, as it is served.
+
+    A request gives a JSON string in the documented form ("1250.00") or a whole number of
+    euros; a JSON float is refused, being inexact, and so is the forms' leniency (a euro
+    sign, a decimal comma): the API's contract is its document.
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        metadata = {"type": "string", "pattern": _AMOUNT.pattern, "example": "1250.00"}
+        metadata = {
+            "type": ["string", "integer"],
+            "pattern": API_AMOUNT_IN,
+            "minimum": 0,
+            "maximum": int(MAX_AMOUNT),
+            "example": "1250.00",
+        }
         super().__init__(metadata={**metadata, **kwargs.pop("metadata", {})}, **kwargs)
 
+    @classmethod
+    def out(cls, **kwargs: Any) -> Money:
+        """An amount in an answer: a string, such as "1250.00" (or null if `allow_none`)."""
+        metadata = {"type": "string", "pattern": API_AMOUNT_OUT, "example": "1250.00"}
+        field = cls(**kwargs)
+        field.metadata = {**metadata, **kwargs.get("metadata", {})}
+        return field
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, float) and value.is_integer():  # 250.0 is JSON's integer 250
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ValidationError(str(_l("Enter an amount in euros, such as 1250.00.")))
+        if isinstance(value, str) and not re.fullmatch(API_AMOUNT_IN, value):
             raise ValidationError(str(_l("Enter an amount in euros, such as 1250.00.")))
         try:
             return parse_money(value, attr or "amount")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
 from sqlalchemy import select
 
 from housing.audit.models import AccessLog
+from housing.outbox.services import Outcome
 from housing.roles import Role
 from tests.builders.api import assert_problem, bearer
 from tests.builders.claims import World
@@ -67,7 +71,8 @@ def test_a_claim_from_draft_to_decision_through_the_api(client, session):
 
     detail = client.get(f"/api/v1/claims/{claim_id}", headers=decider).get_json()
     assert [h["event"] for h in detail["history"]][-2:] == ["propose_decision", "grant"]
-    assert "start_payment" in detail["allowed_events"]
+    # Only what this caller may fire now: payment is the system's, not the decider's.
+    assert detail["allowed_events"] == []
     views = session.scalars(select(AccessLog).where(AccessLog.claim_id == claim_id)).all()
     assert len(views) == 2  # every read of the claim is logged
 
@@ -207,3 +212,92 @@ def test_documents_through_the_api(client, session, document_root):
     assert_problem(client.get(f"{url}/999999", headers=finance), 404)
     downloads = session.scalars(select(AccessLog).where(AccessLog.action == "download")).all()
     assert len(downloads) == 1
+
+
+def test_allowed_events_are_the_callers_own(client, session):
+    world = World(session)
+    claim = world.proposed()
+    applicant = bearer(session, world.applicant)
+    decider = bearer(session, world.decider)
+    assessor = bearer(session, world.assessor)  # proposed it: four eyes
+    path = f"/api/v1/claims/{claim.id}"
+    assert client.get(path, headers=applicant).get_json()["allowed_events"] == []
+    assert client.get(path, headers=assessor).get_json()["allowed_events"] == []
+    assert client.get(path, headers=decider).get_json()["allowed_events"] == [
+        "declare_not_considered",
+        "grant",
+        "grant_partially",
+        "refuse",
+        "send_back",
+    ]
+    draft = world.draft()
+    mine = client.get(f"/api/v1/claims/{draft.id}", headers=applicant).get_json()
+    assert mine["allowed_events"] == ["submit", "withdraw"]
+
+
+def test_a_decided_claim_says_decided_with_its_objection_deadline_and_letter(
+    client, session, document_root, monkeypatch
+):
+    world = World(session)
+    world.serve_pages(monkeypatch)  # the API decides on the world's day
+    claim = world.proposed()
+    decider = bearer(session, world.decider)
+    granted = client.post(
+        f"/api/v1/claims/{claim.id}/events", headers=decider, json={"event": "grant"}
+    ).get_json()
+    deadline = granted["deadline"]
+    assert deadline["clock"] == "decided" and deadline["days_left"] is None
+    decided_on = dt.date.fromisoformat(deadline["decided_on"])
+    objection = dt.date.fromisoformat(deadline["objection_deadline"])
+    assert objection >= decided_on + dt.timedelta(weeks=6)
+    letter = granted["decision_letter"]
+    assert letter["kind"] == "grant" and letter["being_prepared"] is True
+    assert letter["document_id"] is None
+    assert world.letters() == [Outcome.DONE]
+    session.expire_all()  # a new request reads afresh
+    again = client.get(f"/api/v1/claims/{claim.id}", headers=decider).get_json()
+    letter = again["decision_letter"]
+    assert letter["being_prepared"] is False and letter["document_id"]
+    download = client.get(letter["href"], headers=decider)
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+
+
+def test_event_details_are_checked_per_event(client, session):
+    world = World(session)
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    assessor = bearer(session, world.assessor)
+    path = f"/api/v1/claims/{claim.id}/events"
+    missing = client.post(path, headers=assessor, json={"event": "request_info", "details": {}})
+    assert "question" in str(assert_problem(missing, 422)["errors"])
+    stray = client.post(path, headers=assessor, json={"event": "submit", "details": {"x": 1}})
+    assert "details" in str(assert_problem(stray, 422)["errors"])
+    system = client.post(path, headers=assessor, json={"event": "start_payment"})
+    assert "event" in str(assert_problem(system, 422)["errors"])
+    asked = client.post(
+        path, headers=assessor, json={"event": "request_info", "details": {"question": "Offerte?"}}
+    )
+    assert asked.status_code == 200, asked.text
+    assert asked.get_json()["state"] == "awaiting_info"
+
+
+def test_amounts_are_strings_and_pages_hold_25_by_default(client, session):
+    world = World(session)
+    for _ in range(26):
+        world.draft()
+    applicant = bearer(session, world.applicant)
+    page = client.get("/api/v1/claims", headers=applicant)
+    assert len(page.get_json()) == 25
+    assert json.loads(page.headers["X-Pagination"])["total"] == 26
+    assert page.get_json()[0]["lines"][0]["requested_amount"] == "1200.00"
+    spec = client.get("/api/v1/openapi.json").get_json()
+    size = next(
+        p for p in spec["paths"]["/api/v1/claims"]["get"]["parameters"] if p["name"] == "page_size"
+    )
+    assert size["schema"]["default"] == 25 and size["schema"]["maximum"] == 100
+    amount = spec["components"]["schemas"]["MeasureLine"]["properties"]["requested_amount"]
+    assert amount["type"] == "string" and amount["pattern"]
+    refusal = spec["paths"]["/api/v1/claims"]["get"]["responses"]["401"]
+    assert refusal == {"$ref": "#/components/responses/UNAUTHORIZED"}
+    assert "application/problem+json" in spec["components"]["responses"]["UNAUTHORIZED"]["content"]

@@ -40,6 +40,7 @@ from workflows.rules import (
     ClaimFacts,
     MissingEventData,
     Role,
+    RuleViolation,
     check_application_date,
     check_budget,
     check_decision_lines,
@@ -71,6 +72,7 @@ __all__ = [
     "TransitionRecord",
     "UnknownEvent",
     "allowed_events",
+    "events_for",
     "fire",
     "to_mermaid",
     "transition_table",
@@ -380,6 +382,20 @@ def fire(
 def allowed_events(state: ClaimState | str) -> frozenset[ClaimEvent]:
     """Return the events the state allows, by anyone (the rules decide who and whether)."""
     return WORKFLOW.allowed_events(state)
+
+
+def events_for(claim: ClaimLike, actor: Actor) -> frozenset[ClaimEvent]:
+    """The events this actor may fire on the claim now, by the machine's own authorisation
+    (role, own claim or not, four eyes); never a system event for a person. The other
+    rules (budget, advice, ...) still decide when it is fired."""
+    permitted = set()
+    for event in WORKFLOW.allowed_events(claim.state):
+        try:
+            _authorisation(event)(claim, actor, None)
+        except RuleViolation:
+            continue
+        permitted.add(event)
+    return frozenset(permitted)
 
 
 def transition_table() -> tuple[tuple[ClaimState, ClaimEvent, ClaimState], ...]:

@@ -17,12 +17,13 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import Conflict
 from housing.jobs.services import JobService
+from housing.money import Money
 from housing.payments import queries
 from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
@@ -42,7 +43,7 @@ class BatchSchema(Schema):
     pain_version = fields.Str()
     execution_date = fields.Date()
     item_count = fields.Int()
-    total = fields.Decimal(as_string=True)
+    total = Money.out()
     created_by_id = fields.Int()
     created_at = fields.DateTime()
     approved_by_id = fields.Int(allow_none=True)
@@ -59,7 +60,7 @@ class BatchItemSchema(Schema):
     end_to_end_id = fields.Str()
     payee_name = fields.Str()
     payee_iban = fields.Str()
-    amount = fields.Decimal(as_string=True)
+    amount = Money.out()
     payout_state = fields.Str()
 
 
@@ -67,7 +68,7 @@ class BatchDetailSchema(BatchSchema):
     items = fields.List(fields.Nested(BatchItemSchema))
 
 
-class BatchBuildSchema(Schema):
+class BatchBuildSchema(RequestSchema):
     execution_date = fields.Date(
         allow_none=True, load_default=None, metadata={"description": "Default: today."}
     )
@@ -79,7 +80,7 @@ class BatchBuildJobSchema(Schema):
     href = fields.Str(metadata={"description": "Poll this job; its result has `batch_id`."})
 
 
-class BatchEventSchema(Schema):
+class BatchEventSchema(RequestSchema):
     event = fields.Str(required=True, validate=validate.OneOf(["approve", "release", "cancel"]))
     reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
 

@@ -6,10 +6,30 @@ from typing import Any
 
 import flask
 import flask_smorest
+from marshmallow import Schema, fields
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
-from housing.inputs import read_json_body
+from housing.api.paging import PAGE_PARAMETERS
+from housing.inputs import CONTROL, read_json_body
+
+# What `housing.inputs` lets through: text without control characters (tab and line
+# breaks are text). Any other control character in a request is refused with a 400.
+WITHOUT_CONTROL_CHARACTERS = f"^[^{CONTROL.pattern[1:-1]}]*$"
+
+
+class RequestSchema(Schema):
+    """A request's body or query string, documented as the API reads it."""
+
+
+def document_request_text(self: Any, field: fields.Field[Any], **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: a request's strings hold no control characters."""
+    owner = field.parent
+    while isinstance(owner, fields.Field):  # the values of a list or a dict
+        owner = owner.parent
+    if isinstance(field, fields.String) and isinstance(owner, RequestSchema):
+        return {"pattern": WITHOUT_CONTROL_CHARACTERS}
+    return {}
 
 
 class BodyParser(FlaskParser):
@@ -24,3 +44,23 @@ class BodyParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = BodyParser()
+    DEFAULT_PAGINATION_PARAMETERS = PAGE_PARAMETERS
+
+
+def one_of_by_event(bodies: dict[str, type[Schema]]) -> dict[str, Any]:
+    """A JSON request body documented as one of `bodies`, chosen by its `event`.
+
+    Each body schema is registered as a component under its class name (`register_api`
+    does so for every body listed in BODY_COMPONENTS).
+    """
+    refs = {event: f"#/components/schemas/{body.__name__}" for event, body in bodies.items()}
+    BODY_COMPONENTS.update({body.__name__: body for body in bodies.values()})
+    schema = {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": "event", "mapping": refs},
+    }
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+# Schemas the documentation names but no decorator registers: the bodies of a oneOf.
+BODY_COMPONENTS: dict[str, type[Schema]] = {}

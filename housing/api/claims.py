@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, g
+from flask import Response, g, url_for
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import Blueprint, one_of_by_event
 from housing.api.paging import page_of
 from housing.api.schemas import (
     CatalogueItemSchema,
@@ -35,30 +35,87 @@ from housing.api.schemas import (
     PenaltyDecisionSchema,
     ScanInSchema,
     ScanSchema,
+    claim_event_bodies,
 )
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.letters import letter_being_prepared
-from housing.claims.models import Claim, Document, MeasureLine
+from housing.claims.models import Claim, Decision, Document, MeasureLine
+from housing.claims.permissions import UPLOADABLE
 from housing.claims.queries import loaded_claim
+from housing.claims.states import APPLICATION_DECISION_KINDS, OBJECTABLE_KINDS
 from housing.clock import today as amsterdam_today
 from housing.db import db
+from housing.deadlines.services import atw_calendar, awb_terms
 from housing.downloads import attachment
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
+from housing.permissions import actor_for
 from housing.roles import Role
 from workflows import awb
-from workflows.claim import ClaimState, allowed_events
+from workflows.claim import ClaimState, events_for
 
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 CLAIM_ROLES = (Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
+# The clock of a claim decided, and of one withdrawn or archived without a decision.
+DECIDED, STOPPED = "decided", "stopped"
+STOPPED_STATES = (ClaimState.WITHDRAWN, ClaimState.ARCHIVED)
 
 
-def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
-    if claim.decision_deadline is None:
-        return {"decision_deadline": None, "days_left": None, "clock": None}
+# The form's `kind` and the file travel in one multipart body.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "kind": {"type": "string", "enum": sorted(k.value for k in UPLOADABLE)},
+                    "file": {"type": "string", "format": "binary"},
+                },
+                "required": ["kind", "file"],
+                "additionalProperties": False,
+            }
+        }
+    },
+}
+
+
+def _decisions(claims: Sequence[Claim]) -> dict[int, list[Decision]]:
+    """The decisions of these claims, oldest first, in one query."""
+    found: dict[int, list[Decision]] = {claim.id: [] for claim in claims}
+    rows = db.session.scalars(
+        select(Decision).where(Decision.claim_id.in_(found)).order_by(Decision.id)
+    )
+    for decision in rows:
+        found[decision.claim_id].append(decision)
+    return found
+
+
+def _deadline(claim: Claim, today: dt.date, decisions: list[Decision]) -> dict[str, object]:
+    decided = [d for d in decisions if d.kind in APPLICATION_DECISION_KINDS]
+    if decided and decided[0].sent_on is not None:
+        # The term ended with the decision: no days left, and the objection term runs.
+        objectable = [d for d in decisions if d.kind in OBJECTABLE_KINDS and d.sent_on]
+        calendar = g.get("atw_calendar") or g.setdefault("atw_calendar", atw_calendar(db.session))
+        return {
+            "decision_deadline": claim.decision_deadline,
+            "days_left": None,
+            "clock": DECIDED,
+            "decided_on": decided[0].sent_on,
+            "objection_deadline": awb.objection_deadline(
+                objectable[-1].sent_on,
+                calendar=calendar,
+                terms=awb_terms(claim.office_holder.organisation),
+            )
+            if objectable and objectable[-1].sent_on
+            else None,
+        }
+    if claim.decision_deadline is None or claim.state in STOPPED_STATES:
+        clock = STOPPED if claim.state in STOPPED_STATES else None
+        return {"decision_deadline": claim.decision_deadline, "days_left": None, "clock": clock}
     status = awb.clock_status(
         today, claim.decision_deadline, suspended=claim.state == ClaimState.AWAITING_INFO
     )
@@ -69,12 +126,35 @@ def _deadline(claim: Claim, today: dt.date) -> dict[str, object]:
     }
 
 
-def _dump(claim: Claim, today: dt.date) -> dict[str, object]:
+def _letter(claim: Claim, decisions: list[Decision]) -> dict[str, object] | None:
+    """The latest decision's letter: its document once laid out, until then being prepared."""
+    if not decisions:
+        return None
+    decision = decisions[-1]
+    document_id = decision.letter_document_id
+    return {
+        "decision_id": decision.id,
+        "kind": str(decision.kind),
+        "being_prepared": document_id is None,
+        "document_id": document_id,
+        "href": url_for("api_claims.ClaimDocument", claim_id=claim.id, document_id=document_id)
+        if document_id is not None
+        else None,
+    }
+
+
+def _dump(
+    claim: Claim, today: dt.date, decisions: list[Decision] | None = None
+) -> dict[str, object]:
+    if decisions is None:
+        decisions = _decisions([claim])[claim.id]
     return {
         **{name: getattr(claim, name) for name in ClaimSchema().fields if hasattr(claim, name)},
+        "state": str(claim.state),
         "regime": claim.regime.value if claim.regime else None,
-        "deadline": _deadline(claim, today),
+        "deadline": _deadline(claim, today, decisions),
         "lines": claim.lines,
+        "decision_letter": _letter(claim, decisions),
     }
 
 
@@ -105,7 +185,8 @@ class Claims(MethodView):
             pagination_parameters,
         )
         today = amsterdam_today()
-        return [_dump(c, today) for c in claims]
+        decisions = _decisions(claims)
+        return [_dump(c, today, decisions[c.id]) for c in claims]
 
     @token_required(Role.APPLICANT)
     @blp.doc(security=SECURITY)
@@ -141,7 +222,9 @@ class ClaimItem(MethodView):
         late = service.late_decision(claim, api_user())
         return {
             **_dump(claim, service.today()),
-            "allowed_events": sorted(e.value for e in allowed_events(claim.state)),
+            "allowed_events": sorted(
+                e.value for e in events_for(claim, actor_for(db.session, api_user()))
+            ),
             "letter_being_prepared": letter_being_prepared(db.session, claim.id),
             "history": history,
             "late_decision": {
@@ -196,7 +279,7 @@ class ClaimLines(MethodView):
 @blp.route("/claims/<int:claim_id>/events")
 class ClaimEvents(MethodView):
     @token_required(*CLAIM_ROLES)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=one_of_by_event(claim_event_bodies()))
     @blp.arguments(ClaimEventSchema)
     @blp.response(200, ClaimSchema)
     @blp.alt_response(409, description="The event is not possible in the claim's state.")
@@ -227,7 +310,7 @@ class ClaimDocuments(MethodView):
         ).all()
 
     @token_required(Role.APPLICANT, Role.ASSESSOR)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=UPLOAD_BODY)
     @blp.arguments(DocumentUploadFormSchema, location="form")
     @blp.arguments(DocumentUploadFileSchema, location="files")
     @blp.response(201, DocumentSchema)

@@ -12,6 +12,34 @@ from housing.db import db
 
 Row = TypeVar("Row")
 
+# A list answers a page of 25 rows unless `page_size` asks for another, at most 100.
+PAGE_PARAMETERS = {"page": 1, "page_size": 25, "max_page_size": 100}
+# The header's value is JSON text: a string whose content is the metadata object.
+PAGINATION_HEADER = {
+    "description": "The page's place in the list, as JSON: total, total_pages, first_page,"
+    " last_page, page, previous_page, next_page.",
+    "schema": {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {
+            "type": "object",
+            "properties": {
+                name: {"type": "integer", "minimum": 0}
+                for name in (
+                    "total",
+                    "total_pages",
+                    "first_page",
+                    "last_page",
+                    "page",
+                    "previous_page",
+                    "next_page",
+                )
+            },
+            "required": ["total", "total_pages"],
+        },
+    },
+}
+
 
 def page_of(query: Select[Row], pagination_parameters: PaginationParameters) -> Sequence[Row]:
     """The rows of `query` (already ordered) on the requested page; records the total."""

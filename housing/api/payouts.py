@@ -12,7 +12,7 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
 from housing.claims.models import Claim
 from housing.claims.queries import loaded_claim
@@ -20,7 +20,7 @@ from housing.db import db
 from housing.ids import id_field
 from housing.money import Money
 from housing.payments import queries
-from housing.payments.models import Payout, RemainderClosure
+from housing.payments.models import Payout, PayoutKind, RemainderClosure
 from housing.payments.services import PayoutInput, PayoutService
 from housing.roles import Role
 from workflows.payments import PayoutState
@@ -35,15 +35,15 @@ class PayoutSchema(Schema):
     id = fields.Int()
     claim_id = fields.Int()
     measure_line_id = fields.Int()
-    kind = fields.Str()
-    state = fields.Str()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in PayoutKind]))
+    state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
     payee_name = fields.Str()
     payee_iban = fields.Str(
         metadata={"description": "In full for finance; others see the last four characters."}
     )
     payee_bic = fields.Str(allow_none=True)
-    amount = fields.Decimal(as_string=True)
-    vat_amount = fields.Decimal(as_string=True)
+    amount = Money.out()
+    vat_amount = Money.out()
     invoice_number = fields.Str()
     invoice_date = fields.Date()
     document_id = fields.Int(allow_none=True)
@@ -56,7 +56,7 @@ class PayoutSchema(Schema):
     created_at = fields.DateTime()
 
 
-class PayoutInSchema(Schema):
+class PayoutInSchema(RequestSchema):
     measure_line_id = id_field(required=True)
     payee_name = fields.Str(required=True, validate=validate.Length(min=1, max=140))
     payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
@@ -71,9 +71,9 @@ class PayoutInSchema(Schema):
 class LineBalanceSchema(Schema):
     measure_line_id = fields.Int()
     catalogue_code = fields.Str()
-    granted_amount = fields.Decimal(as_string=True, allow_none=True)
-    unpaid_amount = fields.Decimal(
-        as_string=True, metadata={"description": "Granted and not yet taken by a live payout."}
+    granted_amount = Money.out(allow_none=True)
+    unpaid_amount = Money.out(
+        metadata={"description": "Granted and not yet taken by a live payout."}
     )
 
 
@@ -82,16 +82,14 @@ class RemainderClosureSchema(Schema):
     closed_by_id = fields.Int()
     closed_at = fields.DateTime()
     reason = fields.Str()
-    released = fields.Decimal(
-        as_string=True, metadata={"description": "What went back to the budget."}
-    )
+    released = Money.out(metadata={"description": "What went back to the budget."})
     budget_year = fields.Int(allow_none=True)
     claim_state = fields.Str(
         metadata={"description": "settled, or in_payment while payouts sent are not booked."}
     )
 
 
-class RemainderCloseSchema(Schema):
+class RemainderCloseSchema(RequestSchema):
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -105,18 +103,18 @@ class ClaimPayoutsSchema(Schema):
     )
 
 
-class PayoutFilterSchema(Schema):
+class PayoutFilterSchema(RequestSchema):
     state = fields.Str(validate=validate.OneOf([s.value for s in PayoutState]))
     claim_id = id_field(strict=False)
 
 
-class CorrectionSchema(Schema):
+class CorrectionSchema(RequestSchema):
     payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
     payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
     payee_name = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=140))
 
 
-class PayoutEventSchema(Schema):
+class PayoutEventSchema(RequestSchema):
     event = fields.Str(
         required=True, validate=validate.OneOf(["approve", "reject", "cancel", "correct"])
     )

@@ -5,10 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class ProblemSchema(Schema):
+    """The body of every error answer, as `problem_response` builds it."""
+
+    type = fields.Str(required=True, metadata={"example": "about:blank"})
+    title = fields.Str(required=True)
+    status = fields.Int(required=True)
+    detail = fields.Str()
+    errors = fields.Dict(
+        metadata={"description": "Per field (or per location, then field): the messages."}
+    )
 
 
 def problem_response(

@@ -5,17 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
+from housing.api.blueprint import RequestSchema
+from housing.claims.models import Confidentiality, DecisionKind, DocumentKind
 from housing.ids import id_field
 from housing.money import Money
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
-from workflows.claim import ClaimEvent, ClaimState
+from workflows.awb import ClockState
+from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState
+from workflows.rules import Role as WorkflowRole
+
+# Events of the system (terms running out, payments) are never fired through the API.
+API_CLAIM_EVENTS = [e for e in ClaimEvent if EVENT_ROLES[e] is not WorkflowRole.SYSTEM]
 
 
-class OrganisationSchema(Schema):
+class OrganisationSchema(RequestSchema):
     id = fields.Int(dump_only=True)
     kind = fields.Enum(OrganisationKind, by_value=True, dump_only=True)
     name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
@@ -23,7 +30,7 @@ class OrganisationSchema(Schema):
     bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
 
 
-class OrganisationPatchSchema(Schema):
+class OrganisationPatchSchema(RequestSchema):
     name = fields.Str(validate=validate.Length(min=1, max=200))
     iban = fields.Str(validate=validate.Length(min=5, max=42))
     bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
@@ -45,7 +52,7 @@ class MeSchema(Schema):
     organisation = fields.Nested(OrganisationRefSchema)
 
 
-class OfficeHolderSchema(Schema):
+class OfficeHolderSchema(RequestSchema):
     id = fields.Int(dump_only=True)
     organisation_id = fields.Int(dump_only=True)
     full_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
@@ -63,7 +70,7 @@ class OfficeHolderSchema(Schema):
             raise ValidationError("The term cannot end before it starts.", "term_end")
 
 
-class OfficeHolderPatchSchema(Schema):
+class OfficeHolderPatchSchema(RequestSchema):
     full_name = fields.Str(validate=validate.Length(min=1, max=200))
     office_type = fields.Enum(OfficeType, by_value=True)
     term_start = fields.Date()
@@ -72,19 +79,11 @@ class OfficeHolderPatchSchema(Schema):
     user_id = id_field(allow_none=True)
 
 
-class ProblemSchema(Schema):
-    type = fields.Str()
-    title = fields.Str()
-    status = fields.Int()
-    detail = fields.Str()
-    errors = fields.Dict()
-
-
-class ClaimCreateSchema(Schema):
+class ClaimCreateSchema(RequestSchema):
     home_id = id_field(required=True)
 
 
-class MeasureLineInSchema(Schema):
+class MeasureLineInSchema(RequestSchema):
     catalogue_code = fields.Str(required=True, validate=validate.Length(min=1, max=60))
     description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
     requested_amount = Money(required=True)
@@ -99,9 +98,9 @@ class MeasureLineSchema(Schema):
     id = fields.Int()
     catalogue_code = fields.Str()
     description = fields.Str()
-    requested_amount = fields.Decimal(as_string=True)
-    vat_amount = fields.Decimal(as_string=True)
-    granted_amount = fields.Decimal(as_string=True, allow_none=True)
+    requested_amount = Money.out()
+    vat_amount = Money.out()
+    granted_amount = Money.out(allow_none=True)
     grant_reason = fields.Str(allow_none=True)
     recurrence = fields.Str()
     supplier_name = fields.Str(allow_none=True)
@@ -109,15 +108,38 @@ class MeasureLineSchema(Schema):
 
 class DeadlineSchema(Schema):
     decision_deadline = fields.Date(allow_none=True)
-    days_left = fields.Int(allow_none=True)
-    clock = fields.Str(allow_none=True)
+    days_left = fields.Int(
+        allow_none=True, metadata={"description": "Negative when overdue; null once decided."}
+    )
+    clock = fields.Str(
+        allow_none=True,
+        validate=validate.OneOf([*(s.value for s in ClockState), "decided", "stopped"]),
+        metadata={"description": "decided: the term ended with the decision."},
+    )
+    decided_on = fields.Date(
+        allow_none=True, metadata={"description": "The day the decision was sent."}
+    )
+    objection_deadline = fields.Date(
+        allow_none=True,
+        metadata={"description": "The last day to object to the decision (6 weeks, Awb)."},
+    )
+
+
+class DecisionLetterSchema(Schema):
+    decision_id = fields.Int()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in DecisionKind]))
+    being_prepared = fields.Bool(
+        metadata={"description": "The letter is laid out after the decision; poll the claim."}
+    )
+    document_id = fields.Int(allow_none=True)
+    href = fields.Str(allow_none=True, metadata={"description": "Download the letter here."})
 
 
 class ClaimSchema(Schema):
     id = fields.Int()
     number = fields.Str()
-    state = fields.Str()
-    regime = fields.Str(allow_none=True)
+    state = fields.Str(validate=validate.OneOf([s.value for s in ClaimState]))
+    regime = fields.Str(allow_none=True, validate=validate.OneOf(["A", "B"]))
     office_holder_id = fields.Int()
     home_id = fields.Int()
     application_date = fields.Date(allow_none=True)
@@ -127,6 +149,11 @@ class ClaimSchema(Schema):
     decided_by_id = fields.Int(allow_none=True)
     deadline = fields.Nested(DeadlineSchema)
     lines = fields.List(fields.Nested(MeasureLineSchema))
+    decision_letter = fields.Nested(
+        DecisionLetterSchema,
+        allow_none=True,
+        metadata={"description": "The latest decision's letter; null before any decision."},
+    )
 
 
 class HistoryEntrySchema(Schema):
@@ -160,19 +187,22 @@ class LateDecisionSchema(Schema):
     notice_received_on = fields.Date(allow_none=True)
     penalty_starts_on = fields.Date(allow_none=True)
     penalty_days = fields.Int(allow_none=True)
-    penalty_amount = fields.Decimal(as_string=True, allow_none=True)
-    penalty_fixed_amount = fields.Decimal(as_string=True, allow_none=True)
+    penalty_amount = Money.out(allow_none=True)
+    penalty_fixed_amount = Money.out(allow_none=True)
 
 
 class ClaimDetailSchema(ClaimSchema):
-    allowed_events = fields.List(fields.Str())
+    allowed_events = fields.List(
+        fields.Str(validate=validate.OneOf([e.value for e in API_CLAIM_EVENTS])),
+        metadata={"description": "The events you may fire now (the rules still apply)."},
+    )
     history = fields.List(fields.Nested(HistoryEntrySchema))
     late_decision = fields.Nested(LateDecisionSchema)
     # A decision's letter is laid out by a worker after the commit; until then it is True.
     letter_being_prepared = fields.Bool()
 
 
-class ScanInSchema(Schema):
+class ScanInSchema(RequestSchema):
     adviser_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
     scan_date = fields.Date(required=True)
     pkvw_status = fields.Str(
@@ -189,7 +219,7 @@ class ScanSchema(Schema):
     pkvw_status = fields.Str()
 
 
-class DefaultNoticeInSchema(Schema):
+class DefaultNoticeInSchema(RequestSchema):
     # Staff give the day a paper notice arrived; an applicant's notice arrives today.
     received_on = fields.Date(allow_none=True, load_default=None)
 
@@ -201,35 +231,123 @@ class DefaultNoticeSchema(Schema):
 
 class PenaltyDecisionSchema(Schema):
     decision_id = fields.Int()
-    penalty_amount = fields.Decimal(as_string=True)
+    penalty_amount = Money.out()
     days = fields.Int()
     sent_on = fields.Date()
     letter_document_id = fields.Int(allow_none=True)
 
 
-class ClaimFilterSchema(Schema):
+class ClaimFilterSchema(RequestSchema):
     state = fields.Str(validate=validate.OneOf([s.value for s in ClaimState]))
     regime = fields.Str(validate=validate.OneOf(["A", "B"]))
 
 
-class ClaimEventSchema(Schema):
-    event = fields.Str(required=True, validate=validate.OneOf([e.value for e in ClaimEvent]))
+class RequestInfoDetails(RequestSchema):
+    question = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    term_days = fields.Int(
+        strict=True,
+        validate=validate.Range(min=1, max=365),
+        metadata={"description": "Default: the organisation's information term."},
+    )
+
+
+class ProvideInfoDetails(RequestSchema):
+    answer = fields.Str(validate=validate.Length(max=10_000))
+
+
+class RecordAdviceDetails(RequestSchema):
+    reference = fields.Str(required=True, validate=validate.Length(min=1, max=100))
+    advice_date = fields.Date(required=True)
+    advised_measures = fields.List(
+        fields.Str(validate=validate.Length(min=1, max=60)),
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "Catalogue codes of the measures advised."},
+    )
+    contents = fields.Str(validate=validate.Length(max=10_000))
+
+
+LINE_ID = r"^[1-9][0-9]{0,9}$"
+LINE_ID_KEY = fields.Str(validate=validate.Regexp(LINE_ID))
+
+
+class ProposeDecisionDetails(RequestSchema):
+    granted = fields.Dict(
+        keys=LINE_ID_KEY,
+        values=Money(),
+        required=True,
+        metadata={
+            "description": "Per measure line id: the amount to grant (0 refuses it).",
+            "propertyNames": {"pattern": LINE_ID},
+        },
+    )
+    line_reasons = fields.Dict(
+        keys=LINE_ID_KEY,
+        values=fields.Str(validate=validate.Length(max=2000)),
+        metadata={
+            "description": "Per measure line id: why less was granted.",
+            "propertyNames": {"pattern": LINE_ID},
+        },
+    )
+
+
+class NoDetails(RequestSchema):
+    """This event takes no details."""
+
+
+# What `details` each event takes: the keys WorkflowService.fire reads.
+EVENT_DETAILS: dict[ClaimEvent, type[Schema]] = {
+    ClaimEvent.REQUEST_INFO: RequestInfoDetails,
+    ClaimEvent.PROVIDE_INFO: ProvideInfoDetails,
+    ClaimEvent.RECORD_ADVICE: RecordAdviceDetails,
+    ClaimEvent.PROPOSE_DECISION: ProposeDecisionDetails,
+}
+
+
+class ClaimEventSchema(RequestSchema):
+    event = fields.Str(required=True, validate=validate.OneOf([e.value for e in API_CLAIM_EVENTS]))
     reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
-    details = fields.Dict(keys=fields.Str(), load_default=dict)
+    details = fields.Dict(load_default=dict)
+
+    @post_load
+    def typed_details(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        schema = EVENT_DETAILS.get(ClaimEvent(data["event"]), NoDetails)()
+        try:
+            data["details"] = schema.load(data["details"])
+        except ValidationError as refused:
+            raise ValidationError({"details": refused.messages}) from None
+        return data
+
+
+def claim_event_bodies() -> dict[str, type[Schema]]:
+    """One documented body per event (its `details` typed), for a oneOf on `event`."""
+    bodies: dict[str, type[Schema]] = {}
+    for event in API_CLAIM_EVENTS:
+        details = EVENT_DETAILS.get(event, NoDetails)
+        name = "".join(part.title() for part in event.value.split("_"))
+        bodies[event.value] = RequestSchema.from_dict(
+            {
+                "event": fields.Str(required=True, validate=validate.OneOf([event.value])),
+                "reason": fields.Str(allow_none=True, validate=validate.Length(max=5000)),
+                "details": fields.Nested(details, required=details is not NoDetails),
+            },
+            name=f"ClaimEvent{name}",
+        )
+    return bodies
 
 
 class DocumentUploadFileSchema(Schema):
     file = Upload(required=True)
 
 
-class DocumentUploadFormSchema(Schema):
+class DocumentUploadFormSchema(RequestSchema):
     kind = fields.Str(required=True)
 
 
 class DocumentSchema(Schema):
     id = fields.Int()
-    kind = fields.Str()
-    confidentiality = fields.Str()
+    kind = fields.Str(validate=validate.OneOf([k.value for k in DocumentKind]))
+    confidentiality = fields.Str(validate=validate.OneOf([k.value for k in Confidentiality]))
     filename = fields.Str()
     content_type = fields.Str()
     size_bytes = fields.Int()

@@ -14,11 +14,12 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
 from housing.db import db
 from housing.ids import id_field
 from housing.jobs.services import JobService
+from housing.money import Money
 from housing.payments import statement_queries
 from housing.payments.models import BankStatement
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue
@@ -43,8 +44,8 @@ class BankStatementSchema(Schema):
     statement_ident = fields.Str()
     account_iban = fields.Str()
     sequence_number = fields.Int(allow_none=True)
-    opening_balance = fields.Decimal(as_string=True)
-    closing_balance = fields.Decimal(as_string=True)
+    opening_balance = Money.out()
+    closing_balance = Money.out()
     opening_date = fields.Date(allow_none=True)
     closing_date = fields.Date(allow_none=True)
     balance_gap = fields.Bool(
@@ -60,8 +61,8 @@ class StatementEntrySchema(Schema):
     statement_id = fields.Int()
     statement_ident = fields.Str()
     entry_reference = fields.Str()
-    amount = fields.Decimal(as_string=True)
-    open_amount = fields.Decimal(as_string=True, metadata={"description": "Not yet booked."})
+    amount = Money.out()
+    open_amount = Money.out(metadata={"description": "Not yet booked."})
     credit = fields.Bool()
     booking_date = fields.Date(allow_none=True)
     end_to_end_ids = fields.Str(allow_none=True, metadata={"description": "Comma-separated."})
@@ -74,19 +75,19 @@ class StatementEntrySchema(Schema):
     resolved_at = fields.DateTime(allow_none=True)
 
 
-class StatementEntryFilterSchema(Schema):
+class StatementEntryFilterSchema(RequestSchema):
     status = fields.Str(
         validate=validate.OneOf([s.value for s in statement_queries.REVIEW_STATUSES]),
         metadata={"description": "Default: both unmatched and duplicate."},
     )
 
 
-class MatchSchema(Schema):
+class MatchSchema(RequestSchema):
     payout_id = id_field(required=True)
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
 
 
-class DismissSchema(Schema):
+class DismissSchema(RequestSchema):
     reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
 
 

@@ -37,6 +37,7 @@ UPLOAD_KINDS: dict[Role, frozenset[DocumentKind]] = {
         }
     ),
 }
+UPLOADABLE: frozenset[DocumentKind] = frozenset().union(*UPLOAD_KINDS.values())
 CLOSED_STATES = (ClaimState.WITHDRAWN, ClaimState.ARCHIVED)
 CASE_HANDLERS = frozenset({Role.ASSESSOR, Role.DECIDER})
 
