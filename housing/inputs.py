@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 # C0 controls and DEL, except tab, line feed and carriage return.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Deeper than any body of ours (events with details nest three levels).
 MAX_JSON_DEPTH = 32
+# The multipart framing and the few fields sent beside an uploaded file.
+UPLOAD_FORM_ROOM = 64 * 1024
+_UPLOAD_SETTING = "_accepts_upload_setting"
 _CONTROL_REFUSED = _l("The request contains a control character (such as NUL). Nothing was saved.")
 
 
@@ -30,8 +34,48 @@ def clean_filename(filename: str) -> str:
     return name[:200] or "document"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def accepts_upload(setting: str) -> Callable[[F], F]:
+    """Mark a view (or a MethodView's method) that takes a file of up to the app's
+    `setting` bytes; other requests keep to `MAX_CONTENT_LENGTH`."""
+
+    def mark(view: F) -> F:
+        setattr(view, _UPLOAD_SETTING, setting)
+        return view
+
+    return mark
+
+
 def install(app: Flask) -> None:
+    # First: nothing may read the body before its limit is set.
+    app.before_request(limit_body)
     app.before_request(refuse_unreadable_input)
+
+
+def limit_body() -> None:
+    """Set this request's body limit (raised for a view that takes an upload), and refuse
+    a body announced larger at once, before anyone (sign-in included) works on it."""
+    if _upload_setting() is not None:
+        request.max_content_length = sendable_bytes() + UPLOAD_FORM_ROOM
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
+def sendable_bytes() -> int:
+    """The most this request may send: its view's largest file, or any body's limit."""
+    setting = _upload_setting()
+    return int(current_app.config[setting or "MAX_CONTENT_LENGTH"])
+
+
+def _upload_setting() -> str | None:
+    view: Any = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        view = getattr(view_class, request.method.lower(), view)
+    return getattr(view, _UPLOAD_SETTING, None)
 
 
 def refuse_unreadable_input() -> None:

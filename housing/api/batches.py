@@ -19,6 +19,7 @@ from marshmallow import Schema, fields, validate
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
+from housing.dates import Day
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import Conflict
@@ -68,7 +69,7 @@ class BatchDetailSchema(BatchSchema):
 
 
 class BatchBuildSchema(Schema):
-    execution_date = fields.Date(
+    execution_date = Day(
         allow_none=True, load_default=None, metadata={"description": "Default: today."}
     )
 

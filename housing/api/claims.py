@@ -45,6 +45,7 @@ from housing.claims.queries import loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.downloads import attachment
+from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.roles import Role
@@ -226,6 +227,7 @@ class ClaimDocuments(MethodView):
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all()
 
+    @accepts_upload("DOCUMENT_MAX_BYTES")
     @token_required(Role.APPLICANT, Role.ASSESSOR)
     @blp.doc(security=SECURITY)
     @blp.arguments(DocumentUploadFormSchema, location="form")

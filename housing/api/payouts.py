@@ -16,6 +16,7 @@ from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.claims.models import Claim
 from housing.claims.queries import loaded_claim
+from housing.dates import evidence_day
 from housing.db import db
 from housing.ids import id_field
 from housing.money import Money
@@ -64,7 +65,7 @@ class PayoutInSchema(Schema):
     amount = Money(required=True)
     vat_amount = Money(required=True)
     invoice_number = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    invoice_date = fields.Date(required=True)
+    invoice_date = evidence_day(required=True)
     document_id = id_field(allow_none=True, load_default=None)
 
 

@@ -8,6 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
+from housing.dates import Day, evidence_day
 from housing.ids import id_field
 from housing.money import Money
 from housing.organisations.models import OfficeType, OrganisationKind
@@ -50,9 +51,9 @@ class OfficeHolderSchema(Schema):
     organisation_id = fields.Int(dump_only=True)
     full_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
     office_type = fields.Enum(OfficeType, by_value=True, required=True)
-    term_start = fields.Date(required=True)
-    term_end = fields.Date(allow_none=True, load_default=None)
-    appointment_certain_on = fields.Date(allow_none=True, load_default=None)
+    term_start = Day(required=True)
+    term_end = Day(allow_none=True, load_default=None)
+    appointment_certain_on = Day(allow_none=True, load_default=None)
     user_id = id_field(allow_none=True, load_default=None)
     eligible_by_default = fields.Bool(dump_only=True)
 
@@ -66,9 +67,9 @@ class OfficeHolderSchema(Schema):
 class OfficeHolderPatchSchema(Schema):
     full_name = fields.Str(validate=validate.Length(min=1, max=200))
     office_type = fields.Enum(OfficeType, by_value=True)
-    term_start = fields.Date()
-    term_end = fields.Date(allow_none=True)
-    appointment_certain_on = fields.Date(allow_none=True)
+    term_start = Day()
+    term_end = Day(allow_none=True)
+    appointment_certain_on = Day(allow_none=True)
     user_id = id_field(allow_none=True)
 
 
@@ -174,7 +175,7 @@ class ClaimDetailSchema(ClaimSchema):
 
 class ScanInSchema(Schema):
     adviser_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
-    scan_date = fields.Date(required=True)
+    scan_date = evidence_day(required=True)
     pkvw_status = fields.Str(
         required=True, validate=validate.OneOf(["certified", "not_certified", "unknown"])
     )
@@ -191,7 +192,7 @@ class ScanSchema(Schema):
 
 class DefaultNoticeInSchema(Schema):
     # Staff give the day a paper notice arrived; an applicant's notice arrives today.
-    received_on = fields.Date(allow_none=True, load_default=None)
+    received_on = evidence_day(allow_none=True, load_default=None)
 
 
 class DefaultNoticeSchema(Schema):

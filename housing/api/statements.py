@@ -18,6 +18,7 @@ from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
 from housing.db import db
 from housing.ids import id_field
+from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
 from housing.payments import statement_queries
 from housing.payments.models import BankStatement
@@ -110,6 +111,7 @@ class Statements(MethodView):
         ordered = query.order_by(BankStatement.created_at.desc(), BankStatement.id.desc())
         return page_of(ordered, pagination_parameters)
 
+    @accepts_upload("STATEMENT_MAX_BYTES")
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
     @blp.arguments(StatementUploadSchema, location="files")

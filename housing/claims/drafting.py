@@ -3,7 +3,6 @@ and the checklist the applicant reviews before submitting."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +31,7 @@ from housing.claims.permissions import (
     may_start_claim,
     may_upload,
 )
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import DbSession
 from housing.errors import NotFound
 from housing.money import invalid, parse_money
@@ -244,14 +244,7 @@ class DraftingService(ClaimServiceBase):
         adviser = scan.adviser_name.strip()
         if not adviser or len(adviser) > 200:
             raise invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
-        try:
-            scan_date = (
-                scan.scan_date
-                if isinstance(scan.scan_date, dt.date)
-                else dt.date.fromisoformat(str(scan.scan_date))
-            )
-        except ValueError:
-            raise invalid("scan_date", _l("Enter a date as yyyy-mm-dd.")) from None
+        scan_date = parse_day(scan.scan_date, "scan_date", earliest=EVIDENCE_FROM)
         if scan_date > self.today():
             raise invalid("scan_date", _l("The scan cannot be in the future."))
         try:

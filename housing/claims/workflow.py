@@ -34,6 +34,7 @@ from housing.claims.states import (
 )
 from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
 from housing.clock import AMSTERDAM
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.deadlines.services import awb_terms
 from housing.errors import InvalidInput
 from housing.money import invalid, parse_money
@@ -202,15 +203,17 @@ class WorkflowService(ClaimServiceBase):
 
     def _record_advice(self, claim: Claim, details: Mapping[str, Any]) -> None:
         try:
-            advice_date = dt.date.fromisoformat(str(details["advice_date"]))
+            given = details["advice_date"]
             codes = [str(c).strip() for c in details["advised_measures"] if str(c).strip()]
             reference = str(details["reference"]).strip()
         except (KeyError, TypeError, ValueError):
             raise invalid(
                 "advice", _l("Give the advice's reference, date and advised measures.")
             ) from None
-        if not reference or not codes:
+        if not reference or not codes or given in (None, ""):
             raise invalid("advice", _l("Give the advice's reference, date and advised measures."))
+        # An advice is evidence of something done: not before 2000, not in the future.
+        advice_date = parse_day(given, "advice_date", earliest=EVIDENCE_FROM, latest=self.today())
         advice = claim.advice or SecurityAdvice(claim=claim)
         advice.reference = reference[:100]
         advice.advice_date = advice_date

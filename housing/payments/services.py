@@ -21,6 +21,7 @@ from housing.accounts.models import User
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Document, DocumentKind, MeasureLine, Recurrence
 from housing.clock import today, utcnow
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import DbSession
 from housing.errors import Conflict, NotFound
 from housing.money import invalid, parse_money
@@ -127,7 +128,7 @@ class PayoutService(RemainderClosing):
         number = data.invoice_number.strip()
         if not number or len(number) > 60:
             raise invalid("invoice_number", _l("Give the invoice number (at most 60 characters)."))
-        invoice_date = _date(data.invoice_date, "invoice_date")
+        invoice_date = parse_day(data.invoice_date, "invoice_date", earliest=EVIDENCE_FROM)
         if invoice_date > self.today():
             raise invalid("invoice_date", _l("The invoice date cannot be in the future."))
         if self._invoice_known(claim.organisation_id, iban, number):
@@ -183,7 +184,7 @@ class PayoutService(RemainderClosing):
             return None
         if value in (None, ""):
             raise invalid("period_start", _l("Give the period this payment is for."))
-        return period_start_of(_date(value, "period_start"), line.recurrence)
+        return period_start_of(parse_day(value, "period_start"), line.recurrence)
 
     def _invoice_known(self, organisation_id: int, iban: str, number: str) -> bool:
         return bool(
@@ -300,12 +301,3 @@ class PayoutService(RemainderClosing):
             reason=reason,
             payload={"payout_id": payout.id, **payload},
         )
-
-
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise invalid(field, _l("Enter a date as yyyy-mm-dd.")) from None

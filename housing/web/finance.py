@@ -25,9 +25,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from housing import services
+from housing.dates import parse_day
 from housing.db import db
 from housing.downloads import attachment
-from housing.errors import DomainError
+from housing.errors import DomainError, InvalidInput
+from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
 from housing.payments.batches import BatchService
@@ -168,14 +170,10 @@ def batches() -> ResponseReturnValue:
 def build_batch() -> ResponseReturnValue:
     """Start the build as a job and watch it on the job page."""
     back = url_for("finance.batches")
-    raw = request.form.get("execution_date", "").strip()
-    try:
-        wanted = dt.date.fromisoformat(raw) if raw else None
-    except ValueError:
-        flash(_("Enter a date as yyyy-mm-dd."), "error")
-        return redirect(back, code=303)
-    scope = current_scope()
     refusal_back_to(back)
+    raw = request.form.get("execution_date", "").strip()
+    wanted = parse_day(raw, "execution_date") if raw else None
+    scope = current_scope()
     execution_date = queries.check_execution_date(wanted, _today())
     # Nothing to take: say so now rather than on a failed job page.
     if not queries.count_approved(db.session, scope):
@@ -270,14 +268,14 @@ def _period() -> tuple[dt.date, dt.date] | None:
     try:
         start = _date_arg("from", today.replace(month=1, day=1))
         end = _date_arg("to", today)
-    except ValueError:
+    except InvalidInput:
         return None
     return start, end
 
 
 def _date_arg(name: str, default: dt.date) -> dt.date:
     raw = request.args.get(name, "").strip()
-    return dt.date.fromisoformat(raw) if raw else default
+    return parse_day(raw, name) if raw else default
 
 
 @bp.route("/payouts.csv")
@@ -317,6 +315,7 @@ def export_csv() -> ResponseReturnValue:
 
 # --- bank statements and the review queue ---------------------------------------------------
 @bp.route("/statements", methods=["GET", "POST"])
+@accepts_upload("STATEMENT_MAX_BYTES")
 @role_required(Role.FINANCE)
 def statements() -> ResponseReturnValue:
     """Imported statements; the upload starts the import as a job, watched on its page."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -30,6 +31,7 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import Channel, Language
+from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange
 from housing.deadlines.services import LAST_YEAR
 from housing.organisations.models import OfficeType, OrganisationKind
 from housing.roles import Role
@@ -152,7 +154,6 @@ HOLIDAY_LABELS = {
 }
 
 REQUIRED = _l("This field is required.")
-DATE_FORMAT = _l("Enter a date as yyyy-mm-dd.")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -161,9 +162,21 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class IsoDateField(DateField):
-    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so."""
+    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so,
+    within `earliest` and `latest` (housing.dates: 1900 to 2100 unless narrower)."""
 
     data: dt.date | None
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        earliest: dt.date = EARLIEST,
+        latest: dt.date = LATEST,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, [*(validators or []), DayRange(earliest, latest)], **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:

@@ -8,7 +8,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from housing.web.forms import DATE_FORMAT, REQUIRED, IsoDateField
+from housing.dates import DATE_FORMAT, EVIDENCE_FROM
+from housing.web.forms import REQUIRED, IsoDateField
 from workflows.payments import BatchState, PayoutState
 
 PAYOUT_STATE_LABELS = {
@@ -59,7 +60,9 @@ class PayoutForm(FlaskForm):
     invoice_number = StringField(
         _l("Invoice number"), validators=[DataRequired(REQUIRED), Length(max=60)]
     )
-    invoice_date = IsoDateField(_l("Invoice date"), validators=[InputRequired(DATE_FORMAT)])
+    invoice_date = IsoDateField(
+        _l("Invoice date"), validators=[InputRequired(DATE_FORMAT)], earliest=EVIDENCE_FROM
+    )
     document_id = SelectField(
         _l("The invoice document"),
         description=_l("Add the document to the claim first; then choose it here."),
