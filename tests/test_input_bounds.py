@@ -16,16 +16,21 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.serving import make_server
 from werkzeug.test import encode_multipart
 
-from housing.claims.models import WoningScan
+from housing.audit.models import AuditEvent
+from housing.claims.models import Claim, Document, MeasureLine, WoningScan
 from housing.dates import EARLIEST, EVIDENCE_FROM, LATEST, parse_day
 from housing.errors import InvalidInput
+from housing.ids import MAX_ID
+from housing.inputs import TEXT_MAX, column_length
 from housing.organisations.models import OfficeHolder
 from housing.payments.models import Payout
+from housing.roles import Role
 from tests.builders.api import assert_problem, bearer
 from tests.builders.claims import World
 from tests.builders.payments import SUPPLIER_IBAN, Finance
 from tests.conftest import csrf_from, login
 from tests.factories import UserFactory
+from workflows.claim import ClaimState
 
 SCAN = {
     "adviser_name": "CCV-adviseur De Vries",
@@ -238,3 +243,138 @@ def test_a_413_reaches_the_client_over_a_real_connection(served):
     assert answer.status == 413
     assert answer.getheader("Content-Type") == "application/problem+json"
     assert problem["status"] == 413
+
+
+# --- text ----------------------------------------------------------------------------------
+def test_text_limits_come_from_the_columns():
+    assert column_length(MeasureLine.description) == 500
+    assert column_length(MeasureLine.supplier_name) == 200
+    assert column_length(WoningScan.findings) == TEXT_MAX  # text without a set length
+    assert column_length(AuditEvent.reason) == TEXT_MAX
+
+
+def test_the_openapi_document_states_the_column_limits(client, session):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    line = schemas["MeasureLineIn"]["properties"]
+    assert (line["description"]["maxLength"], line["supplier_name"]["maxLength"]) == (500, 200)
+    assert schemas["ScanIn"]["properties"]["findings"]["maxLength"] == TEXT_MAX
+
+
+def test_text_longer_than_its_column_is_refused_at_its_field_in_the_api(client, session):
+    world = World(session)
+    claim_id = world.draft(lines=()).id
+    applicant = bearer(session, world.applicant)
+    line = {"catalogue_code": "cameras", "requested_amount": "10", "vat_amount": "0"}
+    for field, text in (("description", "x" * 501), ("supplier_name", "x" * 201)):
+        refused = client.post(
+            f"/api/v1/claims/{claim_id}/lines",
+            headers=applicant,
+            json={"description": "camera", **line, field: text},
+        )
+        assert field in assert_problem(refused, 422)["errors"]["json"]
+    too_long = client.post(
+        f"/api/v1/claims/{claim_id}/events",
+        headers=applicant,
+        json={"event": "withdraw", "reason": "x" * (TEXT_MAX + 1)},
+    )
+    assert "reason" in assert_problem(too_long, 422)["errors"]["json"]
+    assert count(session, MeasureLine) == 0
+    assert session.get(Claim, claim_id).state is ClaimState.DRAFT
+
+
+def test_text_longer_than_its_column_is_refused_on_the_pages_and_nothing_is_written(
+    client, session
+):
+    world = World(session)
+    claim_id = world.draft(lines=()).id
+    csrf = login(client, world.applicant.email)
+    line = {
+        "catalogue_code": "cameras",
+        "description": "camera",
+        "requested_amount": "10",
+        "vat_amount": "0",
+        "wizard_step": "measures",
+        "csrf_token": csrf,
+    }
+    # A supplier's name of 201 characters reached the database: a server error once.
+    page = client.post(
+        f"/claims/{claim_id}/lines",
+        data={**line, "supplier_name": "x" * 201},
+        follow_redirects=True,
+    )
+    assert page.status_code == 200
+    assert "Gebruik ten hoogste 200 tekens." in page.text
+    # A reason no audit trail should hold: refused, the claim stays as it was.
+    withdrawn = client.post(
+        f"/claims/{claim_id}/events",
+        data={"event": "withdraw", "reason": "x" * (TEXT_MAX + 1), "csrf_token": csrf},
+        follow_redirects=True,
+    )
+    assert withdrawn.status_code == 200
+    assert f"Gebruik ten hoogste {TEXT_MAX} tekens." in withdrawn.text
+    assert count(session, MeasureLine) == 0
+    assert session.get(Claim, claim_id).state is ClaimState.DRAFT
+
+
+def test_a_form_field_longer_than_its_column_gets_a_message_at_the_field(client, session):
+    admin = UserFactory(admin=True)
+    before = count(session, OfficeHolder)
+    csrf = login(client, admin.email)
+    page = client.post(
+        "/admin/office-holders/new",
+        data={**HOLDER, "full_name": "x" * 201, "user_id": "0", "csrf_token": csrf},
+    )
+    assert page.status_code == 200
+    assert 'id="full_name-error">' in page.text
+    assert "200" in page.text.split('id="full_name-error">')[1].split("</div>")[0]
+    assert count(session, OfficeHolder) == before
+
+
+# --- ids and file names on the pages -----------------------------------------------------
+def test_an_id_no_row_can_have_in_a_form_is_refused_without_a_server_error(client, session):
+    world = World(session)
+    csrf = login(client, world.applicant.email)
+    before = count(session, Claim)
+    for home_id in ("99999999999999999999", str(MAX_ID + 1), "-1"):
+        answer = client.post(
+            "/claims/new", data={"home_id": home_id, "csrf_token": csrf}, follow_redirects=True
+        )
+        assert answer.status_code in (200, 404), answer.status_code
+    assert count(session, Claim) == before
+
+
+def test_an_upload_name_with_a_nul_is_cleaned_on_the_page_too(client, session, document_root):
+    world = World(session)
+    claim_id = world.draft().id
+    csrf = login(client, world.applicant.email)
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    answer = client.post(
+        f"/claims/{claim_id}/documents",
+        data={
+            "kind": "quote",
+            "file": (io.BytesIO(pdf), "offerte\x00 mei.pdf"),
+            "csrf_token": csrf,
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    names = session.scalars(select(Document.filename).where(Document.claim_id == claim_id))
+    assert list(names) == ["offerte mei.pdf"]
+
+
+def test_a_page_number_no_offset_can_hold_is_a_404_not_a_server_error(app, client, session):
+    world = World(session)
+    finance = UserFactory(organisation=world.org, roles={Role.FINANCE})
+    login(client, world.assessor.email)
+    assert client.get("/claims/inbox?page=99999999999999999999").status_code == 404
+    other = app.test_client()
+    login(other, finance.email)
+    assert other.get("/finance/batches?page=99999999999999999999").status_code == 404
+
+
+def test_a_page_number_no_offset_can_hold_is_an_empty_page_in_the_api(client, session):
+    world = World(session)
+    headers = bearer(session, world.assessor)
+    answer = client.get("/api/v1/claims?page=99999999999999999999", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.get_json() == []

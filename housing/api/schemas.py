@@ -8,10 +8,19 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
+from housing.audit.models import AuditEvent
+from housing.claims.models import MeasureLine, WoningScan
 from housing.dates import Day, evidence_day
 from housing.ids import id_field
+from housing.inputs import text_field
 from housing.money import Money
-from housing.organisations.models import OfficeType, OrganisationKind
+from housing.organisations.models import (
+    MeasureCatalogue,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.roles import Role
 from workflows.claim import ClaimEvent, ClaimState
 
@@ -19,15 +28,16 @@ from workflows.claim import ClaimEvent, ClaimState
 class OrganisationSchema(Schema):
     id = fields.Int(dump_only=True)
     kind = fields.Enum(OrganisationKind, by_value=True, dump_only=True)
-    name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    name = text_field(Organisation.name, min_length=1, required=True)
+    # As typed, with spaces: longer than the column, which holds it without them.
     iban = fields.Str(required=True, validate=validate.Length(min=5, max=42))
-    bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
+    bic = text_field(Organisation.bic, allow_none=True)
 
 
 class OrganisationPatchSchema(Schema):
-    name = fields.Str(validate=validate.Length(min=1, max=200))
+    name = text_field(Organisation.name, min_length=1)
     iban = fields.Str(validate=validate.Length(min=5, max=42))
-    bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
+    bic = text_field(Organisation.bic, allow_none=True)
 
 
 class OrganisationRefSchema(Schema):
@@ -49,7 +59,7 @@ class MeSchema(Schema):
 class OfficeHolderSchema(Schema):
     id = fields.Int(dump_only=True)
     organisation_id = fields.Int(dump_only=True)
-    full_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    full_name = text_field(OfficeHolder.full_name, min_length=1, required=True)
     office_type = fields.Enum(OfficeType, by_value=True, required=True)
     term_start = Day(required=True)
     term_end = Day(allow_none=True, load_default=None)
@@ -65,7 +75,7 @@ class OfficeHolderSchema(Schema):
 
 
 class OfficeHolderPatchSchema(Schema):
-    full_name = fields.Str(validate=validate.Length(min=1, max=200))
+    full_name = text_field(OfficeHolder.full_name, min_length=1)
     office_type = fields.Enum(OfficeType, by_value=True)
     term_start = Day()
     term_end = Day(allow_none=True)
@@ -86,14 +96,12 @@ class ClaimCreateSchema(Schema):
 
 
 class MeasureLineInSchema(Schema):
-    catalogue_code = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    catalogue_code = text_field(MeasureCatalogue.code, min_length=1, required=True)
+    description = text_field(MeasureLine.description, min_length=1, required=True)
     requested_amount = Money(required=True)
     vat_amount = Money(required=True)
     recurrence = fields.Str(load_default="one_off")
-    supplier_name = fields.Str(
-        allow_none=True, load_default=None, validate=validate.Length(max=200)
-    )
+    supplier_name = text_field(MeasureLine.supplier_name, allow_none=True, load_default=None)
 
 
 class MeasureLineSchema(Schema):
@@ -174,12 +182,12 @@ class ClaimDetailSchema(ClaimSchema):
 
 
 class ScanInSchema(Schema):
-    adviser_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    adviser_name = text_field(WoningScan.adviser_name, min_length=1, required=True)
     scan_date = evidence_day(required=True)
     pkvw_status = fields.Str(
         required=True, validate=validate.OneOf(["certified", "not_certified", "unknown"])
     )
-    findings = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+    findings = text_field(WoningScan.findings, min_length=1, required=True)
 
 
 class ScanSchema(Schema):
@@ -215,7 +223,7 @@ class ClaimFilterSchema(Schema):
 
 class ClaimEventSchema(Schema):
     event = fields.Str(required=True, validate=validate.OneOf([e.value for e in ClaimEvent]))
-    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
     details = fields.Dict(keys=fields.Str(), load_default=dict)
 
 

@@ -16,9 +16,10 @@ from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint
 from housing.api.paging import page_of
+from housing.audit.models import AuditEvent
 from housing.db import db
 from housing.ids import id_field
-from housing.inputs import accepts_upload
+from housing.inputs import accepts_upload, text_field
 from housing.jobs.services import JobService
 from housing.payments import statement_queries
 from housing.payments.models import BankStatement
@@ -84,11 +85,11 @@ class StatementEntryFilterSchema(Schema):
 
 class MatchSchema(Schema):
     payout_id = id_field(required=True)
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
 
 
 class DismissSchema(Schema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
 
 
 def _entry(review: ReviewQueue, entry: Any) -> dict[str, Any]:

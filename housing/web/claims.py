@@ -42,6 +42,7 @@ from housing.clock import today as amsterdam_today
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.downloads import attachment
+from housing.ids import read_id
 from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
@@ -382,7 +383,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
 def new() -> ResponseReturnValue:
     refusal_back_to(url_for("claims.mine"))
     claim = services.drafting(db.session).create_draft(
-        current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
+        current_scope(), current_user, home_id=read_id(request.form.get("home_id")) or 0
     )
     return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
 

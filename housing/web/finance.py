@@ -29,6 +29,7 @@ from housing.dates import parse_day
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import DomainError, InvalidInput
+from housing.ids import MAX_ID, read_id
 from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
@@ -86,7 +87,7 @@ class Page:
 
 def _page(total: int) -> Page:
     number = request.args.get("page", 1, type=int) or 1
-    if number < 1:
+    if not 1 <= number <= MAX_ID:  # a page beyond that is past any offset PostgreSQL takes
         abort(404)
     return Page(page=number, per_page=PER_PAGE, total=total)
 
@@ -364,14 +365,14 @@ def review() -> ResponseReturnValue:
 @bp.route("/review/<int:entry_id>/match", methods=["POST"])
 @role_required(Role.FINANCE)
 def review_match(entry_id: int) -> ResponseReturnValue:
-    payout_id = request.form.get("payout_id", "").strip()
-    if not payout_id.isdigit():
+    payout_id = read_id(request.form.get("payout_id"))
+    if payout_id is None:
         flash(_("Enter the number of the payout."), "error")
         return redirect(url_for("finance.review"), code=303)
     back = url_for("finance.review")
     refusal_back_to(back)
     ReviewQueue(db.session).match_by_hand(
-        current_scope(), current_user, entry_id, int(payout_id), request.form.get("reason", "")
+        current_scope(), current_user, entry_id, payout_id, request.form.get("reason", "")
     )
     return done(_("The entry is matched to payout %(id)s.", id=payout_id), back)
 
