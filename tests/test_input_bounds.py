@@ -101,8 +101,11 @@ def test_a_scan_date_out_of_range_is_refused_on_the_scan_form(client, session):
         follow_redirects=True,
     )
     assert page.status_code == 200
-    assert EVIDENCE_OUT_OF_RANGE in page.text
+    assert f'id="scan_date-error">{EVIDENCE_OUT_OF_RANGE}</div>' in page.text  # at the field
+    assert 'aria-describedby="scan_date-error"' in page.text
     assert count(session, WoningScan) == 0
+    # Shown once: the next page has no stale message beside the field.
+    assert "scan_date-error" not in client.get(f"/claims/{claim_id}/wizard/scan").text
 
 
 def test_a_term_out_of_range_is_refused_in_the_api_and_at_the_field_of_the_form(client, session):

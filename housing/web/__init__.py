@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from housing.api.problems import problem_from_http_exception, problem_response
+from housing.dates import EVIDENCE_FROM
 from housing.errors import DomainError
 from housing.inputs import sendable_bytes
 from housing.logging import get_logger
@@ -26,7 +27,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
-from housing.web.formtools import refusal_page
+from housing.web.formtools import field_errors, refusal_page
 
 log = get_logger(__name__)
 
@@ -74,6 +75,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(finance.bp)
     app.register_blueprint(finance.limits_bp)
     app.jinja_env.globals.update(
+        field_errors=field_errors,
+        EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
         ROLE_LABELS=ROLE_LABELS,
