@@ -71,6 +71,8 @@ class Settings:
     document_max_bytes: int = 10 * 1024 * 1024
     # 50,000 entries with full details (about 1.5 kB each) and room to spare.
     statement_max_bytes: int = 200 * 1024 * 1024
+    # Any other request body (JSON, a plain form): far above any of ours, far below harm.
+    body_max_bytes: int = 1024 * 1024
     # The camt.053 schema to validate statements with (a file, or a folder holding it);
     # None: the copy shipped with the code.
     camt_xsd_path: Path | None = None
@@ -113,6 +115,7 @@ class Settings:
             max_attempts = int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))
             document_max = int(env.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
             statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
+            body_max = int(env.get("BODY_MAX_BYTES", str(1024 * 1024)))
         except ValueError as exc:
             raise ConfigurationError(
                 f"PORT, MAIL_PORT, OUTBOX_* and *_MAX_BYTES must be whole numbers: {exc}"
@@ -154,6 +157,7 @@ class Settings:
             statement_upload_root=_path(env.get("STATEMENT_UPLOAD_ROOT")),
             document_max_bytes=document_max,
             statement_max_bytes=statement_max,
+            body_max_bytes=body_max,
             camt_xsd_path=_path(env.get("CAMT_XSD_PATH")),
         )
 
@@ -196,8 +200,10 @@ class Settings:
             )
         if self.outbox_lease_seconds < 1 or self.outbox_max_attempts < 1:
             raise ConfigurationError("OUTBOX_LEASE_SECONDS and OUTBOX_MAX_ATTEMPTS must be ≥ 1")
-        if self.document_max_bytes < 1 or self.statement_max_bytes < 1:
-            raise ConfigurationError("DOCUMENT_MAX_BYTES and STATEMENT_MAX_BYTES must be ≥ 1")
+        if min(self.document_max_bytes, self.statement_max_bytes, self.body_max_bytes) < 1:
+            raise ConfigurationError(
+                "DOCUMENT_MAX_BYTES, STATEMENT_MAX_BYTES and BODY_MAX_BYTES must be ≥ 1"
+            )
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -256,7 +262,9 @@ class Settings:
             "SESSION_COOKIE_SECURE": self.is_production,
             "REMEMBER_COOKIE_SECURE": self.is_production,
             "WTF_CSRF_TIME_LIMIT": 8 * 3600,
-            "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+            # Every request body; views that take an upload raise it to their file's limit
+            # (housing.inputs.accepts_upload).
+            "MAX_CONTENT_LENGTH": self.body_max_bytes,
             "BABEL_DEFAULT_LOCALE": "nl",
             "BABEL_DEFAULT_TIMEZONE": "Europe/Amsterdam",
             "MAIL_BACKEND": self.mail_backend,

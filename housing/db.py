@@ -8,6 +8,7 @@ import sqlite3
 from decimal import Decimal
 from typing import Annotated, Any
 
+from flask import abort, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
     DateTime,
@@ -25,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry, sc
 
 from housing.clock import utcnow
 from housing.crypto import active_cipher
+from housing.ids import MAX_ID
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,7 +105,22 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+class BoundedSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy whose pages are numbered as ids are: a `?page=` beyond `MAX_ID` is
+    past any offset PostgreSQL takes (a server error once), so it is a 404 like page 0."""
+
+    def paginate(self, select: Any, *, page: int | None = None, **kwargs: Any) -> Any:
+        if page is None and has_request_context():
+            try:
+                page = int(request.args.get("page", 1))
+            except ValueError:
+                abort(404)
+            if not 1 <= page <= MAX_ID:
+                abort(404)
+        return super().paginate(select, page=page, **kwargs)
+
+
+db = BoundedSQLAlchemy(model_class=Base)
 
 # What services take: a plain Session (tests, workers) or Flask-SQLAlchemy's request-scoped
 # proxy `db.session`; both offer the same methods.

@@ -32,3 +32,12 @@ class IdConverter(IntegerConverter):
 def id_field(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
     """An id in a body (`strict`: a JSON number) or a query string (not strict: text)."""
     return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def read_id(value: object) -> int | None:
+    """An id typed into a form (ASCII digits, within the range), or None."""
+    text = str(value if value is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None

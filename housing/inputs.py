@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_babel import lazy_gettext as _l
-from werkzeug.exceptions import BadRequest
+from marshmallow import fields, validate
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from wtforms.validators import Length
+
+from housing.errors import InvalidInput
 
 # C0 controls and DEL, except tab, line feed and carriage return.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # Deeper than any body of ours (events with details nest three levels).
 MAX_JSON_DEPTH = 32
+# Free text kept in a column of no set length (Text): more than anyone writes in one field.
+TEXT_MAX = 10_000
+# The multipart framing and the few fields sent beside an uploaded file.
+UPLOAD_FORM_ROOM = 64 * 1024
+_UPLOAD_SETTING = "_accepts_upload_setting"
 _CONTROL_REFUSED = _l("The request contains a control character (such as NUL). Nothing was saved.")
 
 
@@ -30,8 +40,87 @@ def clean_filename(filename: str) -> str:
     return name[:200] or "document"
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def column_length(column: Any) -> int:
+    """The most characters a model column (`User.full_name`) holds; `TEXT_MAX` for text.
+
+    The one source of every text input's limit, so no limit is written twice.
+    """
+    length = getattr(column.type, "length", None)
+    return int(length) if length else TEXT_MAX
+
+
+def text_field(column: Any, *, min_length: int | None = None, **kwargs: Any) -> fields.String:
+    """A text in an API request, no longer than `column` holds."""
+    return fields.String(
+        validate=validate.Length(min=min_length, max=column_length(column)), **kwargs
+    )
+
+
+def fits(column: Any) -> Length:
+    """A form field's validator: no longer than `column` holds."""
+    return Length(max=column_length(column))
+
+
+def check_text(value: Any, field: str, column: Any, *, required: bool = True) -> str:
+    """Text a service stores in `column`: stripped, given if required, and fitting it; else
+    a refusal at `field`. For the raw forms and the API's free-form details alike."""
+    text = str(value if value is not None else "").strip()
+    if required and not text:
+        message = _l("This field is required.")
+        raise InvalidInput(message, field_errors={field: [message]})
+    if len(text) > column_length(column):
+        raise too_long(field, column)
+    return text
+
+
+def too_long(field: str, column: Any) -> InvalidInput:
+    """The refusal of a text longer than `column` holds, at `field`."""
+    message = _l("Give at most %(n)d characters.", n=column_length(column))
+    return InvalidInput(message, field_errors={field: [message]})
+
+
+def accepts_upload(setting: str) -> Callable[[F], F]:
+    """Mark a view (or a MethodView's method) that takes a file of up to the app's
+    `setting` bytes; other requests keep to `MAX_CONTENT_LENGTH`."""
+
+    def mark(view: F) -> F:
+        setattr(view, _UPLOAD_SETTING, setting)
+        return view
+
+    return mark
+
+
 def install(app: Flask) -> None:
+    # First: nothing may read the body before its limit is set.
+    app.before_request(limit_body)
     app.before_request(refuse_unreadable_input)
+
+
+def limit_body() -> None:
+    """Set this request's body limit (raised for a view that takes an upload), and refuse
+    a body announced larger at once, before anyone (sign-in included) works on it."""
+    if _upload_setting() is not None:
+        request.max_content_length = sendable_bytes() + UPLOAD_FORM_ROOM
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge()
+
+
+def sendable_bytes() -> int:
+    """The most this request may send: its view's largest file, or any body's limit."""
+    setting = _upload_setting()
+    return int(current_app.config[setting or "MAX_CONTENT_LENGTH"])
+
+
+def _upload_setting() -> str | None:
+    view: Any = current_app.view_functions.get(request.endpoint or "")
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        view = getattr(view_class, request.method.lower(), view)
+    return getattr(view, _UPLOAD_SETTING, None)
 
 
 def refuse_unreadable_input() -> None:

@@ -138,6 +138,8 @@ def test_paths_and_limits_are_settings_with_instance_defaults(tmp_path: Path) ->
     config = settings.flask_config()
     assert config["DOCUMENT_ROOT"] == str(tmp_path / "documents")
     assert config["STATEMENT_MAX_BYTES"] == 200 * 1024 * 1024
+    # Any other body: 1 MB (views taking an upload raise it to their file's limit).
+    assert config["MAX_CONTENT_LENGTH"] == settings.body_max_bytes == 1024 * 1024
 
 
 def test_paths_and_limits_from_the_environment(tmp_path: Path) -> None:
@@ -148,6 +150,7 @@ def test_paths_and_limits_from_the_environment(tmp_path: Path) -> None:
             "STATEMENT_UPLOAD_ROOT": str(tmp_path / "up"),
             "STATEMENT_MAX_BYTES": "1000",
             "DOCUMENT_MAX_BYTES": "2000",
+            "BODY_MAX_BYTES": "3000",
             "CAMT_XSD_PATH": str(tmp_path / "camt.xsd"),
         }
     )
@@ -156,10 +159,11 @@ def test_paths_and_limits_from_the_environment(tmp_path: Path) -> None:
         tmp_path / "up",
     )
     assert (settings.statement_max_bytes, settings.document_max_bytes) == (1000, 2000)
+    assert settings.flask_config()["MAX_CONTENT_LENGTH"] == 3000
     assert settings.camt_xsd_path == tmp_path / "camt.xsd"
 
 
-@pytest.mark.parametrize("name", ["STATEMENT_MAX_BYTES", "DOCUMENT_MAX_BYTES"])
+@pytest.mark.parametrize("name", ["STATEMENT_MAX_BYTES", "DOCUMENT_MAX_BYTES", "BODY_MAX_BYTES"])
 def test_limits_must_be_positive_whole_numbers(name: str) -> None:
     with pytest.raises(ConfigurationError):
         Settings.from_env({name: "lots"})

@@ -19,9 +19,12 @@ from marshmallow import Schema, fields, validate
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
+from housing.audit.models import AuditEvent
+from housing.dates import Day
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import Conflict
+from housing.inputs import text_field
 from housing.jobs.services import JobService
 from housing.money import Money
 from housing.payments import queries
@@ -69,7 +72,7 @@ class BatchDetailSchema(BatchSchema):
 
 
 class BatchBuildSchema(RequestSchema):
-    execution_date = fields.Date(
+    execution_date = Day(
         allow_none=True, load_default=None, metadata={"description": "Default: today."}
     )
 
@@ -82,7 +85,7 @@ class BatchBuildJobSchema(Schema):
 
 class BatchEventSchema(RequestSchema):
     event = fields.Str(required=True, validate=validate.OneOf(["approve", "release", "cancel"]))
-    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
 
 
 @blp.route("/batches")

@@ -49,6 +49,7 @@ from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.downloads import attachment
+from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.permissions import actor_for
@@ -309,6 +310,7 @@ class ClaimDocuments(MethodView):
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all()
 
+    @accepts_upload("DOCUMENT_MAX_BYTES")
     @token_required(Role.APPLICANT, Role.ASSESSOR)
     @blp.doc(security=SECURITY, requestBody=UPLOAD_BODY)
     @blp.arguments(DocumentUploadFormSchema, location="form")

@@ -14,10 +14,13 @@ from marshmallow import Schema, fields, validate
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
+from housing.audit.models import AuditEvent
 from housing.claims.models import Claim
 from housing.claims.queries import loaded_claim
+from housing.dates import evidence_day
 from housing.db import db
 from housing.ids import id_field
+from housing.inputs import text_field
 from housing.money import Money
 from housing.payments import queries
 from housing.payments.models import Payout, PayoutKind, RemainderClosure
@@ -58,13 +61,14 @@ class PayoutSchema(Schema):
 
 class PayoutInSchema(RequestSchema):
     measure_line_id = id_field(required=True)
-    payee_name = fields.Str(required=True, validate=validate.Length(min=1, max=140))
+    payee_name = text_field(Payout.payee_name, min_length=1, required=True)
+    # As typed, with spaces: longer than the column, which holds it without them.
     payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
-    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
+    payee_bic = text_field(Payout.payee_bic, allow_none=True, load_default=None)
     amount = Money(required=True)
     vat_amount = Money(required=True)
-    invoice_number = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    invoice_date = fields.Date(required=True)
+    invoice_number = text_field(Payout.invoice_number, min_length=1, required=True)
+    invoice_date = evidence_day(required=True)
     document_id = id_field(allow_none=True, load_default=None)
 
 
@@ -90,7 +94,7 @@ class RemainderClosureSchema(Schema):
 
 
 class RemainderCloseSchema(RequestSchema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=2000))
+    reason = text_field(RemainderClosure.reason, min_length=1, required=True)
 
 
 class ClaimPayoutsSchema(Schema):
@@ -110,15 +114,15 @@ class PayoutFilterSchema(RequestSchema):
 
 class CorrectionSchema(RequestSchema):
     payee_iban = fields.Str(required=True, validate=validate.Length(min=1, max=42))
-    payee_bic = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=11))
-    payee_name = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=140))
+    payee_bic = text_field(Payout.payee_bic, allow_none=True, load_default=None)
+    payee_name = text_field(Payout.payee_name, allow_none=True, load_default=None)
 
 
 class PayoutEventSchema(RequestSchema):
     event = fields.Str(
         required=True, validate=validate.OneOf(["approve", "reject", "cancel", "correct"])
     )
-    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
     correction = fields.Nested(
         CorrectionSchema,
         allow_none=True,

@@ -9,10 +9,27 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from housing.accounts.models import Channel, Language
 from housing.api.blueprint import RequestSchema
-from housing.claims.models import Confidentiality, DecisionKind, DocumentKind
+from housing.audit.models import AuditEvent
+from housing.claims.models import (
+    Confidentiality,
+    DecisionKind,
+    DocumentKind,
+    InformationRequest,
+    MeasureLine,
+    SecurityAdvice,
+    WoningScan,
+)
+from housing.dates import Day, evidence_day
 from housing.ids import id_field
+from housing.inputs import text_field
 from housing.money import Money
-from housing.organisations.models import OfficeType, OrganisationKind
+from housing.organisations.models import (
+    MeasureCatalogue,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.roles import Role
 from workflows.awb import ClockState
 from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState
@@ -25,15 +42,16 @@ API_CLAIM_EVENTS = [e for e in ClaimEvent if EVENT_ROLES[e] is not WorkflowRole.
 class OrganisationSchema(RequestSchema):
     id = fields.Int(dump_only=True)
     kind = fields.Enum(OrganisationKind, by_value=True, dump_only=True)
-    name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    name = text_field(Organisation.name, min_length=1, required=True)
+    # As typed, with spaces: longer than the column, which holds it without them.
     iban = fields.Str(required=True, validate=validate.Length(min=5, max=42))
-    bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
+    bic = text_field(Organisation.bic, allow_none=True)
 
 
 class OrganisationPatchSchema(RequestSchema):
-    name = fields.Str(validate=validate.Length(min=1, max=200))
+    name = text_field(Organisation.name, min_length=1)
     iban = fields.Str(validate=validate.Length(min=5, max=42))
-    bic = fields.Str(allow_none=True, validate=validate.Length(max=11))
+    bic = text_field(Organisation.bic, allow_none=True)
 
 
 class OrganisationRefSchema(Schema):
@@ -55,11 +73,11 @@ class MeSchema(Schema):
 class OfficeHolderSchema(RequestSchema):
     id = fields.Int(dump_only=True)
     organisation_id = fields.Int(dump_only=True)
-    full_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
+    full_name = text_field(OfficeHolder.full_name, min_length=1, required=True)
     office_type = fields.Enum(OfficeType, by_value=True, required=True)
-    term_start = fields.Date(required=True)
-    term_end = fields.Date(allow_none=True, load_default=None)
-    appointment_certain_on = fields.Date(allow_none=True, load_default=None)
+    term_start = Day(required=True)
+    term_end = Day(allow_none=True, load_default=None)
+    appointment_certain_on = Day(allow_none=True, load_default=None)
     user_id = id_field(allow_none=True, load_default=None)
     eligible_by_default = fields.Bool(dump_only=True)
 
@@ -71,11 +89,11 @@ class OfficeHolderSchema(RequestSchema):
 
 
 class OfficeHolderPatchSchema(RequestSchema):
-    full_name = fields.Str(validate=validate.Length(min=1, max=200))
+    full_name = text_field(OfficeHolder.full_name, min_length=1)
     office_type = fields.Enum(OfficeType, by_value=True)
-    term_start = fields.Date()
-    term_end = fields.Date(allow_none=True)
-    appointment_certain_on = fields.Date(allow_none=True)
+    term_start = Day()
+    term_end = Day(allow_none=True)
+    appointment_certain_on = Day(allow_none=True)
     user_id = id_field(allow_none=True)
 
 
@@ -84,14 +102,12 @@ class ClaimCreateSchema(RequestSchema):
 
 
 class MeasureLineInSchema(RequestSchema):
-    catalogue_code = fields.Str(required=True, validate=validate.Length(min=1, max=60))
-    description = fields.Str(required=True, validate=validate.Length(min=1, max=500))
+    catalogue_code = text_field(MeasureCatalogue.code, min_length=1, required=True)
+    description = text_field(MeasureLine.description, min_length=1, required=True)
     requested_amount = Money(required=True)
     vat_amount = Money(required=True)
     recurrence = fields.Str(load_default="one_off")
-    supplier_name = fields.Str(
-        allow_none=True, load_default=None, validate=validate.Length(max=200)
-    )
+    supplier_name = text_field(MeasureLine.supplier_name, allow_none=True, load_default=None)
 
 
 class MeasureLineSchema(Schema):
@@ -203,12 +219,12 @@ class ClaimDetailSchema(ClaimSchema):
 
 
 class ScanInSchema(RequestSchema):
-    adviser_name = fields.Str(required=True, validate=validate.Length(min=1, max=200))
-    scan_date = fields.Date(required=True)
+    adviser_name = text_field(WoningScan.adviser_name, min_length=1, required=True)
+    scan_date = evidence_day(required=True)
     pkvw_status = fields.Str(
         required=True, validate=validate.OneOf(["certified", "not_certified", "unknown"])
     )
-    findings = fields.Str(required=True, validate=validate.Length(min=1, max=10_000))
+    findings = text_field(WoningScan.findings, min_length=1, required=True)
 
 
 class ScanSchema(Schema):
@@ -221,7 +237,7 @@ class ScanSchema(Schema):
 
 class DefaultNoticeInSchema(RequestSchema):
     # Staff give the day a paper notice arrived; an applicant's notice arrives today.
-    received_on = fields.Date(allow_none=True, load_default=None)
+    received_on = evidence_day(allow_none=True, load_default=None)
 
 
 class DefaultNoticeSchema(Schema):
@@ -243,7 +259,7 @@ class ClaimFilterSchema(RequestSchema):
 
 
 class RequestInfoDetails(RequestSchema):
-    question = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    question = text_field(InformationRequest.question, min_length=1, required=True)
     term_days = fields.Int(
         strict=True,
         validate=validate.Range(min=1, max=365),
@@ -252,19 +268,19 @@ class RequestInfoDetails(RequestSchema):
 
 
 class ProvideInfoDetails(RequestSchema):
-    answer = fields.Str(validate=validate.Length(max=10_000))
+    answer = text_field(InformationRequest.answer)
 
 
 class RecordAdviceDetails(RequestSchema):
-    reference = fields.Str(required=True, validate=validate.Length(min=1, max=100))
-    advice_date = fields.Date(required=True)
+    reference = text_field(SecurityAdvice.reference, min_length=1, required=True)
+    advice_date = evidence_day(required=True)
     advised_measures = fields.List(
-        fields.Str(validate=validate.Length(min=1, max=60)),
+        text_field(MeasureCatalogue.code, min_length=1),
         required=True,
         validate=validate.Length(min=1, max=100),
         metadata={"description": "Catalogue codes of the measures advised."},
     )
-    contents = fields.Str(validate=validate.Length(max=10_000))
+    contents = text_field(SecurityAdvice.contents)
 
 
 LINE_ID = r"^[1-9][0-9]{0,9}$"
@@ -283,7 +299,7 @@ class ProposeDecisionDetails(RequestSchema):
     )
     line_reasons = fields.Dict(
         keys=LINE_ID_KEY,
-        values=fields.Str(validate=validate.Length(max=2000)),
+        values=text_field(MeasureLine.grant_reason),
         metadata={
             "description": "Per measure line id: why less was granted.",
             "propertyNames": {"pattern": LINE_ID},
@@ -306,7 +322,7 @@ EVENT_DETAILS: dict[ClaimEvent, type[Schema]] = {
 
 class ClaimEventSchema(RequestSchema):
     event = fields.Str(required=True, validate=validate.OneOf([e.value for e in API_CLAIM_EVENTS]))
-    reason = fields.Str(allow_none=True, load_default=None, validate=validate.Length(max=5000))
+    reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
     details = fields.Dict(load_default=dict)
 
     @post_load
@@ -328,7 +344,7 @@ def claim_event_bodies() -> dict[str, type[Schema]]:
         bodies[event.value] = RequestSchema.from_dict(
             {
                 "event": fields.Str(required=True, validate=validate.OneOf([event.value])),
-                "reason": fields.Str(allow_none=True, validate=validate.Length(max=5000)),
+                "reason": text_field(AuditEvent.reason, allow_none=True),
                 "details": fields.Nested(details, required=details is not NoDetails),
             },
             name=f"ClaimEvent{name}",

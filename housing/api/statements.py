@@ -16,8 +16,10 @@ from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint, RequestSchema
 from housing.api.paging import page_of
+from housing.audit.models import AuditEvent
 from housing.db import db
 from housing.ids import id_field
+from housing.inputs import accepts_upload, text_field
 from housing.jobs.services import JobService
 from housing.money import Money
 from housing.payments import statement_queries
@@ -84,11 +86,11 @@ class StatementEntryFilterSchema(RequestSchema):
 
 class MatchSchema(RequestSchema):
     payout_id = id_field(required=True)
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
 
 
 class DismissSchema(RequestSchema):
-    reason = fields.Str(required=True, validate=validate.Length(min=1, max=5000))
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
 
 
 def _entry(review: ReviewQueue, entry: Any) -> dict[str, Any]:
@@ -111,6 +113,7 @@ class Statements(MethodView):
         ordered = query.order_by(BankStatement.created_at.desc(), BankStatement.id.desc())
         return page_of(ordered, pagination_parameters)
 
+    @accepts_upload("STATEMENT_MAX_BYTES")
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
     @blp.arguments(StatementUploadSchema, location="files")

@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.clock import utcnow
 from housing.db import DbSession
+from housing.inputs import column_length, too_long
 
 GENESIS_HASH = "0" * 64
 
@@ -143,6 +144,10 @@ class AuditTrail:
         """
         if not links:
             return []
+        for new in links:
+            # Every reason given for an act ends here: bounded once for forms and API alike.
+            if new.reason is not None and len(new.reason) > column_length(AuditEvent.reason):
+                raise too_long("reason", AuditEvent.reason)
         head = self._locked_head(organisation_id)
         occurred_at = self.clock().astimezone(dt.UTC)
         events = []

@@ -3,7 +3,6 @@ and the checklist the applicant reviews before submitting."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +31,10 @@ from housing.claims.permissions import (
     may_start_claim,
     may_upload,
 )
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import DbSession
 from housing.errors import NotFound
+from housing.inputs import check_text, column_length
 from housing.money import invalid, parse_money
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
@@ -42,7 +43,7 @@ from housing.scoping import Scope
 from workflows.claim import ClaimState
 from workflows.rules import Regime, regime_for
 
-SCAN_FINDINGS_MAX = 10_000
+SCAN_FINDINGS_MAX = column_length(WoningScan.findings)
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,17 @@ class DraftingService(ClaimServiceBase):
         if recurrence is not Recurrence.ONE_OFF and not catalogue.recurring_allowed:
             raise invalid("recurrence", _l("This measure cannot recur."))
         description = line.description.strip()
-        if not description or len(description) > 500:
-            raise invalid("description", _l("Describe the measure in 1 to 500 characters."))
+        if not description or len(description) > column_length(MeasureLine.description):
+            raise invalid(
+                "description",
+                _l(
+                    "Describe the measure in 1 to %(n)d characters.",
+                    n=column_length(MeasureLine.description),
+                ),
+            )
+        supplier = check_text(
+            line.supplier_name, "supplier_name", MeasureLine.supplier_name, required=False
+        )
         added = MeasureLine(
             claim=claim,
             catalogue=catalogue,
@@ -158,7 +168,7 @@ class DraftingService(ClaimServiceBase):
             requested_amount=requested,
             vat_amount=vat,
             recurrence=recurrence,
-            supplier_name=(line.supplier_name or "").strip() or None,
+            supplier_name=supplier or None,
         )
         self.session.add(added)
         self.session.flush()
@@ -242,16 +252,15 @@ class DraftingService(ClaimServiceBase):
         claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
         require(may_record_scan(actor_for(self.session, user), claim))
         adviser = scan.adviser_name.strip()
-        if not adviser or len(adviser) > 200:
-            raise invalid("adviser_name", _l("Give the adviser's name (at most 200 characters)."))
-        try:
-            scan_date = (
-                scan.scan_date
-                if isinstance(scan.scan_date, dt.date)
-                else dt.date.fromisoformat(str(scan.scan_date))
+        if not adviser or len(adviser) > column_length(WoningScan.adviser_name):
+            raise invalid(
+                "adviser_name",
+                _l(
+                    "Give the adviser's name (at most %(n)d characters).",
+                    n=column_length(WoningScan.adviser_name),
+                ),
             )
-        except ValueError:
-            raise invalid("scan_date", _l("Enter a date as yyyy-mm-dd.")) from None
+        scan_date = parse_day(scan.scan_date, "scan_date", earliest=EVIDENCE_FROM)
         if scan_date > self.today():
             raise invalid("scan_date", _l("The scan cannot be in the future."))
         try:

@@ -34,8 +34,10 @@ from housing.claims.states import (
 )
 from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
 from housing.clock import AMSTERDAM
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.deadlines.services import awb_terms
 from housing.errors import InvalidInput
+from housing.inputs import check_text
 from housing.money import invalid, parse_money
 from housing.organisations.models import Budget
 from housing.organisations.services import locked_budget
@@ -202,20 +204,24 @@ class WorkflowService(ClaimServiceBase):
 
     def _record_advice(self, claim: Claim, details: Mapping[str, Any]) -> None:
         try:
-            advice_date = dt.date.fromisoformat(str(details["advice_date"]))
+            given = details["advice_date"]
             codes = [str(c).strip() for c in details["advised_measures"] if str(c).strip()]
             reference = str(details["reference"]).strip()
         except (KeyError, TypeError, ValueError):
             raise invalid(
                 "advice", _l("Give the advice's reference, date and advised measures.")
             ) from None
-        if not reference or not codes:
+        if not reference or not codes or given in (None, ""):
             raise invalid("advice", _l("Give the advice's reference, date and advised measures."))
+        # An advice is evidence of something done: not before 2000, not in the future.
+        advice_date = parse_day(given, "advice_date", earliest=EVIDENCE_FROM, latest=self.today())
         advice = claim.advice or SecurityAdvice(claim=claim)
-        advice.reference = reference[:100]
+        advice.reference = check_text(reference, "reference", SecurityAdvice.reference)
         advice.advice_date = advice_date
         advice.advised_measures = ",".join(sorted(set(codes)))
-        advice.contents = str(details.get("contents", ""))
+        advice.contents = check_text(
+            details.get("contents"), "contents", SecurityAdvice.contents, required=False
+        )
         self.session.add(advice)
 
     def _effects(
@@ -242,6 +248,7 @@ class WorkflowService(ClaimServiceBase):
             question = str(details.get("question", "")).strip()
             if not question:
                 raise invalid("question", _l("Say what information is needed."))
+            check_text(question, "question", InformationRequest.question)
             terms = awb_terms(claim.office_holder.organisation)
             term_days = int(details.get("term_days") or terms.information_term_days)
             if term_days < 1:
@@ -265,7 +272,10 @@ class WorkflowService(ClaimServiceBase):
             request = open_information_request(self.session, claim)
             if request is not None:
                 request.answered_on = today
-                request.answer = str(details.get("answer", "")).strip() or None
+                answer = check_text(
+                    details.get("answer"), "answer", InformationRequest.answer, required=False
+                )
+                request.answer = answer or None
         elif event in DECISION_KINDS:
             if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
                 assert budget is not None  # the machine refused a grant without budget

@@ -21,8 +21,10 @@ from housing.accounts.models import User
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim, Document, DocumentKind, MeasureLine, Recurrence
 from housing.clock import today, utcnow
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import DbSession
 from housing.errors import Conflict, NotFound
+from housing.inputs import column_length
 from housing.money import invalid, parse_money
 from housing.organisations.services import parse_bic, parse_iban
 from housing.payments.claims_follow import follow_claims
@@ -121,13 +123,17 @@ class PayoutService(RemainderClosing):
             )
         iban = parse_iban(data.payee_iban, "payee_iban")
         bic = parse_bic(data.payee_bic, iban, "payee_bic")
-        name = data.payee_name.strip()
-        if not name or len(name) > 140:
-            raise invalid("payee_name", _l("Give the payee's name (at most 140 characters)."))
+        name = _payee_name(data.payee_name)
         number = data.invoice_number.strip()
-        if not number or len(number) > 60:
-            raise invalid("invoice_number", _l("Give the invoice number (at most 60 characters)."))
-        invoice_date = _date(data.invoice_date, "invoice_date")
+        if not number or len(number) > column_length(Payout.invoice_number):
+            raise invalid(
+                "invoice_number",
+                _l(
+                    "Give the invoice number (at most %(n)d characters).",
+                    n=column_length(Payout.invoice_number),
+                ),
+            )
+        invoice_date = parse_day(data.invoice_date, "invoice_date", earliest=EVIDENCE_FROM)
         if invoice_date > self.today():
             raise invalid("invoice_date", _l("The invoice date cannot be in the future."))
         if self._invoice_known(claim.organisation_id, iban, number):
@@ -183,7 +189,7 @@ class PayoutService(RemainderClosing):
             return None
         if value in (None, ""):
             raise invalid("period_start", _l("Give the period this payment is for."))
-        return period_start_of(_date(value, "period_start"), line.recurrence)
+        return period_start_of(parse_day(value, "period_start"), line.recurrence)
 
     def _invoice_known(self, organisation_id: int, iban: str, number: str) -> bool:
         return bool(
@@ -258,9 +264,7 @@ class PayoutService(RemainderClosing):
             raise invalid("payee_iban", _l("Give the new IBAN: the bank returned this one."))
         payout.payee_iban = iban
         payout.payee_bic = parse_bic(correction.get("payee_bic"), iban, "payee_bic")
-        name = str(correction.get("payee_name") or payout.payee_name).strip()
-        if not name or len(name) > 140:
-            raise invalid("payee_name", _l("Give the payee's name (at most 140 characters)."))
+        name = _payee_name(correction.get("payee_name") or payout.payee_name)
         payout.payee_name = name
 
     def set_limit(self, scope: Scope, admin: User, user_id: int, amount: Any) -> ApprovalLimit:
@@ -302,10 +306,14 @@ class PayoutService(RemainderClosing):
         )
 
 
-def _date(value: Any, field: str) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise invalid(field, _l("Enter a date as yyyy-mm-dd.")) from None
+def _payee_name(value: Any) -> str:
+    name = str(value).strip()
+    if not name or len(name) > column_length(Payout.payee_name):
+        raise invalid(
+            "payee_name",
+            _l(
+                "Give the payee's name (at most %(n)d characters).",
+                n=column_length(Payout.payee_name),
+            ),
+        )
+    return name

@@ -9,10 +9,12 @@ from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from housing.api.problems import problem_from_http_exception, problem_response
+from housing.dates import EVIDENCE_FROM
 from housing.errors import DomainError
+from housing.inputs import sendable_bytes
 from housing.logging import get_logger
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
 from housing.web.forms import (
@@ -25,7 +27,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
-from housing.web.formtools import refusal_page
+from housing.web.formtools import field_errors, refusal_page
 
 log = get_logger(__name__)
 
@@ -73,6 +75,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(finance.bp)
     app.register_blueprint(finance.limits_bp)
     app.jinja_env.globals.update(
+        field_errors=field_errors,
+        EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
         ROLE_LABELS=ROLE_LABELS,
@@ -117,6 +121,25 @@ def register_web(app: Flask) -> None:
             400,
         )
 
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+        # Refused before the body was read: nothing of it reached a view.
+        message = _(
+            "Nothing was saved: at most %(mb)s MB can be sent here.",
+            mb=f"{sendable_bytes() / 2**20:.3g}",
+        )
+        if _wants_problem_json():
+            return problem_response(413, message)
+        return (
+            render_template(
+                "errors/error.html",
+                code=413,
+                title=_("What was sent is too large"),
+                message=message,
+            ),
+            413,
+        )
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
         if _wants_problem_json():
@@ -126,7 +149,6 @@ def register_web(app: Flask) -> None:
             403: _("You do not have access to this page"),
             404: _("Page not found"),
             405: _("This action is not possible here"),
-            413: _("The upload is too large"),
             429: _("Too many attempts"),
         }
         messages = {

@@ -7,7 +7,6 @@ import datetime as dt
 from flask import (
     Blueprint,
     abort,
-    flash,
     g,
     redirect,
     render_template,
@@ -40,8 +39,11 @@ from housing.claims.permissions import (
 from housing.claims.queries import loaded_claim
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.clock import today as amsterdam_today
+from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.downloads import attachment
+from housing.ids import read_id
+from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
@@ -326,6 +328,7 @@ def _done(message: str, claim_id: int) -> ResponseReturnValue:
 
 
 @bp.route("/<int:claim_id>/documents", methods=["POST"])
+@accepts_upload("DOCUMENT_MAX_BYTES")
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def upload(claim_id: int) -> ResponseReturnValue:
     sent = request.files.get("file")
@@ -344,12 +347,8 @@ def upload(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/extension", methods=["POST"])
 @role_required(Role.ASSESSOR, Role.DECIDER)
 def extend(claim_id: int) -> ResponseReturnValue:
-    try:
-        new_deadline = dt.date.fromisoformat(request.form.get("new_deadline", ""))
-    except ValueError:
-        flash(_("Enter a date as yyyy-mm-dd."), "error")
-        return redirect(url_for("claims.show", claim_id=claim_id), code=303)
     refusal_back_to(_back(claim_id))
+    new_deadline = parse_day(request.form.get("new_deadline", ""), "new_deadline")
     services.workflow(db.session).notify_extension(
         current_scope(),
         current_user,
@@ -384,7 +383,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
 def new() -> ResponseReturnValue:
     refusal_back_to(url_for("claims.mine"))
     claim = services.drafting(db.session).create_draft(
-        current_scope(), current_user, home_id=request.form.get("home_id", type=int) or 0
+        current_scope(), current_user, home_id=read_id(request.form.get("home_id")) or 0
     )
     return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
 
@@ -482,14 +481,10 @@ def record_scan(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/default-notice", methods=["POST"])
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
 def default_notice(claim_id: int) -> ResponseReturnValue:
+    refusal_back_to(url_for("claims.show", claim_id=claim_id))
     received_on = None
     if request.form.get("received_on"):
-        try:
-            received_on = dt.date.fromisoformat(request.form["received_on"])
-        except ValueError:
-            flash(_("Enter a date as yyyy-mm-dd."), "error")
-            return redirect(url_for("claims.show", claim_id=claim_id), code=303)
-    refusal_back_to(url_for("claims.show", claim_id=claim_id))
+        received_on = parse_day(request.form["received_on"], "received_on", earliest=EVIDENCE_FROM)
     services.late_decisions(db.session).record_default_notice(
         current_scope(), current_user, claim_id, received_on=received_on
     )

@@ -25,9 +25,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from housing import services
+from housing.dates import parse_day
 from housing.db import db
 from housing.downloads import attachment
-from housing.errors import DomainError
+from housing.errors import DomainError, InvalidInput
+from housing.ids import MAX_ID, read_id
+from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
 from housing.payments import queries, statement_queries
 from housing.payments.batches import BatchService
@@ -84,7 +87,7 @@ class Page:
 
 def _page(total: int) -> Page:
     number = request.args.get("page", 1, type=int) or 1
-    if number < 1:
+    if not 1 <= number <= MAX_ID:  # a page beyond that is past any offset PostgreSQL takes
         abort(404)
     return Page(page=number, per_page=PER_PAGE, total=total)
 
@@ -168,14 +171,10 @@ def batches() -> ResponseReturnValue:
 def build_batch() -> ResponseReturnValue:
     """Start the build as a job and watch it on the job page."""
     back = url_for("finance.batches")
-    raw = request.form.get("execution_date", "").strip()
-    try:
-        wanted = dt.date.fromisoformat(raw) if raw else None
-    except ValueError:
-        flash(_("Enter a date as yyyy-mm-dd."), "error")
-        return redirect(back, code=303)
-    scope = current_scope()
     refusal_back_to(back)
+    raw = request.form.get("execution_date", "").strip()
+    wanted = parse_day(raw, "execution_date") if raw else None
+    scope = current_scope()
     execution_date = queries.check_execution_date(wanted, _today())
     # Nothing to take: say so now rather than on a failed job page.
     if not queries.count_approved(db.session, scope):
@@ -270,14 +269,14 @@ def _period() -> tuple[dt.date, dt.date] | None:
     try:
         start = _date_arg("from", today.replace(month=1, day=1))
         end = _date_arg("to", today)
-    except ValueError:
+    except InvalidInput:
         return None
     return start, end
 
 
 def _date_arg(name: str, default: dt.date) -> dt.date:
     raw = request.args.get(name, "").strip()
-    return dt.date.fromisoformat(raw) if raw else default
+    return parse_day(raw, name) if raw else default
 
 
 @bp.route("/payouts.csv")
@@ -317,6 +316,7 @@ def export_csv() -> ResponseReturnValue:
 
 # --- bank statements and the review queue ---------------------------------------------------
 @bp.route("/statements", methods=["GET", "POST"])
+@accepts_upload("STATEMENT_MAX_BYTES")
 @role_required(Role.FINANCE)
 def statements() -> ResponseReturnValue:
     """Imported statements; the upload starts the import as a job, watched on its page."""
@@ -365,14 +365,14 @@ def review() -> ResponseReturnValue:
 @bp.route("/review/<int:entry_id>/match", methods=["POST"])
 @role_required(Role.FINANCE)
 def review_match(entry_id: int) -> ResponseReturnValue:
-    payout_id = request.form.get("payout_id", "").strip()
-    if not payout_id.isdigit():
+    payout_id = read_id(request.form.get("payout_id"))
+    if payout_id is None:
         flash(_("Enter the number of the payout."), "error")
         return redirect(url_for("finance.review"), code=303)
     back = url_for("finance.review")
     refusal_back_to(back)
     ReviewQueue(db.session).match_by_hand(
-        current_scope(), current_user, entry_id, int(payout_id), request.form.get("reason", "")
+        current_scope(), current_user, entry_id, payout_id, request.form.get("reason", "")
     )
     return done(_("The entry is matched to payout %(id)s.", id=payout_id), back)
 

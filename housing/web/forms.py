@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -29,9 +30,18 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from housing.accounts.models import Channel, Language
+from housing.accounts.models import ApiToken, Channel, Language, User
+from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange
+from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import LAST_YEAR
-from housing.organisations.models import OfficeType, OrganisationKind
+from housing.inputs import fits
+from housing.organisations.models import (
+    MeasureCatalogue,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    OrganisationKind,
+)
 from housing.roles import Role
 from workflows.awb import FIRST_YEAR
 from workflows.rules import Regime
@@ -152,7 +162,6 @@ HOLIDAY_LABELS = {
 }
 
 REQUIRED = _l("This field is required.")
-DATE_FORMAT = _l("Enter a date as yyyy-mm-dd.")
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -161,9 +170,21 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class IsoDateField(DateField):
-    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so."""
+    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so,
+    within `earliest` and `latest` (housing.dates: 1900 to 2100 unless narrower)."""
 
     data: dt.date | None
+
+    def __init__(
+        self,
+        label: Any = None,
+        validators: Any = None,
+        *,
+        earliest: dt.date = EARLIEST,
+        latest: dt.date = LATEST,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, [*(validators or []), DayRange(earliest, latest)], **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
@@ -174,7 +195,7 @@ class IsoDateField(DateField):
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("E-mail address"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    email = EmailField(_l("E-mail address"), validators=[DataRequired(REQUIRED), fits(User.email)])
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=256)])
 
 
@@ -211,7 +232,7 @@ class TokenForm(FlaskForm):
     name = StringField(
         _l("Name of the token"),
         description=_l("For example the system that will use it."),
-        validators=[DataRequired(REQUIRED), Length(max=100)],
+        validators=[DataRequired(REQUIRED), fits(ApiToken.name)],
     )
 
 
@@ -221,13 +242,15 @@ NEW_USER_EMAIL = EmailField(
     validators=[
         DataRequired(REQUIRED),
         Email(_l("Enter a valid e-mail address."), check_deliverability=False),
-        Length(max=254),
+        fits(User.email),
     ],
 )
 
 
 class UserForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(REQUIRED), fits(User.full_name)]
+    )
     roles = MultiCheckboxField(
         _l("Roles"),
         choices=[SelectChoice(r.value, ROLE_LABELS[r]) for r in Role],
@@ -263,17 +286,20 @@ class ResetPasswordForm(FlaskForm):
 
 
 class OrganisationForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), fits(Organisation.name)])
+    # As typed, with spaces: longer than the column, which holds it without them.
     iban = StringField(_l("IBAN"), validators=[DataRequired(REQUIRED), Length(max=42)])
     bic = StringField(
         _l("BIC"),
         description=_l("Left empty, it is derived from a Dutch IBAN."),
-        validators=[Optional(), Length(max=11)],
+        validators=[Optional(), fits(Organisation.bic)],
     )
 
 
 class OfficeHolderForm(FlaskForm):
-    full_name = StringField(_l("Full name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    full_name = StringField(
+        _l("Full name"), validators=[DataRequired(REQUIRED), fits(OfficeHolder.full_name)]
+    )
     office_type = SelectField(
         _l("Office"), choices=[SelectChoice(o.value, OFFICE_LABELS[o]) for o in OfficeType]
     )
@@ -321,7 +347,7 @@ class EquatedDayForm(FlaskForm):
     description = StringField(
         _l("Description"),
         description=_l("The royal decree that equates the day, e.g. Besluit van 1 juli 2028."),
-        validators=[DataRequired(REQUIRED), Length(max=200)],
+        validators=[DataRequired(REQUIRED), fits(EquatedDay.description)],
     )
 
 
@@ -356,10 +382,10 @@ class BudgetForm(FlaskForm):
 
 
 class MeasureForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), fits(MeasureCatalogue.name)])
     code = StringField(
         _l("Code"),
         description=_l("Lower-case letters, digits and underscores, e.g. panic_room."),
-        validators=[DataRequired(REQUIRED), Length(max=60)],
+        validators=[DataRequired(REQUIRED), fits(MeasureCatalogue.code)],
     )
     recurring_allowed = BooleanField(_l("May be recurring (e.g. a monitoring subscription)"))

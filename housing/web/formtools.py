@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app, flash, g, redirect
+from flask import current_app, flash, g, redirect, session
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound as NotFoundPage
@@ -17,6 +17,9 @@ from werkzeug.exceptions import NotFound as NotFoundPage
 from housing.errors import DomainError
 
 _REFUSAL = "housing_refusal"
+# A refusal shown on the page a hand-written form returns to keeps its field messages
+# here for that one page, so the page shows each beside its field (`field_errors`).
+_FIELD_ERRORS = "housing_field_errors"
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,19 @@ def refusal_page(error: DomainError) -> ResponseReturnValue | None:
         return chosen.render(error)
     # The message names the rule or the field; rule codes in field_errors are for the API.
     flash(str(error.message), "error")
+    if error.field_errors and "rule" not in error.field_errors:
+        session[_FIELD_ERRORS] = {
+            name: [str(m) for m in messages] for name, messages in error.field_errors.items()
+        }
     return redirect(chosen.url, code=chosen.code)
+
+
+def field_errors() -> dict[str, list[str]]:
+    """The field messages of the refusal that led to this page (read once, then gone)."""
+    if "housing_field_errors_read" not in g:
+        g.housing_field_errors_read = session.pop(_FIELD_ERRORS, None) or {}
+    errors: dict[str, list[str]] = g.housing_field_errors_read
+    return errors
 
 
 def done(message: str, back_to: str, code: int = 303) -> ResponseReturnValue:

@@ -8,7 +8,10 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from housing.web.forms import DATE_FORMAT, REQUIRED, IsoDateField
+from housing.dates import DATE_FORMAT, EVIDENCE_FROM
+from housing.inputs import fits
+from housing.payments.models import Payout
+from housing.web.forms import REQUIRED, IsoDateField
 from workflows.payments import BatchState, PayoutState
 
 PAYOUT_STATE_LABELS = {
@@ -36,7 +39,7 @@ class PayoutForm(FlaskForm):
 
     measure_line_id = SelectField(_l("Measure"), coerce=int, choices=[])
     payee_name = StringField(
-        _l("Name of the payee"), validators=[DataRequired(REQUIRED), Length(max=140)]
+        _l("Name of the payee"), validators=[DataRequired(REQUIRED), fits(Payout.payee_name)]
     )
     payee_iban = StringField(
         _l("IBAN of the payee"), validators=[DataRequired(REQUIRED), Length(max=42)]
@@ -44,7 +47,7 @@ class PayoutForm(FlaskForm):
     payee_bic = StringField(
         _l("BIC"),
         description=_l("Left empty, it is derived from a Dutch IBAN."),
-        validators=[Optional(), Length(max=11)],
+        validators=[Optional(), fits(Payout.payee_bic)],
     )
     amount = StringField(
         _l("Amount including VAT"),
@@ -57,9 +60,11 @@ class PayoutForm(FlaskForm):
         validators=[InputRequired(REQUIRED), Length(max=20)],
     )
     invoice_number = StringField(
-        _l("Invoice number"), validators=[DataRequired(REQUIRED), Length(max=60)]
+        _l("Invoice number"), validators=[DataRequired(REQUIRED), fits(Payout.invoice_number)]
     )
-    invoice_date = IsoDateField(_l("Invoice date"), validators=[InputRequired(DATE_FORMAT)])
+    invoice_date = IsoDateField(
+        _l("Invoice date"), validators=[InputRequired(DATE_FORMAT)], earliest=EVIDENCE_FROM
+    )
     document_id = SelectField(
         _l("The invoice document"),
         description=_l("Add the document to the claim first; then choose it here."),
