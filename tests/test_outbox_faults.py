@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from housing.claims.workflow import WorkflowService
@@ -224,3 +224,47 @@ def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed_
     smtp.handler.wait_for(1)
     time.sleep(0.5)
     assert len(smtp.messages) == 1
+
+
+def test_a_duplicate_delivery_during_the_smtp_conversation_stands_down_at_once(
+    app, committed_worlds, smtp
+):
+    world = committed_worlds("Gemeente Wacht")
+    claim = world.draft()
+    with app.app_context():
+        WorkflowService(world.session, clock=world.clock).fire(
+            Scope.for_user(world.applicant), world.applicant, claim.id, "submit"
+        )
+        world.session.commit()
+        engine = db.engine
+    (message,) = pending(world.session)
+    smtp.handler.stall = threading.Event()  # the first delivery hangs inside SMTP
+    first: list[Outcome] = []
+
+    def deliver_first() -> None:
+        with app.app_context(), Session(engine) as own:
+            first.append(OutboxConsumer(own, {TOPIC: deliver_notification}).deliver(message.id))
+
+    thread = threading.Thread(target=deliver_first)
+    thread.start()
+    try:
+        assert smtp.handler.stalled.wait(20), "the first delivery never started sending"
+        # A second connection on which any wait for a lock fails within 200 ms.
+        impatient = create_engine(engine.url, connect_args={"options": "-c lock_timeout=200"})
+        try:
+            with app.app_context(), Session(impatient) as own:
+                duplicate = OutboxConsumer(own, {TOPIC: deliver_notification})
+                outcome = duplicate.deliver(message.id)
+        finally:
+            impatient.dispose()
+    finally:
+        smtp.handler.stall.set()
+        thread.join(timeout=30)
+    assert outcome is Outcome.BUSY
+    assert first == [Outcome.DONE]
+    smtp.handler.wait_for(1)
+    time.sleep(0.5)
+    assert len(smtp.messages) == 1
+    world.session.expire_all()
+    done = world.session.get(OutboxMessage, message.id)
+    assert done.status is OutboxStatus.DONE and done.attempts == 1
