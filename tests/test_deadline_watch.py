@@ -526,18 +526,20 @@ def test_beat_watches_deadlines_on_weekday_mornings():
 def test_of_two_beats_on_redis_only_the_one_holding_the_lock_schedules(app, monkeypatch):
     """RedBeat's lock on the real Redis, with our configuration: a second beat waits."""
     import redis
-    from redbeat.schedulers import RedBeatScheduler, acquire_distributed_beat_lock, get_redis
+    from redbeat.schedulers import acquire_distributed_beat_lock, get_redis
+
+    from workers.beat import HealingRedBeatScheduler
 
     prefix = f"test-{RUN_ID}:redbeat-lock:"
     settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
     config = {**settings.flask_config()["CELERY"], "redbeat_key_prefix": prefix}
     monkeypatch.setitem(app.config, "CELERY", config)
     celery_app = celery_init_app(app)
-    assert celery_app.conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    assert celery_app.conf.beat_scheduler == "workers.beat:HealingRedBeatScheduler"
     client = redis.Redis.from_url(f"{REDIS_URL}/14")
     try:
         # The first beat starts: its schedule (crontab included) is stored, it takes the lock.
-        first = RedBeatScheduler(app=celery_app)
+        first = HealingRedBeatScheduler(app=celery_app)
         acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=first))
         assert first.lock is not None and first.lock.owned()
         assert client.exists(f"{prefix}deadline-watch")
