@@ -61,6 +61,12 @@ class Settings:
     # conversation), and how often a failing one is tried before it is parked as dead.
     outbox_lease_seconds: int = 300
     outbox_max_attempts: int = 8
+    # How often beat's sweep hands over what is still pending; how long beat sleeps at most
+    # between ticks (each renews its lock on Redis), and after how long a lock that is not
+    # renewed lapses, so a standby beat takes over.
+    outbox_sweep_seconds: int = 15
+    beat_max_loop_interval: int = 10
+    beat_lock_timeout: int = 60
     # Warn assessors this many Atw working days before a decision deadline.
     deadline_warning_working_days: int = 5
     # Where uploaded documents (encrypted) and statement files waiting for their import job
@@ -113,12 +119,15 @@ class Settings:
             mail_port = int(env.get("MAIL_PORT", "25"))
             lease = int(env.get("OUTBOX_LEASE_SECONDS", "300"))
             max_attempts = int(env.get("OUTBOX_MAX_ATTEMPTS", "8"))
+            sweep = int(env.get("OUTBOX_SWEEP_SECONDS", "15"))
+            beat_interval = int(env.get("BEAT_MAX_LOOP_INTERVAL", "10"))
+            beat_lock = int(env.get("BEAT_LOCK_TIMEOUT", "60"))
             document_max = int(env.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
             statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
             body_max = int(env.get("BODY_MAX_BYTES", str(1024 * 1024)))
         except ValueError as exc:
             raise ConfigurationError(
-                f"PORT, MAIL_PORT, OUTBOX_* and *_MAX_BYTES must be whole numbers: {exc}"
+                f"PORT, MAIL_PORT, OUTBOX_*, BEAT_* and *_MAX_BYTES must be whole numbers: {exc}"
             ) from exc
         raw_warning_days = env.get("DEADLINE_WARNING_WORKING_DAYS", "5").strip()
         try:
@@ -152,6 +161,9 @@ class Settings:
             base_url=env.get("BASE_URL", f"http://127.0.0.1:{port}"),
             outbox_lease_seconds=lease,
             outbox_max_attempts=max_attempts,
+            outbox_sweep_seconds=sweep,
+            beat_max_loop_interval=beat_interval,
+            beat_lock_timeout=beat_lock,
             deadline_warning_working_days=warning_days,
             document_root=_path(env.get("DOCUMENT_ROOT")),
             statement_upload_root=_path(env.get("STATEMENT_UPLOAD_ROOT")),
@@ -200,6 +212,14 @@ class Settings:
             )
         if self.outbox_lease_seconds < 1 or self.outbox_max_attempts < 1:
             raise ConfigurationError("OUTBOX_LEASE_SECONDS and OUTBOX_MAX_ATTEMPTS must be ≥ 1")
+        if self.outbox_sweep_seconds < 1 or self.beat_max_loop_interval < 1:
+            raise ConfigurationError("OUTBOX_SWEEP_SECONDS and BEAT_MAX_LOOP_INTERVAL must be ≥ 1")
+        if self.beat_lock_timeout < 3 * self.beat_max_loop_interval:
+            # Renewed every tick: a lock that lapses between two ticks hands over to a
+            # standby beat while this one still runs.
+            raise ConfigurationError(
+                "BEAT_LOCK_TIMEOUT must be at least three times BEAT_MAX_LOOP_INTERVAL"
+            )
         if min(self.document_max_bytes, self.statement_max_bytes, self.body_max_bytes) < 1:
             raise ConfigurationError(
                 "DOCUMENT_MAX_BYTES, STATEMENT_MAX_BYTES and BODY_MAX_BYTES must be ≥ 1"
@@ -219,7 +239,15 @@ class Settings:
         # a task waiting on an eta/countdown, to a second worker while the first still runs;
         # 12 hours is longer than any task or retry we schedule.
         return {
-            "broker_transport_options": {"visibility_timeout": 12 * 3600},
+            "broker_transport_options": {
+                "visibility_timeout": 12 * 3600,
+                # A publisher that finds the broker away fails at once instead of trying to
+                # connect again for 4 s and more: the relay must not hold up the request
+                # that committed (the sweep sends the message later), and beat sends its
+                # tasks again at their next turn. A worker's own reconnection is governed by
+                # broker_connection_max_retries, not by this.
+                "max_retries": 0,
+            },
             "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
         }
 
@@ -232,8 +260,10 @@ class Settings:
         # in Redis and only the beat holding its lock sends anything, so each entry fires
         # once. The lock is extended on every tick (at most 10 s apart) and expires after
         # 60 s, so a standby beat takes over within about a minute of the active one dying.
+        # RedBeat's scheduler as workers/beat.py extends it: it waits out a broker outage
+        # instead of ending beat, and rebuilds lock and schedule when Redis comes back empty.
         return {
-            "beat_scheduler": "redbeat.RedBeatScheduler",
+            "beat_scheduler": "workers.beat:HealingRedBeatScheduler",
             "redbeat_redis_url": self.celery_broker_url,
             # Our own prefix: another application's beat on the same Redis never shares
             # our lock or schedule.
@@ -241,8 +271,8 @@ class Settings:
             # Set (empty) on purpose, so RedBeat does not fall back to the broker's
             # transport options, which are no redis-client options.
             "redbeat_redis_options": {},
-            "redbeat_lock_timeout": 60,
-            "beat_max_loop_interval": 10,
+            "redbeat_lock_timeout": self.beat_lock_timeout,
+            "beat_max_loop_interval": self.beat_max_loop_interval,
         }
 
     def flask_config(self) -> dict[str, object]:
@@ -281,6 +311,7 @@ class Settings:
             "OUTBOX_RELAY_ON_COMMIT": True,
             "OUTBOX_LEASE_SECONDS": self.outbox_lease_seconds,
             "OUTBOX_MAX_ATTEMPTS": self.outbox_max_attempts,
+            "OUTBOX_SWEEP_SECONDS": self.outbox_sweep_seconds,
             "PORT": self.port,
             "BASE_URL": self.base_url,
             "DEADLINE_WARNING_WORKING_DAYS": self.deadline_warning_working_days,
@@ -308,6 +339,10 @@ class Settings:
                 "timezone": "Europe/Amsterdam",
                 "enable_utc": True,
                 "broker_connection_retry_on_startup": True,
+                # A worker that lost its broker keeps trying to reconnect (backing off to
+                # every 30 s) however long the outage lasts; Celery's default gives up after
+                # 100 tries and ends the worker.
+                "broker_connection_max_retries": None,
                 **self._redis_transport_options(),
                 **self._beat_scheduler_options(),
             },

@@ -119,12 +119,20 @@ class Scope:
             raise NotFound(missing or _l("Not found."))
         return row
 
-    def find_for_update(self, session: DbSession, model: type[T], ident: int) -> T | None:
-        """`get_for_update` for work that skips a row that is gone instead of refusing."""
+    def find_for_update(
+        self, session: DbSession, model: type[T], ident: int, *, skip_locked: bool = False
+    ) -> T | None:
+        """`get_for_update` for work that skips a row that is gone instead of refusing.
+
+        `skip_locked`: a row another transaction holds (locked, or referenced by a foreign
+        key it is writing) is None at once instead of waiting for that transaction, for
+        work that stands down when someone else is on the row. SQLite knows no row locks:
+        there the row is returned as without it.
+        """
         return session.scalars(
             self.select(model)
             .where(_primary_key(model) == ident)
-            .with_for_update(of=model)
+            .with_for_update(of=model, skip_locked=skip_locked)
             .execution_options(populate_existing=True)
         ).one_or_none()
 

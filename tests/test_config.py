@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from redbeat.schedulers import RedBeatScheduler
 
 from housing import create_app
 from housing.config import DEV_FIELD_KEY, ConfigurationError, Settings
@@ -109,7 +110,7 @@ def test_celery_is_acks_late_with_a_long_visibility_timeout_on_redis():
 
 def test_one_beat_acts_on_redis_through_redbeat_and_the_embedded_broker_keeps_the_default():
     celery = Settings.from_env({"CELERY_BROKER_URL": "redis://r:6379/0"}).flask_config()["CELERY"]
-    assert celery["beat_scheduler"] == "redbeat.RedBeatScheduler"
+    assert celery["beat_scheduler"] == "workers.beat:HealingRedBeatScheduler"
     assert celery["redbeat_redis_url"] == "redis://r:6379/0"
     assert celery["redbeat_key_prefix"] == "veilig-wonen:redbeat:"
     assert celery["redbeat_redis_options"] == {}  # not the broker's transport options
@@ -119,6 +120,39 @@ def test_one_beat_acts_on_redis_through_redbeat_and_the_embedded_broker_keeps_th
         embedded = Settings.from_env(environ).flask_config()["CELERY"]
         assert "beat_scheduler" not in embedded
         assert not [key for key in embedded if key.startswith("redbeat_")]
+
+
+def test_beat_and_workers_outlast_a_broker_outage():
+    celery = Settings.from_env({"CELERY_BROKER_URL": "redis://r:6379/0"}).flask_config()["CELERY"]
+    assert celery["broker_connection_max_retries"] is None  # a worker reconnects for ever
+    assert celery["broker_transport_options"]["max_retries"] == 0  # a publisher never waits
+    from workers.beat import HealingRedBeatScheduler
+
+    assert issubclass(HealingRedBeatScheduler, RedBeatScheduler)
+
+
+def test_beat_intervals_come_from_the_environment_and_its_lock_outlives_three_ticks():
+    settings = Settings.from_env(
+        {
+            "CELERY_BROKER_URL": "redis://r:6379/0",
+            "BEAT_MAX_LOOP_INTERVAL": "2",
+            "BEAT_LOCK_TIMEOUT": "6",
+            "OUTBOX_SWEEP_SECONDS": "5",
+        }
+    )
+    settings.validate()
+    config = settings.flask_config()
+    assert config["CELERY"]["beat_max_loop_interval"] == 2
+    assert config["CELERY"]["redbeat_lock_timeout"] == 6
+    assert config["OUTBOX_SWEEP_SECONDS"] == 5
+    defaults = Settings.from_env({}).flask_config()
+    assert defaults["OUTBOX_SWEEP_SECONDS"] == 15
+    with pytest.raises(ConfigurationError, match="BEAT_LOCK_TIMEOUT"):
+        Settings.from_env({"BEAT_MAX_LOOP_INTERVAL": "10", "BEAT_LOCK_TIMEOUT": "20"}).validate()
+    with pytest.raises(ConfigurationError, match="OUTBOX_SWEEP_SECONDS"):
+        Settings.from_env({"OUTBOX_SWEEP_SECONDS": "0"}).validate()
+    with pytest.raises(ConfigurationError, match="BEAT_"):
+        Settings.from_env({"BEAT_LOCK_TIMEOUT": "soon"})
 
 
 def test_the_deadline_warning_horizon_is_configurable_in_working_days():

@@ -526,18 +526,20 @@ def test_beat_watches_deadlines_on_weekday_mornings():
 def test_of_two_beats_on_redis_only_the_one_holding_the_lock_schedules(app, monkeypatch):
     """RedBeat's lock on the real Redis, with our configuration: a second beat waits."""
     import redis
-    from redbeat.schedulers import RedBeatScheduler, acquire_distributed_beat_lock, get_redis
+    from redbeat.schedulers import acquire_distributed_beat_lock, get_redis
+
+    from workers.beat import HealingRedBeatScheduler
 
     prefix = f"test-{RUN_ID}:redbeat-lock:"
     settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
     config = {**settings.flask_config()["CELERY"], "redbeat_key_prefix": prefix}
     monkeypatch.setitem(app.config, "CELERY", config)
     celery_app = celery_init_app(app)
-    assert celery_app.conf.beat_scheduler == "redbeat.RedBeatScheduler"
+    assert celery_app.conf.beat_scheduler == "workers.beat:HealingRedBeatScheduler"
     client = redis.Redis.from_url(f"{REDIS_URL}/14")
     try:
         # The first beat starts: its schedule (crontab included) is stored, it takes the lock.
-        first = RedBeatScheduler(app=celery_app)
+        first = HealingRedBeatScheduler(app=celery_app)
         acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=first))
         assert first.lock is not None and first.lock.owned()
         assert client.exists(f"{prefix}deadline-watch")
@@ -549,5 +551,39 @@ def test_of_two_beats_on_redis_only_the_one_holding_the_lock_schedules(app, monk
         assert competitor.acquire(blocking=False)
         competitor.release()
     finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+
+
+def test_a_beat_that_lost_its_lock_with_the_data_stands_by_or_takes_it_again(app, monkeypatch):
+    """Redis emptied under two beats: whichever ticks first takes the lock anew and stores
+    the schedule again; the other stands by instead of stopping."""
+    import redis
+
+    from workers.beat import HealingRedBeatScheduler
+
+    prefix = f"test-{RUN_ID}:redbeat-heal:"
+    settings = Settings.from_env({"CELERY_BROKER_URL": f"{REDIS_URL}/14"})
+    config = {**settings.flask_config()["CELERY"], "redbeat_key_prefix": prefix}
+    monkeypatch.setitem(app.config, "CELERY", config)
+    celery_app = celery_init_app(app)
+    client = redis.Redis.from_url(f"{REDIS_URL}/14")
+    first = HealingRedBeatScheduler(app=celery_app)
+    second = HealingRedBeatScheduler(app=celery_app)
+    try:
+        first.tick()  # started while no beat held the lock: it takes it
+        assert first.lock is not None and first.lock.owned()
+        assert second.tick() == second.max_interval and second.lock is None  # standing by
+        for key in client.scan_iter(f"{prefix}*"):  # Redis loses its data
+            client.delete(key)
+        assert not client.exists(f"{prefix}outbox-sweep")
+        assert first.tick() == 0 and first.lock is None  # lost: it lets go at once
+        second.tick()  # the other beat ticks first: its lock now, and the schedule back
+        assert second.lock is not None and second.lock.owned()
+        assert client.exists(f"{prefix}outbox-sweep") and client.exists(f"{prefix}deadline-watch")
+        assert first.tick() == first.max_interval and first.lock is None
+    finally:
+        first.close()
+        second.close()
         for key in client.scan_iter(f"{prefix}*"):
             client.delete(key)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from sqlalchemy import select
+from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
 from housing.claims.workflow import WorkflowService
@@ -25,9 +25,11 @@ from housing.clock import utcnow
 from housing.config import Settings
 from housing.db import db
 from housing.notifications.services import TOPIC, deliver_notification
+from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import OutboxConsumer, OutboxSweep, Outcome
 from housing.scoping import Scope
+from tests.broker import RedisServer
 from tests.conftest import REDIS_URL, RUN_ID, login
 from tests.smtp import SmtpServer
 from workers import celery_init_app, publish
@@ -75,10 +77,14 @@ def test_a_broker_outage_delays_the_acknowledgement_but_never_loses_or_doubles_i
 
     browser = app.test_client()
     csrf = login(browser, world.applicant.email)
+    started = time.monotonic()
     submitted = browser.post(
         f"/claims/{claim.id}/events", data={"event": "submit", "csrf_token": csrf}
     )
     assert submitted.status_code == 303  # the broker being down is not the applicant's problem
+    # Nor is waiting for it: the relay gives up at the first refusal (kombu would otherwise
+    # try to connect again for 4 s and more before the answer could leave).
+    assert time.monotonic() - started < 3
     world.session.expire_all()
     assert world.session.get(type(claim), claim.id).state == "submitted"
     (message,) = pending(world.session)
@@ -224,3 +230,135 @@ def test_the_same_message_delivered_twice_at_once_sends_one_mail(app, committed_
     smtp.handler.wait_for(1)
     time.sleep(0.5)
     assert len(smtp.messages) == 1
+
+
+def test_a_duplicate_delivery_during_the_smtp_conversation_stands_down_at_once(
+    app, committed_worlds, smtp
+):
+    world = committed_worlds("Gemeente Wacht")
+    claim = world.draft()
+    with app.app_context():
+        WorkflowService(world.session, clock=world.clock).fire(
+            Scope.for_user(world.applicant), world.applicant, claim.id, "submit"
+        )
+        world.session.commit()
+        engine = db.engine
+    (message,) = pending(world.session)
+    smtp.handler.stall = threading.Event()  # the first delivery hangs inside SMTP
+    first: list[Outcome] = []
+
+    def deliver_first() -> None:
+        with app.app_context(), Session(engine) as own:
+            first.append(OutboxConsumer(own, {TOPIC: deliver_notification}).deliver(message.id))
+
+    thread = threading.Thread(target=deliver_first)
+    thread.start()
+    try:
+        assert smtp.handler.stalled.wait(20), "the first delivery never started sending"
+        # A second connection on which any wait for a lock fails within 200 ms.
+        impatient = create_engine(engine.url, connect_args={"options": "-c lock_timeout=200"})
+        try:
+            with app.app_context(), Session(impatient) as own:
+                duplicate = OutboxConsumer(own, {TOPIC: deliver_notification})
+                outcome = duplicate.deliver(message.id)
+        finally:
+            impatient.dispose()
+    finally:
+        smtp.handler.stall.set()
+        thread.join(timeout=30)
+    assert outcome is Outcome.BUSY
+    assert first == [Outcome.DONE]
+    smtp.handler.wait_for(1)
+    time.sleep(0.5)
+    assert len(smtp.messages) == 1
+    world.session.expire_all()
+    done = world.session.get(OutboxMessage, message.id)
+    assert done.status is OutboxStatus.DONE and done.attempts == 1
+
+
+LOCK_KEY = "veilig-wonen:redbeat::lock"
+
+
+def _celery_process(role: str, env: dict[str, str], log: Path) -> subprocess.Popen:
+    celery = Path(sys.executable).with_name("celery")
+    command = [str(celery), "-A", "workers.app", role, "--loglevel", "INFO"]
+    if role == "worker":
+        command += ["--pool", "solo", "--without-mingle", "--without-gossip"]
+        command += ["--without-heartbeat", "-n", f"outage-{RUN_ID}@%h"]
+    else:
+        command += ["--schedule", str(log.with_suffix(".schedule"))]
+    with log.open("wb") as out:
+        return subprocess.Popen(  # noqa: S603 (our own celery with fixed arguments)
+            command, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+@pytest.mark.parametrize("keep_data", [True, False], ids=["data-kept", "came-back-empty"])
+def test_after_a_broker_outage_beat_sweeps_again_and_the_acknowledgement_arrives_once(
+    app, committed_worlds, smtp, monkeypatch, database_url, tmp_path, keep_data
+):
+    world = committed_worlds(f"Gemeente Stroomuitval {keep_data}")
+    claim = world.draft()
+    broker = RedisServer(tmp_path / "redis")
+    broker.start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": broker.url,
+        "CELERY_RESULT_BACKEND": broker.url,
+        "MAIL_BACKEND": "smtp",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "HOUSING_INSTANCE_PATH": str(tmp_path),
+        # Beat ticks each second, sweeps every 2 s, and holds its lock for 3 s.
+        "BEAT_MAX_LOOP_INTERVAL": "1",
+        "BEAT_LOCK_TIMEOUT": "3",
+        "OUTBOX_SWEEP_SECONDS": "2",
+    }
+    worker = _celery_process("worker", env, tmp_path / "worker.log")
+    beat = _celery_process("beat", env, tmp_path / "beat.log")
+    try:
+        client = broker.client()
+        deadline = time.monotonic() + 40
+        # Beat holds its lock, and the worker listens on its queue.
+        while not (client.exists(LOCK_KEY) and client.exists("_kombu.binding.celery")):
+            assert time.monotonic() < deadline, (tmp_path / "beat.log").read_text()[-3000:]
+            time.sleep(0.2)
+
+        broker.stop(keep_data=keep_data)
+        monkeypatch.setitem(app.config, "OUTBOX_RELAY_ON_COMMIT", True)
+        use_broker(app, monkeypatch, broker.url)
+        browser = app.test_client()
+        csrf = login(browser, world.applicant.email)
+        submitted = browser.post(
+            f"/claims/{claim.id}/events", data={"event": "submit", "csrf_token": csrf}
+        )
+        assert submitted.status_code == 303
+        (message,) = pending(world.session)
+        assert message.attempts == 0 and message.dispatched_at is None
+        time.sleep(4)  # beat ticks, and finds its broker away, four times
+        assert beat.poll() is None, (tmp_path / "beat.log").read_text()[-3000:]
+
+        broker.start()  # the same port; with its data, or none
+        acknowledgements = [
+            mail
+            for mail in smtp.handler.wait_for(1, timeout=60)
+            if mail["To"] == world.applicant.email
+        ]
+        assert len(acknowledgements) == 1, (tmp_path / "beat.log").read_text()[-3000:]
+        time.sleep(3)  # more sweeps: none sends it again
+        assert [m for m in smtp.messages if m["To"] == world.applicant.email] == acknowledgements
+        assert acknowledgements[0]["Subject"] == "Nieuws over uw aanvraag"
+        world.session.expire_all()
+        done = world.session.get(OutboxMessage, message.id)
+        assert done.status is OutboxStatus.DONE and done.attempts == 1
+        assert beat.poll() is None and worker.poll() is None
+    finally:
+        _stop(beat)
+        _stop(worker)
+        broker.stop(keep_data=False)
+        with app.app_context():
+            db.session.execute(
+                delete(WorkerHeartbeat).where(WorkerHeartbeat.worker.like(f"outage-{RUN_ID}@%"))
+            )
+            db.session.commit()

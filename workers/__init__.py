@@ -44,7 +44,7 @@ def celery_init_app(app: Flask) -> Celery:
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
-    celery_app.conf.beat_schedule = beat_schedule()
+    celery_app.conf.beat_schedule = beat_schedule(app.config["OUTBOX_SWEEP_SECONDS"])
     celery_app.set_default()
     celery_app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     app.extensions["celery"] = celery_app
@@ -73,12 +73,12 @@ def _relay(app: Flask, ids: tuple[int, ...] = (), **_: Any) -> None:
             return  # the broker is down for the rest too; do not wait on each
 
 
-def beat_schedule() -> dict[str, dict[str, Any]]:
+def beat_schedule(sweep_seconds: float = 15.0) -> dict[str, dict[str, Any]]:
     return {
         # Each worker that picks this up records that it is alive (health endpoint).
         "heartbeat": {"task": "workers.tasks.heartbeat", "schedule": 60.0},
         # Whatever the relay could not hand over (broker down, worker killed): again.
-        "outbox-sweep": {"task": "workers.tasks.sweep_outbox", "schedule": 15.0},
+        "outbox-sweep": {"task": "workers.tasks.sweep_outbox", "schedule": float(sweep_seconds)},
         # Deadlines, information and objection terms: once each working day, before the
         # case handlers start (Celery's timezone is Europe/Amsterdam). Holidays are
         # skipped by the watch itself, which knows the Atw calendar.

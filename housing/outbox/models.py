@@ -41,7 +41,7 @@ class OutboxMessage(Base):
     # Set by the sweep when it hands the message to the broker; the relay right after the
     # commit does not write, so a broker outage leaves it unset and the sweep sends it.
     dispatched_at: Mapped[dt.datetime | None]
-    # A consumer holds the message until then; another delivery of it waits or stands down.
+    # A consumer holds the message until then; another delivery of it stands down.
     leased_until: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     done_at: Mapped[dt.datetime | None]

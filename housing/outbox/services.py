@@ -4,9 +4,10 @@ Delivery is at least once: the relay hands a message to the broker right after t
 and a periodic sweep hands over whatever is still pending (a broker outage, a worker killed
 mid-task). Acting is once: a consumer first takes a lease on the message in a short
 transaction of its own, then does the work and marks the message done in a second one.
-A second delivery of the same message finds it done, or leased by someone else, and stands
-down. What is left is the unavoidable window between an SMTP server's "250 OK" and our
-commit: a crash exactly there sends a mail twice, never zero times.
+A second delivery of the same message finds it done, or leased or held by someone else,
+and stands down at once, without waiting for the other's transaction. What is left is the
+unavoidable window between an SMTP server's "250 OK" and our commit: a crash exactly there
+sends a mail twice, never zero times.
 """
 
 from __future__ import annotations
@@ -143,19 +144,26 @@ class OutboxConsumer:
         self.lease = lease
 
     def _locked(self, message_id: int) -> OutboxMessage | None:
-        # Wait for the row lock rather than skip it: it is only ever held by short
-        # transactions (a lease taken, a message marked done, the sweep), never while a
-        # handler works, and skipping would drop a delivery for no reason.
-        return Scope.system_scope().find_for_update(self.session, OutboxMessage, message_id)
+        # Skip the row rather than wait for it: whoever holds it is acting on the message
+        # (a consumer taking its lease, or working under it: the rows its handler writes
+        # refer to the message, which locks it against us until that commits, SMTP
+        # conversation and all), marking it failed (due again later), or the sweep, which
+        # publishes it right after. Each way the message is looked after; a delivery that
+        # waited would only block a worker for as long as the other's work takes.
+        return Scope.system_scope().find_for_update(
+            self.session, OutboxMessage, message_id, skip_locked=True
+        )
 
     def _take_lease(self, message_id: int) -> tuple[Outcome, dt.datetime | None]:
         message = self._locked(message_id)
-        # The time is read under the lock: a lease taken by a consumer we waited for is
-        # then judged against now, not against the moment we started waiting.
         now = self.clock()
         if message is None:
+            # Skipped because someone holds it, or really gone (a plain read waits for no one).
+            exists = self.session.scalar(
+                select(OutboxMessage.id).where(OutboxMessage.id == message_id)
+            )
             self.session.rollback()
-            return Outcome.MISSING, None
+            return (Outcome.MISSING if exists is None else Outcome.BUSY), None
         outcome = None
         if message.status is OutboxStatus.DONE:
             outcome = Outcome.ALREADY_DONE
