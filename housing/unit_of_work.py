@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, message_flashed
 from flask import session as cookie
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 
 from housing.db import DbSession, db
 from housing.logging import get_logger
@@ -23,6 +24,10 @@ log = get_logger(__name__)
 
 # The flashes this request made, so an undone request can take them back.
 _FLASHED = "housing_flashed"
+# What runs with the response just before the request commits (idempotency keys).
+_BEFORE_COMMIT = "housing_before_commit"
+# Set when the COMMIT itself failed in a way that leaves its outcome unknown.
+_OUTCOME_UNKNOWN = "housing_commit_outcome_unknown"
 
 
 @contextmanager
@@ -47,12 +52,20 @@ class UnitOfWorkFlask(Flask):
     raised from `after_request` it would become a 500. Any exception rolls back first, and
     takes back what the view flashed: it did not happen. A streamed body runs after the
     commit: it may read, and what it wrote would not be saved.
+
+    The writes are flushed before the COMMIT is sent, so a refusal of a write is known to
+    have saved nothing. A COMMIT that fails otherwise (the connection lost while it ran)
+    may have been carried out by the database or not: `commit_outcome_unknown` tells the
+    error pages, which must not say that nothing was saved.
     """
 
     def dispatch_request(self) -> Response:
         response = self.make_response(super().dispatch_request())
         if response.status_code < 400:
-            db.session.commit()
+            for callback in g.pop(_BEFORE_COMMIT, ()):
+                callback(response)
+            db.session.flush()
+            _commit()
         else:
             db.session.rollback()
         return response
@@ -64,6 +77,27 @@ class UnitOfWorkFlask(Flask):
     def handle_exception(self, e: Exception) -> Response:
         _undo_request()
         return super().handle_exception(e)
+
+
+def _commit() -> None:
+    try:
+        db.session.commit()
+    except (IntegrityError, StaleDataError, DataError):
+        raise  # the database refused the COMMIT: it rolled back
+    except BaseException:
+        g.setdefault(_OUTCOME_UNKNOWN, True)
+        raise
+
+
+def before_commit(callback: Callable[[Response], None]) -> None:
+    """Run `callback` with this request's response just before it commits (if it does),
+    in its transaction."""
+    g.setdefault(_BEFORE_COMMIT, []).append(callback)
+
+
+def commit_outcome_unknown() -> bool:
+    """Whether this request's COMMIT failed in a way that may have saved its work."""
+    return bool(g.get(_OUTCOME_UNKNOWN, False))
 
 
 def install(app: Flask) -> None:

@@ -45,6 +45,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.downloads",
         "housing.ids",
         "housing.inputs",
+        "housing.idempotency",
     ),
     # Work after the commit: knows messages and topics, not who acts on them.
     ("housing.outbox",),
