@@ -26,8 +26,8 @@ log = get_logger(__name__)
 _FLASHED = "housing_flashed"
 # What runs with the response just before the request commits (idempotency keys).
 _BEFORE_COMMIT = "housing_before_commit"
-# Set when the COMMIT itself failed in a way that leaves its outcome unknown.
-_OUTCOME_UNKNOWN = "housing_commit_outcome_unknown"
+# Set from the moment the COMMIT is sent: an error from then on may follow saved work.
+_MAY_BE_SAVED = "housing_work_may_be_saved"
 
 
 @contextmanager
@@ -55,8 +55,8 @@ class UnitOfWorkFlask(Flask):
 
     The writes are flushed before the COMMIT is sent, so a refusal of a write is known to
     have saved nothing. A COMMIT that fails otherwise (the connection lost while it ran)
-    may have been carried out by the database or not: `commit_outcome_unknown` tells the
-    error pages, which must not say that nothing was saved.
+    may have been carried out by the database or not, and an error after it follows saved
+    work: `work_may_be_saved` tells the error pages, which must not say nothing was saved.
     """
 
     def dispatch_request(self) -> Response:
@@ -80,12 +80,12 @@ class UnitOfWorkFlask(Flask):
 
 
 def _commit() -> None:
+    setattr(g, _MAY_BE_SAVED, True)
     try:
         db.session.commit()
     except (IntegrityError, StaleDataError, DataError):
-        raise  # the database refused the COMMIT: it rolled back
-    except BaseException:
-        g.setdefault(_OUTCOME_UNKNOWN, True)
+        # The database refused the COMMIT (a deferred constraint): it rolled back.
+        setattr(g, _MAY_BE_SAVED, False)
         raise
 
 
@@ -95,9 +95,10 @@ def before_commit(callback: Callable[[Response], None]) -> None:
     g.setdefault(_BEFORE_COMMIT, []).append(callback)
 
 
-def commit_outcome_unknown() -> bool:
-    """Whether this request's COMMIT failed in a way that may have saved its work."""
-    return bool(g.get(_OUTCOME_UNKNOWN, False))
+def work_may_be_saved() -> bool:
+    """Whether an error of this request came at or after its COMMIT, so that its work may
+    have been saved (the connection lost during the COMMIT, a failure after it)."""
+    return bool(g.get(_MAY_BE_SAVED, False))
 
 
 def install(app: Flask) -> None:
@@ -110,7 +111,12 @@ def _remember_flash(sender: Flask, message: str, category: str, **_: Any) -> Non
 
 
 def _undo_request() -> None:
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        # Failed after its COMMIT (an after-commit hook): the transaction is over and
+        # cannot be rolled back; the session starts afresh.
+        db.session.close()
     made = g.pop(_FLASHED, None)
     if not made:
         return
