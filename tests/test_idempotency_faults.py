@@ -3,6 +3,7 @@ at its COMMIT. The client gets a clear answer, and a retry with its key does the
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from housing.claims.models import MeasureLine
 from housing.db import db
 from housing.idempotency.models import IdempotencyKey
 from housing.organisations.accounts import AccountAdministration
+from tests.conftest import csrf_from, login
 
 LINE = {
     "catalogue_code": "cameras",
@@ -219,3 +221,48 @@ def test_a_retry_sent_while_the_first_still_runs_waits_and_answers_the_first(app
     assert lines_of(engine, claim_id) == 1
     with Session(engine) as s:
         assert s.scalar(text("SELECT count(*) FROM idempotency_key WHERE key = 'k4'")) == 1
+
+
+def test_a_form_whose_commit_broke_off_says_so_and_its_resubmission_adds_one(
+    app, engine, committed_worlds, monkeypatch
+):
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    world = committed_worlds("Gemeente Formulier")
+    claim_id = world.draft(lines=()).id
+    browser = app.test_client()
+    login(browser, world.applicant.email)
+    page = browser.get(f"/claims/{claim_id}/wizard/measures").text
+    form = {
+        "csrf_token": csrf_from(page),
+        "once_token": re.search(r'name="once_token" value="([^"]+)"', page).group(1),
+        "catalogue_code": "cameras",
+        "description": "Camera bij de voordeur",
+        "requested_amount": "1200,00",
+        "vat_amount": "208,26",
+    }
+    killed_pids: list[int] = []
+
+    def kill_at_commit(connection: Any) -> None:
+        if has_request_context() and not killed_pids:
+            pid = connection.connection.dbapi_connection.info.backend_pid
+            with admin_connection(engine) as killer:
+                killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            killed_pids.append(pid)
+
+    event.listen(engine, "commit", kill_at_commit)
+    try:
+        broken = browser.post(f"/claims/{claim_id}/lines", data=form)
+    finally:
+        event.remove(engine, "commit", kill_at_commit)
+
+    assert killed_pids
+    assert broken.status_code == 500
+    assert "Opgeslagen of niet?" in broken.text
+    assert "misschien wel, misschien niet opgeslagen" in broken.text
+    assert "Er is niets opgeslagen" not in broken.text
+
+    again = browser.post(f"/claims/{claim_id}/lines", data=form)
+    twice = browser.post(f"/claims/{claim_id}/lines", data=form)
+
+    assert again.status_code == twice.status_code == 303
+    assert lines_of(engine, claim_id) == 1

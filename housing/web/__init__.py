@@ -58,6 +58,7 @@ def register_web(app: Flask) -> None:
         finance,
         jobs,
         notifications,
+        once,
         ops,
         outbox,
         payouts,
@@ -65,6 +66,7 @@ def register_web(app: Flask) -> None:
         start,
     )
 
+    once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(admin.bp)
