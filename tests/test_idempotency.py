@@ -170,3 +170,29 @@ def test_every_post_operation_documents_the_optional_header(client, session):
     assert all(
         "Idempotency-Key" not in [p.get("name") for p in op.get("parameters", [])] for op in others
     )
+
+
+def test_the_hourly_sweep_forgets_keys_past_their_lifetime(app, client, session):
+    from workers import beat_schedule
+    from workers.tasks import sweep_idempotency_keys
+
+    world = World(session)
+    claim_id = world.draft(lines=()).id
+    applicant = bearer(session, world.applicant)
+    for key in ("old", "new"):
+        assert post_line(client, claim_id, applicant, key=key).status_code == 201
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.key == "old")
+        .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=25))
+    )
+    session.commit()
+
+    with app.app_context():
+        swept = sweep_idempotency_keys.run()
+        session.commit()  # as the task's unit of work does
+
+    assert swept == 1
+    assert session.scalars(select(IdempotencyKey.key)).all() == ["new"]
+    schedule = beat_schedule()["idempotency-key-sweep"]
+    assert schedule["task"] == "workers.tasks.sweep_idempotency_keys"
