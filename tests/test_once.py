@@ -127,3 +127,34 @@ def test_the_forms_that_create_or_fire_carry_a_token(client, session):
         creating = [f for f in forms if "/logout" not in f and "/language" not in f]
         assert creating, path
         assert all(ONCE.search(f) for f in creating), path
+
+
+def test_a_form_shown_again_with_its_errors_keeps_its_token(client, session):
+    from housing.accounts.models import User
+    from tests.factories import UserFactory
+
+    admin = UserFactory(admin=True)
+    login(client, admin.email)
+    page = client.get("/admin/users/new").text
+    form = {
+        "csrf_token": csrf_from(page),
+        "once_token": once_from(page),
+        "email": "nieuw@example.org",
+        "full_name": "Nieuwe Collega",
+        "roles": ["assessor"],
+        "language": "nl",
+        "channel": "post",
+        "password": "a-long-enough-password",
+    }
+
+    shown_again = client.post("/admin/users/new", data={**form, "email": "geen-adres"})
+    made = client.post("/admin/users/new", data=form)
+
+    assert shown_again.status_code == 200
+    assert made.status_code == 302
+    assert (
+        session.scalar(
+            select(func.count()).select_from(User).where(User.email == "nieuw@example.org")
+        )
+        == 1
+    )

@@ -112,6 +112,10 @@ class IdempotencyKeys:
             .values(response_status=status, response_headers=dict(headers), response_body=body)
         )
 
+    def release(self, key_id: int) -> None:
+        """Give the key back unused (the request did nothing to remember)."""
+        self.session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == key_id))
+
     def sweep(self) -> int:
         """Delete the keys past their lifetime; how many went."""
         result = self.session.execute(

@@ -3,9 +3,9 @@
 A form that creates or fires carries `{{ once_field() }}`: a random token, new on every
 page. The first POST with it takes the token as an idempotency key of its user
 (housing.idempotency), in the request's own transaction: the token is used up exactly when
-the work commits, and not at all when it is refused or fails. A second POST with the same
-token waits while the first still runs, then is sent where the first was sent, with a
-message that it had been done already, and writes nothing.
+the work commits (a redirect), and not when it is refused, fails or shows the form again.
+A second POST with the same token waits while the first still runs, then is sent where the
+first was sent, with a message that it had been done already, and writes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from housing.idempotency.services import FirstResponse, IdempotencyKeys, fingerp
 from housing.unit_of_work import before_commit
 
 FIELD = "once_token"
+# Work done answers with a redirect (post/redirect/get); another answer did nothing.
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
@@ -55,7 +57,12 @@ def _use_token() -> ResponseReturnValue | None:
 
     def remember(response: Response) -> None:
         location = response.headers.get("Location")
-        keys.answer(taken, response.status_code, {"Location": location} if location else {}, "")
+        if response.status_code in REDIRECTS and location:
+            keys.answer(taken, response.status_code, {"Location": location}, "")
+        else:
+            # The form shown again (its input refused): nothing was done, the token stays
+            # unused, and the page shown carries a new one anyway.
+            keys.release(taken)
 
     before_commit(remember)
     return None
