@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import func, select, update
 
@@ -166,6 +167,7 @@ def test_every_post_operation_documents_the_optional_header(client, session):
         assert "Idempotency-Key" in names, path
         (parameter,) = [p for p in operation["parameters"] if p.get("name") == "Idempotency-Key"]
         assert parameter["in"] == "header" and parameter["required"] is False
+        assert re.fullmatch(parameter["schema"]["pattern"], "a-UUID_or~key!")
     others = [ops[m] for ops in spec["paths"].values() for m in ops if m in {"get", "put", "patch"}]
     assert all(
         "Idempotency-Key" not in [p.get("name") for p in op.get("parameters", [])] for op in others

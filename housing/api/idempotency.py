@@ -38,19 +38,24 @@ HEADER = "Idempotency-Key"
 REPLAYED = "Idempotent-Replayed"
 # What a client reads besides status and body.
 KEPT_HEADERS = ("Content-Type", "Location", "ETag")
-_KEY = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}")
+_KEY = re.compile(rf"[!-~]{{1,{KEY_MAX_LENGTH}}}")
 
 PARAMETER: dict[str, Any] = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": KEY_MAX_LENGTH,
+        "pattern": "^[!-~]+$",  # visible ASCII, as _KEY
+    },
     "description": (
         "A key of your choice (e.g. a UUID), unique per operation you mean to do once. A"
         " retry with the same key and the same request gets the first response again"
         f" (marked `{REPLAYED}: true`) and changes nothing; the same key with another request"
         " is a 422. A retry sent while the first request still runs waits for it. Keys belong"
-        " to the token's user and are remembered for 24 hours (IDEMPOTENCY_KEY_HOURS)."
+        " to the token's user and are remembered for 24 hours by default (IDEMPOTENCY_KEY_HOURS)."
         " Only a successful response is remembered: after an error, retry with the same key."
     ),
 }
