@@ -70,9 +70,26 @@ def post_line(app, drafted, key: str):
     )
 
 
+def post_line_into(answers: dict[str, Any], name: str, app, drafted, key: str):
+    """A POST for a thread of its own: its answer lands in `answers[name]`."""
+    return lambda: answers.update({name: post_line(app, drafted, key)})
+
+
 def admin_connection(engine) -> psycopg.Connection:
     url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return psycopg.connect(url, autocommit=True)
+
+
+def blocked_by(connection: psycopg.Connection, pid: int) -> int | None:
+    """The backend waiting on a lock `pid` holds, once one does (None after 10 s)."""
+    for _ in range(200):
+        row = connection.execute(
+            "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))", (pid,)
+        ).fetchone()
+        if row:
+            return int(row[0])
+        time.sleep(0.05)
+    return None
 
 
 def test_a_request_whose_connection_is_killed_mid_request_saved_nothing_and_its_retry_adds_one(
@@ -87,17 +104,9 @@ def test_a_request_whose_connection_is_killed_mid_request_saved_nothing_and_its_
         locker_pid = locker.info.backend_pid
         request = threading.Thread(target=lambda: answers.append(post_line(app, drafted, "k1")))
         request.start()
-        waiting = None
-        for _ in range(200):
-            waiting = killer.execute(
-                "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                (locker_pid,),
-            ).fetchone()
-            if waiting:
-                break
-            time.sleep(0.05)
+        waiting = blocked_by(killer, locker_pid)
         assert waiting is not None, "the request never waited on the claim's lock"
-        killer.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))
+        killer.execute("SELECT pg_terminate_backend(%s)", (waiting,))
         request.join(timeout=30)
         locker.execute("ROLLBACK")
 
@@ -180,44 +189,28 @@ def test_a_failure_after_the_commit_says_it_may_be_saved_and_the_retry_answers_t
 
 def test_a_retry_sent_while_the_first_still_runs_waits_and_answers_the_first(app, engine, drafted):
     claim_id = drafted["claim_id"]
-    answers: list[Any] = []
+    answers: dict[str, Any] = {}
     with admin_connection(engine) as watcher, admin_connection(engine) as locker:
         locker.execute("BEGIN")
         locker.execute("SELECT id FROM claim WHERE id = %s FOR UPDATE", (claim_id,))
         locker_pid = locker.info.backend_pid
-        first = threading.Thread(target=lambda: answers.append(post_line(app, drafted, "k4")))
+        first = threading.Thread(target=post_line_into(answers, "first", app, drafted, "k4"))
         first.start()
-        for _ in range(200):
-            if watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                (locker_pid,),
-            ).fetchone():
-                break
-            time.sleep(0.05)
-        first_pid = watcher.execute(
-            "SELECT pid FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-            (locker_pid,),
-        ).fetchone()
-        assert first_pid is not None
-        second = threading.Thread(target=lambda: answers.append(post_line(app, drafted, "k4")))
+        first_pid = blocked_by(watcher, locker_pid)
+        assert first_pid is not None, "the first request never reached the claim"
+        retry = post_line_into(answers, "retry", app, drafted, "k4")
+        second = threading.Thread(target=retry)
         second.start()
         # The retry waits for the first request's transaction, on the key's unique index.
-        for _ in range(200):
-            if watcher.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                (first_pid[0],),
-            ).fetchone():
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("the retry did not wait for the first request")
+        assert blocked_by(watcher, first_pid) is not None, "the retry did not wait"
         locker.execute("ROLLBACK")
         first.join(timeout=30)
         second.join(timeout=30)
 
-    assert sorted(answer.status_code for answer in answers) == [201, 201]
-    assert [answer.headers.get("Idempotent-Replayed") for answer in answers] == [None, "true"]
-    assert answers[0].get_json() == answers[1].get_json()
+    assert answers["first"].status_code == answers["retry"].status_code == 201
+    assert "Idempotent-Replayed" not in answers["first"].headers
+    assert answers["retry"].headers["Idempotent-Replayed"] == "true"
+    assert answers["retry"].get_json() == answers["first"].get_json()
     assert lines_of(engine, claim_id) == 1
     with Session(engine) as s:
         assert s.scalar(text("SELECT count(*) FROM idempotency_key WHERE key = 'k4'")) == 1
@@ -265,4 +258,48 @@ def test_a_form_whose_commit_broke_off_says_so_and_its_resubmission_adds_one(
     twice = browser.post(f"/claims/{claim_id}/lines", data=form)
 
     assert again.status_code == twice.status_code == 303
+    assert lines_of(engine, claim_id) == 1
+
+
+def test_a_double_click_while_the_first_still_runs_waits_and_adds_one(
+    app, engine, committed_worlds
+):
+    world = committed_worlds("Gemeente Dubbelklik")
+    claim_id = world.draft(lines=()).id
+    browsers = [app.test_client(), app.test_client()]
+    for browser in browsers:
+        login(browser, world.applicant.email)
+    page = browsers[0].get(f"/claims/{claim_id}/wizard/measures").text
+    form = {
+        "once_token": re.search(r'name="once_token" value="([^"]+)"', page).group(1),
+        "wizard_step": "measures",
+        "catalogue_code": "cameras",
+        "description": "Camera bij de voordeur",
+        "requested_amount": "1200,00",
+        "vat_amount": "208,26",
+    }
+    tokens = [csrf_from(page), csrf_from(browsers[1].get("/profile").text)]
+    answers: dict[int, Any] = {}
+
+    def click(number: int) -> None:
+        data = {**form, "csrf_token": tokens[number]}
+        answers[number] = browsers[number].post(f"/claims/{claim_id}/lines", data=data)
+
+    with admin_connection(engine) as watcher, admin_connection(engine) as locker:
+        locker.execute("BEGIN")
+        locker.execute("SELECT id FROM claim WHERE id = %s FOR UPDATE", (claim_id,))
+        first = threading.Thread(target=click, args=(0,))
+        first.start()
+        first_pid = blocked_by(watcher, locker.info.backend_pid)
+        assert first_pid is not None, "the first click never reached the claim"
+        second = threading.Thread(target=click, args=(1,))
+        second.start()
+        assert blocked_by(watcher, first_pid) is not None, "the second click did not wait"
+        locker.execute("ROLLBACK")
+        first.join(timeout=30)
+        second.join(timeout=30)
+
+    assert answers[0].status_code == answers[1].status_code == 303
+    assert answers[1].headers["Location"] == answers[0].headers["Location"]
+    assert "Dit formulier was al verstuurd" in browsers[1].get(answers[1].headers["Location"]).text
     assert lines_of(engine, claim_id) == 1
