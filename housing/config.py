@@ -82,6 +82,9 @@ class Settings:
     # The camt.053 schema to validate statements with (a file, or a folder holding it);
     # None: the copy shipped with the code.
     camt_xsd_path: Path | None = None
+    # How long an API Idempotency-Key (and a form's one-time token) is remembered: a retry
+    # within this time answers the first response; after it, the key may be used afresh.
+    idempotency_key_hours: int = 24
 
     def __post_init__(self) -> None:
         if self.document_root is None:
@@ -125,9 +128,11 @@ class Settings:
             document_max = int(env.get("DOCUMENT_MAX_BYTES", str(10 * 1024 * 1024)))
             statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
             body_max = int(env.get("BODY_MAX_BYTES", str(1024 * 1024)))
+            key_hours = int(env.get("IDEMPOTENCY_KEY_HOURS", "24"))
         except ValueError as exc:
             raise ConfigurationError(
-                f"PORT, MAIL_PORT, OUTBOX_*, BEAT_* and *_MAX_BYTES must be whole numbers: {exc}"
+                "PORT, MAIL_PORT, OUTBOX_*, BEAT_*, *_MAX_BYTES and IDEMPOTENCY_KEY_HOURS must be"
+                f" whole numbers: {exc}"
             ) from exc
         raw_warning_days = env.get("DEADLINE_WARNING_WORKING_DAYS", "5").strip()
         try:
@@ -171,6 +176,7 @@ class Settings:
             statement_max_bytes=statement_max,
             body_max_bytes=body_max,
             camt_xsd_path=_path(env.get("CAMT_XSD_PATH")),
+            idempotency_key_hours=key_hours,
         )
 
     @property
@@ -224,6 +230,8 @@ class Settings:
             raise ConfigurationError(
                 "DOCUMENT_MAX_BYTES, STATEMENT_MAX_BYTES and BODY_MAX_BYTES must be ≥ 1"
             )
+        if self.idempotency_key_hours < 1:
+            raise ConfigurationError("IDEMPOTENCY_KEY_HOURS must be ≥ 1")
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -320,6 +328,7 @@ class Settings:
             "DOCUMENT_MAX_BYTES": self.document_max_bytes,
             "STATEMENT_MAX_BYTES": self.statement_max_bytes,
             "CAMT_XSD_PATH": str(self.camt_xsd_path) if self.camt_xsd_path else None,
+            "IDEMPOTENCY_KEY_HOURS": self.idempotency_key_hours,
             "API_TITLE": "Veilig Wonen",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",

@@ -14,6 +14,7 @@ from housing.claims.models import (
 )
 from housing.db import Base
 from housing.deadlines.models import EquatedDay
+from housing.idempotency.models import IdempotencyKey
 from housing.jobs.models import Job, JobStatus
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.ops.models import WorkerHeartbeat
@@ -54,6 +55,7 @@ __all__ = [
     "Document",
     "EquatedDay",
     "Home",
+    "IdempotencyKey",
     "Job",
     "JobStatus",
     "Language",

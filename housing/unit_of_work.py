@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, message_flashed
 from flask import session as cookie
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
 
 from housing.db import DbSession, db
 from housing.logging import get_logger
@@ -23,6 +24,10 @@ log = get_logger(__name__)
 
 # The flashes this request made, so an undone request can take them back.
 _FLASHED = "housing_flashed"
+# What runs with the response just before the request commits (idempotency keys).
+_BEFORE_COMMIT = "housing_before_commit"
+# Set from the moment the COMMIT is sent: an error from then on may follow saved work.
+_MAY_BE_SAVED = "housing_work_may_be_saved"
 
 
 @contextmanager
@@ -47,12 +52,20 @@ class UnitOfWorkFlask(Flask):
     raised from `after_request` it would become a 500. Any exception rolls back first, and
     takes back what the view flashed: it did not happen. A streamed body runs after the
     commit: it may read, and what it wrote would not be saved.
+
+    The writes are flushed before the COMMIT is sent, so a refusal of a write is known to
+    have saved nothing. A COMMIT that fails otherwise (the connection lost while it ran)
+    may have been carried out by the database or not, and an error after it follows saved
+    work: `work_may_be_saved` tells the error pages, which must not say nothing was saved.
     """
 
     def dispatch_request(self) -> Response:
         response = self.make_response(super().dispatch_request())
         if response.status_code < 400:
-            db.session.commit()
+            for callback in g.pop(_BEFORE_COMMIT, ()):
+                callback(response)
+            db.session.flush()
+            _commit()
         else:
             db.session.rollback()
         return response
@@ -66,6 +79,28 @@ class UnitOfWorkFlask(Flask):
         return super().handle_exception(e)
 
 
+def _commit() -> None:
+    setattr(g, _MAY_BE_SAVED, True)
+    try:
+        db.session.commit()
+    except (IntegrityError, StaleDataError, DataError):
+        # The database refused the COMMIT (a deferred constraint): it rolled back.
+        setattr(g, _MAY_BE_SAVED, False)
+        raise
+
+
+def before_commit(callback: Callable[[Response], None]) -> None:
+    """Run `callback` with this request's response just before it commits (if it does),
+    in its transaction."""
+    g.setdefault(_BEFORE_COMMIT, []).append(callback)
+
+
+def work_may_be_saved() -> bool:
+    """Whether an error of this request came at or after its COMMIT, so that its work may
+    have been saved (the connection lost during the COMMIT, a failure after it)."""
+    return bool(g.get(_MAY_BE_SAVED, False))
+
+
 def install(app: Flask) -> None:
     """Remember the flashes of each request, so an undone one can take them back."""
     message_flashed.connect(_remember_flash, app)
@@ -76,7 +111,12 @@ def _remember_flash(sender: Flask, message: str, category: str, **_: Any) -> Non
 
 
 def _undo_request() -> None:
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        # Failed after its COMMIT (an after-commit hook): the transaction is over and
+        # cannot be rolled back; the session starts afresh.
+        db.session.close()
     made = g.pop(_FLASHED, None)
     if not made:
         return

@@ -46,6 +46,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.ids",
         "housing.inputs",
         "housing.dates",
+        "housing.idempotency",
     ),
     # Work after the commit: knows messages and topics, not who acts on them.
     ("housing.outbox",),

@@ -164,6 +164,15 @@ def test_the_deadline_warning_horizon_is_configurable_in_working_days():
             Settings.from_env({"DEADLINE_WARNING_WORKING_DAYS": wrong})
 
 
+def test_idempotency_keys_are_kept_a_configurable_number_of_hours():
+    assert Settings.from_env({}).flask_config()["IDEMPOTENCY_KEY_HOURS"] == 24
+    assert Settings.from_env({"IDEMPOTENCY_KEY_HOURS": "48"}).idempotency_key_hours == 48
+    with pytest.raises(ConfigurationError, match="IDEMPOTENCY_KEY_HOURS"):
+        Settings.from_env({"IDEMPOTENCY_KEY_HOURS": "a day"})
+    with pytest.raises(ConfigurationError, match="IDEMPOTENCY_KEY_HOURS"):
+        Settings.from_env({"IDEMPOTENCY_KEY_HOURS": "0"}).validate()
+
+
 def test_paths_and_limits_are_settings_with_instance_defaults(tmp_path: Path) -> None:
     settings = Settings.from_env({"HOUSING_INSTANCE_PATH": str(tmp_path)})
     assert settings.document_root == tmp_path / "documents"

@@ -59,3 +59,31 @@ def test_on_sqlite_a_page_reads_while_a_worker_writes(sqlite_app):
         name = reader.execute(text("SELECT full_name FROM user_account WHERE id = 1")).scalar()
         assert name and name != "Bezig"
         writer.rollback()
+
+
+def test_on_sqlite_an_idempotency_key_does_the_work_once(sqlite_app):
+    from housing.claims.models import Claim
+    from housing.organisations.accounts import AccountAdministration
+    from housing.organisations.models import OfficeHolder
+
+    seed(db.session)
+    db.session.commit()
+    home = db.session.scalars(
+        select(Home).join(OfficeHolder).where(OfficeHolder.user_id.is_not(None)).limit(1)
+    ).one()
+    applicant = home.office_holder.user
+    _token, secret = AccountAdministration(db.session).issue_token(applicant, "sqlite")
+    db.session.commit()
+    home_id = home.id
+    claims = db.session.scalar(select(func.count()).select_from(Claim))
+    db.session.remove()
+    client = sqlite_app.test_client()
+    headers = {"Authorization": f"Bearer {secret}", "Idempotency-Key": "sqlite-1"}
+
+    first = client.post("/api/v1/claims", headers=headers, json={"home_id": home_id})
+    again = client.post("/api/v1/claims", headers=headers, json={"home_id": home_id})
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    assert db.session.scalar(select(func.count()).select_from(Claim)) == claims + 1

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask_babel import force_locale
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.models import Claim
+from housing.clock import utcnow
 from housing.db import db
 from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.jobs.kinds import default_kinds
@@ -725,3 +728,74 @@ def test_only_finance_starts_an_import(session, books):
         JobService(session).start(
             Scope.for_user(books.world.assessor), books.world.assessor, STATEMENT_IMPORT, {}
         )
+
+
+def test_an_import_whose_connection_is_killed_midway_leaves_nothing_and_runs_again(
+    app, engine, committed_books
+):
+    ids = committed_books()
+    data = camt_statement(
+        f"K-{RUN_ID}",
+        [
+            debit("K-1", f"J-{RUN_ID}-1", "700.00"),
+            debit("K-2", f"J-{RUN_ID}-2", "500.00"),
+            debit("K-3", f"J-{RUN_ID}-X", "12.00"),
+        ],
+    )
+    with app.app_context():
+        key = UploadStore.from_config(app.config).store(data)
+        with Session(engine) as s:
+            user = s.get(User, ids["finance_id"])
+            job = JobService(s).start(Scope.for_user(user), user, STATEMENT_IMPORT,
+                                      {"upload_key": key})  # fmt: skip
+            s.commit()
+            job_id, message_id = job.id, outbox_message(s, job.id).id
+        killed: list[int] = []
+
+        def kill_at_the_entries(conn, cursor, statement, *args) -> None:
+            # The statement row is written; its entries are about to be: kill it here.
+            if not killed and statement.lstrip().upper().startswith("INSERT INTO STATEMENT_ENTRY"):
+                pid = conn.connection.dbapi_connection.info.backend_pid
+                url = engine.url.set(drivername="postgresql").render_as_string(False)
+                with psycopg.connect(url, autocommit=True) as killer:
+                    killer.execute("SELECT pg_terminate_backend(%s)", (pid,))
+                killed.append(pid)
+
+        event.listen(engine, "before_cursor_execute", kill_at_the_entries)
+        try:
+            with Session(engine) as s:
+                outcome = OutboxConsumer(s, default_handlers()).deliver(message_id)
+        finally:
+            event.remove(engine, "before_cursor_execute", kill_at_the_entries)
+
+        assert killed, "the import never reached its entries"
+        assert outcome is Outcome.FAILED  # to be tried again, not lost
+        with Session(engine) as s:
+            of_org = BankStatement.organisation_id == ids["organisation_id"]
+            assert s.scalar(select(func.count()).select_from(BankStatement).where(of_org)) == 0
+            entries = select(func.count()).select_from(StatementEntry)
+            assert (
+                s.scalar(entries.where(StatementEntry.organisation_id == ids["organisation_id"]))
+                == 0
+            )
+            states = s.scalars(select(Payout.state).where(Payout.id.in_(ids["payout_ids"]))).all()
+            assert states == ["sent", "sent"]  # as before the import
+            assert s.get(Job, job_id).status is not JobStatus.SUCCEEDED
+        assert UploadStore.from_config(app.config).load(key) == data  # kept for the retry
+
+        later = utcnow() + dt.timedelta(hours=1)
+        with Session(engine) as s:
+            again = OutboxConsumer(s, default_handlers(), clock=lambda: later).deliver(message_id)
+
+        assert again is Outcome.DONE
+        with Session(engine) as s:
+            done = s.get(Job, job_id)
+            assert done.status is JobStatus.SUCCEEDED, done.message
+            assert done.result["statements_new"] == 1 and done.result["entries_matched"] == 2
+            assert s.scalar(select(func.count()).select_from(BankStatement).where(of_org)) == 1
+            assert (
+                s.scalar(entries.where(StatementEntry.organisation_id == ids["organisation_id"]))
+                == 3
+            )
+            states = s.scalars(select(Payout.state).where(Payout.id.in_(ids["payout_ids"]))).all()
+            assert states == ["booked", "booked"]

@@ -79,6 +79,11 @@ def beat_schedule(sweep_seconds: float = 15.0) -> dict[str, dict[str, Any]]:
         "heartbeat": {"task": "workers.tasks.heartbeat", "schedule": 60.0},
         # Whatever the relay could not hand over (broker down, worker killed): again.
         "outbox-sweep": {"task": "workers.tasks.sweep_outbox", "schedule": float(sweep_seconds)},
+        # Idempotency keys past their lifetime (a key met again is deleted then, too).
+        "idempotency-key-sweep": {
+            "task": "workers.tasks.sweep_idempotency_keys",
+            "schedule": crontab(minute="17"),
+        },
         # Deadlines, information and objection terms: once each working day, before the
         # case handlers start (Celery's timezone is Europe/Amsterdam). Holidays are
         # skipped by the watch itself, which knows the Atw calendar.

@@ -75,3 +75,12 @@ def create_recurring_payouts() -> int:
     from housing.payments.recurring import RecurringPayouts
 
     return RecurringPayouts(db.session).create_due()
+
+
+@shared_task(name="workers.tasks.sweep_idempotency_keys", ignore_result=False)
+def sweep_idempotency_keys() -> int:
+    """Forget the idempotency keys and form tokens past IDEMPOTENCY_KEY_HOURS (beat, hourly)."""
+    from housing.idempotency.services import IdempotencyKeys
+
+    hours = current_app.config["IDEMPOTENCY_KEY_HOURS"]
+    return IdempotencyKeys(db.session, lifetime=dt.timedelta(hours=hours)).sweep()

@@ -31,6 +31,14 @@ def _authenticate() -> User:
     return user
 
 
+def authenticated_user() -> User:
+    """The caller, authenticated once per request (401 without a valid token)."""
+    if "api_user" not in g:
+        g.api_user = _authenticate()
+    user: User = g.api_user
+    return user
+
+
 def api_user() -> User:
     return g.api_user
 
@@ -45,7 +53,7 @@ def token_required(*roles: Role) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            g.api_user = _authenticate()
+            authenticated_user()
             if roles and not g.api_user.has_role(*roles):
                 abort(403, message="Your role does not allow this.")
             return view(*args, **kwargs)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, json
+from flask_babel import gettext as _
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+
+from housing.unit_of_work import work_may_be_saved
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -57,11 +60,22 @@ def problem_from_http_exception(error: HTTPException) -> Response:
         "The request did not pass validation; see errors." if errors else error.description
     )
     if status >= 500:
-        detail = "An internal error occurred; it has been logged. Nothing was saved."
+        detail = server_error_detail()
     headers = dict(data.get("headers") or {})
     if status == 405 and hasattr(error, "valid_methods") and error.valid_methods:
         headers["Allow"] = ", ".join(error.valid_methods)
     return problem_response(status, detail, errors=errors, headers=headers)
+
+
+def server_error_detail() -> str:
+    """What a server error says of the request's work: nothing was saved, unless the error
+    came at or after the COMMIT, when it may have been."""
+    if work_may_be_saved():
+        return _(
+            "The connection broke off while saving: the request may or may not have been"
+            " carried out. Check before trying again, or retry with the same Idempotency-Key."
+        )
+    return _("An internal error occurred; it has been logged. Nothing was saved.")
 
 
 def _stringify(value: Any) -> Any:

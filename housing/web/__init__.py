@@ -11,12 +11,17 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from housing.api.problems import problem_from_http_exception, problem_response
+from housing.api.problems import (
+    problem_from_http_exception,
+    problem_response,
+    server_error_detail,
+)
 from housing.dates import EVIDENCE_FROM
 from housing.errors import DomainError
 from housing.inputs import sendable_bytes
 from housing.logging import get_logger
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
+from housing.unit_of_work import work_may_be_saved
 from housing.web.forms import (
     CLOCK_LABELS,
     DOCUMENT_LABELS,
@@ -55,6 +60,7 @@ def register_web(app: Flask) -> None:
         finance,
         jobs,
         notifications,
+        once,
         ops,
         outbox,
         payouts,
@@ -62,6 +68,7 @@ def register_web(app: Flask) -> None:
         start,
     )
 
+    once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(admin.bp)
@@ -221,13 +228,20 @@ def register_web(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error: Exception) -> ResponseReturnValue:
         if _wants_problem_json():
-            return problem_response(500, "An internal error occurred; it has been logged.")
+            return problem_response(500, server_error_detail())
+        if work_may_be_saved():
+            # The connection broke off during the COMMIT (or something failed after it):
+            # the database may have saved the work. Saying "nothing was saved" would invite
+            # doing it twice.
+            title = _("Saved or not?")
+            message = _(
+                "The connection broke off while saving. It may or may not have been saved:"
+                " check the page before you try again."
+            )
+        else:
+            title = _("Something went wrong")
+            message = _("The error has been logged. Nothing was saved; please try again.")
         return (
-            render_template(
-                "errors/error.html",
-                code=500,
-                title=_("Something went wrong"),
-                message=_("The error has been logged. Nothing was saved; please try again."),
-            ),
+            render_template("errors/error.html", code=500, title=title, message=message),
             500,
         )
