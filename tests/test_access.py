@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import update
 
 from housing.accounts.models import User
@@ -150,7 +151,7 @@ def test_applicants_see_only_their_own_office(client, session):
     colleague = OfficeHolderFactory(organisation=applicant.organisation)
     login(client, applicant.email)
     page = client.get("/applicant").text
-    assert own.full_name in page
+    assert str(escape(own.full_name)) in page
     assert colleague.full_name not in page
 
 
