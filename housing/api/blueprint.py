@@ -3,12 +3,12 @@ honouring an `Idempotency-Key` on every POST (housing.api.idempotency)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import flask
 import flask_smorest
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields, post_load, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
@@ -97,3 +97,30 @@ def one_of_by_event(bodies: dict[str, type[Schema]]) -> dict[str, Any]:
 
 # Schemas the documentation names but no decorator registers: the bodies of a oneOf.
 BODY_COMPONENTS: dict[str, type[Schema]] = {}
+
+
+def event_field(event: str) -> fields.String:
+    """The `event` of a body that one event takes."""
+    return fields.Str(required=True, validate=validate.OneOf([event]))
+
+
+class ByEvent(RequestSchema):
+    """A body read by the schema its `event` names (`BODIES`): each event takes its own
+    keys, so a stray key or a missing one is a 422 at that key. `one_of_by_event(BODIES)`
+    documents the very same schemas."""
+
+    BODIES: ClassVar[dict[str, type[Schema]]] = {}
+
+    class Meta:
+        unknown = INCLUDE  # the event's own schema refuses what it does not take
+
+    @post_load(pass_original=True)
+    def by_event(self, data: dict[str, Any], original: Any, **kwargs: Any) -> dict[str, Any]:
+        loaded: dict[str, Any] = self.BODIES[data["event"]]().load(original)
+        return loaded
+
+
+def by_event(name: str, bodies: dict[str, type[Schema]]) -> type[ByEvent]:
+    """The request schema of an events endpoint whose bodies are `bodies`, by event."""
+    event = fields.Str(required=True, validate=validate.OneOf(list(bodies)))
+    return type(name, (ByEvent,), {"BODIES": bodies, "event": event})
