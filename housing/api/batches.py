@@ -22,6 +22,8 @@ from housing.api.blueprint import (
     RequestSchema,
     by_event,
     event_field,
+    link,
+    linked,
     one_of_by_event,
 )
 from housing.api.paging import page_of
@@ -125,6 +127,7 @@ class Batches(MethodView):
 
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
+    @blp.doc(**linked(202, PollJob=link("get", "/jobs/{job_id}", job_id="$response.body#/job_id")))
     @blp.arguments(BatchBuildSchema)
     @blp.response(202, BatchBuildJobSchema)
     @blp.alt_response(409, description="There are no approved payouts to pay.")

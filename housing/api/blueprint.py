@@ -170,3 +170,24 @@ def by_event(name: str, bodies: dict[str, type[Schema]]) -> type[ByEvent]:
     """The request schema of an events endpoint whose bodies are `bodies`, by event."""
     event = fields.Str(required=True, validate=validate.OneOf(list(bodies)))
     return type(name, (ByEvent,), {"BODIES": bodies, "event": event})
+
+
+API_PREFIX = "/api/v1"
+# Where a link finds its ids: in the answer's body, or in the request's path.
+BODY_ID = "$response.body#/id"
+
+
+def link(method: str, path: str, *, request_body: Any = None, **parameters: str) -> dict[str, Any]:
+    """An OpenAPI link to the operation `method path` (under /api/v1), its path parameters
+    (and body) taken from the answer (`BODY_ID`) or the request, so a client (or
+    schemathesis) can chain the calls."""
+    pointer = (API_PREFIX + path).replace("~", "~0").replace("/", "~1")
+    found = {"operationRef": f"#/paths/{pointer}/{method}", "parameters": parameters}
+    if request_body is not None:
+        found["requestBody"] = request_body
+    return found
+
+
+def linked(status: int, **links: dict[str, Any]) -> dict[str, Any]:
+    """`blp.doc` arguments: the answer `status` links to the operations in `links`."""
+    return {"responses": {status: {"links": links}}}

@@ -13,10 +13,13 @@ from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import (
+    BODY_ID,
     Blueprint,
     RequestSchema,
     by_event,
     event_field,
+    link,
+    linked,
     one_of_by_event,
 )
 from housing.api.paging import page_of
@@ -197,6 +200,15 @@ class ClaimPayouts(MethodView):
 
     @token_required(Role.APPLICANT, Role.ASSESSOR)
     @blp.doc(security=SECURITY)
+    @blp.doc(
+        **linked(
+            201,
+            DecidePayout=link("post", "/payouts/{payout_id}/events", payout_id=BODY_ID),
+            ClaimPayouts=link(
+                "get", "/claims/{claim_id}/payouts", claim_id="$request.path.claim_id"
+            ),
+        )
+    )
     @blp.arguments(PayoutInSchema)
     @blp.response(201, PayoutSchema)
     @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
