@@ -115,12 +115,17 @@ def sendable_bytes() -> int:
     return int(current_app.config[setting or "MAX_CONTENT_LENGTH"])
 
 
+def upload_setting(view: Any) -> str | None:
+    """The setting naming the largest file `view` (a function or method) takes, if any."""
+    return getattr(view, _UPLOAD_SETTING, None)
+
+
 def _upload_setting() -> str | None:
     view: Any = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         view = getattr(view_class, request.method.lower(), view)
-    return getattr(view, _UPLOAD_SETTING, None)
+    return upload_setting(view)
 
 
 def refuse_unreadable_input() -> None:
