@@ -220,7 +220,7 @@ def test_news_reaches_each_in_their_language(app, session, smtp):
     assert deliver_all(app, session) == [Outcome.DONE, Outcome.DONE]
     received, requested = smtp.handler.wait_for(2)
     assert received["Subject"] == "News on your claim"
-    assert "Please reply by March 16, 2026." in requested.get_content()
+    assert "Please reply by 16 March 2026." in requested.get_content()  # British English
     assert "Offerte" not in requested.get_content()  # the question itself stays online
 
 

@@ -23,6 +23,7 @@ from housing.claims.models import Claim, Confidentiality, DocumentKind
 from housing.claims.notices import TOPIC, NotificationKind
 from housing.clock import today, utcnow
 from housing.db import DbSession
+from housing.i18n import locale_of
 from housing.notifications.mail import send_mail
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.outbox.handlers import outbox_handler
@@ -116,7 +117,7 @@ def deliver_notification(session: DbSession, message: OutboxMessage) -> None:
     session.flush()
     if not user.active:
         return  # a deactivated account gets no mail; the notice waits in the app
-    with force_locale(user.language.value):
+    with force_locale(locale_of(user.language.value)):
         sentences = _sentences(kind, claim, on_date)
         subject = _subject(kind)
         by_post = (

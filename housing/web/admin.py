@@ -267,7 +267,7 @@ def edit_terms(organisation_id: int) -> ResponseReturnValue:
             "decision_weeks": organisation.decision_weeks,
             "information_term_days": organisation.information_term_days,
             "not_considered_weeks": organisation.not_considered_weeks,
-            "regime_a_cap": f"{organisation.regime_a_cap:.2f}",
+            "regime_a_cap": organisation.regime_a_cap,
             "eligible_offices": sorted(e.office_type.value for e in organisation.eligible_offices),
         }
     )

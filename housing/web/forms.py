@@ -31,10 +31,11 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import ApiToken, Channel, Language, User
-from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange
+from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange, read_day
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import LAST_YEAR
 from housing.inputs import fits
+from housing.money import AmountField
 from housing.organisations.models import (
     MeasureCatalogue,
     OfficeHolder,
@@ -170,7 +171,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class IsoDateField(DateField):
-    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so,
+    """A date as yyyy-mm-dd (what <input type=date> sends; typed as dd-mm-yyyy where the
+    browser shows a text box: `housing.dates.read_day`), with a message that says so,
     within `earliest` and `latest` (housing.dates: 1900 to 2100 unless narrower)."""
 
     data: dt.date | None
@@ -187,8 +189,10 @@ class IsoDateField(DateField):
         super().__init__(label, [*(validators or []), DayRange(earliest, latest)], **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
         try:
-            super().process_formdata(valuelist)
+            self.data = read_day(" ".join(valuelist))
         except ValueError:
             self.data = None
             raise ValueError(str(DATE_FORMAT)) from None
@@ -331,10 +335,10 @@ class TermsForm(FlaskForm):
         description=_l("After the term to complete it has passed: at most 4 weeks."),
         validators=[InputRequired(REQUIRED)],
     )
-    regime_a_cap = StringField(
+    regime_a_cap = AmountField(
         _l("Regime A cap per home, including VAT"),
-        description=_l("In euros, such as 2400.00."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        description=_l("In euros, such as 2,400.00."),
+        validators=[InputRequired(REQUIRED)],
     )
     eligible_offices = MultiCheckboxField(
         _l("Offices whose holders may claim"),
@@ -374,10 +378,10 @@ class CalendarYearForm(FlaskForm):
 
 class BudgetForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[InputRequired(REQUIRED)])
-    amount = StringField(
+    amount = AmountField(
         _l("Amount"),
-        description=_l("In euros, such as 250000.00. An existing budget of the year is replaced."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        description=_l("In euros, such as 250,000.00. An existing budget of the year is replaced."),
+        validators=[InputRequired(REQUIRED)],
     )
 
 
