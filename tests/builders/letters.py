@@ -17,5 +17,5 @@ class QuickHTML:
     def __init__(self, *, string: str) -> None:
         assert "<html" in string.lower()
 
-    def write_pdf(self) -> bytes:
+    def write_pdf(self, **options: object) -> bytes:
         return b"%PDF-1.7\n% laid out by tests/test_letters.py\n%%EOF\n"
