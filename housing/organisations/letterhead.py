@@ -91,7 +91,9 @@ def check_logo(data: bytes, field: str = "logo") -> Logo:
                             n=LOGO_MAX_PIXELS,
                         )
                     )
-                image.load()  # decodes every pixel: a truncated or damaged file fails here
+                image.verify()  # the chunks' checksums and the file's end (PNG)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()  # every pixel decoded: a cut or damaged file fails here
     except InvalidInput:
         raise
     except (
