@@ -9,7 +9,6 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from housing.accounts.models import Channel
-
 from housing.claims.documents import DocumentStore
 from housing.claims.letters import long_date, money
 from housing.claims.models import Decision, Document
