@@ -262,3 +262,11 @@ def test_the_stored_letter_is_pdf_a_with_its_fonts_embedded(session, tmp_path):
     assert fonts and all(
         {"/FontFile", "/FontFile2", "/FontFile3"} & set(descriptor) for descriptor in fonts
     )
+
+
+def test_the_readme_example_letter_is_laid_out_by_the_letter_code():
+    from scripts.letter_example import example_letter
+
+    text = pdf_text(example_letter())
+    assert "Retouradres Postbus 100, 1230 AA Rivierstad" in text
+    assert "Geachte Mr. A. (Anna) de Vries," in text and "mr. drs. P. (Pieter) Hoekstra" in text
