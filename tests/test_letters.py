@@ -17,7 +17,7 @@ from housing.organisations.letterhead import LetterheadData, LetterheadService
 from housing.roles import Role
 from housing.scoping import Scope
 from tests.builders.claims import World
-from tests.builders.letters import pdf_text
+from tests.builders.letters import pdf_text, text_positions
 from tests.factories import UserFactory
 
 
@@ -158,25 +158,6 @@ def granted_letter(world: World, session) -> tuple[Document, bytes]:
     return letter, world.documents.read(letter)
 
 
-def text_positions(data: bytes) -> dict[str, tuple[float, float]]:
-    """Each piece of text on page 1 with where it starts, in mm from the left and top edges."""
-    page = PdfReader(io.BytesIO(data)).pages[0]
-    height = float(page.mediabox.height)
-    found: dict[str, tuple[float, float]] = {}
-
-    def visit(text, cm, tm, font, size):
-        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        if text.strip():
-            found.setdefault(text.strip(), (x / MM, (height - y) / MM))
-
-    page.extract_text(visitor_text=visit)
-    return found
-
-
-MM = 72 / 25.4
-
-
 def test_a_letter_by_post_has_the_letterhead_salutation_signatory_and_where_to_object(
     session, tmp_path
 ):
@@ -221,9 +202,13 @@ def test_the_address_block_lies_in_the_window_of_the_envelope(session, tmp_path)
     street = next(key for key in where if key.startswith(world.home.street))
     assert 20 <= where[street][0] <= 30 and y < where[street][1] <= 95
     # And the stylesheet says so.
-    html = (PROJECT_ROOT / "templates" / "letters" / "decision.html").read_text()
-    assert "margin: 25mm 20mm 25mm 20mm" in html
-    assert ".window { position: absolute; left: 0; top: 25mm; width: 90mm; height: 45mm;" in html
+    letters = PROJECT_ROOT / "templates" / "letters"
+    for letter in ("decision.html", "notice.html"):
+        assert "margin: 25mm 20mm 25mm 20mm" in (letters / letter).read_text()
+    assert (
+        ".window { position: absolute; left: 0; top: 25mm; width: 90mm; height: 45mm;"
+        in (letters / "_letterhead.html").read_text()
+    )
 
 
 def test_an_electronic_letter_has_no_address_block(session, tmp_path):

@@ -69,7 +69,8 @@ SUBJECTS = {
 
 # Our own environment: letters are rendered by services and tasks, with or without Flask.
 _LETTERS = Environment(
-    loader=FileSystemLoader(PROJECT_ROOT / "templates" / "letters"),
+    # The templates folder, as Flask's: letters/_letterhead.html is shared with the notices.
+    loader=FileSystemLoader(PROJECT_ROOT / "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -99,7 +100,7 @@ def render_decision_letter(
 ) -> bytes:
     """The letter as PDF/A; `by_post` puts the home address in the envelope's window."""
     assert decision.sent_on is not None
-    html = _LETTERS.get_template("decision.html").render(
+    html = _LETTERS.get_template("letters/decision.html").render(
         claim=claim,
         decision=decision,
         organisation=organisation,
