@@ -16,7 +16,14 @@ from housing.clock import today
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
+from housing.inputs import accepts_upload
 from housing.organisations.accounts import AccountAdministration
+from housing.organisations.letterhead import (
+    TEXT_FIELDS,
+    LetterheadData,
+    LetterheadService,
+    logo_data_uri,
+)
 from housing.organisations.models import MeasureCatalogue, OfficeHolder, OfficeType, Organisation
 from housing.organisations.services import (
     OfficeHolderData,
@@ -32,6 +39,7 @@ from housing.web.forms import (
     BudgetForm,
     CalendarYearForm,
     EquatedDayForm,
+    LetterheadForm,
     MeasureForm,
     NewUserForm,
     OfficeHolderForm,
@@ -181,6 +189,37 @@ def edit_organisation(organisation_id: int) -> ResponseReturnValue:
         )
         flash(_("The changes have been saved."), "success")
         return redirect(url_for("admin.organisations"))
+    return page()
+
+
+@bp.route("/organisations/<int:organisation_id>/letterhead", methods=["GET", "POST"])
+# The form carries a logo: the body may be a file's size; the service bounds the logo.
+@accepts_upload("DOCUMENT_MAX_BYTES")
+@role_required(Role.ADMIN)
+def edit_letterhead(organisation_id: int) -> ResponseReturnValue:
+    organisation = _scoped_or_404(Organisation, organisation_id)
+    form = LetterheadForm(obj=organisation.letterhead)
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/letterhead_form.html",
+            form=form,
+            organisation=organisation,
+            logo=logo_data_uri(organisation.letterhead),
+        )
+
+    if form.validate_on_submit():
+        refusal_on_form(form, page)
+        sent = form.logo.data
+        LetterheadService(db.session).update(
+            current_scope(),
+            organisation.id,
+            LetterheadData(**{name: getattr(form, name).data or "" for name in TEXT_FIELDS}),
+            logo=sent.read() if sent else None,
+            remove_logo=bool(form.remove_logo.data),
+        )
+        flash(_("The letterhead has been saved."), "success")
+        return redirect(url_for("admin.edit_letterhead", organisation_id=organisation.id))
     return page()
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -37,6 +38,7 @@ from housing.deadlines.services import LAST_YEAR
 from housing.inputs import fits
 from housing.money import AmountField
 from housing.organisations.models import (
+    Letterhead,
     MeasureCatalogue,
     OfficeHolder,
     OfficeType,
@@ -298,6 +300,32 @@ class OrganisationForm(FlaskForm):
         description=_l("Left empty, it is derived from a Dutch IBAN."),
         validators=[Optional(), fits(Organisation.bic)],
     )
+
+
+class LetterheadForm(FlaskForm):
+    """What the letters say of the organisation; the service checks the formats."""
+
+    address_line = StringField(
+        _l("Street and number, or PO box"), validators=[fits(Letterhead.address_line)]
+    )
+    postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
+    city = StringField(_l("City"), validators=[fits(Letterhead.city)])
+    phone = StringField(_l("Telephone"), validators=[fits(Letterhead.phone)])
+    email = StringField(_l("E-mail address"), validators=[fits(Letterhead.email)])
+    website = StringField(_l("Website"), validators=[fits(Letterhead.website)])
+    signatory_name = StringField(
+        _l("Name of who signs"), validators=[fits(Letterhead.signatory_name)]
+    )
+    signatory_function = StringField(
+        _l("Function of who signs"),
+        description=_l("For example: burgemeester, or teamleider Veiligheid."),
+        validators=[fits(Letterhead.signatory_function)],
+    )
+    logo = FileField(
+        _l("Logo"),
+        description=_l("A PNG or JPEG image of at most 256 kB and 2000 pixels wide and high."),
+    )
+    remove_logo = BooleanField(_l("Remove the logo"))
 
 
 class OfficeHolderForm(FlaskForm):
