@@ -608,6 +608,10 @@ SETTINGS = settings(
     # No shrinking: each replay is a world and up to 50 units of work on PostgreSQL; a
     # failure is reported with the steps of the example that failed.
     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target],
+    # The same examples on every run: the test asserts that the runs reached every path
+    # (a release, a return, a statement sent again), and a random draw sometimes missed
+    # one, failing CI without a defect.
+    derandomize=True,
 )
 
 
