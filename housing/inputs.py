@@ -82,12 +82,12 @@ def too_long(field: str, column: Any) -> InvalidInput:
     return InvalidInput(message, field_errors={field: [message]})
 
 
-def accepts_upload(setting: str) -> Callable[[F], F]:
-    """Mark a view (or a MethodView's method) that takes a file of up to the app's
-    `setting` bytes; other requests keep to `MAX_CONTENT_LENGTH`."""
+def accepts_upload(setting: str, *, files: int = 1) -> Callable[[F], F]:
+    """Mark a view (or a MethodView's method) that takes up to `files` files of up to the
+    app's `setting` bytes each; other requests keep to `MAX_CONTENT_LENGTH`."""
 
     def mark(view: F) -> F:
-        setattr(view, _UPLOAD_SETTING, setting)
+        setattr(view, _UPLOAD_SETTING, (setting, files))
         return view
 
     return mark
@@ -110,17 +110,22 @@ def limit_body() -> None:
 
 
 def sendable_bytes() -> int:
-    """The most this request may send: its view's largest file, or any body's limit."""
-    setting = _upload_setting()
-    return int(current_app.config[setting or "MAX_CONTENT_LENGTH"])
+    """The most this request may send: its view's files at their largest, or any body's
+    limit."""
+    upload = _upload_setting()
+    if upload is None:
+        return int(current_app.config["MAX_CONTENT_LENGTH"])
+    setting, files = upload
+    return int(current_app.config[setting]) * files
 
 
-def _upload_setting() -> str | None:
+def _upload_setting() -> tuple[str, int] | None:
     view: Any = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         view = getattr(view_class, request.method.lower(), view)
-    return getattr(view, _UPLOAD_SETTING, None)
+    upload: tuple[str, int] | None = getattr(view, _UPLOAD_SETTING, None)
+    return upload
 
 
 def refuse_unreadable_input() -> None:
