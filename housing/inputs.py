@@ -31,6 +31,7 @@ TEXT_MAX = 10_000
 # The multipart framing and the few fields sent beside an uploaded file.
 UPLOAD_FORM_ROOM = 64 * 1024
 _UPLOAD_SETTING = "_accepts_upload_setting"
+_UPLOAD_FILES = "_accepts_upload_files"
 _CONTROL_REFUSED = _l("The request contains a control character (such as NUL). Nothing was saved.")
 
 
@@ -87,7 +88,8 @@ def accepts_upload(setting: str, *, files: int = 1) -> Callable[[F], F]:
     app's `setting` bytes each; other requests keep to `MAX_CONTENT_LENGTH`."""
 
     def mark(view: F) -> F:
-        setattr(view, _UPLOAD_SETTING, (setting, files))
+        setattr(view, _UPLOAD_SETTING, setting)
+        setattr(view, _UPLOAD_FILES, files)
         return view
 
     return mark
@@ -112,20 +114,29 @@ def limit_body() -> None:
 def sendable_bytes() -> int:
     """The most this request may send: its view's files at their largest, or any body's
     limit."""
-    upload = _upload_setting()
-    if upload is None:
+    view = _view()
+    setting = upload_setting(view)
+    if setting is None:
         return int(current_app.config["MAX_CONTENT_LENGTH"])
-    setting, files = upload
-    return int(current_app.config[setting]) * files
+    return int(current_app.config[setting]) * int(getattr(view, _UPLOAD_FILES, 1))
 
 
-def _upload_setting() -> tuple[str, int] | None:
+def upload_setting(view: Any) -> str | None:
+    """The setting naming the largest file `view` (a function or method) takes, if any."""
+    return getattr(view, _UPLOAD_SETTING, None)
+
+
+def _upload_setting() -> str | None:
+    return upload_setting(_view())
+
+
+def _view() -> Any:
+    """This request's view function, or its MethodView's method."""
     view: Any = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         view = getattr(view_class, request.method.lower(), view)
-    upload: tuple[str, int] | None = getattr(view, _UPLOAD_SETTING, None)
-    return upload
+    return view
 
 
 def refuse_unreadable_input() -> None:

@@ -150,3 +150,37 @@ def test_every_operation_keeps_to_the_document_for_every_role(app, session, cont
     assert len(tally.operations) >= 25
     assert tally.cases >= len(tally.operations) * len(Role) * 2
     assert not tally.failures, report
+
+
+def test_the_document_links_new_resources_to_what_is_done_with_them_next(client, session):
+    spec = client.get("/api/v1/openapi.json").get_json()
+
+    def links(path, method, status):
+        return spec["paths"][path][method]["responses"][status]["links"]
+
+    def target(found):
+        pointer = found["operationRef"].removeprefix("#/paths/")
+        path, method = pointer.rsplit("/", 1)
+        path = path.replace("~1", "/").replace("~0", "~")
+        assert method in spec["paths"][path], found  # the operation it names exists
+        return f"{method.upper()} {path}"
+
+    created = links("/api/v1/claims", "post", "201")
+    assert {target(found) for found in created.values()} >= {
+        "GET /api/v1/claims/{claim_id}",
+        "POST /api/v1/claims/{claim_id}/lines",
+        "POST /api/v1/claims/{claim_id}/events",
+    }
+    assert {found["parameters"]["claim_id"] for found in created.values()} == {"$response.body#/id"}
+    payout = links("/api/v1/claims/{claim_id}/payouts", "post", "201")
+    assert target(payout["DecidePayout"]) == "POST /api/v1/payouts/{payout_id}/events"
+    assert payout["DecidePayout"]["parameters"] == {"payout_id": "$response.body#/id"}
+    start = links("/api/v1/homes", "get", "200")["StartClaim"]
+    assert start["requestBody"] == {"home_id": "$response.body#/0/id"}
+    for path in ("/api/v1/batches", "/api/v1/statements"):
+        poll = links(path, "post", "202")["PollJob"]
+        assert target(poll) == "GET /api/v1/jobs/{job_id}"
+    holder = links("/api/v1/office-holders", "post", "201")
+    assert target(holder["GetOfficeHolder"]) == "GET /api/v1/office-holders/{holder_id}"
+    document = links("/api/v1/claims/{claim_id}/documents", "post", "201")["GetDocument"]
+    assert document["parameters"]["claim_id"] == "$request.path.claim_id"

@@ -159,12 +159,15 @@ def test_every_refusal_is_a_problem_never_a_500(client, fin, session):
     def event(headers, **body):
         return client.post(f"/api/v1/payouts/{payout_id}/events", headers=headers, json=body)
 
-    # A missing reason is the workflow's refusal, named by its rule.
-    assert assert_problem(event(f1, event="reject"), 422)["errors"]["rule"] == ["reason_missing"]
+    # A missing reason is the body's; a blank one the workflow's refusal, named by its rule.
+    assert "reason" in assert_problem(event(f1, event="reject"), 422)["errors"]["json"]
+    blank = event(f1, event="reject", reason="  ")
+    assert assert_problem(blank, 422)["errors"]["rule"] == ["reason_missing"]
     assert "event" in assert_problem(event(f1, event="pay"), 422)["errors"]["json"]
     assert_problem(event(f1, event="approve", surprise=1), 422)  # unknown fields refused
     assert_problem(event(assessor, event="approve"), 403)  # not finance
-    correct = event(f1, event="correct", correction={"payee_iban": "NL44RABO0123456789"})
+    correction = {"payee_iban": "NL44RABO0123456789"}
+    correct = event(f1, event="correct", reason="Gebeld", correction=correction)
     assert_problem(correct, 409)  # only a returned payout is corrected
     assert_problem(client.get("/api/v1/payouts?state=paid", headers=f1), 422)
     assert_problem(client.get("/api/v1/batches", headers=assessor), 403)
@@ -245,3 +248,71 @@ def test_the_openapi_document_describes_the_payment_endpoints(client, session):
     assert "202" in paths["/api/v1/batches"]["post"]["responses"]
     assert "409" in paths["/api/v1/batches/{batch_id}/events"]["post"]["responses"]
     assert paths["/api/v1/batches"]["get"]["security"] == [{"bearerAuth": []}]
+
+
+def test_each_payout_and_batch_event_takes_its_own_body(client, fin, session):
+    f1 = bearer(session, fin.f1)
+    payout = record(fin)
+    returned = record(fin, number="F-2")
+    returned.state = "returned"
+    session.commit()
+    payout_id, returned_id = payout.id, returned.id
+
+    def payout_event(payout_id, **body):
+        return client.post(f"/api/v1/payouts/{payout_id}/events", headers=f1, json=body)
+
+    def errors(response):
+        return assert_problem(response, 422)["errors"]["json"]
+
+    # A key the event does not read is refused, not ignored; a key it needs is asked for.
+    assert "correction" in errors(payout_event(payout_id, event="approve", correction={}))
+    assert "correction" in errors(payout_event(returned_id, event="correct", reason="Gebeld"))
+    new_iban = {"payee_iban": "NL44RABO0123456789"}
+    assert "reason" in errors(payout_event(returned_id, event="correct", correction=new_iban))
+    no_iban = payout_event(returned_id, event="correct", reason="Gebeld", correction={})
+    assert "payee_iban" in errors(no_iban)["correction"]
+    assert "reason" in errors(payout_event(payout_id, event="cancel"))
+    assert fresh_state(session, payout_id, returned_id) == ("requested", "returned")
+
+    corrected = payout_event(returned_id, event="correct", reason="Gebeld", correction=new_iban)
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.get_json()["state"] == "approved"
+    approved = payout_event(payout_id, event="approve", reason=None)
+    assert approved.status_code == 200 and approved.get_json()["state"] == "approved"
+
+    def batch_event(**body):
+        return client.post("/api/v1/batches/999999/events", headers=f1, json=body)
+
+    assert "reason" in errors(batch_event(event="approve", reason="Akkoord"))
+    assert "reason" in errors(batch_event(event="cancel"))
+    assert "event" in errors(batch_event(event="book"))
+    assert_problem(batch_event(event="release"), 404)  # a valid body: the batch is looked up
+
+
+def fresh_state(session, *payout_ids):
+    session.expire_all()
+    return tuple(session.get(Payout, i).state for i in payout_ids)
+
+
+def test_the_payout_and_batch_event_bodies_are_documented_one_per_event(client, session):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    for path, events in (
+        ("/api/v1/payouts/{payout_id}/events", {"approve", "reject", "cancel", "correct"}),
+        ("/api/v1/batches/{batch_id}/events", {"approve", "release", "cancel"}),
+    ):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        mapping = body["schema"]["discriminator"]["mapping"]
+        assert body["schema"]["discriminator"]["propertyName"] == "event"
+        assert set(mapping) == events
+        assert [one["$ref"] for one in body["schema"]["oneOf"]] == list(mapping.values())
+        for event, ref in mapping.items():
+            schema = schemas[ref.rsplit("/", 1)[1]]
+            assert schema["properties"]["event"]["enum"] == [event]
+            assert schema["additionalProperties"] is False
+    correct = schemas["PayoutEventCorrect"]
+    assert set(correct["required"]) == {"event", "reason", "correction"}
+    assert schemas["Correction"]["required"] == ["payee_iban"]
+    assert schemas["PayoutEventApprove"]["required"] == ["event"]
+    assert set(schemas["BatchEventCancel"]["required"]) == {"event", "reason"}
+    assert set(schemas["BatchEventRelease"]["properties"]) == {"event"}

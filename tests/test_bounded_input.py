@@ -53,6 +53,48 @@ def test_an_id_out_of_range_in_a_body_is_refused_at_its_field(client, session):
     assert "home_id" in str(assert_problem(refused, 422)["errors"])
 
 
+def _request_ids(spec, schema, where, found):
+    """Every property named `id` or `..._id` a request schema holds, resolved through refs."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return _request_ids(spec, spec["components"]["schemas"][name], name, found)
+    for one in schema.get("oneOf", []):
+        _request_ids(spec, one, where, found)
+    for name, prop in schema.get("properties", {}).items():
+        if (name == "id" or name.endswith("_id")) and not prop.get("readOnly"):
+            found[f"{where}.{name}"] = prop
+        _request_ids(spec, prop, where, found)
+    return found
+
+
+def test_every_id_a_request_takes_is_documented_as_a_bounded_integer(client, session):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    found = {}
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            if not isinstance(operation, dict):
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["name"].endswith("_id") and parameter["in"] == "query":
+                    found[f"{method} {path} ?{parameter['name']}"] = parameter["schema"]
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                _request_ids(spec, content["schema"], f"{method} {path}", found)
+    assert {"ClaimCreate.home_id", "PayoutIn.measure_line_id", "PayoutIn.document_id"} <= set(found)
+    for where, schema in found.items():
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        assert set(kinds) - {"null"} == {"integer"}, where
+        assert (schema["minimum"], schema["maximum"]) == (1, MAX_ID), where
+
+
+def test_an_id_given_as_a_whole_float_is_refused_as_the_integer_it_is_documented_as(
+    client, session
+):
+    world = World(session)
+    body = {"home_id": float(world.home.id)}  # 2368514.0: a number, not an integer
+    refused = client.post("/api/v1/claims", headers=bearer(session, world.applicant), json=body)
+    assert "home_id" in assert_problem(refused, 422)["errors"]["json"]
+
+
 def test_payouts_filter_by_claim_from_the_query_string(client, session):
     fin = Finance(session)
     payout = record(fin)

@@ -381,3 +381,59 @@ def test_a_page_number_no_offset_can_hold_is_an_empty_page_in_the_api(client, se
     answer = client.get("/api/v1/claims?page=99999999999999999999", headers=headers)
     assert answer.status_code == 200, answer.text
     assert answer.get_json() == []
+
+
+def test_the_document_declares_the_refusals_at_the_door_on_every_operation(app, client, session):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    operations = [
+        (f"{method.upper()} {path}", operation)
+        for path, methods in spec["paths"].items()
+        for method, operation in methods.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+    problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+    with_body = [(where, op) for where, op in operations if "requestBody" in op]
+    assert len(with_body) >= 15
+    for where, operation in operations:
+        refused = operation["responses"]["400"]  # a control character in the query string
+        assert refused["content"] == {"application/problem+json": problem}, where
+        assert "control character" in refused["description"], where
+    for where, operation in with_body:
+        assert "nests too deeply" in operation["responses"]["400"]["description"], where
+        too_large = operation["responses"]["413"]
+        assert too_large["content"] == {"application/problem+json": problem}, where
+    limits = {
+        where: op["responses"]["413"]["description"]
+        for where, op in with_body
+        if "multipart/form-data" in op["requestBody"]["content"]
+    }
+    assert set(limits) == {"POST /api/v1/claims/{claim_id}/documents", "POST /api/v1/statements"}
+    documents = limits["POST /api/v1/claims/{claim_id}/documents"]
+    assert f"{app.config['DOCUMENT_MAX_BYTES']} bytes (DOCUMENT_MAX_BYTES)" in documents
+    statements = limits["POST /api/v1/statements"]
+    assert f"{app.config['STATEMENT_MAX_BYTES']} bytes (STATEMENT_MAX_BYTES)" in statements
+    claims = dict(with_body)["POST /api/v1/claims"]["responses"]["413"]["description"]
+    assert f"{app.config['MAX_CONTENT_LENGTH']} bytes (BODY_MAX_BYTES)" in claims
+    # Where nothing is sent, nothing is too large.
+    assert all("413" not in op["responses"] for where, op in operations if "requestBody" not in op)
+
+
+def test_the_document_states_the_page_sizes_and_the_lifetime_of_a_key(
+    database_url, tmp_path_factory
+):
+    from housing import create_app
+    from tests.conftest import make_test_config
+
+    tmp = tmp_path_factory.mktemp("keyhours")
+    other = create_app(make_test_config(database_url, tmp, IDEMPOTENCY_KEY_HOURS=48))
+    spec = other.test_client().get("/api/v1/openapi.json").get_json()
+    key = next(
+        p
+        for p in spec["paths"]["/api/v1/claims"]["post"]["parameters"]
+        if p["name"] == "Idempotency-Key"
+    )
+    assert "remembered for 48 hours (IDEMPOTENCY_KEY_HOURS, 24 by default)" in key["description"]
+    for path in ("/api/v1/claims", "/api/v1/payouts", "/api/v1/batches", "/api/v1/statements"):
+        sizes = {p["name"]: p["schema"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert (sizes["page_size"]["default"], sizes["page_size"]["maximum"]) == (25, 100), path
+        assert (sizes["page"]["default"], sizes["page"]["minimum"]) == (1, 1), path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from sqlalchemy import select, update
 
@@ -10,6 +11,7 @@ from housing.audit.models import AccessLog
 from housing.claims.documents import DocumentStore
 from housing.claims.models import Claim, Document, MeasureLine
 from housing.roles import Role
+from tests.builders.api import bearer
 from tests.builders.claims import World
 from tests.conftest import login
 from tests.factories import UserFactory
@@ -392,3 +394,36 @@ def test_the_decider_queue_lists_proposals_and_names_who_may_not_decide(
     assessor = app.test_client()
     login(assessor, world.assessor.email)
     assert assessor.get("/claims/decisions").status_code == 403
+
+
+def test_the_claim_page_offers_the_events_the_api_allows_and_no_more(app, session):
+    world = World(session)
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    # Assessed and proposed by a user who may also decide: never their own proposal.
+    world.fire(world.both, claim, "start_assessment")
+    world.fire(world.both, claim, "request_advice")
+    advice = {
+        "reference": "BZK-1",
+        "advice_date": "2026-03-02",
+        "advised_measures": ["cameras", "freestanding_letterbox"],
+    }
+    world.fire(world.both, claim, "record_advice", details=advice)
+    granted = {line.id: line.requested_amount for line in claim.lines}
+    world.fire(world.both, claim, "propose_decision", details={"granted": granted})
+
+    def offered(user):
+        client = app.test_client()
+        login(client, user.email)
+        page = client.get(f"/claims/{claim.id}").text
+        return sorted(set(re.findall(r'id="action-([a-z_]+)"', page)) - {"extend"})
+
+    def allowed(user):
+        answer = app.test_client().get(f"/api/v1/claims/{claim.id}", headers=bearer(session, user))
+        return answer.get_json()["allowed_events"]
+
+    decisions = ["declare_not_considered", "grant", "grant_partially", "refuse", "send_back"]
+    assert offered(world.decider) == allowed(world.decider) == decisions
+    # Four eyes: who proposed it does not decide it, but may send it back.
+    assert offered(world.both) == allowed(world.both) == ["send_back"]
+    assert offered(world.applicant) == allowed(world.applicant) == []

@@ -14,10 +14,18 @@ from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint, RequestSchema
+from housing.api.blueprint import (
+    Blueprint,
+    RequestSchema,
+    by_event,
+    event_field,
+    link,
+    linked,
+    one_of_by_event,
+)
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.dates import Day
@@ -83,9 +91,26 @@ class BatchBuildJobSchema(Schema):
     href = fields.Str(metadata={"description": "Poll this job; its result has `batch_id`."})
 
 
-class BatchEventSchema(RequestSchema):
-    event = fields.Str(required=True, validate=validate.OneOf(["approve", "release", "cancel"]))
-    reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
+class BatchEventApprove(RequestSchema):
+    event = event_field("approve")
+
+
+class BatchEventRelease(RequestSchema):
+    event = event_field("release")
+
+
+class BatchEventCancel(RequestSchema):
+    event = event_field("cancel")
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
+
+
+# What each event of `BatchService.fire` reads: only a cancellation takes a reason.
+BATCH_EVENT_BODIES: dict[str, type[Schema]] = {
+    "approve": BatchEventApprove,
+    "release": BatchEventRelease,
+    "cancel": BatchEventCancel,
+}
+BatchEventSchema = by_event("BatchEvent", BATCH_EVENT_BODIES)
 
 
 @blp.route("/batches")
@@ -102,6 +127,7 @@ class Batches(MethodView):
 
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
+    @blp.doc(**linked(202, PollJob=link("get", "/jobs/{job_id}", job_id="$response.body#/job_id")))
     @blp.arguments(BatchBuildSchema)
     @blp.response(202, BatchBuildJobSchema)
     @blp.alt_response(409, description="There are no approved payouts to pay.")
@@ -159,7 +185,7 @@ class BatchItem(MethodView):
 @blp.route("/batches/<int:batch_id>/events")
 class BatchEvents(MethodView):
     @token_required(Role.FINANCE)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=one_of_by_event(BATCH_EVENT_BODIES))
     @blp.arguments(BatchEventSchema)
     @blp.response(200, BatchSchema)
     @blp.alt_response(403, description="Dual control: who approved it does not release it.")

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint, one_of_by_event
+from housing.api.blueprint import BODY_ID, Blueprint, link, linked, one_of_by_event
 from housing.api.paging import page_of
 from housing.api.schemas import (
     CatalogueItemSchema,
@@ -163,6 +163,18 @@ def _loaded(claim_id: int) -> Claim:
     return loaded_claim(db.session, api_scope(), claim_id)
 
 
+# From a new claim to what is done with it next.
+CLAIM_LINKS = linked(
+    201,
+    GetClaim=link("get", "/claims/{claim_id}", claim_id=BODY_ID),
+    AddLine=link("post", "/claims/{claim_id}/lines", claim_id=BODY_ID),
+    FireEvent=link("post", "/claims/{claim_id}/events", claim_id=BODY_ID),
+    GetDocuments=link("get", "/claims/{claim_id}/documents", claim_id=BODY_ID),
+    UploadDocument=link("post", "/claims/{claim_id}/documents", claim_id=BODY_ID),
+    GetPayouts=link("get", "/claims/{claim_id}/payouts", claim_id=BODY_ID),
+)
+
+
 @blp.route("/claims")
 class Claims(MethodView):
     @token_required(*CLAIM_ROLES)
@@ -191,6 +203,7 @@ class Claims(MethodView):
 
     @token_required(Role.APPLICANT)
     @blp.doc(security=SECURITY)
+    @blp.doc(**CLAIM_LINKS)
     @blp.arguments(ClaimCreateSchema)
     @blp.response(201, ClaimSchema)
     def post(self, data: dict[str, Any]) -> dict[str, object]:
@@ -242,6 +255,12 @@ class ClaimItem(MethodView):
 class Homes(MethodView):
     @token_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
     @blp.doc(security=SECURITY)
+    @blp.doc(
+        **linked(
+            200,
+            StartClaim=link("post", "/claims", request_body={"home_id": "$response.body#/0/id"}),
+        )
+    )
     @blp.response(200, HomeSchema(many=True))
     def get(self) -> Sequence[Home]:
         """The homes you may see: an applicant their own, to start a claim for one."""
@@ -313,6 +332,17 @@ class ClaimDocuments(MethodView):
     @accepts_upload("DOCUMENT_MAX_BYTES")
     @token_required(Role.APPLICANT, Role.ASSESSOR)
     @blp.doc(security=SECURITY, requestBody=UPLOAD_BODY)
+    @blp.doc(
+        **linked(
+            201,
+            GetDocument=link(
+                "get",
+                "/claims/{claim_id}/documents/{document_id}",
+                claim_id="$request.path.claim_id",
+                document_id=BODY_ID,
+            ),
+        )
+    )
     @blp.arguments(DocumentUploadFormSchema, location="form")
     @blp.arguments(DocumentUploadFileSchema, location="files")
     @blp.response(201, DocumentSchema)

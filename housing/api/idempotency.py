@@ -55,7 +55,8 @@ PARAMETER: dict[str, Any] = {
         " retry with the same key and the same request gets the first response again"
         f" (marked `{REPLAYED}: true`) and changes nothing; the same key with another request"
         " is a 422. A retry sent while the first request still runs waits for it. Keys belong"
-        " to the token's user and are remembered for 24 hours by default (IDEMPOTENCY_KEY_HOURS)."
+        " to the token's user and are remembered for %(hours)d hours (IDEMPOTENCY_KEY_HOURS, 24 by"
+        " default)."
         " Only a successful response is remembered: after an error, retry with the same key."
     ),
 }

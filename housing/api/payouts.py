@@ -12,7 +12,16 @@ from flask_smorest.pagination import PaginationParameters
 from marshmallow import Schema, fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint, RequestSchema
+from housing.api.blueprint import (
+    BODY_ID,
+    Blueprint,
+    RequestSchema,
+    by_event,
+    event_field,
+    link,
+    linked,
+    one_of_by_event,
+)
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim
@@ -118,17 +127,39 @@ class CorrectionSchema(RequestSchema):
     payee_name = text_field(Payout.payee_name, allow_none=True, load_default=None)
 
 
-class PayoutEventSchema(RequestSchema):
-    event = fields.Str(
-        required=True, validate=validate.OneOf(["approve", "reject", "cancel", "correct"])
-    )
+class PayoutEventApprove(RequestSchema):
+    """Above your approval limit it is the first of two approvals."""
+
+    event = event_field("approve")
     reason = text_field(AuditEvent.reason, allow_none=True, load_default=None)
-    correction = fields.Nested(
-        CorrectionSchema,
-        allow_none=True,
-        load_default=None,
-        metadata={"description": "The new account, for `correct` after a return."},
-    )
+
+
+class PayoutEventReject(RequestSchema):
+    event = event_field("reject")
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
+
+
+class PayoutEventCancel(RequestSchema):
+    event = event_field("cancel")
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
+
+
+class PayoutEventCorrect(RequestSchema):
+    """After a return: the new account, and why."""
+
+    event = event_field("correct")
+    reason = text_field(AuditEvent.reason, min_length=1, required=True)
+    correction = fields.Nested(CorrectionSchema, required=True)
+
+
+# What each event of `PayoutService.decide` reads: the reason, and `correct` the account.
+PAYOUT_EVENT_BODIES: dict[str, type[Schema]] = {
+    "approve": PayoutEventApprove,
+    "reject": PayoutEventReject,
+    "cancel": PayoutEventCancel,
+    "correct": PayoutEventCorrect,
+}
+PayoutEventSchema = by_event("PayoutEvent", PAYOUT_EVENT_BODIES)
 
 
 def _payout(payout: Payout) -> dict[str, Any]:
@@ -169,6 +200,15 @@ class ClaimPayouts(MethodView):
 
     @token_required(Role.APPLICANT, Role.ASSESSOR)
     @blp.doc(security=SECURITY)
+    @blp.doc(
+        **linked(
+            201,
+            DecidePayout=link("post", "/payouts/{payout_id}/events", payout_id=BODY_ID),
+            ClaimPayouts=link(
+                "get", "/claims/{claim_id}/payouts", claim_id="$request.path.claim_id"
+            ),
+        )
+    )
     @blp.arguments(PayoutInSchema)
     @blp.response(201, PayoutSchema)
     @blp.alt_response(409, description="The claim is not granted (or no longer in payment).")
@@ -236,7 +276,7 @@ class Payouts(MethodView):
 @blp.route("/payouts/<int:payout_id>/events")
 class PayoutEvents(MethodView):
     @token_required(Role.FINANCE)
-    @blp.doc(security=SECURITY)
+    @blp.doc(security=SECURITY, requestBody=one_of_by_event(PAYOUT_EVENT_BODIES))
     @blp.arguments(PayoutEventSchema)
     @blp.response(200, PayoutSchema)
     @blp.alt_response(403, description="Dual control or the approval limit refuses it.")
@@ -252,6 +292,6 @@ class PayoutEvents(MethodView):
             payout_id,
             data["event"],
             reason=data["reason"],
-            correction=data["correction"],
+            correction=data.get("correction"),
         )
         return _payout(payout)

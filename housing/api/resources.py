@@ -11,7 +11,7 @@ from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
 
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint
+from housing.api.blueprint import BODY_ID, Blueprint, link, linked
 from housing.api.paging import page_of
 from housing.api.schemas import (
     MeSchema,
@@ -109,6 +109,13 @@ class OfficeHolders(MethodView):
 
     @token_required(Role.ADMIN)
     @blp.doc(security=SECURITY)
+    @blp.doc(
+        **linked(
+            201,
+            GetOfficeHolder=link("get", "/office-holders/{holder_id}", holder_id=BODY_ID),
+            EditOfficeHolder=link("patch", "/office-holders/{holder_id}", holder_id=BODY_ID),
+        )
+    )
     @blp.arguments(OfficeHolderSchema)
     @blp.response(201, OfficeHolderSchema)
     def post(self, data: dict[str, Any]) -> OfficeHolder:

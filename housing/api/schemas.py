@@ -8,7 +8,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
-from housing.api.blueprint import RequestSchema
+from housing.api.blueprint import RequestSchema, event_field
 from housing.audit.models import AuditEvent
 from housing.claims.models import (
     Confidentiality,
@@ -343,7 +343,7 @@ def claim_event_bodies() -> dict[str, type[Schema]]:
         name = "".join(part.title() for part in event.value.split("_"))
         bodies[event.value] = RequestSchema.from_dict(
             {
-                "event": fields.Str(required=True, validate=validate.OneOf([event.value])),
+                "event": event_field(event.value),
                 "reason": text_field(AuditEvent.reason, allow_none=True),
                 "details": fields.Nested(details, required=details is not NoDetails),
             },

@@ -14,7 +14,7 @@ from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
-from housing.api.blueprint import Blueprint, RequestSchema
+from housing.api.blueprint import Blueprint, RequestSchema, link, linked
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.db import db
@@ -116,6 +116,7 @@ class Statements(MethodView):
     @accepts_upload("STATEMENT_MAX_BYTES")
     @token_required(Role.FINANCE)
     @blp.doc(security=SECURITY)
+    @blp.doc(**linked(202, PollJob=link("get", "/jobs/{job_id}", job_id="$response.body#/job_id")))
     @blp.arguments(StatementUploadSchema, location="files")
     @blp.response(202, StatementImportJobSchema)
     @blp.alt_response(422, description="No file, an empty one, or not XML.")

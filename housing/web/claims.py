@@ -56,9 +56,8 @@ from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by
 from housing.web.payouts import payout_panel
 from workflows import awb
-from workflows.claim import EVENT_ROLES, ClaimEvent, ClaimState, allowed_events
+from workflows.claim import ClaimEvent, ClaimState, events_for
 from workflows.rules import Actor
-from workflows.rules import Role as WorkflowRole
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
 PER_PAGE = 50
@@ -216,7 +215,7 @@ def _claim_page(
     today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
     expected = _expected_of_applicant(claim, today) if is_own_claim(actor, claim) else None
-    actions = _actions_for(claim)
+    actions = _actions_for(actor, claim)
     thread = (
         information_thread(db.session, claim.id)
         if may_see_information_requests(actor, claim)
@@ -324,14 +323,10 @@ def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
     return sorted(kind.value for kind in upload_kinds(actor, claim))
 
 
-def _actions_for(claim: Claim) -> list[ClaimEvent]:
-    """The events this user could fire now; the service still checks every rule."""
-    roles = {role.value for role in current_user.roles}
-    return [
-        event
-        for event in sorted(allowed_events(claim.state), key=lambda e: list(ClaimEvent).index(e))
-        if EVENT_ROLES[event] is not WorkflowRole.SYSTEM and EVENT_ROLES[event].value in roles
-    ]
+def _actions_for(actor: Actor, claim: Claim) -> list[ClaimEvent]:
+    """The events this user may fire now, as the API lists them (`events_for`); the
+    service still checks every other rule."""
+    return sorted(events_for(claim, actor), key=list(ClaimEvent).index)
 
 
 def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
