@@ -1,4 +1,10 @@
-"""Days as people give them: yyyy-mm-dd, within a range the domain can mean.
+"""Days as people give them: yyyy-mm-dd, or in the Dutch order dd-mm-yyyy, within a range
+the domain can mean.
+
+An <input type=date> sends yyyy-mm-dd whatever the page's language; where a browser shows
+it as a plain text box, people type the day first: "20-11-2026", "20/11/2026" or
+"20.11.2026" (one mark throughout), which is the British order too. The American
+month-first order is never read: "11/20/2026" is refused, "02/12/2026" is 2 December.
 
 PostgreSQL takes any day from 4713 BC, so a slip of the keyboard (0001-01-01, 20244-05-01
 is refused by the parser, 1024-05-01 is not) would be stored and then count in deadlines,
@@ -34,6 +40,7 @@ EVIDENCE_FROM = dt.date(2000, 1, 1)
 
 DATE_FORMAT = _l("Enter a date as yyyy-mm-dd.")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DAY_FIRST = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})")
 
 
 def out_of_range(earliest: dt.date, latest: dt.date) -> Any:
@@ -51,22 +58,32 @@ def check_day(day: dt.date, earliest: dt.date = EARLIEST, latest: dt.date = LATE
     return out_of_range(earliest, latest)
 
 
+def read_day(text: str) -> dt.date:
+    """The day `text` names, as yyyy-mm-dd or dd-mm-yyyy; ValueError when it names none.
+    The range is the caller's: `parse_day`, or a form field's `DayRange`."""
+    text = text.strip()
+    day_first = _DAY_FIRST.fullmatch(text)
+    if day_first:
+        return dt.date(int(day_first[4]), int(day_first[3]), int(day_first[1]))
+    # fromisoformat alone also reads 20240501 and 2024-W18-3: a person types neither.
+    if not _DAY.fullmatch(text):
+        raise ValueError(text)
+    return dt.date.fromisoformat(text)
+
+
 def parse_day(
     value: Any, field: str, *, earliest: dt.date = EARLIEST, latest: dt.date = LATEST
 ) -> dt.date:
-    """A day (a date, or text as yyyy-mm-dd) within the range, or a refusal at `field`.
+    """A day (a date, or text as `read_day` reads it) within the range, or a refusal at
+    `field`.
 
     The one reader of days in the services: the forms' raw values and the API's details.
     """
     if isinstance(value, dt.date):
         day = value
     else:
-        text = str(value if value is not None else "").strip()
         try:
-            # fromisoformat alone also reads 20240501 and 2024-W18-3: a person types neither.
-            if not _DAY.fullmatch(text):
-                raise ValueError(text)
-            day = dt.date.fromisoformat(text)
+            day = read_day(str(value if value is not None else ""))
         except ValueError:
             raise InvalidInput(DATE_FORMAT, field_errors={field: [DATE_FORMAT]}) from None
     refused = check_day(day, earliest, latest)

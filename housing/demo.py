@@ -7,6 +7,7 @@ again changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,10 @@ from sqlalchemy import select
 from housing.accounts.models import Channel, User
 from housing.db import DbSession
 from housing.organisations.accounts import AccountAdministration
+from housing.organisations.letterhead import check_logo
 from housing.organisations.models import (
     Home,
+    Letterhead,
     OfficeHolder,
     OfficeType,
     Organisation,
@@ -80,6 +83,48 @@ OFFICE_HOLDERS = [
         dt.date(2023, 6, 15),
         True,
         ("Provincieweg", "101", "3456 GH", "Noordhaven"),
+    ),
+]
+
+
+# (organisation slug, address, postcode, city, phone, e-mail, website, signatory, function,
+#  logo colour): so the decision letters of `make run` show a whole letterhead.
+LETTERHEADS = [
+    (
+        "rivierstad",
+        "Postbus 100",
+        "1230 AA",
+        "Rivierstad",
+        "14 0123",
+        "veiligheid@rivierstad.example",
+        "www.rivierstad.example",
+        "mr. drs. P. (Pieter) Hoekstra",
+        "teamleider Openbare Orde en Veiligheid",
+        (0, 94, 140),
+    ),
+    (
+        "duinwijk",
+        "Raadhuisplein 1",
+        "2340 AB",
+        "Duinwijk",
+        "14 0234",
+        "info@duinwijk.example",
+        "www.duinwijk.example",
+        "ing. S. (Sanne) Mulder",
+        "afdelingshoofd Veiligheid",
+        (160, 110, 0),
+    ),
+    (
+        "noordland",
+        "Postbus 900",
+        "3450 AX",
+        "Noordhaven",
+        "050 123 45 67",
+        "post@noordland.example",
+        "www.noordland.example",
+        "drs. K. (Karin) Dijkstra",
+        "secretaris",
+        (20, 110, 60),
     ),
 ]
 
@@ -168,9 +213,50 @@ def seed(session: DbSession) -> SeedReport:
             )
         report.created += 1
     session.flush()
+    _seed_letterheads(session, by_slug, report)
     _seed_budgets_and_claims(session, by_slug, report)
     _seed_payments(session, by_slug, report)
     return report
+
+
+def demo_logo(name: str, colour: tuple[int, int, int]) -> bytes:
+    """A plain logo for a demo organisation: a coloured block and its name, as PNG."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 160), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, 150, 160), fill=colour)
+    draw.polygon([(30, 40), (120, 40), (120, 95), (75, 130), (30, 95)], fill=(255, 255, 255))
+    font = ImageFont.load_default(size=44)
+    draw.text((180, 52), name, fill=colour, font=font)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _seed_letterheads(
+    session: DbSession, by_slug: dict[str, Organisation], report: SeedReport
+) -> None:
+    for slug, address, postcode, city, phone, email, website, name, function, colour in LETTERHEADS:
+        organisation = by_slug[slug]
+        if organisation.letterhead is not None:
+            report.existing += 1
+            continue
+        logo = check_logo(demo_logo(organisation.name, colour))
+        organisation.letterhead = Letterhead(
+            address_line=address,
+            postcode=postcode,
+            city=city,
+            phone=phone,
+            email=email,
+            website=website,
+            signatory_name=name,
+            signatory_function=function,
+            logo=logo.data,
+            logo_content_type=logo.content_type,
+        )
+        report.created += 1
+    session.flush()
 
 
 DEMO_BUDGET = Decimal("50000.00")

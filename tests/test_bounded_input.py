@@ -145,7 +145,7 @@ def test_the_line_form_refuses_an_exponent_without_a_server_error(client, sessio
         follow_redirects=True,
     )
     assert page.status_code == 200
-    assert "1250.00" in page.text  # the refusal, with an example
+    assert "zoals 1.250,00" in page.text  # the refusal, with a Dutch example
     assert lines_of(claim.id) == 0
     assert csrf_from(page.text)
 

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import ApiToken, User
 from housing.demo import DEMO_PASSWORD, STAFF, seed
+from housing.organisations.letterhead import check_logo
 from housing.organisations.models import Home, OfficeHolder, Organisation
 from housing.roles import START_ENDPOINTS, Role
 from tests.conftest import csrf_from
@@ -141,6 +142,17 @@ def test_demo_has_the_offices_the_issue_asks_for(session):
         select(OfficeHolder).where(OfficeHolder.office_type == "raadslid")
     ).one()
     assert not councillor.eligible_by_default
+
+
+def test_every_demo_organisation_has_a_whole_letterhead_with_a_logo(session):
+    seed(session)
+    session.commit()
+    letterheads = [o.letterhead for o in session.scalars(select(Organisation))]
+    assert len(letterheads) == 3
+    for letterhead in letterheads:
+        assert letterhead.has_address and letterhead.signatory_name
+        assert letterhead.logo_content_type == "image/png"
+        assert check_logo(letterhead.logo).content_type == "image/png"
 
 
 def test_every_demo_user_logs_in_to_their_start_page(app, session):

@@ -72,6 +72,37 @@ def test_a_day_is_read_within_its_range_or_refused_at_its_field(typed, earliest,
     assert EARLIEST < EVIDENCE_FROM < LATEST
 
 
+@pytest.mark.parametrize(
+    ("typed", "day"),
+    [
+        ("20-11-2026", dt.date(2026, 11, 20)),
+        ("20/11/2026", dt.date(2026, 11, 20)),
+        ("20.11.2026", dt.date(2026, 11, 20)),
+        ("2-12-2026", dt.date(2026, 12, 2)),
+        ("02/12/2026", dt.date(2026, 12, 2)),  # the British order too: 2 December
+    ],
+)
+def test_a_day_is_read_in_the_dutch_order(typed, day):
+    assert parse_day(typed, "scan_date") == day
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "11/20/2026",  # the American order: there is no 20th month
+        "31-02-2026",
+        "20-11/2026",  # one mark throughout
+        "20-11-26",  # which century?
+        "20-11-1899",  # out of range as any other way of writing it
+        "20 11 2026",
+    ],
+)
+def test_a_day_in_no_order_we_read_is_refused_at_its_field(typed):
+    with pytest.raises(InvalidInput) as error:
+        parse_day(typed, "scan_date")
+    assert list(error.value.field_errors) == ["scan_date"]
+
+
 @pytest.mark.parametrize("day", ["0001-01-01", "1999-12-31", "2101-01-01"])
 def test_a_scan_date_out_of_range_is_a_422_at_its_field_in_the_api(client, session, day):
     world = World(session)

@@ -12,6 +12,7 @@ from housing.claims.documents import DocumentStore
 from housing.claims.models import Document, DocumentKind
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.notifications.services import TOPIC, deliver_notification
+from housing.organisations.models import Letterhead
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.outbox.services import (
     Outbox,
@@ -220,7 +221,7 @@ def test_news_reaches_each_in_their_language(app, session, smtp):
     assert deliver_all(app, session) == [Outcome.DONE, Outcome.DONE]
     received, requested = smtp.handler.wait_for(2)
     assert received["Subject"] == "News on your claim"
-    assert "Please reply by March 16, 2026." in requested.get_content()
+    assert "Please reply by 16 March 2026." in requested.get_content()  # British English
     assert "Offerte" not in requested.get_content()  # the question itself stays online
 
 
@@ -229,6 +230,7 @@ def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
 ):
     world = World(session)
     world.applicant.channel_preference = Channel.POST
+    world.org.letterhead = Letterhead(address_line="Postbus 15", postcode="1234 AB", city="Proef")
     session.commit()
     claim = world.draft()
     world.fire(world.applicant, claim, "submit")
@@ -238,7 +240,7 @@ def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
     document = session.get(Document, item.document_id)
     assert document.kind is DocumentKind.NOTICE_LETTER
     assert document.confidentiality.value == "secret"
-    from tests.builders.letters import pdf_text
+    from tests.builders.letters import pdf_text, text_positions
 
     # Stored where the app's settings say, and read back from there.
     assert [path.name for path in document_root.rglob("*") if path.is_file()] == [
@@ -247,6 +249,14 @@ def test_someone_who_chose_post_gets_a_letter_in_the_print_queue_not_a_mail(
     text = pdf_text(DocumentStore.from_config(app.config).read(document))
     assert world.home.street in text and "Wij hebben uw aanvraag ontvangen" in text
     assert "niet hebt gekozen voor elektronische berichten" in text
+    # The letterhead, and the address where the envelope's window shows it (20 mm from the
+    # left, 50 mm from the top, 90 x 45 mm; a text's position is its baseline).
+    assert "Retouradres Postbus 15, 1234 AB Proef" in text
+    where = text_positions(DocumentStore.from_config(app.config).read(document))
+    # The first piece of text that starts with the addressee's name: the window's.
+    name = next(piece for piece in where if piece.startswith(world.applicant.full_name[:6]))
+    x, y = where[name]
+    assert 20 <= x <= 30 and 55 <= y <= 95, (x, y)
 
 
 def test_a_deactivated_account_gets_the_notice_in_the_app_but_no_mail(app, session, smtp):

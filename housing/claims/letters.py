@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
 from weasyprint import HTML
 
+from housing.accounts.models import Channel
 from housing.claims.documents import DocumentStore
 from housing.claims.models import (
     Claim,
@@ -25,6 +27,7 @@ from housing.clock import Clock, utcnow
 from housing.config import PROJECT_ROOT
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar, awb_terms
+from housing.organisations.letterhead import logo_data_uri
 from housing.organisations.models import Organisation, OrganisationKind
 from housing.outbox.handlers import outbox_handler
 from housing.outbox.services import Outbox
@@ -44,6 +47,14 @@ COMPETENT_BODIES = {
     OrganisationKind.PROVINCIE: "Gedeputeerde Staten",
     OrganisationKind.WATERSCHAP: "het dagelijks bestuur",
 }
+# Who signs: the body itself, "namens dezen" by the person the letterhead names.
+SIGNING_BODIES = {
+    OrganisationKind.GEMEENTE: "Burgemeester en wethouders van {name}",
+    OrganisationKind.PROVINCIE: "Gedeputeerde Staten van {name}",
+    OrganisationKind.WATERSCHAP: "Het dagelijks bestuur van {name}",
+}
+# Stored for archiving: PDF/A-3b embeds the fonts and declares itself in its XMP metadata.
+PDF_VARIANT = "pdf/a-3b"
 ON_YOUR_CLAIM = "Besluit op uw aanvraag beveiligingsmaatregelen"
 SUBJECTS = {
     DecisionKind.GRANT: f"{ON_YOUR_CLAIM}: toekenning",
@@ -58,7 +69,8 @@ SUBJECTS = {
 
 # Our own environment: letters are rendered by services and tasks, with or without Flask.
 _LETTERS = Environment(
-    loader=FileSystemLoader(PROJECT_ROOT / "templates" / "letters"),
+    # The templates folder, as Flask's: letters/_letterhead.html is shared with the notices.
+    loader=FileSystemLoader(PROJECT_ROOT / "templates"),
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
@@ -84,14 +96,23 @@ def render_decision_letter(
     terms: awb.AwbTerms,
     penalty: awb.Penalty | None = None,
     notice_received_on: dt.date | None = None,
+    by_post: bool = False,
 ) -> bytes:
+    """The letter as PDF/A; `by_post` puts the home address in the envelope's window."""
     assert decision.sent_on is not None
-    html = _LETTERS.get_template("decision.html").render(
+    html = _LETTERS.get_template("letters/decision.html").render(
         claim=claim,
         decision=decision,
         organisation=organisation,
+        letterhead=organisation.letterhead,
+        logo=logo_data_uri(organisation.letterhead),
+        by_post=by_post,
+        # The addressee is the office holder, by the full name: no guess at a gender.
+        recipient_name=claim.office_holder.full_name,
+        home=claim.home,
         subject=SUBJECTS[decision.kind],
         competent_body=COMPETENT_BODIES[organisation.kind],
+        signing_body=SIGNING_BODIES[organisation.kind].format(name=organisation.name),
         objection_deadline=awb.objection_deadline(decision.sent_on, calendar=calendar, terms=terms),
         requested_total=sum((line.requested_amount for line in claim.lines), Decimal("0")),
         granted_total=granted_total(claim.lines),
@@ -100,7 +121,19 @@ def render_decision_letter(
         long_date=long_date,
         money=money,
     )
-    return HTML(string=html).write_pdf()
+    return archival_pdf(html)
+
+
+def archival_pdf(html: str) -> bytes:
+    """The HTML laid out as PDF/A-3b."""
+    with warnings.catch_warnings():
+        # WeasyPrint 70 opens its sRGB output-intent profile for PDF/A and leaves the file
+        # to the garbage collector (weasyprint/pdf/__init__.py); the profile is read in
+        # full, so the unclosed-file warning is noise, and only it is silenced.
+        warnings.filterwarnings(
+            "ignore", message="unclosed file.*sRGB2014", category=ResourceWarning
+        )
+        return HTML(string=html).write_pdf(pdf_variant=PDF_VARIANT)
 
 
 def request_decision_letter(
@@ -180,6 +213,7 @@ def write_decision_letter(
     notice = session.scalars(
         select(DefaultNotice).where(DefaultNotice.claim_id == claim.id)
     ).one_or_none()
+    by_post = goes_by_post(claim)
     pdf = render_decision_letter(
         claim,
         decision,
@@ -190,6 +224,7 @@ def write_decision_letter(
         notice_received_on=(
             notice.received_on if notice and decision.kind is DecisionKind.PENALTY else None
         ),
+        by_post=by_post,
     )
     letter = documents.add(
         session,
@@ -198,11 +233,19 @@ def write_decision_letter(
         filename=f"besluit-{claim.number}-{decision.id}.pdf",
         data=pdf,
         uploaded_by_id=None,
-        confidentiality=Confidentiality.CONFIDENTIAL,
+        # A letter for the post carries the home address: as the notice letters, it is
+        # read only by case handlers and the addressee.
+        confidentiality=Confidentiality.SECRET if by_post else Confidentiality.CONFIDENTIAL,
     )
     decision.letter_document_id = letter.id
     session.flush()
     return letter
+
+
+def goes_by_post(claim: Claim) -> bool:
+    """Whether the office holder gets letters on paper: no account, or post chosen."""
+    user = claim.office_holder.user
+    return user is None or user.channel_preference is Channel.POST
 
 
 def letter_being_prepared(session: DbSession, claim_id: int) -> bool:

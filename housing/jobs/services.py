@@ -43,6 +43,7 @@ from housing.accounts.models import User
 from housing.clock import utcnow
 from housing.db import DbSession
 from housing.errors import Forbidden, InvalidInput, NotFound
+from housing.i18n import locale_of
 from housing.jobs.models import FINISHED, Job, JobStatus
 from housing.logging import get_logger
 from housing.outbox.handlers import outbox_handler
@@ -277,7 +278,7 @@ class JobRunner:
             return
         if row.status in FINISHED:
             return  # a second delivery of a finished job changes nothing
-        with force_locale(row.language.value):
+        with force_locale(locale_of(row.language.value)):
             self._run(session, job_id, row)
 
     def _run(self, session: DbSession, job_id: int, row: Any) -> None:

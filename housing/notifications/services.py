@@ -15,16 +15,18 @@ import hashlib
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from weasyprint import HTML
 
 from housing.accounts.models import Channel, User
 from housing.claims.documents import DocumentStore
+from housing.claims.letters import archival_pdf
 from housing.claims.models import Claim, Confidentiality, DocumentKind
 from housing.claims.notices import TOPIC, NotificationKind
 from housing.clock import today, utcnow
 from housing.db import DbSession
+from housing.i18n import locale_of
 from housing.notifications.mail import send_mail
 from housing.notifications.models import Notification, PrintItem, SentMail
+from housing.organisations.letterhead import logo_data_uri
 from housing.outbox.handlers import outbox_handler
 from housing.outbox.models import OutboxMessage
 from housing.roles import Role
@@ -116,7 +118,7 @@ def deliver_notification(session: DbSession, message: OutboxMessage) -> None:
     session.flush()
     if not user.active:
         return  # a deactivated account gets no mail; the notice waits in the app
-    with force_locale(user.language.value):
+    with force_locale(locale_of(user.language.value)):
         sentences = _sentences(kind, claim, on_date)
         subject = _subject(kind)
         by_post = (
@@ -161,6 +163,7 @@ def _queue_letter(
         claim=claim,
         home=claim.home,
         organisation=claim.office_holder.organisation,
+        logo=logo_data_uri(claim.office_holder.organisation.letterhead),
         subject=subject,
         sentences=sentences,
         link=_link(claim, kind),
@@ -171,7 +174,7 @@ def _queue_letter(
         claim,
         kind=DocumentKind.NOTICE_LETTER,
         filename=f"brief-{claim.number}-{message.id}.pdf",
-        data=HTML(string=html).write_pdf(),
+        data=archival_pdf(html),
         uploaded_by_id=None,
         # It carries the address: only case handlers and the addressee read it.
         confidentiality=Confidentiality.SECRET,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -85,6 +86,9 @@ class Organisation(Base):
         cascade="all, delete-orphan", lazy="selectin"
     )
     office_holders: Mapped[list[OfficeHolder]] = relationship(back_populates="organisation")
+    letterhead: Mapped[Letterhead | None] = relationship(
+        back_populates="organisation", cascade="all, delete-orphan"
+    )
 
     def __repr__(self) -> str:
         return f"<Organisation {self.id} {self.name!r}>"
@@ -101,6 +105,54 @@ class EligibleOffice(Base):
     office_type: Mapped[OfficeType] = mapped_column(
         str_enum(OfficeType, "office_type"), primary_key=True
     )
+
+
+# A logo is printed about 4 cm wide: a few hundred kilobytes is plenty, and it is read with
+# every letter. The pixel bound keeps a small file from unpacking into a huge image.
+LOGO_MAX_BYTES = 256 * 1024
+LOGO_MAX_PIXELS = 2000
+
+
+class Letterhead(Base):
+    """What the organisation's letters say of it: logo, sender, contact and who signs.
+
+    The logo is kept here, in the row, not in the document store: it is small and bounded,
+    public (printed on every letter), belongs to no claim, and a worker laying out a letter
+    then needs nothing but the database. Its type was sniffed and the image decoded before
+    it was stored (`housing.organisations.letterhead`).
+    """
+
+    __tablename__ = "letterhead"
+    __table_args__ = (
+        CheckConstraint(f"logo IS NULL OR length(logo) <= {LOGO_MAX_BYTES}", name="logo_bounded"),
+        CheckConstraint(
+            "(logo IS NULL) = (logo_content_type IS NULL)"
+            " AND (logo_content_type IS NULL OR logo_content_type IN ('image/png', 'image/jpeg'))",
+            name="logo_typed",
+        ),
+    )
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The postal address letters come from and objections go to (street or Postbus).
+    address_line: Mapped[str200] = mapped_column(default="", server_default="")
+    postcode: Mapped[str] = mapped_column(String(7), default="", server_default="")
+    city: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    website: Mapped[str200] = mapped_column(default="", server_default="")
+    signatory_name: Mapped[str200] = mapped_column(default="", server_default="")
+    signatory_function: Mapped[str200] = mapped_column(default="", server_default="")
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_content_type: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[created_at]
+
+    organisation: Mapped[Organisation] = relationship(back_populates="letterhead")
+
+    @property
+    def has_address(self) -> bool:
+        return bool(self.address_line and self.postcode and self.city)
 
 
 class OfficeHolder(Base):

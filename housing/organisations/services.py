@@ -217,7 +217,7 @@ class TermsData:
     decision_weeks: int
     information_term_days: int
     not_considered_weeks: int
-    regime_a_cap: Decimal | str
+    regime_a_cap: Decimal | str | None
     eligible_offices: frozenset[OfficeType]
 
 
@@ -302,7 +302,7 @@ class RulesService:
     def budgets(self, scope: Scope) -> list[Budget]:
         return list(self.session.scalars(scope.select(Budget).order_by(Budget.year.desc())))
 
-    def set_budget(self, scope: Scope, year: int, amount: Decimal | str) -> Budget:
+    def set_budget(self, scope: Scope, year: int, amount: Decimal | str | None) -> Budget:
         """Create or change a year's budget; never below what that year has committed."""
         organisation_id = self._require_admin(scope)
         errors: dict[str, list[Any]] = {}

@@ -16,7 +16,14 @@ from housing.clock import today
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import calendar_year, equate_day
+from housing.inputs import accepts_upload
 from housing.organisations.accounts import AccountAdministration
+from housing.organisations.letterhead import (
+    TEXT_FIELDS,
+    LetterheadData,
+    LetterheadService,
+    logo_data_uri,
+)
 from housing.organisations.models import MeasureCatalogue, OfficeHolder, OfficeType, Organisation
 from housing.organisations.services import (
     OfficeHolderData,
@@ -32,6 +39,7 @@ from housing.web.forms import (
     BudgetForm,
     CalendarYearForm,
     EquatedDayForm,
+    LetterheadForm,
     MeasureForm,
     NewUserForm,
     OfficeHolderForm,
@@ -184,6 +192,37 @@ def edit_organisation(organisation_id: int) -> ResponseReturnValue:
     return page()
 
 
+@bp.route("/organisations/<int:organisation_id>/letterhead", methods=["GET", "POST"])
+# The form carries a logo: the body may be a file's size; the service bounds the logo.
+@accepts_upload("DOCUMENT_MAX_BYTES")
+@role_required(Role.ADMIN)
+def edit_letterhead(organisation_id: int) -> ResponseReturnValue:
+    organisation = _scoped_or_404(Organisation, organisation_id)
+    form = LetterheadForm(obj=organisation.letterhead)
+
+    def page() -> ResponseReturnValue:
+        return render_template(
+            "admin/letterhead_form.html",
+            form=form,
+            organisation=organisation,
+            logo=logo_data_uri(organisation.letterhead),
+        )
+
+    if form.validate_on_submit():
+        refusal_on_form(form, page)
+        sent = form.logo.data
+        LetterheadService(db.session).update(
+            current_scope(),
+            organisation.id,
+            LetterheadData(**{name: getattr(form, name).data or "" for name in TEXT_FIELDS}),
+            logo=sent.read() if sent else None,
+            remove_logo=bool(form.remove_logo.data),
+        )
+        flash(_("The letterhead has been saved."), "success")
+        return redirect(url_for("admin.edit_letterhead", organisation_id=organisation.id))
+    return page()
+
+
 # --- office holders ------------------------------------------------------------------
 def _holder_form(holder: OfficeHolder | None) -> OfficeHolderForm:
     form = OfficeHolderForm(obj=holder)
@@ -267,7 +306,7 @@ def edit_terms(organisation_id: int) -> ResponseReturnValue:
             "decision_weeks": organisation.decision_weeks,
             "information_term_days": organisation.information_term_days,
             "not_considered_weeks": organisation.not_considered_weeks,
-            "regime_a_cap": f"{organisation.regime_a_cap:.2f}",
+            "regime_a_cap": organisation.regime_a_cap,
             "eligible_offices": sorted(e.office_type.value for e in organisation.eligible_offices),
         }
     )

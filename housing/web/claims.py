@@ -47,6 +47,7 @@ from housing.downloads import attachment
 from housing.errors import DomainError
 from housing.ids import read_id
 from housing.inputs import accepts_upload
+from housing.money import read_amount
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
@@ -342,7 +343,7 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
         }
     if event is ClaimEvent.PROPOSE_DECISION:
         granted = {
-            key.removeprefix("granted-"): value
+            key.removeprefix("granted-"): read_amount(value, "granted")
             for key, value in form.items()
             if key.startswith("granted-")
         }
@@ -450,8 +451,8 @@ def add_line(claim_id: int) -> ResponseReturnValue:
         LineInput(
             catalogue_code=form.get("catalogue_code", ""),
             description=form.get("description", ""),
-            requested_amount=form.get("requested_amount", "").replace(",", "."),
-            vat_amount=form.get("vat_amount", "").replace(",", "."),
+            requested_amount=read_amount(form.get("requested_amount"), "requested_amount"),
+            vat_amount=read_amount(form.get("vat_amount"), "vat_amount"),
             supplier_name=form.get("supplier_name") or None,
         ),
     )

@@ -20,7 +20,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -32,6 +31,7 @@ from housing.errors import DomainError, InvalidInput
 from housing.ids import MAX_ID, read_id
 from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
+from housing.money import money_text
 from housing.payments import queries, statement_queries
 from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
@@ -233,7 +233,7 @@ def _batch_event_done(event: str, batch: PaymentBatch) -> str:
             "The batch is released: %(n)d payments, %(total)s. Download the payment file"
             " and send it to the bank.",
             n=batch.item_count,
-            total=format_currency(batch.total, "EUR"),
+            total=money_text(batch.total),
         )
     return _("The batch is cancelled; its payouts wait for a next batch.")
 
@@ -405,12 +405,12 @@ def approval_limits() -> ResponseReturnValue:
             current_scope(),
             current_user,
             form.user_id.data,
-            (form.amount.data or "").replace(",", "."),
+            form.amount.data,
         )
         flash(
             _(
                 "The approval limit has been set to %(amount)s.",
-                amount=format_currency(limit.amount, "EUR"),
+                amount=money_text(limit.amount),
             ),
             "success",
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -31,11 +32,13 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from housing.accounts.models import ApiToken, Channel, Language, User
-from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange
+from housing.dates import DATE_FORMAT, EARLIEST, LATEST, DayRange, read_day
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import LAST_YEAR
 from housing.inputs import fits
+from housing.money import AmountField
 from housing.organisations.models import (
+    Letterhead,
     MeasureCatalogue,
     OfficeHolder,
     OfficeType,
@@ -171,7 +174,8 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class IsoDateField(DateField):
-    """A date as yyyy-mm-dd (what <input type=date> sends), with a message that says so,
+    """A date as yyyy-mm-dd (what <input type=date> sends; typed as dd-mm-yyyy where the
+    browser shows a text box: `housing.dates.read_day`), with a message that says so,
     within `earliest` and `latest` (housing.dates: 1900 to 2100 unless narrower)."""
 
     data: dt.date | None
@@ -188,8 +192,10 @@ class IsoDateField(DateField):
         super().__init__(label, [*(validators or []), DayRange(earliest, latest)], **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
         try:
-            super().process_formdata(valuelist)
+            self.data = read_day(" ".join(valuelist))
         except ValueError:
             self.data = None
             raise ValueError(str(DATE_FORMAT)) from None
@@ -297,6 +303,32 @@ class OrganisationForm(FlaskForm):
     )
 
 
+class LetterheadForm(FlaskForm):
+    """What the letters say of the organisation; the service checks the formats."""
+
+    address_line = StringField(
+        _l("Street and number, or PO box"), validators=[fits(Letterhead.address_line)]
+    )
+    postcode = StringField(_l("Postcode"), validators=[Length(max=20)])
+    city = StringField(_l("City"), validators=[fits(Letterhead.city)])
+    phone = StringField(_l("Telephone"), validators=[fits(Letterhead.phone)])
+    email = StringField(_l("E-mail address"), validators=[fits(Letterhead.email)])
+    website = StringField(_l("Website"), validators=[fits(Letterhead.website)])
+    signatory_name = StringField(
+        _l("Name of who signs"), validators=[fits(Letterhead.signatory_name)]
+    )
+    signatory_function = StringField(
+        _l("Function of who signs"),
+        description=_l("For example: burgemeester, or teamleider Veiligheid."),
+        validators=[fits(Letterhead.signatory_function)],
+    )
+    logo = FileField(
+        _l("Logo"),
+        description=_l("A PNG or JPEG image of at most 256 kB and 2000 pixels wide and high."),
+    )
+    remove_logo = BooleanField(_l("Remove the logo"))
+
+
 class OfficeHolderForm(FlaskForm):
     full_name = StringField(
         _l("Full name"), validators=[DataRequired(REQUIRED), fits(OfficeHolder.full_name)]
@@ -332,10 +364,10 @@ class TermsForm(FlaskForm):
         description=_l("After the term to complete it has passed: at most 4 weeks."),
         validators=[InputRequired(REQUIRED)],
     )
-    regime_a_cap = StringField(
+    regime_a_cap = AmountField(
         _l("Regime A cap per home, including VAT"),
-        description=_l("In euros, such as 2400.00."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        description=_l("In euros, such as 2,400.00."),
+        validators=[InputRequired(REQUIRED)],
     )
     eligible_offices = MultiCheckboxField(
         _l("Offices whose holders may claim"),
@@ -375,10 +407,10 @@ class CalendarYearForm(FlaskForm):
 
 class BudgetForm(FlaskForm):
     year = IntegerField(_l("Year"), validators=[InputRequired(REQUIRED)])
-    amount = StringField(
+    amount = AmountField(
         _l("Amount"),
-        description=_l("In euros, such as 250000.00. An existing budget of the year is replaced."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        description=_l("In euros, such as 250,000.00. An existing budget of the year is replaced."),
+        validators=[InputRequired(REQUIRED)],
     )
 
 

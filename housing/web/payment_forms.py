@@ -10,6 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from housing.dates import DATE_FORMAT, EVIDENCE_FROM
 from housing.inputs import fits
+from housing.money import AmountField
 from housing.payments.models import Payout
 from housing.web.forms import REQUIRED, IsoDateField
 from workflows.payments import BatchState, PayoutState
@@ -49,15 +50,15 @@ class PayoutForm(FlaskForm):
         description=_l("Left empty, it is derived from a Dutch IBAN."),
         validators=[Optional(), fits(Payout.payee_bic)],
     )
-    amount = StringField(
+    amount = AmountField(
         _l("Amount including VAT"),
-        description=_l("In euros, such as 1250.00."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        description=_l("In euros, such as 1,250.00."),
+        validators=[InputRequired(REQUIRED)],
     )
-    vat_amount = StringField(
+    vat_amount = AmountField(
         _l("Of which VAT"),
         description=_l("In euros, such as 216.94; 0.00 when there is none."),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        validators=[InputRequired(REQUIRED)],
     )
     invoice_number = StringField(
         _l("Invoice number"), validators=[DataRequired(REQUIRED), fits(Payout.invoice_number)]
@@ -75,11 +76,11 @@ class PayoutForm(FlaskForm):
 
 class ApprovalLimitForm(FlaskForm):
     user_id = SelectField(_l("Finance user"), coerce=int, choices=[])
-    amount = StringField(
+    amount = AmountField(
         _l("Approval limit"),
         description=_l(
-            "In euros, such as 2500.00. Up to this amount one approval suffices; above it a"
+            "In euros, such as 2,500.00. Up to this amount one approval suffices; above it a"
             " second finance user approves too. 0.00: every payout needs two."
         ),
-        validators=[InputRequired(REQUIRED), Length(max=20)],
+        validators=[InputRequired(REQUIRED)],
     )

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_currency
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from housing.claims.models import Claim, Document, DocumentKind
 from housing.claims.queries import loaded_claim
 from housing.db import db
+from housing.money import money_text
 from housing.payments.models import PayoutKind, RemainderClosure
 from housing.payments.permissions import may_close_remainder
 from housing.payments.queries import (
@@ -79,7 +79,7 @@ def _form(claim: Claim, kind: PayoutKind) -> PayoutForm:
             _(
                 "%(measure)s (granted, not yet paid: %(amount)s)",
                 measure=line.description,
-                amount=format_currency(unpaid[line.id], "EUR"),
+                amount=money_text(unpaid[line.id]),
             ),
         )
         for line in claim.lines
@@ -132,9 +132,8 @@ def new(claim_id: int) -> ResponseReturnValue:
                 payee_name=form.payee_name.data,
                 payee_iban=form.payee_iban.data,
                 payee_bic=form.payee_bic.data or None,
-                # People type Dutch decimals; the service wants a point.
-                amount=form.amount.data.replace(",", "."),
-                vat_amount=form.vat_amount.data.replace(",", "."),
+                amount=form.amount.data,
+                vat_amount=form.vat_amount.data,
                 invoice_number=form.invoice_number.data,
                 invoice_date=form.invoice_date.data,
                 document_id=form.document_id.data or None,
