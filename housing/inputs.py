@@ -31,6 +31,7 @@ TEXT_MAX = 10_000
 # The multipart framing and the few fields sent beside an uploaded file.
 UPLOAD_FORM_ROOM = 64 * 1024
 _UPLOAD_SETTING = "_accepts_upload_setting"
+_UPLOAD_FILES = "_accepts_upload_files"
 _CONTROL_REFUSED = _l("The request contains a control character (such as NUL). Nothing was saved.")
 
 
@@ -82,12 +83,13 @@ def too_long(field: str, column: Any) -> InvalidInput:
     return InvalidInput(message, field_errors={field: [message]})
 
 
-def accepts_upload(setting: str) -> Callable[[F], F]:
-    """Mark a view (or a MethodView's method) that takes a file of up to the app's
-    `setting` bytes; other requests keep to `MAX_CONTENT_LENGTH`."""
+def accepts_upload(setting: str, *, files: int = 1) -> Callable[[F], F]:
+    """Mark a view (or a MethodView's method) that takes up to `files` files of up to the
+    app's `setting` bytes each; other requests keep to `MAX_CONTENT_LENGTH`."""
 
     def mark(view: F) -> F:
         setattr(view, _UPLOAD_SETTING, setting)
+        setattr(view, _UPLOAD_FILES, files)
         return view
 
     return mark
@@ -110,9 +112,13 @@ def limit_body() -> None:
 
 
 def sendable_bytes() -> int:
-    """The most this request may send: its view's largest file, or any body's limit."""
-    setting = _upload_setting()
-    return int(current_app.config[setting or "MAX_CONTENT_LENGTH"])
+    """The most this request may send: its view's files at their largest, or any body's
+    limit."""
+    view = _view()
+    setting = upload_setting(view)
+    if setting is None:
+        return int(current_app.config["MAX_CONTENT_LENGTH"])
+    return int(current_app.config[setting]) * int(getattr(view, _UPLOAD_FILES, 1))
 
 
 def upload_setting(view: Any) -> str | None:
@@ -121,11 +127,16 @@ def upload_setting(view: Any) -> str | None:
 
 
 def _upload_setting() -> str | None:
+    return upload_setting(_view())
+
+
+def _view() -> Any:
+    """This request's view function, or its MethodView's method."""
     view: Any = current_app.view_functions.get(request.endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
         view = getattr(view_class, request.method.lower(), view)
-    return upload_setting(view)
+    return view
 
 
 def refuse_unreadable_input() -> None:

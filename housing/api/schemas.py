@@ -268,7 +268,7 @@ class RequestInfoDetails(RequestSchema):
 
 
 class ProvideInfoDetails(RequestSchema):
-    answer = text_field(InformationRequest.answer)
+    answer = text_field(InformationRequest.answer, min_length=1, required=True)
 
 
 class RecordAdviceDetails(RequestSchema):

@@ -38,6 +38,8 @@ MINIMUM_CONFIDENTIALITY = {
     DocumentKind.SECURITY_ADVICE: Confidentiality.SECRET,
     DocumentKind.SCAN_REPORT: Confidentiality.SECRET,
     DocumentKind.PHOTO: Confidentiality.CONFIDENTIAL,
+    # An answer to "send us ..." may be the scan report or a plan of the home.
+    DocumentKind.SUPPLEMENT: Confidentiality.SECRET,
 }
 LEVEL_ORDER = [Confidentiality.INTERNAL, Confidentiality.CONFIDENTIAL, Confidentiality.SECRET]
 
@@ -88,6 +90,20 @@ class DocumentStore:
     def _path(self, storage_key: str) -> Path:
         return self.root / storage_key[:2] / storage_key
 
+    def check(self, data: bytes, *, field: str = "file") -> str:
+        """The content type of an acceptable file, else a refusal at `field`."""
+        if not data:
+            message = _l("The file is empty.")
+            raise InvalidInput(message, field_errors={field: [message]})
+        if len(data) > self.max_bytes:
+            message = _l("The file is larger than %(mb)d MB.", mb=self.max_bytes // (1024 * 1024))
+            raise InvalidInput(message, field_errors={field: [message]})
+        content_type = sniff_content_type(data)
+        if content_type is None:
+            message = _l("Only PDF, JPEG or PNG files are accepted.")
+            raise InvalidInput(message, field_errors={field: [message]})
+        return content_type
+
     def add(
         self,
         session: DbSession,
@@ -98,18 +114,10 @@ class DocumentStore:
         data: bytes,
         uploaded_by_id: int | None,
         confidentiality: Confidentiality | None = None,
+        information_request_id: int | None = None,
     ) -> Document:
         """Check, encrypt and store; the row is flushed in the caller's transaction."""
-        if not data:
-            message = _l("The file is empty.")
-            raise InvalidInput(message, field_errors={"file": [message]})
-        if len(data) > self.max_bytes:
-            message = _l("The file is larger than %(mb)d MB.", mb=self.max_bytes // (1024 * 1024))
-            raise InvalidInput(message, field_errors={"file": [message]})
-        content_type = sniff_content_type(data)
-        if content_type is None:
-            message = _l("Only PDF, JPEG or PNG files are accepted.")
-            raise InvalidInput(message, field_errors={"file": [message]})
+        content_type = self.check(data)
         floor = MINIMUM_CONFIDENTIALITY.get(kind, Confidentiality.INTERNAL)
         level = confidentiality or floor
         if LEVEL_ORDER.index(level) < LEVEL_ORDER.index(floor):
@@ -129,6 +137,7 @@ class DocumentStore:
             sha256=hashlib.sha256(data).hexdigest(),
             storage_key=storage_key,
             uploaded_by_id=uploaded_by_id,
+            information_request_id=information_request_id,
         )
         session.add(document)
         session.flush()

@@ -50,6 +50,8 @@ class DocumentKind(enum.StrEnum):
     PHOTO = "photo"
     DECISION_LETTER = "decision_letter"
     NOTICE_LETTER = "notice_letter"  # news for someone who chose post, for the print queue
+    # Sent with the answer to an information request ("aanvulling", art. 4:5 Awb).
+    SUPPLEMENT = "supplement"
     OTHER = "other"
 
 
@@ -222,7 +224,11 @@ class InformationRequest(Base):
     # What is asked may describe the home's weak spots: encrypted like the findings.
     question: Mapped[encrypted]
     answered_on: Mapped[dt.date | None] = mapped_column(Date)
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     answer: Mapped[str | None] = mapped_column(EncryptedText)
+    # The timeline's entries of the question and of the answer (their audit links).
+    request_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_event.id"))
+    answer_event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_event.id"))
 
 
 class Document(Base):
@@ -243,6 +249,10 @@ class Document(Base):
     # Where the encrypted bytes lie, outside the web root; never derived from user input.
     storage_key: Mapped[str] = mapped_column(String(100), unique=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The information request whose answer this file came with, if it did.
+    information_request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("information_request.id"), index=True
+    )
     created_at: Mapped[created_at]
 
 

@@ -118,6 +118,13 @@ def may_read_document(actor: Actor, claim: Claim, document: Document) -> Refusal
     return None
 
 
+# --- information requests -------------------------------------------------------------
+def may_see_information_requests(actor: Actor, claim: Claim) -> bool:
+    """Questions and answers may describe the home's weak spots, as the scan does: its
+    applicant and the case handlers only (not finance)."""
+    return is_own_claim(actor, claim) or _has(actor, *CASE_HANDLERS)
+
+
 # --- the woningscan ---------------------------------------------------------------------
 def may_see_scan(actor: Actor, claim: Claim) -> bool:
     """The scan describes the home's weak spots: its applicant and the case handlers only."""

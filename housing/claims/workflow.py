@@ -5,7 +5,7 @@ link; and the notice that the decision term is extended."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,11 +15,13 @@ from sqlalchemy import func, select
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
+from housing.claims.information import MAX_ANSWER_FILES, Attachment
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
     Claim,
     Decision,
     DecisionKind,
+    DocumentKind,
     InformationRequest,
     MeasureLine,
     SecurityAdvice,
@@ -37,7 +39,7 @@ from housing.clock import AMSTERDAM
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.deadlines.services import awb_terms
 from housing.errors import InvalidInput
-from housing.inputs import check_text
+from housing.inputs import check_text, clean_filename
 from housing.money import invalid, parse_money
 from housing.organisations.models import Budget
 from housing.organisations.services import locked_budget
@@ -137,6 +139,68 @@ class WorkflowService(ClaimServiceBase):
         details: Mapping[str, Any] | None = None,
     ) -> Claim:
         """Fire a workflow event by `user` (None: the system) with its effects and audit."""
+        return self._fire(scope, user, claim_id, event, reason=reason, details=details)[0]
+
+    def answer_information_request(
+        self,
+        scope: Scope,
+        user: User,
+        claim_id: int,
+        *,
+        answer: str,
+        attachments: Sequence[Attachment] = (),
+    ) -> InformationRequest | None:
+        """The applicant's answer to the open request with the files sent with it: the
+        answer, its files and their audit are written together or not at all."""
+        if len(attachments) > MAX_ANSWER_FILES:
+            raise invalid(
+                "files", _l("Send at most %(n)d files with one answer.", n=MAX_ANSWER_FILES)
+            )
+        # Every file is checked before anything is stored, so a refused one stores none.
+        for attachment in attachments:
+            try:
+                self.documents.check(attachment.data, field="files")
+            except InvalidInput as refused:
+                message = f"{clean_filename(attachment.filename)}: {refused.message}"
+                raise invalid("files", message) from None
+        claim, request = self._fire(
+            scope, user, claim_id, ClaimEvent.PROVIDE_INFO.value, details={"answer": answer}
+        )
+        for attachment in attachments:
+            document = self.documents.add(
+                self.session,
+                claim,
+                kind=DocumentKind.SUPPLEMENT,
+                filename=attachment.filename,
+                data=attachment.data,
+                uploaded_by_id=user.id,
+                information_request_id=request.id if request is not None else None,
+            )
+            self.audit.append(
+                claim.organisation_id,
+                event="add_document",
+                actor_id=user.id,
+                claim_id=claim.id,
+                payload={
+                    "document_id": document.id,
+                    "kind": document.kind,
+                    "sha256": document.sha256,
+                },
+            )
+        self.session.flush()
+        return request
+
+    def _fire(
+        self,
+        scope: Scope,
+        user: User | None,
+        claim_id: int,
+        event: str,
+        *,
+        reason: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> tuple[Claim, InformationRequest | None]:
+        """`fire`, and the information request the event asked or answered, if any."""
         details = dict(details or {})
         try:
             claim_event = ClaimEvent(event)
@@ -157,6 +221,13 @@ class WorkflowService(ClaimServiceBase):
         # (more than requested) must reach them, not a database constraint first.
         with self.session.no_autoflush:
             context = self._context(claim, claim_event, budget)
+        asked_or_answered: list[InformationRequest] = []
+
+        def effects() -> None:
+            request = self._effects(claim, claim_event, user, budget, reason, details)
+            if request is not None:
+                asked_or_answered.append(request)
+
         fire(
             self.audit,
             CLAIM,
@@ -166,10 +237,25 @@ class WorkflowService(ClaimServiceBase):
             context=context,
             reason=reason,
             payload={"details": {k: str(v) for k, v in details.items()}},
-            effects=lambda: self._effects(claim, claim_event, user, budget, reason, details),
+            effects=effects,
         )
         self.session.flush()
-        return claim
+        request = asked_or_answered[0] if asked_or_answered else None
+        if request is not None:
+            # The link just appended is this event's: the timeline shows the question or
+            # the answer beside it.
+            link_id = self.session.scalar(
+                select(AuditEvent.id)
+                .where(AuditEvent.claim_id == claim.id)
+                .order_by(AuditEvent.sequence.desc())
+                .limit(1)
+            )
+            if claim_event is ClaimEvent.REQUEST_INFO:
+                request.request_event_id = link_id
+            else:
+                request.answer_event_id = link_id
+            self.session.flush()
+        return claim, request
 
     def _check_objection_term(self, claim: Claim) -> None:
         # Online, an objection arrives the day it is sent. A late one with an excuse
@@ -232,8 +318,10 @@ class WorkflowService(ClaimServiceBase):
         budget: Budget | None,
         reason: str | None,
         details: Mapping[str, Any],
-    ) -> None:
+    ) -> InformationRequest | None:
+        """The event's effects; returns the information request it asked or answered."""
         today = self.today()
+        information_request: InformationRequest | None = None
         if event in PROPOSAL_ENDING_EVENTS:
             for line in claim.lines:
                 line.granted_amount = None
@@ -269,13 +357,17 @@ class WorkflowService(ClaimServiceBase):
                 today + dt.timedelta(days=term_days),
             )
         elif event is ClaimEvent.PROVIDE_INFO:
-            request = open_information_request(self.session, claim)
-            if request is not None:
-                request.answered_on = today
-                answer = check_text(
-                    details.get("answer"), "answer", InformationRequest.answer, required=False
-                )
-                request.answer = answer or None
+            # An empty answer is no answer: it must not end the suspension of the term.
+            answer = check_text(
+                details.get("answer"), "answer", InformationRequest.answer, required=False
+            )
+            if not answer:
+                raise invalid("answer", _l("Write your answer to the question."))
+            information_request = open_information_request(self.session, claim)
+            if information_request is not None:
+                information_request.answered_on = today
+                information_request.answered_by_id = user.id if user else None
+                information_request.answer = answer
         elif event in DECISION_KINDS:
             if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
                 assert budget is not None  # the machine refused a grant without budget
@@ -299,6 +391,7 @@ class WorkflowService(ClaimServiceBase):
         self.session.flush()
         if claim.received_on is not None:
             claim.decision_deadline = decision_deadline(self.session, claim).deadline
+        return information_request
 
     def notify_extension(
         self, scope: Scope, user: User, claim_id: int, *, new_deadline: dt.date, reason: str

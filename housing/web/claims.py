@@ -26,6 +26,7 @@ from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
+from housing.claims.information import MAX_ANSWER_FILES, Attachment, information_thread
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, PkvwStatus
 from housing.claims.permissions import (
@@ -33,6 +34,7 @@ from housing.claims.permissions import (
     may_extend,
     may_record_scan,
     may_see_draft,
+    may_see_information_requests,
     may_see_scan,
     upload_kinds,
 )
@@ -42,6 +44,7 @@ from housing.clock import today as amsterdam_today
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.downloads import attachment
+from housing.errors import DomainError
 from housing.ids import read_id
 from housing.inputs import accepts_upload
 from housing.money import read_amount
@@ -51,7 +54,7 @@ from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
-from housing.web.formtools import done, refusal_back_to
+from housing.web.formtools import done, refusal_back_to, refusal_shown_by
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -188,6 +191,13 @@ def mine() -> ResponseReturnValue:
 @bp.route("/<int:claim_id>")
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER, Role.FINANCE)
 def show(claim_id: int) -> ResponseReturnValue:
+    return _claim_page(claim_id)
+
+
+def _claim_page(
+    claim_id: int, *, answer: str = "", refusal: DomainError | None = None
+) -> ResponseReturnValue:
+    """The claim page; after a refused answer, with the typed answer and the messages."""
     claim = loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
     actor = actor_for(db.session, current_user)
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
@@ -206,7 +216,13 @@ def show(claim_id: int) -> ResponseReturnValue:
     today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
     expected = _expected_of_applicant(claim, today) if is_own_claim(actor, claim) else None
-    return render_template(
+    actions = _actions_for(actor, claim)
+    thread = (
+        information_thread(db.session, claim.id)
+        if may_see_information_requests(actor, claim)
+        else []
+    )
+    page = render_template(
         "claims/show.html",
         claim=claim,
         show_scan=may_see_scan(actor, claim),
@@ -216,7 +232,15 @@ def show(claim_id: int) -> ResponseReturnValue:
         history=history,
         clock=clock_of(claim, today),
         requested=requested,
-        actions=_actions_for(actor, claim),
+        # The answer has a form of its own, under its question.
+        actions=[event for event in actions if event is not ClaimEvent.PROVIDE_INFO],
+        thread=thread,
+        asked_in={e.request.request_event_id: e for e in thread if e.request.request_event_id},
+        answered_in={e.request.answer_event_id: e for e in thread if e.request.answer_event_id},
+        may_answer=ClaimEvent.PROVIDE_INFO in actions,
+        answer=answer,
+        answer_errors=_answer_errors(refusal),
+        max_answer_files=MAX_ANSWER_FILES,
         expected=expected,
         upload_kinds=_upload_kinds(actor, claim),
         can_extend=may_extend(actor, claim) is None,
@@ -226,6 +250,39 @@ def show(claim_id: int) -> ResponseReturnValue:
         payouts=payout_panel(claim),
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
     )
+    return page, refusal.status if refusal is not None else 200
+
+
+def _answer_errors(refusal: DomainError | None) -> dict[str, list[str]]:
+    """A refused answer's messages by field; one that fits no field goes to the form."""
+    if refusal is None:
+        return {}
+    errors = {
+        name: [str(m) for m in messages]
+        for name, messages in refusal.field_errors.items()
+        if name in ("answer", "files")
+    }
+    return errors or {"form": [str(refusal.message)]}
+
+
+@bp.route("/<int:claim_id>/information", methods=["POST"])
+@accepts_upload("DOCUMENT_MAX_BYTES", files=MAX_ANSWER_FILES)
+@role_required(Role.APPLICANT)
+def answer_information(claim_id: int) -> ResponseReturnValue:
+    """The applicant's answer to the open information request, with its files."""
+    answer = request.form.get("answer", "")
+    # The claim page again, with what was typed and the message beside its field.
+    refusal_shown_by(lambda error: _claim_page(claim_id, answer=answer, refusal=error))
+    attachments = [
+        Attachment(filename=sent.filename or "", data=sent.read())
+        for sent in request.files.getlist("files")
+        # A file input left empty is sent as a part without a name.
+        if sent.filename
+    ]
+    services.workflow(db.session).answer_information_request(
+        current_scope(), current_user, claim_id, answer=answer, attachments=attachments
+    )
+    return done(_("Your answer has been sent."), url_for("claims.show", claim_id=claim_id))
 
 
 def _expected_of_applicant(claim: Claim, today: dt.date) -> str:
@@ -277,8 +334,6 @@ def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:
     form = request.form
     if event is ClaimEvent.REQUEST_INFO:
         return {"question": form.get("question", ""), "term_days": form.get("term_days") or None}
-    if event is ClaimEvent.PROVIDE_INFO:
-        return {"answer": form.get("answer", "")}
     if event is ClaimEvent.RECORD_ADVICE:
         return {
             "reference": form.get("reference", ""),

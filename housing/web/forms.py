@@ -133,6 +133,7 @@ DOCUMENT_LABELS = {
     "invoice": _l("Invoice"),
     "photo": _l("Photo"),
     "decision_letter": _l("Decision letter"),
+    "supplement": _l("Supplement to an answer"),
     "other": _l("Other"),
 }
 CLOCK_LABELS = {
