@@ -69,7 +69,7 @@ def test_a_refused_form_does_not_use_up_its_token(client, session):
     refused = client.post(f"/claims/{claim_id}/lines", data=line_form(page, vat_amount="x"))
     corrected = client.post(f"/claims/{claim_id}/lines", data=line_form(page))
 
-    assert refused.status_code == 303 and corrected.status_code == 303
+    assert refused.status_code == 422 and corrected.status_code == 303
     assert ALREADY not in client.get(corrected.headers["Location"]).text
     assert lines_of(session, claim_id) == 1
 

@@ -141,17 +141,21 @@ def test_a_claim_from_draft_to_grant_through_the_ui(app, session):
         findings="Brievenbus in de voordeur; achterdeur zonder cilinderslot.",
     )
     assert saved.headers["Location"].endswith("/wizard/scan")
-    bad = post(
-        "applicant",
+    # A mistake: the measures step again (422), the message at its field, the typing kept.
+    bad = browsers["applicant"].post(
         f"{claim_path}/lines",
-        wizard_step="measures",
-        catalogue_code="cameras",
-        description="x",
-        requested_amount="veel",
-        vat_amount="0",
+        data={
+            "csrf_token": tokens["applicant"],
+            "wizard_step": "measures",
+            "catalogue_code": "cameras",
+            "description": "Camera bij de achterdeur",
+            "requested_amount": "veel",
+            "vat_amount": "0",
+        },
     )
-    assert bad.headers["Location"].endswith("/wizard/measures")
-    assert "Vul een bedrag in euro in" in browsers["applicant"].get(bad.headers["Location"]).text
+    assert bad.status_code == 422
+    assert 'id="requested_amount-error">Vul een bedrag in euro in' in bad.text
+    assert 'value="Camera bij de achterdeur"' in bad.text and 'value="veel"' in bad.text
     post(
         "applicant",
         f"{claim_path}/lines",

@@ -32,7 +32,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
-from housing.web.formtools import field_errors, refusal_page
+from housing.web.formtools import field_errors, refusal_page, typed
 
 log = get_logger(__name__)
 
@@ -83,6 +83,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(finance.limits_bp)
     app.jinja_env.globals.update(
         field_errors=field_errors,
+        typed=typed,
         EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,

@@ -54,7 +54,7 @@ from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
-from housing.web.formtools import done, refusal_back_to, refusal_shown_by
+from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -374,6 +374,15 @@ def _back(claim_id: int) -> str:
     return url_for("claims.show", claim_id=claim_id)
 
 
+def _form_page(claim_id: int, step: str | None = None) -> ResponseReturnValue:
+    """The page a form was sent from, drawn again: its wizard step (`step` when the form
+    lives on one step only), or the claim page."""
+    step = request.form.get("wizard_step") or step
+    if step in WIZARD_STEPS:
+        return _wizard_page(claim_id, step)
+    return _claim_page(claim_id)
+
+
 def _done(message: str, claim_id: int) -> ResponseReturnValue:
     return done(message, _back(claim_id))
 
@@ -443,7 +452,7 @@ def new() -> ResponseReturnValue:
 @role_required(Role.APPLICANT)
 def add_line(claim_id: int) -> ResponseReturnValue:
     form = request.form
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(lambda: _form_page(claim_id, "measures"))
     services.drafting(db.session).add_line(
         current_scope(),
         current_user,
@@ -465,6 +474,10 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
     """The applicant's draft, one step at a time: scan, measures, documents, review."""
     if step not in WIZARD_STEPS:
         abort(404)
+    return _wizard_page(claim_id, step)
+
+
+def _wizard_page(claim_id: int, step: str) -> ResponseReturnValue:
     claim = db.session.scalars(
         current_scope()
         .select(Claim)
@@ -514,7 +527,7 @@ def wizard(claim_id: int, step: str) -> ResponseReturnValue:
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def record_scan(claim_id: int) -> ResponseReturnValue:
     form = request.form
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(lambda: _form_page(claim_id))
     services.drafting(db.session).record_scan(
         current_scope(),
         current_user,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from flask import current_app, flash, g, redirect, session
+from flask import current_app, flash, g, make_response, redirect, request, session
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound as NotFoundPage
@@ -61,6 +62,38 @@ def refusal_shown_by(render: Callable[[DomainError], ResponseReturnValue]) -> No
     setattr(g, _REFUSAL, _ShownBy(render))
 
 
+def refusal_shows_again(page: Callable[[], ResponseReturnValue]) -> None:
+    """A refusal of this request shows the page the form was on again (422), with what was
+    typed still in its fields (`typed`) and each message beside its field (`field_errors`).
+
+    For hand-written forms: a redirect would lose the typing, and a mistake must not.
+    """
+
+    def shown_again(error: DomainError) -> ResponseReturnValue:
+        g.housing_refused_fields = _messages_by_field(error)
+        flash(str(error.message), "error")
+        response = make_response(page())
+        response.status_code = 422
+        return response
+
+    refusal_shown_by(shown_again)
+
+
+def typed(endpoint: str, name: str, default: Any = "") -> Any:
+    """What was typed in field `name` when this request is a refused post to `endpoint`
+    shown again; otherwise `default` (what is saved). Other forms on the page keep theirs."""
+    if request.method == "POST" and request.endpoint == endpoint and name in request.form:
+        return request.form[name]
+    return default
+
+
+def _messages_by_field(error: DomainError) -> dict[str, list[str]]:
+    # Rule codes in field_errors are for the API; a page shows messages.
+    if not error.field_errors or "rule" in error.field_errors:
+        return {}
+    return {name: [str(m) for m in messages] for name, messages in error.field_errors.items()}
+
+
 def refusal_back_to(url: str, code: int = 303) -> None:
     """A refusal of this request is flashed as an error on `url` (303 See Other)."""
     setattr(g, _REFUSAL, _BackTo(url, code))
@@ -83,15 +116,17 @@ def refusal_page(error: DomainError) -> ResponseReturnValue | None:
         return chosen.render(error)
     # The message names the rule or the field; rule codes in field_errors are for the API.
     flash(str(error.message), "error")
-    if error.field_errors and "rule" not in error.field_errors:
-        session[_FIELD_ERRORS] = {
-            name: [str(m) for m in messages] for name, messages in error.field_errors.items()
-        }
+    if messages := _messages_by_field(error):
+        session[_FIELD_ERRORS] = messages
     return redirect(chosen.url, code=chosen.code)
 
 
 def field_errors() -> dict[str, list[str]]:
-    """The field messages of the refusal that led to this page (read once, then gone)."""
+    """The field messages of the refusal shown on this page: this request's own when it
+    shows its form again, else those a redirect carried here (read once, then gone)."""
+    if "housing_refused_fields" in g:
+        shown: dict[str, list[str]] = g.housing_refused_fields
+        return shown
     if "housing_field_errors_read" not in g:
         g.housing_field_errors_read = session.pop(_FIELD_ERRORS, None) or {}
     errors: dict[str, list[str]] = g.housing_field_errors_read
