@@ -23,9 +23,9 @@ from sqlalchemy.orm import selectinload
 
 from housing import services
 from housing.accounts.models import User
-from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
+from housing.claims.handling import assessor_names, history_for
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, PkvwStatus
 from housing.claims.permissions import (
@@ -52,6 +52,7 @@ from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to
+from housing.web.handling import handling_panel
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -121,6 +122,7 @@ def inbox() -> ResponseReturnValue:
         "claims/inbox.html",
         page=page,
         rows=rows,
+        names=assessor_names(db.session, current_scope(), page.items),
         states=OPEN_STATES,
         chosen_state=state,
         chosen_regime=regime,
@@ -192,9 +194,7 @@ def show(claim_id: int) -> ResponseReturnValue:
     actor = actor_for(db.session, current_user)
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
         return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))
-    history = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
-    ).all()
+    history = history_for(db.session, actor, claim)
     record_access(
         db.session,
         organisation_id=claim.organisation_id,
@@ -225,6 +225,7 @@ def show(claim_id: int) -> ResponseReturnValue:
         ).all(),
         payouts=payout_panel(claim),
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
+        handling=handling_panel(claim),
     )
 
 
