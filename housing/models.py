@@ -4,6 +4,7 @@ from housing.accounts.models import ApiToken, Channel, Language, User, UserRole
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.claims.models import (
     Claim,
+    ClaimNote,
     ClaimNumberCounter,
     Decision,
     DefaultNotice,
@@ -49,6 +50,7 @@ __all__ = [
     "Budget",
     "Channel",
     "Claim",
+    "ClaimNote",
     "ClaimNumberCounter",
     "Decision",
     "DefaultNotice",

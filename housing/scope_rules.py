@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
-from housing.claims.models import Claim
+from housing.claims.models import Claim, ClaimNote
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
@@ -81,6 +81,15 @@ def _claim(scope: Scope) -> list[ColumnElement[bool]]:
         return [in_organisation]
     if scope.sees_own_records:
         return [in_organisation, Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)]
+    return [false()]
+
+
+# Internal notes pass between those who handle the case; finance pays without them, and
+# the applicant never reads them (nor does an assessor on their own claim: the service).
+@scope_rule(ClaimNote)
+def _claim_note(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.roles & HOME_READERS:
+        return [ClaimNote.organisation_id == scope.organisation_id]
     return [false()]
 
 

@@ -18,6 +18,7 @@ from flask import current_app
 
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService
+from housing.claims.handling import CaseHandlingService
 from housing.claims.late_decisions import LateDecisionService
 from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
@@ -37,6 +38,11 @@ def drafting(session: DbSession, clock: Clock = utcnow) -> DraftingService:
 
 def workflow(session: DbSession, clock: Clock = utcnow) -> WorkflowService:
     return WorkflowService(session, clock, documents=document_store())
+
+
+def case_handling(session: DbSession, clock: Clock = utcnow) -> CaseHandlingService:
+    """Assigning a claim's assessor and the internal notes: no documents involved."""
+    return CaseHandlingService(session, clock)
 
 
 def late_decisions(session: DbSession, clock: Clock = utcnow) -> LateDecisionService:

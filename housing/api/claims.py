@@ -37,9 +37,9 @@ from housing.api.schemas import (
     ScanSchema,
     claim_event_bodies,
 )
-from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
+from housing.claims.handling import history_for
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Decision, Document, MeasureLine
 from housing.claims.permissions import UPLOADABLE
@@ -221,9 +221,7 @@ class ClaimItem(MethodView):
     def get(self, claim_id: int) -> dict[str, object]:
         """One claim with its history and deadline; the read is logged."""
         claim = _loaded(claim_id)
-        history = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
-        ).all()
+        history = history_for(db.session, actor_for(db.session, api_user()), claim)
         record_access(
             db.session,
             organisation_id=claim.organisation_id,

@@ -79,6 +79,10 @@ class Claim(Base):
         UniqueConstraint("organisation_id", "number"),
         # The inbox: an organisation's open claims, nearest decision deadline first.
         Index("ix_claim_inbox", "organisation_id", "decision_deadline", "id"),
+        # The search over all claims: newest received first, paged by (received_on, id).
+        Index("ix_claim_search", "organisation_id", "received_on", "id"),
+        # "Claims of this assessor" in the search.
+        Index("ix_claim_assessor", "organisation_id", "assessor_id"),
         CheckConstraint("version >= 1", name="version_positive"),
     )
 
@@ -97,6 +101,7 @@ class Claim(Base):
     application_date: Mapped[dt.date | None] = mapped_column(Date)
     received_on: Mapped[dt.date | None] = mapped_column(Date)
     decision_deadline: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    # The claim's own assessor: who took it from the inbox, or whom it was assigned to.
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
@@ -306,6 +311,21 @@ class DefaultNotice(Base):
     received_on: Mapped[dt.date] = mapped_column(Date)
     # The applicant online, or staff recording a notice that came on paper.
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[created_at]
+
+
+class ClaimNote(Base):
+    """An internal note between the case handlers on a claim: never the applicant's to read,
+    never in a letter or a message. Encrypted like the rest of what is said about a home."""
+
+    __tablename__ = "claim_note"
+    __table_args__ = (Index("ix_claim_note_claim", "claim_id", "id"),)
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    text: Mapped[encrypted]
     created_at: Mapped[created_at]
 
 

@@ -196,3 +196,30 @@ def may_decide_penalty(actor: Actor, claim: Claim) -> Refusal | None:
             field_errors={"rule": ["self_decision"]},
         )
     return None
+
+
+# --- handling the case: the assessor assigned, internal notes ---------------------------
+def _received(claim: Claim) -> bool:
+    """Filed with the organisation: a draft (or one withdrawn as a draft) never was."""
+    return claim.received_on is not None
+
+
+def may_handle_internally(actor: Actor, claim: Claim) -> Refusal | None:
+    """Assign the claim's assessor, or read and write its internal notes: the case handlers
+    of a claim filed with the organisation, never on their own claim."""
+    if not _has(actor, *CASE_HANDLERS):
+        return Forbidden(_l("Only an assessor or a decider can do this."))
+    if is_own_claim(actor, claim):
+        return Forbidden(_l("You cannot act on your own claim."))
+    if not _received(claim):
+        return Conflict(_l("This claim has not been submitted."))
+    return None
+
+
+def may_assign(actor: Actor, claim: Claim) -> Refusal | None:
+    refusal = may_handle_internally(actor, claim)
+    if refusal is not None:
+        return refusal
+    if claim.state in CLOSED_STATES:
+        return Conflict(_l("This claim is closed."))
+    return None

@@ -58,6 +58,7 @@ def register_web(app: Flask) -> None:
         admin,
         claims,
         finance,
+        handling,
         jobs,
         notifications,
         once,
@@ -65,6 +66,7 @@ def register_web(app: Flask) -> None:
         outbox,
         payouts,
         profile,
+        search,
         start,
     )
 
@@ -81,6 +83,8 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(payouts.bp)
     app.register_blueprint(finance.bp)
     app.register_blueprint(finance.limits_bp)
+    app.register_blueprint(search.bp)
+    app.register_blueprint(handling.bp)
     app.jinja_env.globals.update(
         field_errors=field_errors,
         typed=typed,

@@ -23,9 +23,9 @@ from sqlalchemy.orm import selectinload
 
 from housing import services
 from housing.accounts.models import User
-from housing.audit.models import AuditEvent
 from housing.audit.services import record_access
 from housing.claims.drafting import LineInput, ScanInput
+from housing.claims.handling import assessor_names, history_for
 from housing.claims.information import MAX_ANSWER_FILES, Attachment, information_thread
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Document, PkvwStatus
@@ -55,6 +55,7 @@ from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
+from housing.web.handling import handling_panel
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -124,6 +125,7 @@ def inbox() -> ResponseReturnValue:
         "claims/inbox.html",
         page=page,
         rows=rows,
+        names=assessor_names(db.session, current_scope(), page.items),
         states=OPEN_STATES,
         chosen_state=state,
         chosen_regime=regime,
@@ -202,9 +204,7 @@ def _claim_page(
     actor = actor_for(db.session, current_user)
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
         return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))
-    history = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.claim_id == claim.id).order_by(AuditEvent.sequence)
-    ).all()
+    history = history_for(db.session, actor, claim)
     record_access(
         db.session,
         organisation_id=claim.organisation_id,
@@ -249,6 +249,7 @@ def _claim_page(
         ).all(),
         payouts=payout_panel(claim),
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
+        handling=handling_panel(claim),
     )
     return page, refusal.status if refusal is not None else 200
 

@@ -125,6 +125,10 @@ TIMELINE_LABELS = {
     "statement_entry_duplicate": _l("A second debit for a booked payout was flagged"),
     "remainder_closed": _l("Finance closed what was left of the grant"),
     "reopen_payment": _l("In payment again: a payout is paid again"),
+    # Internal acts: only the case handlers' timeline shows them (housing.claims.handling).
+    "assessor_assigned": _l("Assessor assigned"),
+    "assessor_unassigned": _l("Assessor no longer assigned"),
+    "internal_note_added": _l("Internal note added"),
 }
 DOCUMENT_LABELS = {
     "scan_report": _l("Woningscan report"),
