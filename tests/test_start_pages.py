@@ -288,3 +288,14 @@ def test_a_decider_with_one_claim_to_decide_reads_it_in_the_singular(client, ses
     page = client.get("/claims/decisions").text
     assert "1 aanvraag om op te beslissen" in page
     assert "1 aanvragen" not in page
+
+
+def test_english_has_its_singular_and_plural_without_a_catalogue(client, session):
+    world = World(session)
+    ClaimFactory(home=world.home, submitted=True)
+    world.assessor.language = "en"
+    session.commit()
+    login(client, world.assessor.email)
+    page = client.get("/assessor").text
+    assert row_of(page, "waiting-submitted").endswith("Submitted</a>: 1 claim")
+    assert row_of(page, "waiting-in_assessment").endswith("In assessment</a>: 0 claims")
