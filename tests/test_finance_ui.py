@@ -155,7 +155,7 @@ def test_from_supplier_invoice_to_a_released_batch_through_the_ui(app, committed
         data={"csrf_token": token2, "event": "release", "confirm": "yes"},
         follow_redirects=True,
     )
-    assert "De betaalbatch is vrijgegeven: 1 betalingen" in released.text
+    assert "De betaalbatch is vrijgegeven: 1 betaling," in released.text  # singular
     with Session(engine) as s:
         batch = s.get(PaymentBatch, batch_id)
         msg_id, sha = batch.msg_id, batch.file_sha256
@@ -568,8 +568,8 @@ def test_the_finance_start_page_says_what_waits(client, fin, session):
     login(client, fin.f1.email)
     page = client.get("/finance").text
     assert 'href="/finance/payouts"' in page and 'href="/finance/batches"' in page
-    assert "Te controleren uitbetalingen</a> (1)" in page
-    assert "1 goedgekeurde uitbetalingen wachten op een betaalbatch" in page
+    assert "Te controleren uitbetalingen</a>: 1 uitbetaling<" in page
+    assert "1 goedgekeurde uitbetaling wacht op een betaalbatch" in page
 
 
 # --- no query per payout ----------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import CursorResult, Row, Select, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, Row, Select, func, select, update
 from sqlalchemy.orm import aliased
 
 from housing.accounts.models import User
@@ -112,12 +112,21 @@ class NoticeInbox:
 
     def mark_all_read(self, scope: Scope) -> int:
         """Mark every unread notice of the reader read; returns how many."""
+        return self._mark_read(scope)
+
+    def mark_claim_read(self, scope: Scope, claim_id: int) -> int:
+        """The reader opened the claim: its news reached them, so each of their unread
+        notices about it is read (the notice only says there is news and links to it).
+        Returns how many; the notices of other readers stay as they are."""
+        return self._mark_read(scope, Notification.claim_id == claim_id)
+
+    def _mark_read(self, scope: Scope, *where: ColumnElement[bool]) -> int:
         # An UPDATE returns a CursorResult; Session.execute is typed for any statement.
         result = cast(
             "CursorResult[Any]",
             self.session.execute(
                 update(Notification)
-                .where(*scope.criteria(Notification), Notification.read_at.is_(None))
+                .where(*scope.criteria(Notification), Notification.read_at.is_(None), *where)
                 .values(read_at=self.clock())
             ),
         )

@@ -37,6 +37,7 @@ from housing.payments.models import (
     PayoutKind,
 )
 from housing.payments.permissions import payout_kind_for as kind_for_actor
+from housing.payments.statement_queries import review_query
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.scoping import Scope
@@ -247,12 +248,14 @@ class FinanceSummary:
     to_check: int
     returned: int
     approved: int
-    open_batches: int
+    batches_to_approve: int
+    batches_to_release: int
+    entries_to_review: int
 
 
 def finance_summary(session: DbSession, scope: Scope) -> FinanceSummary:
-    """What waits for finance, for the start page: four counts in one query each."""
-    by_state = dict(
+    """What waits for finance, for the start page: three grouped counts, one query each."""
+    payouts = dict(
         session.execute(
             select(Payout.state, func.count())
             .where(*scope.criteria(Payout))
@@ -260,17 +263,21 @@ def finance_summary(session: DbSession, scope: Scope) -> FinanceSummary:
             .group_by(Payout.state)
         ).all()
     )
-    open_batches = count_of(
-        session,
-        scope.select(PaymentBatch).where(
-            PaymentBatch.state.in_([BatchState.OPEN, BatchState.APPROVED])
-        ),
+    batches = dict(
+        session.execute(
+            select(PaymentBatch.state, func.count())
+            .where(*scope.criteria(PaymentBatch))
+            .where(PaymentBatch.state.in_([BatchState.OPEN, BatchState.APPROVED]))
+            .group_by(PaymentBatch.state)
+        ).all()
     )
     return FinanceSummary(
-        to_check=sum(by_state.get(state, 0) for state in TO_CHECK_STATES),
-        returned=by_state.get(PayoutState.RETURNED, 0),
-        approved=by_state.get(PayoutState.APPROVED, 0),
-        open_batches=open_batches,
+        to_check=sum(payouts.get(state, 0) for state in TO_CHECK_STATES),
+        returned=payouts.get(PayoutState.RETURNED, 0),
+        approved=payouts.get(PayoutState.APPROVED, 0),
+        batches_to_approve=batches.get(BatchState.OPEN, 0),
+        batches_to_release=batches.get(BatchState.APPROVED, 0),
+        entries_to_review=count_of(session, review_query(scope)),
     )
 
 

@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -39,7 +38,6 @@ from housing.claims.permissions import (
     upload_kinds,
 )
 from housing.claims.queries import loaded_claim
-from housing.claims.terms import objection_deadline, open_information_request
 from housing.clock import today as amsterdam_today
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
@@ -48,11 +46,13 @@ from housing.errors import DomainError
 from housing.ids import read_id
 from housing.inputs import accepts_upload
 from housing.money import read_amount
+from housing.notifications.queries import NoticeInbox
 from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
 from housing.web.handling import handling_panel
@@ -213,9 +213,13 @@ def _claim_page(
         action="view_claim",
         request_id=g.get("request_id"),
     )
+    # Opening the claim is acting on its notices: the reader has the news they announced.
+    NoticeInbox(db.session).mark_claim_read(current_scope(), claim.id)
     today = amsterdam_today()
     requested = sum((line.requested_amount for line in claim.lines), start=0)
-    expected = _expected_of_applicant(claim, today) if is_own_claim(actor, claim) else None
+    expected = (
+        expected_of_applicant(db.session, claim, today).text if is_own_claim(actor, claim) else None
+    )
     actions = _actions_for(actor, claim)
     thread = (
         information_thread(db.session, claim.id)
@@ -284,41 +288,6 @@ def answer_information(claim_id: int) -> ResponseReturnValue:
         current_scope(), current_user, claim_id, answer=answer, attachments=attachments
     )
     return done(_("Your answer has been sent."), url_for("claims.show", claim_id=claim_id))
-
-
-def _expected_of_applicant(claim: Claim, today: dt.date) -> str:
-    """One sentence: what the applicant is to do now, or that nothing is needed."""
-    deadline = format_date(claim.decision_deadline) if claim.decision_deadline else ""
-    state = ClaimState(claim.state)
-    if state is ClaimState.DRAFT:
-        return _("Add the measures you request and your quotes, then submit the claim.")
-    if state is ClaimState.AWAITING_INFO:
-        request_ = open_information_request(db.session, claim)
-        if request_ is not None:
-            due = request_.requested_on + dt.timedelta(days=request_.term_days)
-            return _(
-                "Send the information asked for by %(day)s: %(question)s",
-                day=format_date(due),
-                question=request_.question,
-            )
-    if state in (ClaimState.GRANTED, ClaimState.IN_PAYMENT):
-        return _("Nothing for now: the measures are granted; payment follows the invoices.")
-    if state is ClaimState.REFUSED:
-        last_day = objection_deadline(db.session, claim)
-        if last_day is not None and last_day >= today:
-            return _(
-                "If you disagree, you may lodge an objection until %(day)s.",
-                day=format_date(last_day),
-            )
-        return _("The claim was refused.")
-    if state in (
-        ClaimState.SETTLED,
-        ClaimState.WITHDRAWN,
-        ClaimState.ARCHIVED,
-        ClaimState.NOT_CONSIDERED,
-    ):
-        return _("Nothing: this claim is closed.")
-    return _("Nothing for now: we are handling your claim and decide by %(day)s.", day=deadline)
 
 
 def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
@@ -520,7 +489,7 @@ def _wizard_page(claim_id: int, step: str) -> ResponseReturnValue:
         checklist=services.drafting(db.session).submission_checklist(claim, documents),
         pkvw_labels=PKVW_LABELS,
         today=amsterdam_today(),
-        expected=_expected_of_applicant(claim, amsterdam_today()),
+        expected=expected_of_applicant(db.session, claim, amsterdam_today()).text,
     )
 
 

@@ -21,6 +21,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from housing import services
@@ -229,10 +230,12 @@ def _batch_event_done(event: str, batch: PaymentBatch) -> str:
     if event == "approve":
         return _("The batch is approved; a second finance user releases it.")
     if event == "release":
-        return _(
-            "The batch is released: %(n)d payments, %(total)s. Download the payment file"
+        return ngettext(
+            "The batch is released: %(num)d payment, %(total)s. Download the payment file"
             " and send it to the bank.",
-            n=batch.item_count,
+            "The batch is released: %(num)d payments, %(total)s. Download the payment file"
+            " and send it to the bank.",
+            batch.item_count,
             total=money_text(batch.total),
         )
     return _("The batch is cancelled; its payouts wait for a next batch.")
