@@ -9,6 +9,7 @@ from housing.claims.models import (
     DefaultNotice,
     Document,
     MeasureLine,
+    Objection,
     SecurityAdvice,
     WoningScan,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "MeasureCatalogue",
     "MeasureLine",
     "Notification",
+    "Objection",
     "OfficeHolder",
     "OfficeType",
     "Organisation",

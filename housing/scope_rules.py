@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
-from housing.claims.models import Claim
+from housing.claims.models import Claim, Objection
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
@@ -81,6 +81,21 @@ def _claim(scope: Scope) -> list[ColumnElement[bool]]:
         return [in_organisation]
     if scope.sees_own_records:
         return [in_organisation, Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)]
+    return [false()]
+
+
+# An objection is case data: the case handlers hear it, an applicant sees their own.
+OBJECTION_READERS = frozenset({Role.ASSESSOR, Role.DECIDER})
+
+
+@scope_rule(Objection)
+def _objection(scope: Scope) -> list[ColumnElement[bool]]:
+    in_organisation = Objection.organisation_id == scope.organisation_id
+    if scope.roles & OBJECTION_READERS:
+        return [in_organisation]
+    if scope.sees_own_records:
+        own = Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)
+        return [in_organisation, Objection.claim_id.in_(select(Claim.id).where(own))]
     return [false()]
 
 

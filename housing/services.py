@@ -19,6 +19,7 @@ from flask import current_app
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService
 from housing.claims.late_decisions import LateDecisionService
+from housing.claims.objections import ObjectionService
 from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
@@ -41,6 +42,10 @@ def workflow(session: DbSession, clock: Clock = utcnow) -> WorkflowService:
 
 def late_decisions(session: DbSession, clock: Clock = utcnow) -> LateDecisionService:
     return LateDecisionService(session, clock, documents=document_store())
+
+
+def objections(session: DbSession, clock: Clock = utcnow) -> ObjectionService:
+    return ObjectionService(session, clock, documents=document_store())
 
 
 def print_queue(session: DbSession, clock: Clock = utcnow) -> PrintQueue:
