@@ -60,6 +60,7 @@ def register_web(app: Flask) -> None:
         finance,
         jobs,
         notifications,
+        objections,
         once,
         ops,
         outbox,
@@ -71,6 +72,7 @@ def register_web(app: Flask) -> None:
     once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
+    app.register_blueprint(objections.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(notifications.bp)

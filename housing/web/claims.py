@@ -52,6 +52,7 @@ from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to
+from housing.web.objections import objection_panel
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -224,6 +225,7 @@ def show(claim_id: int) -> ResponseReturnValue:
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
         payouts=payout_panel(claim),
+        objections=objection_panel(claim),
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
     )
 
@@ -270,7 +272,11 @@ def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
 def _actions_for(actor: Actor, claim: Claim) -> list[ClaimEvent]:
     """The events this user may fire now, as the API lists them (`events_for`); the
     service still checks every other rule."""
-    return sorted(events_for(claim, actor), key=list(ClaimEvent).index)
+    # An objection is lodged as its own case (the objections section), against any
+    # decision; the claim's own lodge_objection is not offered beside it.
+    return sorted(
+        events_for(claim, actor) - {ClaimEvent.LODGE_OBJECTION}, key=list(ClaimEvent).index
+    )
 
 
 def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:

@@ -125,6 +125,13 @@ TIMELINE_LABELS = {
     "statement_entry_duplicate": _l("A second debit for a booked payout was flagged"),
     "remainder_closed": _l("Finance closed what was left of the grant"),
     "reopen_payment": _l("In payment again: a payout is paid again"),
+    "objection_lodge": _l("Objection lodged"),
+    "objection_register": _l("Objection on paper registered"),
+    "objection_start_review": _l("Objection taken into review"),
+    "objection_uphold": _l("Objection declared well-founded"),
+    "objection_reject": _l("Objection declared unfounded"),
+    "objection_declare_inadmissible": _l("Objection declared inadmissible"),
+    "objection_withdraw": _l("Objection withdrawn"),
 }
 DOCUMENT_LABELS = {
     "scan_report": _l("Woningscan report"),
