@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from housing.claims.models import Objection
 from housing.roles import Role
+from tests.builders.api import bearer
 from tests.builders.claims import World
 from tests.conftest import login
 from tests.factories import UserFactory
@@ -71,3 +72,49 @@ def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
     assert objection.state == "upheld" and objection.outcome_decision_id is not None
     timeline = decider.get(f"/claims/{claim_id}").text
     assert "Bezwaar gemaakt" in timeline and "Bezwaar gegrond verklaard" in timeline
+
+
+def test_objections_through_the_api(app, session):
+    world = World(session)
+    claim = partially_granted(world)
+    decision_id = decision_of(session, claim).id
+    claim_id = claim.id
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = bearer(session, other)
+    client = app.test_client()
+    url = f"/api/v1/claims/{claim_id}/objections"
+
+    bad = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": ""},
+        headers=bearer(session, world.applicant),
+    )
+    assert bad.status_code == 422 and bad.content_type == "application/problem+json"
+    # Staff do not lodge in the applicant's name: they register a paper one, with its date.
+    staff_lodge = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Oneens"},
+        headers=bearer(session, world.assessor),
+    )
+    assert staff_lodge.status_code == 403
+    lodged = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Oneens"},
+        headers=bearer(session, world.applicant),
+    )
+    assert lodged.status_code == 201, lodged.get_json()
+    body = lodged.get_json()
+    assert body["state"] == "lodged" and body["decision_id"] == decision_id
+    assert body["late"] is True  # today's clock, long after the decision of March 2026
+    again = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Nog eens"},
+        headers=bearer(session, world.applicant),
+    )
+    assert again.status_code == 409
+
+    listed = client.get(url, headers=bearer(session, world.decider))
+    assert listed.status_code == 200
+    assert [o["id"] for o in listed.get_json()] == [body["id"]]
+    assert client.get(url, headers=stranger).status_code == 404

@@ -49,6 +49,13 @@ class ObjectionService(ClaimServiceBase):
     """The objection's use cases, each one unit of work (the caller commits)."""
 
     # --- reading ------------------------------------------------------------------------
+    def claim(self, scope: Scope, claim_id: int) -> Claim:
+        """The claim, if the scope sees it; else NotFound."""
+        claim = scope.get(self.session, Claim, claim_id)
+        if claim is None:
+            raise NotFound(NO_SUCH_CLAIM)
+        return claim
+
     def of_claim(self, scope: Scope, claim_id: int) -> list[Objection]:
         """The claim's objections the scope may see, oldest first."""
         return list(
