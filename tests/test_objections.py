@@ -26,6 +26,7 @@ from housing.roles import Role
 from housing.scoping import Scope
 from tests.builders.claims import World
 from tests.builders.letters import pdf_text
+from tests.builders.objections import decision_of, partially_granted
 from tests.builders.payments import SUPPLIER_IBAN
 from tests.factories import UserFactory
 from workflows.claim import ClaimState
@@ -43,36 +44,6 @@ def world(session, tmp_path):
 @pytest.fixture
 def objections(world, session):
     return ObjectionService(session, clock=world.clock, documents=world.documents)
-
-
-def partially_granted(world, proposer=None):
-    """A claim of which the first measure is granted in full and the second not at all."""
-    proposer = proposer or world.assessor
-    claim = world.draft()
-    world.fire(world.applicant, claim, "submit")
-    world.fire(world.assessor, claim, "start_assessment")
-    world.fire(world.assessor, claim, "request_advice")
-    world.fire(
-        world.assessor,
-        claim,
-        "record_advice",
-        details={
-            "reference": "BZK-2026-17",
-            "advice_date": "2026-03-02",
-            "advised_measures": ["cameras", "freestanding_letterbox"],
-        },
-    )
-    first, second = claim.lines
-    granted = {first.id: first.requested_amount, second.id: Decimal("0.00")}
-    world.fire(proposer, claim, "propose_decision", details={"granted": granted})
-    world.fire(world.decider, claim, "grant_partially")
-    return claim
-
-
-def decision_of(session, claim) -> Decision:
-    return session.scalars(
-        select(Decision).where(Decision.claim_id == claim.id).order_by(Decision.id.desc())
-    ).first()
 
 
 def lodge(world, objections, session, claim, decision, user=None, grounds=GROUNDS):

@@ -9,9 +9,9 @@ from housing.claims.models import Objection
 from housing.roles import Role
 from tests.builders.api import bearer
 from tests.builders.claims import World
+from tests.builders.objections import decision_of, partially_granted
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.test_objections import decision_of, partially_granted
 
 
 def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
