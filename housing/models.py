@@ -10,6 +10,7 @@ from housing.claims.models import (
     DefaultNotice,
     Document,
     MeasureLine,
+    Objection,
     SecurityAdvice,
     WoningScan,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "MeasureCatalogue",
     "MeasureLine",
     "Notification",
+    "Objection",
     "OfficeHolder",
     "OfficeType",
     "Organisation",

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select
 
 from housing.errors import DomainError
 from housing.organisations.models import OfficeHolder
-from workflows.rules import Actor, ClaimFacts, RuleViolation, check_own_claim
+from workflows.rules import Actor, OfficeHolderFacts, RuleViolation, check_own_claim
 
 if TYPE_CHECKING:
     from housing.accounts.models import User
@@ -59,7 +59,7 @@ def actor_for(session: DbSession, user: User | None) -> Actor:
     return actor
 
 
-def acts_for_office_holder(actor: Actor, claim: ClaimFacts) -> bool:
+def acts_for_office_holder(actor: Actor, claim: OfficeHolderFacts) -> bool:
     """Whether `actor` is the claim's office holder, or a clerk acting for them."""
     try:
         check_own_claim(claim, actor)

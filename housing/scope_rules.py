@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
-from housing.claims.models import Claim, ClaimNote
+from housing.claims.models import Claim, ClaimNote, Objection
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
 from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
@@ -90,6 +90,19 @@ def _claim(scope: Scope) -> list[ColumnElement[bool]]:
 def _claim_note(scope: Scope) -> list[ColumnElement[bool]]:
     if scope.roles & HOME_READERS:
         return [ClaimNote.organisation_id == scope.organisation_id]
+    return [false()]
+
+
+# An objection is case data: the case handlers (who read homes) hear it, an applicant
+# sees their own.
+@scope_rule(Objection)
+def _objection(scope: Scope) -> list[ColumnElement[bool]]:
+    in_organisation = Objection.organisation_id == scope.organisation_id
+    if scope.roles & HOME_READERS:
+        return [in_organisation]
+    if scope.sees_own_records:
+        own = Claim.office_holder.has(OfficeHolder.user_id == scope.user_id)
+        return [in_organisation, Objection.claim_id.in_(select(Claim.id).where(own))]
     return [false()]
 
 

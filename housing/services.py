@@ -20,6 +20,7 @@ from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService
 from housing.claims.handling import CaseHandlingService
 from housing.claims.late_decisions import LateDecisionService
+from housing.claims.objections import ObjectionService
 from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
@@ -47,6 +48,10 @@ def case_handling(session: DbSession, clock: Clock = utcnow) -> CaseHandlingServ
 
 def late_decisions(session: DbSession, clock: Clock = utcnow) -> LateDecisionService:
     return LateDecisionService(session, clock, documents=document_store())
+
+
+def objections(session: DbSession, clock: Clock = utcnow) -> ObjectionService:
+    return ObjectionService(session, clock, documents=document_store())
 
 
 def print_queue(session: DbSession, clock: Clock = utcnow) -> PrintQueue:

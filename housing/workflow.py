@@ -1,11 +1,11 @@
 """The one runner of the workflows: fire, map a refusal once, audit in the same transaction.
 
-Every state change of a claim, a payout or a payment batch goes through `fire`: the caller
-has loaded and locked the object; `fire` runs the machine's event, turns a workflow error
-into the domain error the user reads (Forbidden for who-may rules, InvalidInput for the
-other rules and an unknown event, Conflict for an event the state does not allow), and
-appends the audit link to the organisation's chain in the caller's transaction. So no
-transition can go unaudited, and every area words a refusal the same way.
+Every state change of a claim, an objection, a payout or a payment batch goes through
+`fire`: the caller has loaded and locked the object; `fire` runs the machine's event, turns
+a workflow error into the domain error the user reads (Forbidden for who-may rules,
+InvalidInput for the other rules and an unknown event, Conflict for an event the state
+does not allow), and appends the audit link to the organisation's chain in the caller's
+transaction. So no transition can go unaudited, and every area words a refusal the same way.
 
 The statement import changes thousands of payouts at once: it fires the payout machine
 itself and appends the links this module builds (`transition_link`) with
@@ -118,6 +118,16 @@ _SUBJECTS: Mapping[str, _Subject] = {
         claim_id=lambda payout: payout.claim_id,
         payload=_moved("payout_id"),
         conflict=lambda state: _l("This is not possible now: it is %(state)s.", state=state),
+        detail=False,
+    ),
+    # An objection runs beside its claim: its links name the claim, the states its own.
+    "objection": _Subject(
+        event_prefix="objection_",
+        claim_id=lambda objection: objection.claim_id,
+        payload=_moved("objection_id"),
+        conflict=lambda state: _l(
+            "This is not possible now: the objection is %(state)s.", state=state
+        ),
         detail=False,
     ),
     "batch": _Subject(

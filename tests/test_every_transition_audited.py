@@ -1,4 +1,4 @@
-"""Every transition of the three machines, fired through `housing.workflow`, writes one link.
+"""Every transition of the four machines, fired through `housing.workflow`, writes one link.
 
 The cases are read from each machine's own transition table, so a transition added later
 is covered without touching this file. Each fires on PostgreSQL, on a row locked as the
@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, chain_length
-from housing.claims.models import Claim
+from housing.claims.models import Claim, Decision, DecisionKind, Objection
 from housing.payments.models import PaymentBatch, Payout, PayoutKind
 from housing.roles import Role
 from housing.scoping import Scope
@@ -29,6 +29,9 @@ from tests.factories import UserFactory
 from workflows.claim import EVENT_ROLES as CLAIM_ROLES
 from workflows.claim import WORKFLOW as CLAIM
 from workflows.machine import Workflow
+from workflows.objection import EVENT_ROLES as OBJECTION_ROLES
+from workflows.objection import WORKFLOW as OBJECTION
+from workflows.objection import ObjectionContext
 from workflows.payments import (
     BATCH,
     BATCH_EVENT_ROLES,
@@ -41,7 +44,7 @@ from workflows.rules import ClaimContext, OrganisationSettings, Regime
 from workflows.rules import Role as WorkflowRole
 
 TODAY = MONDAY.date()
-AUDIT_PREFIX = {"claim": "", "payout": "payout_", "batch": "batch_"}
+AUDIT_PREFIX = {"claim": "", "objection": "objection_", "payout": "payout_", "batch": "batch_"}
 
 
 @dataclass(frozen=True)
@@ -57,13 +60,13 @@ class Case:
 
 CASES = [
     Case(workflow, source, event, dest)
-    for workflow in (CLAIM, PAYOUT, BATCH)
+    for workflow in (CLAIM, OBJECTION, PAYOUT, BATCH)
     for source, event, dest in workflow.transition_table()
 ]
 
 
 def test_every_machine_has_cases() -> None:
-    for workflow in (CLAIM, PAYOUT, BATCH):
+    for workflow in (CLAIM, OBJECTION, PAYOUT, BATCH):
         assert len([c for c in CASES if c.workflow is workflow]) == len(workflow.transition_table())
 
 
@@ -110,6 +113,38 @@ class Books:
             retention_ends_on=TODAY - dt.timedelta(days=1),
         )
         return self._locked(Claim, claim.id), context
+
+    # --- objections ----------------------------------------------------------------------
+    def objection(self, case: Case) -> tuple[Objection, ObjectionContext]:
+        claim = self.world.draft()
+        claim.state = "refused"
+        decision = Decision(
+            claim_id=claim.id,
+            kind=DecisionKind.REFUSAL,
+            prepared_by_id=self.world.assessor.id,
+            decided_by_id=self.world.decider.id,
+            sent_on=TODAY,
+            reasons="Afgewezen",
+            legal_basis="Awb",
+        )
+        self.session.add(decision)
+        self.session.flush()
+        objection = Objection(
+            organisation_id=self.world.org.id,
+            claim=claim,
+            decision=decision,
+            state=case.source.value,
+            lodged_on=TODAY,
+            term_ends_on=TODAY + dt.timedelta(weeks=6),
+            grounds="Oneens",
+            lodged_by_id=self.world.applicant.id,
+        )
+        self.session.add(objection)
+        if case.source.value != "new":
+            # Stored from lodged on: a new objection is lodged in the transaction it is made.
+            self.session.flush()
+            objection = self._locked(Objection, objection.id)
+        return objection, ObjectionContext(reasons="Zo besloten")
 
     # --- payouts ------------------------------------------------------------------------
     def payout(self, case: Case) -> tuple[Payout, PaymentContext]:
@@ -167,6 +202,7 @@ class Books:
 
 ROLES: dict[str, Any] = {
     "claim": CLAIM_ROLES,
+    "objection": OBJECTION_ROLES,
     "payout": PAYOUT_EVENT_ROLES,
     "batch": BATCH_EVENT_ROLES,
 }

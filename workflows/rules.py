@@ -28,6 +28,7 @@ __all__ = [
     "ClaimFacts",
     "MeasureLineFacts",
     "MissingEventData",
+    "OfficeHolderFacts",
     "OrganisationSettings",
     "Regime",
     "Role",
@@ -292,7 +293,19 @@ class MeasureLineFacts(Protocol):
         ...
 
 
-class ClaimFacts(Protocol):
+class OfficeHolderFacts(Protocol):
+    """Whose case it is: what the who-may rules read (a claim, an objection against one)."""
+
+    @property
+    def office_holder_id(self) -> int: ...
+
+    @property
+    def office_holder_user_id(self) -> int | None:
+        """The office holder's own user account; None if a clerk files for them."""
+        ...
+
+
+class ClaimFacts(OfficeHolderFacts, Protocol):
     """What the rules read from a claim (the SQLAlchemy `Claim` model satisfies it).
 
     Read-only properties may be columns, association proxies or Python properties on the
@@ -323,14 +336,6 @@ class ClaimFacts(Protocol):
         ...
 
     @property
-    def office_holder_id(self) -> int: ...
-
-    @property
-    def office_holder_user_id(self) -> int | None:
-        """The office holder's own user account; None if a clerk files for them."""
-        ...
-
-    @property
     def lines(self) -> Sequence[MeasureLineFacts]: ...
 
     regime: Regime | None
@@ -356,7 +361,7 @@ def check_role(actor: Actor, role: Role, event: str) -> None:
         raise RuleViolation(Rule.ROLE, f"{event} needs the {role} role")
 
 
-def check_own_claim(claim: ClaimFacts, actor: Actor) -> None:
+def check_own_claim(claim: OfficeHolderFacts, actor: Actor) -> None:
     """Only the office holder, or a clerk authorised for them, acts as the applicant."""
     if actor.user_id is not None and actor.user_id == claim.office_holder_user_id:
         return
@@ -365,7 +370,7 @@ def check_own_claim(claim: ClaimFacts, actor: Actor) -> None:
     raise RuleViolation(Rule.NOT_OWN_CLAIM, "only the office holder or their clerk may do this")
 
 
-def check_not_own_claim(claim: ClaimFacts, actor: Actor) -> None:
+def check_not_own_claim(claim: OfficeHolderFacts, actor: Actor) -> None:
     """Nobody assesses or decides a claim they are the office holder (or clerk) of."""
     own_user = actor.user_id is not None and actor.user_id == claim.office_holder_user_id
     if own_user or claim.office_holder_id in actor.office_holder_ids:

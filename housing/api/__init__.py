@@ -70,6 +70,7 @@ def register_api(app: Flask) -> Api:
     from housing.api.batches import blp as batches_blp
     from housing.api.claims import blp as claims_blp
     from housing.api.jobs import blp as jobs_blp
+    from housing.api.objections import blp as objections_blp
     from housing.api.payouts import blp as payouts_blp
     from housing.api.resources import blp
     from housing.api.statements import blp as statements_blp
@@ -89,7 +90,15 @@ def register_api(app: Flask) -> Api:
         "bearerAuth",
         {"type": "http", "scheme": "bearer", "description": "`housing tokens issue EMAIL`"},
     )
-    for blueprint in (blp, claims_blp, jobs_blp, payouts_blp, batches_blp, statements_blp):
+    for blueprint in (
+        blp,
+        claims_blp,
+        objections_blp,
+        jobs_blp,
+        payouts_blp,
+        batches_blp,
+        statements_blp,
+    ):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     for name, body in BODY_COMPONENTS.items():

@@ -22,6 +22,7 @@ from housing.claims.models import (
     DefaultNotice,
     Document,
     DocumentKind,
+    Objection,
 )
 from housing.clock import Clock, utcnow
 from housing.config import PROJECT_ROOT
@@ -97,11 +98,18 @@ def render_decision_letter(
     penalty: awb.Penalty | None = None,
     notice_received_on: dt.date | None = None,
     by_post: bool = False,
+    objection: Objection | None = None,
 ) -> bytes:
-    """The letter as PDF/A; `by_post` puts the home address in the envelope's window."""
+    """The letter as PDF/A; `by_post` puts the home address in the envelope's window.
+
+    The decision on an objection case has its own letter (letters/objection_decision.html):
+    the objection, its outcome, and the appeal to the court instead of an objection.
+    """
     assert decision.sent_on is not None
-    html = _LETTERS.get_template("letters/decision.html").render(
+    template = "letters/objection_decision.html" if objection else "letters/decision.html"
+    html = _LETTERS.get_template(template).render(
         claim=claim,
+        objection=objection,
         decision=decision,
         organisation=organisation,
         letterhead=organisation.letterhead,
@@ -225,6 +233,9 @@ def write_decision_letter(
             notice.received_on if notice and decision.kind is DecisionKind.PENALTY else None
         ),
         by_post=by_post,
+        objection=session.scalars(
+            select(Objection).where(Objection.outcome_decision_id == decision.id)
+        ).one_or_none(),
     )
     letter = documents.add(
         session,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, EncryptedText, created_at, encrypted, intpk, money, str200, str_enum
 from workflows.claim import ClaimState
+from workflows.objection import ObjectionState
 from workflows.rules import Regime
 
 if TYPE_CHECKING:
@@ -295,6 +297,66 @@ class Decision(Base):
     penalty_amount: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     letter_document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     created_at: Mapped[created_at]
+
+
+class Objection(Base):
+    """An objection (bezwaar) against one decision of a claim, its own small case.
+
+    It runs beside the claim (workflows/objection.py): lodging one changes nothing of the
+    claim, so the payouts of what was granted go on. At most one open objection per
+    decision. `late` is fixed at lodging from the objection term (art. 6:7-6:9 Awb) and
+    left to the decider to judge (art. 6:11 Awb); the decision on the objection is a
+    `Decision` of kind objection_decision, with its letter.
+    """
+
+    __tablename__ = "objection"
+    __table_args__ = (
+        Index(
+            "uq_objection_one_open_per_decision",
+            "decision_id",
+            unique=True,
+            postgresql_where=text("state IN ('new', 'lodged', 'in_review')"),
+            sqlite_where=text("state IN ('new', 'lodged', 'in_review')"),
+        ),
+    )
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
+    # The decision objected to.
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decision.id"))
+    state: Mapped[ObjectionState] = mapped_column(
+        str_enum(ObjectionState, "objection_state"), default=ObjectionState.NEW
+    )
+    # The day it was received: online the day it was sent, on paper the stamp's date.
+    lodged_on: Mapped[dt.date] = mapped_column(Date)
+    # The last day of the objection term, and whether it was received after it.
+    term_ends_on: Mapped[dt.date] = mapped_column(Date)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_paper: Mapped[bool] = mapped_column(Boolean, default=False)
+    grounds: Mapped[str] = mapped_column(String(4000))
+    lodged_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reasons: Mapped[str | None] = mapped_column(String(4000))
+    # The decision on the objection (kind objection_decision), with its letter.
+    outcome_decision_id: Mapped[int | None] = mapped_column(ForeignKey("decision.id"))
+    created_at: Mapped[created_at]
+
+    claim: Mapped[Claim] = relationship()
+    decision: Mapped[Decision] = relationship(foreign_keys=[decision_id])
+
+    # What the objection machine reads (workflows.objection.ObjectionLike).
+    @property
+    def office_holder_id(self) -> int:
+        return self.claim.office_holder_id
+
+    @property
+    def office_holder_user_id(self) -> int | None:
+        return self.claim.office_holder_user_id
+
+    @property
+    def contested_prepared_by_id(self) -> int | None:
+        return self.decision.prepared_by_id
 
 
 class DefaultNotice(Base):

@@ -13,11 +13,15 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable
 
-from housing.accounts.models import User
+from sqlalchemy import select
+
+from housing.accounts.models import User, UserRole
 from housing.claims.models import Claim
 from housing.clock import utcnow
 from housing.db import DbSession
 from housing.outbox.services import Outbox
+from housing.permissions import user_acts_for_office_holder
+from housing.roles import Role
 
 TOPIC = "notification"
 
@@ -32,6 +36,8 @@ class NotificationKind(enum.StrEnum):
     PAYOUT_RETURNED = "payout_returned"
     DEADLINE_WARNING = "deadline_warning"
     CLAIM_OVERDUE = "claim_overdue"
+    OBJECTION_LODGED = "objection_lodged"
+    LATE_OBJECTION_LODGED = "late_objection_lodged"  # after the term: the decider judges it
 
 
 class Notifier:
@@ -75,3 +81,21 @@ def applicant_of(session: DbSession, claim: Claim) -> list[User]:
         return [claim.office_holder.user]
     filer = session.get(User, claim.filed_by_id)
     return [filer] if filer is not None else []
+
+
+def staff_of(session: DbSession, claim: Claim, role: Role) -> list[User]:
+    """The organisation's active users with `role`, never the claim's office holder:
+    nobody handles their own claim."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(
+                User.organisation_id == claim.organisation_id,
+                User.active.is_(True),
+                UserRole.role == role,
+                ~user_acts_for_office_holder(User.id, claim.office_holder_id),
+            )
+            .order_by(User.id)
+        )
+    )

@@ -49,3 +49,13 @@ APPLICATION_DECISION_KINDS = (
     DecisionKind.REFUSAL,
     DecisionKind.NOT_CONSIDERED,
 )
+# Decisions an objection case (housing/claims/objections.py) can be lodged against: every
+# decision whose letter shows the objection route. Against a decision on an objection
+# the route is an appeal to the court (art. 7:1 and 8:1 Awb), not another objection.
+LODGEABLE_KINDS = (
+    DecisionKind.GRANT,
+    DecisionKind.PARTIAL_GRANT,
+    DecisionKind.REFUSAL,
+    DecisionKind.NOT_CONSIDERED,
+    DecisionKind.PENALTY,
+)

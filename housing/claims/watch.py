@@ -26,12 +26,12 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import Exists, Select, exists, or_, select
 from sqlalchemy.orm import InstrumentedAttribute
 
-from housing.accounts.models import User, UserRole
+from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.base import record_act
 from housing.claims.models import Claim, Decision
-from housing.claims.notices import NotificationKind, Notifier
+from housing.claims.notices import NotificationKind, Notifier, staff_of
 from housing.claims.states import APPLICATION_DECISION_KINDS
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
@@ -39,7 +39,6 @@ from housing.clock import AMSTERDAM, today, utcnow
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar
 from housing.logging import get_logger
-from housing.permissions import user_acts_for_office_holder
 from housing.roles import Role
 from housing.scoping import Scope
 from workflows.awb import AtwCalendar
@@ -339,22 +338,7 @@ class _Run:
         return self._staff(claim, Role.ASSESSOR)
 
     def _staff(self, claim: Claim, role: Role) -> list[User]:
-        """The organisation's active users with `role`, never the claim's office holder:
-        nobody handles their own claim."""
-        criteria = [
-            User.organisation_id == claim.organisation_id,
-            User.active.is_(True),
-            UserRole.role == role,
-        ]
-        criteria.append(~user_acts_for_office_holder(User.id, claim.office_holder_id))
-        return list(
-            self.session.scalars(
-                select(User)
-                .join(UserRole, UserRole.user_id == User.id)
-                .where(*criteria)
-                .order_by(User.id)
-            )
-        )
+        return staff_of(self.session, claim, role)
 
 
 def _term_closed(claim_id: InstrumentedAttribute[int] | int) -> Exists:

@@ -74,6 +74,16 @@ def _sentences(kind: NotificationKind, claim: Claim | None, on_date: dt.date | N
                 day=day,
             )
         ]
+    if kind is NotificationKind.OBJECTION_LODGED:
+        return [_("An objection against a decision on claim %(number)s was lodged.", number=number)]
+    if kind is NotificationKind.LATE_OBJECTION_LODGED:
+        return [
+            _(
+                "A late objection against a decision on claim %(number)s was lodged: judge"
+                " whether the lateness is excusable.",
+                number=number,
+            )
+        ]
     return [
         _("The decision deadline of claim %(number)s has passed (%(day)s).", number=number, day=day)
     ]

@@ -61,6 +61,7 @@ def register_web(app: Flask) -> None:
         handling,
         jobs,
         notifications,
+        objections,
         once,
         ops,
         outbox,
@@ -73,6 +74,7 @@ def register_web(app: Flask) -> None:
     once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
+    app.register_blueprint(objections.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(notifications.bp)

@@ -56,6 +56,7 @@ from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
 from housing.web.handling import handling_panel
+from housing.web.objections import objection_panel
 from housing.web.payouts import payout_panel
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
@@ -252,6 +253,7 @@ def _claim_page(
             select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
         ).all(),
         payouts=payout_panel(claim),
+        objections=objection_panel(claim),
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
         handling=handling_panel(claim),
     )
@@ -297,7 +299,11 @@ def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
 def _actions_for(actor: Actor, claim: Claim) -> list[ClaimEvent]:
     """The events this user may fire now, as the API lists them (`events_for`); the
     service still checks every other rule."""
-    return sorted(events_for(claim, actor), key=list(ClaimEvent).index)
+    # An objection is lodged as its own case (the objections section), against any
+    # decision; the claim's own lodge_objection is not offered beside it.
+    return sorted(
+        events_for(claim, actor) - {ClaimEvent.LODGE_OBJECTION}, key=list(ClaimEvent).index
+    )
 
 
 def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:

@@ -129,6 +129,13 @@ TIMELINE_LABELS = {
     "assessor_assigned": _l("Assessor assigned"),
     "assessor_unassigned": _l("Assessor no longer assigned"),
     "internal_note_added": _l("Internal note added"),
+    "objection_lodge": _l("Objection lodged"),
+    "objection_register": _l("Objection on paper registered"),
+    "objection_start_review": _l("Objection taken into review"),
+    "objection_uphold": _l("Objection declared well-founded"),
+    "objection_reject": _l("Objection declared unfounded"),
+    "objection_declare_inadmissible": _l("Objection declared inadmissible"),
+    "objection_withdraw": _l("Objection withdrawn"),
 }
 DOCUMENT_LABELS = {
     "scan_report": _l("Woningscan report"),

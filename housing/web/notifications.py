@@ -32,6 +32,8 @@ NOTICE_KIND_LABELS = {
     NotificationKind.PAYOUT_RETURNED: _l("Payment returned"),
     NotificationKind.DEADLINE_WARNING: _l("Decision deadline near"),
     NotificationKind.CLAIM_OVERDUE: _l("Decision deadline passed"),
+    NotificationKind.OBJECTION_LODGED: _l("Objection lodged"),
+    NotificationKind.LATE_OBJECTION_LODGED: _l("Late objection lodged"),
 }
 
 

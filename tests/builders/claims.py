@@ -186,6 +186,7 @@ CLEANUP = [
     "DELETE FROM print_item WHERE organisation_id = :o",
     "DELETE FROM outbox_message WHERE organisation_id = :o",
     "DELETE FROM access_log WHERE organisation_id = :o",
+    "DELETE FROM objection WHERE organisation_id = :o",
     "DELETE FROM decision USING claim"
     " WHERE decision.claim_id = claim.id AND claim.organisation_id = :o",
     "DELETE FROM information_request USING claim"

@@ -1,0 +1,135 @@
+"""Objections on the claim page: the applicant lodges or withdraws one, a case handler
+registers one that came on paper, the decider decides it. One partial template
+(claims/_objections.html), fed by `objection_panel`; the service does the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from housing import services
+from housing.claims.models import Claim, DecisionKind
+from housing.db import db
+from housing.permissions import actor_for, acts_for_office_holder
+from housing.roles import Role
+from housing.web.access import current_scope, role_required
+from housing.web.formtools import done, refusal_back_to
+from workflows.objection import ObjectionEvent, events_for
+
+bp = Blueprint("objections", __name__, url_prefix="/claims")
+
+OBJECTION_STATE_LABELS = {
+    "lodged": _l("Lodged"),
+    "in_review": _l("In review"),
+    "upheld": _l("Well-founded"),
+    "rejected": _l("Unfounded"),
+    "inadmissible": _l("Inadmissible"),
+    "withdrawn": _l("Withdrawn"),
+}
+DECISION_KIND_LABELS = {
+    DecisionKind.GRANT: _l("Grant"),
+    DecisionKind.PARTIAL_GRANT: _l("Partial grant"),
+    DecisionKind.REFUSAL: _l("Refusal"),
+    DecisionKind.NOT_CONSIDERED: _l("Decision not to consider the claim"),
+    DecisionKind.PENALTY: _l("Penalty decision"),
+}
+# The decider's outcomes, as the service reads them (housing.claims.objections.OUTCOMES).
+OUTCOME_LABELS = {
+    "rejected": _l("Unfounded: the decision stands"),
+    "upheld": _l("Well-founded: the decision is revoked and taken again"),
+    "inadmissible": _l("Inadmissible (for instance late without an excuse)"),
+}
+ACTIONS = {
+    "review": ObjectionEvent.START_REVIEW,
+    "withdraw": ObjectionEvent.WITHDRAW,
+}
+
+
+def objection_panel(claim: Claim) -> dict[str, Any] | None:
+    """What the claim page shows of objections, and which forms this user gets. None
+    when there is nothing to show."""
+    actor = actor_for(db.session, current_user)
+    service = services.objections(db.session)
+    objections = service.of_claim(current_scope(), claim.id)
+    own = acts_for_office_holder(actor, claim)
+    handler = Role.ASSESSOR in actor.roles and not own
+    lodgeable = service.objectable(claim) if own or handler else []
+    if not objections and not lodgeable:
+        return None
+    return {
+        "objections": [(o, events_for(o, actor)) for o in objections],
+        "lodgeable": lodgeable,
+        "may_lodge": own and Role.APPLICANT in actor.roles,
+        "may_register": handler,
+        "states": OBJECTION_STATE_LABELS,
+        "kinds": DECISION_KIND_LABELS,
+        "outcomes": OUTCOME_LABELS,
+        "events": ObjectionEvent,
+    }
+
+
+def _back(claim_id: int) -> str:
+    return url_for("claims.show", claim_id=claim_id) + "#objections"
+
+
+@bp.route("/<int:claim_id>/objections", methods=["POST"])
+@role_required(Role.APPLICANT)
+def lodge(claim_id: int) -> ResponseReturnValue:
+    refusal_back_to(_back(claim_id))
+    services.objections(db.session).lodge(
+        current_scope(),
+        current_user,
+        claim_id,
+        decision_id=request.form.get("decision_id", ""),
+        grounds=request.form.get("grounds", ""),
+    )
+    return done(_("Your objection was received."), _back(claim_id))
+
+
+@bp.route("/<int:claim_id>/objections/paper", methods=["POST"])
+@role_required(Role.ASSESSOR)
+def register(claim_id: int) -> ResponseReturnValue:
+    refusal_back_to(_back(claim_id))
+    services.objections(db.session).register(
+        current_scope(),
+        current_user,
+        claim_id,
+        decision_id=request.form.get("decision_id", ""),
+        grounds=request.form.get("grounds", ""),
+        received_on=request.form.get("received_on", ""),
+    )
+    return done(_("The objection was registered."), _back(claim_id))
+
+
+@bp.route("/<int:claim_id>/objections/<int:objection_id>/decide", methods=["POST"])
+@role_required(Role.DECIDER)
+def decide(claim_id: int, objection_id: int) -> ResponseReturnValue:
+    refusal_back_to(_back(claim_id))
+    services.objections(db.session).decide(
+        current_scope(),
+        current_user,
+        claim_id,
+        objection_id,
+        outcome=request.form.get("outcome", ""),
+        reasons=request.form.get("reasons", ""),
+    )
+    return done(_("The objection was decided; the letter is being prepared."), _back(claim_id))
+
+
+@bp.route("/<int:claim_id>/objections/<int:objection_id>/<action>", methods=["POST"])
+@role_required(Role.APPLICANT, Role.ASSESSOR)
+def act(claim_id: int, objection_id: int, action: str) -> ResponseReturnValue:
+    refusal_back_to(_back(claim_id))
+    service = services.objections(db.session)
+    if ACTIONS.get(action) is ObjectionEvent.WITHDRAW:
+        service.withdraw(current_scope(), current_user, claim_id, objection_id)
+        return done(_("The objection was withdrawn."), _back(claim_id))
+    if ACTIONS.get(action) is ObjectionEvent.START_REVIEW:
+        service.start_review(current_scope(), current_user, claim_id, objection_id)
+        return done(_("The objection is in review."), _back(claim_id))
+    abort(404)

@@ -1,0 +1,120 @@
+"""Objections on the claim page: the applicant lodges one (late: flagged, not refused),
+the decider decides it, another applicant gets nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from housing.claims.models import Objection
+from housing.roles import Role
+from tests.builders.api import bearer
+from tests.builders.claims import World
+from tests.builders.objections import decision_of, partially_granted
+from tests.conftest import login
+from tests.factories import UserFactory
+
+
+def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
+    world = World(session)
+    claim = partially_granted(world)
+    decision = decision_of(session, claim)
+    claim_id, decision_id = claim.id, decision.id
+
+    applicant = app.test_client()
+    csrf = login(applicant, world.applicant.email)
+    page = applicant.get(f"/claims/{claim_id}").text
+    assert "Bezwaren" in page and 'id="objection-new"' in page
+    # The claim's own objection event is not offered beside the objection case.
+    assert 'id="action-lodge_objection"' not in page
+    empty = applicant.post(
+        f"/claims/{claim_id}/objections",
+        data={"decision_id": decision_id, "grounds": " ", "csrf_token": csrf},
+    )
+    assert empty.status_code == 303
+    assert session.scalars(select(Objection)).all() == []
+    lodged = applicant.post(
+        f"/claims/{claim_id}/objections",
+        data={"decision_id": decision_id, "grounds": "De brievenbus is nodig.", "csrf_token": csrf},
+    )
+    assert "Uw bezwaar is ontvangen." in applicant.get(lodged.headers["Location"]).text
+    objection = session.scalars(select(Objection)).one()
+    objection_id = objection.id
+    # The page runs on today's clock, the decision on the world's (March 2026): late.
+    assert objection.late and objection.state == "lodged"
+    page = applicant.get(f"/claims/{claim_id}").text
+    assert f'id="objection-late-{objection.id}"' in page
+    assert "Bezwaar intrekken" in page and "Beslissen op het bezwaar" not in page
+
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = app.test_client()
+    stranger_csrf = login(stranger, other.email)
+    refused = stranger.post(
+        f"/claims/{claim_id}/objections",
+        data={"decision_id": decision_id, "grounds": "Ik ook", "csrf_token": stranger_csrf},
+    )
+    assert refused.status_code == 404
+
+    decider = app.test_client()
+    decider_csrf = login(decider, world.decider.email)
+    page = decider.get(f"/claims/{claim_id}").text
+    assert "Beslissen op het bezwaar" in page and "Te laat" in page
+    decided = decider.post(
+        f"/claims/{claim_id}/objections/{objection.id}/decide",
+        data={
+            "outcome": "upheld",
+            "reasons": "Het advies noemt de brievenbus wel.",
+            "csrf_token": decider_csrf,
+        },
+    )
+    assert "Op het bezwaar is beslist" in decider.get(decided.headers["Location"]).text
+    objection = session.scalars(select(Objection).where(Objection.id == objection_id)).one()
+    assert objection.state == "upheld" and objection.outcome_decision_id is not None
+    timeline = decider.get(f"/claims/{claim_id}").text
+    assert "Bezwaar gemaakt" in timeline and "Bezwaar gegrond verklaard" in timeline
+
+
+def test_objections_through_the_api(app, session):
+    world = World(session)
+    claim = partially_granted(world)
+    decision_id = decision_of(session, claim).id
+    claim_id = claim.id
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = bearer(session, other)
+    client = app.test_client()
+    url = f"/api/v1/claims/{claim_id}/objections"
+
+    bad = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": ""},
+        headers=bearer(session, world.applicant),
+    )
+    assert bad.status_code == 422 and bad.content_type == "application/problem+json"
+    # Staff do not lodge in the applicant's name: they register a paper one, with its date.
+    staff_lodge = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Oneens"},
+        headers=bearer(session, world.assessor),
+    )
+    assert staff_lodge.status_code == 403
+    lodged = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Oneens"},
+        headers=bearer(session, world.applicant),
+    )
+    assert lodged.status_code == 201, lodged.get_json()
+    body = lodged.get_json()
+    assert body["state"] == "lodged" and body["decision_id"] == decision_id
+    assert body["late"] is True  # today's clock, long after the decision of March 2026
+    again = client.post(
+        url,
+        json={"decision_id": decision_id, "grounds": "Nog eens"},
+        headers=bearer(session, world.applicant),
+    )
+    assert again.status_code == 409
+
+    listed = client.get(url, headers=bearer(session, world.decider))
+    assert listed.status_code == 200
+    assert [o["id"] for o in listed.get_json()] == [body["id"]]
+    assert client.get(url, headers=stranger).status_code == 404
