@@ -89,8 +89,9 @@ def log_in(browser: Browser, server: str) -> Iterator[Callable[[str], Page]]:
         page.goto("/login")
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.locator("main form button[type=submit]").click()
+        assert "/login" not in page.url, f"{email} was not let in"
         return page
 
     yield open_as

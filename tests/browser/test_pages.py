@@ -16,7 +16,7 @@ from housing.db import db
 from housing.notifications.models import Notification, NotificationKind
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.roles import Role
-from tests.browser.conftest import look
+from tests.browser.conftest import DESKTOP, look
 from tests.builders.claims import remove_organisation
 from tests.builders.payments import Finance, record
 from tests.conftest import RUN_ID, factories_on
@@ -136,3 +136,19 @@ def test_the_unread_count_in_the_menu_is_read_out_as_such(log_in, paid):
     assert page.get_by_role("link", name="Meldingen, 2 ongelezen").is_visible()
     assert page.locator(".utrecht-status-badge--active").all_inner_texts() == ["Nieuw", "Nieuw"]
     assert look(page, "assessor/notifications-unread").problems == []
+
+
+def test_the_login_page_and_its_refusal_pass_axe_and_fit_a_phone(browser, server):
+    context = browser.new_context(base_url=server, viewport=DESKTOP, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        assert look(page, "anonymous/login").problems == []
+        page.fill("#email", "niemand@test.example")
+        page.fill("#password", "fout-wachtwoord")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Inloggen").click()
+        assert page.locator("#form-errors").is_visible()
+        assert look(page, "anonymous/login-refused").problems == []
+    finally:
+        context.close()

@@ -38,14 +38,13 @@ def press(page: Page, name: str) -> None:
 
 def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds):
     world = committed_worlds("Gemeente Wandeling", extra=with_finance)
-    seen = []  # problems of every page looked at, asserted after each look
     today = dt.date.today()
 
     # --- the applicant starts a claim and goes through the wizard --------------------------
     applicant = log_in(world.applicant.email)
+    assert look(applicant, "walk/01-applicant-start").problems == []
     applicant.goto("/claims/mine")
-    seen += look(applicant, "walk/01-applicant-my-claims").problems
-    assert seen == []
+    assert look(applicant, "walk/02-applicant-my-claims").problems == []
     press(
         applicant,
         f"Een aanvraag beginnen voor {world.home.street} {world.home.house_number}, "
@@ -61,8 +60,7 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     applicant.fill("#findings", "Brievenbus in de voordeur; achterdeur zonder cilinderslot.")
     press(applicant, "De uitkomsten opslaan")
     assert "De uitkomsten van de woningscan zijn opgeslagen." in applicant.content()
-    seen += look(applicant, "walk/02-wizard-scan").problems
-    assert seen == []
+    assert look(applicant, "walk/03-wizard-scan").problems == []
 
     applicant.goto(f"{claim_path}/wizard/measures")
     # A mistake on purpose: the message is shown at the amount field, tied to it.
@@ -76,8 +74,7 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     error = applicant.locator("#requested_amount-error")
     assert "bedrag" in error.inner_text()
     assert amount.get_attribute("aria-describedby") == "requested_amount-error"
-    seen += look(applicant, "walk/03-wizard-measures-refused").problems
-    assert seen == []
+    assert look(applicant, "walk/04-wizard-measures-refused").problems == []
     # Typed the Dutch way, with a thousands separator.
     applicant.select_option("#catalogue_code", "cameras")
     applicant.fill("#description", "Camera's bij voor- en achterdeur")
@@ -86,8 +83,7 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     press(applicant, "De maatregel toevoegen")
     assert applicant.locator("#requested_amount-error").count() == 0
     assert "€\xa01.850,00" in applicant.locator("#lines-caption").inner_text()
-    seen += look(applicant, "walk/04-wizard-measures").problems
-    assert seen == []
+    assert look(applicant, "walk/05-wizard-measures").problems == []
 
     applicant.goto(f"{claim_path}/wizard/documents")
     applicant.select_option("#kind", "quote")
@@ -96,62 +92,60 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     )
     press(applicant, "Het document toevoegen")
     assert applicant.get_by_role("link", name="offerte.pdf").is_visible()
-    seen += look(applicant, "walk/05-wizard-documents").problems
-    assert seen == []
+    assert look(applicant, "walk/06-wizard-documents").problems == []
 
     applicant.goto(f"{claim_path}/wizard/review")
-    seen += look(applicant, "walk/06-wizard-review").problems
-    assert seen == []
+    assert look(applicant, "walk/07-wizard-review").problems == []
     press(applicant, "De aanvraag indienen")
     assert applicant.url.endswith(claim_path)
     assert "Ingediend" in applicant.locator(".vw-facts").first.inner_text()
+    assert look(applicant, "walk/08-applicant-claim-submitted").problems == []
 
     # --- the assessor takes it and asks for information -----------------------------------
     assessor = log_in(world.assessor.email)
     assessor.goto("/claims/inbox")
-    seen += look(assessor, "walk/07-assessor-inbox").problems
-    assert seen == []
+    assert look(assessor, "walk/09-assessor-inbox").problems == []
     assessor.goto(claim_path)
     press(assessor, "De beoordeling starten")
+    assert look(assessor, "walk/10-assessor-claim-in-assessment").problems == []
     # The information request. (When the claim page gets a thread of questions and
     # answers, this is the step to extend: the question and the answer are shown there.)
     assessor.fill("#question", "Stuur een foto van de achterdeur.")
     press(assessor, "Om informatie vragen")
-    seen += look(assessor, "walk/08-assessor-asked").problems
-    assert seen == []
+    assert look(assessor, "walk/11-assessor-asked").problems == []
 
     applicant.goto(claim_path)
     assert "Stuur een foto van de achterdeur." in applicant.content()
     applicant.fill("#answer", "De foto staat bij de documenten.")
-    seen += look(applicant, "walk/09-applicant-answers").problems
-    assert seen == []
+    assert look(applicant, "walk/12-applicant-answers").problems == []
     press(applicant, "De informatie versturen")
     assert "Gedaan: De informatie versturen." in applicant.content()
+    assert look(applicant, "walk/13-applicant-info-sent").problems == []
 
     # --- advice, proposal, decision --------------------------------------------------------
     assessor.goto(claim_path)
     press(assessor, "Het beveiligingsadvies opvragen")
+    assert look(assessor, "walk/14-assessor-advice-asked").problems == []
     assessor.fill("#reference", "BZK-2026-41")
     assessor.fill("#advice_date", today.isoformat())
     press(assessor, "Het beveiligingsadvies vastleggen")
-    seen += look(assessor, "walk/10-assessor-advice-recorded").problems
-    assert seen == []
+    assert look(assessor, "walk/15-assessor-advice-recorded").problems == []
     # The proposal form offers the requested amount, in the Dutch way.
     granted = assessor.locator("input[id^=granted-]")
     assert granted.input_value() == "1.850,00"
     assessor.locator("#reason-propose_decision").fill("Conform advies")
     press(assessor, "Een besluit voorstellen")
+    assert look(assessor, "walk/16-assessor-proposed").problems == []
 
     decider = log_in(world.decider.email)
     decider.goto("/claims/decisions")
-    seen += look(decider, "walk/11-decider-queue").problems
-    assert seen == []
+    assert look(decider, "walk/17-decider-queue").problems == []
     decider.goto(claim_path)
     decider.locator("#reason-grant").fill("Conform advies")
-    seen += look(decider, "walk/12-decider-claim").problems
-    assert seen == []
+    assert look(decider, "walk/18-decider-claim").problems == []
     press(decider, "Volledig toekennen")
     assert "Toegekend" in decider.locator(".vw-facts").first.inner_text()
+    assert look(decider, "walk/19-decider-granted").problems == []
 
     # --- the supplier's invoice, and finance sees it to check -----------------------------
     assessor.goto(claim_path)
@@ -163,15 +157,14 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assessor.fill("#vat_amount", "321,07")
     assessor.fill("#invoice_number", "F-2026-118")
     assessor.fill("#invoice_date", today.isoformat())
-    seen += look(assessor, "walk/13-assessor-invoice").problems
-    assert seen == []
+    assert look(assessor, "walk/20-assessor-invoice").problems == []
     press(assessor, "De factuur vastleggen")
     assert "De factuur is vastgelegd; financiën controleert haar." in assessor.content()
+    assert look(assessor, "walk/21-assessor-claim-with-invoice").problems == []
 
     finance = log_in(world.finance.email)
     finance.goto("/finance/payouts")
     row = finance.locator("tr", has_text="F-2026-118")
     assert row.count() == 1
     assert "1.850,00" in row.inner_text()
-    seen += look(finance, "walk/14-finance-payouts").problems
-    assert seen == []
+    assert look(finance, "walk/22-finance-payouts").problems == []
