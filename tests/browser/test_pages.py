@@ -152,3 +152,22 @@ def test_the_login_page_and_its_refusal_pass_axe_and_fit_a_phone(browser, server
         assert look(page, "anonymous/login-refused").problems == []
     finally:
         context.close()
+
+
+def test_a_wide_table_scrolls_in_its_own_region_on_a_phone(log_in, paid):
+    page = log_in(paid.f1.email)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/finance/budget")
+    region = page.get_by_role("region", name="Budgetten van")
+    # The table is wider than the phone: its region scrolls, the page does not.
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert region.get_attribute("tabindex") == "0"
+    # A keyboard user scrolls it: focus the region, then the arrow keys (scrolling is smooth).
+    region.focus()
+    page.keyboard.press("ArrowRight")
+    scrolled = page.wait_for_function(
+        "() => document.querySelector('[aria-labelledby=budget-caption]').scrollLeft",
+        timeout=3000,
+    )
+    assert scrolled.json_value() > 0
