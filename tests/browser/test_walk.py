@@ -74,6 +74,9 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     error = applicant.locator("#requested_amount-error")
     assert "bedrag" in error.inner_text()
     assert amount.get_attribute("aria-describedby") == "requested_amount-error"
+    # Nothing typed is lost: the step is shown again with every field as it was.
+    assert applicant.input_value("#description") == "Camera's bij voor- en achterdeur"
+    assert applicant.input_value("#requested_amount") == "12,3,4"
     assert look(applicant, "walk/04-wizard-measures-refused").problems == []
     # Typed the Dutch way, with a thousands separator.
     applicant.select_option("#catalogue_code", "cameras")
@@ -157,6 +160,15 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     press(decider, "Volledig toekennen")
     assert "Toegekend" in decider.locator(".vw-facts").first.inner_text()
     assert look(decider, "walk/19-decider-granted").problems == []
+
+    # --- a decided claim is found again through the search ---------------------------------
+    assessor.goto("/claims/search")
+    assessor.select_option("#state", "granted")
+    press(assessor, "Zoeken")
+    assert "state=granted" in assessor.url  # the filters are kept in the address
+    found = assessor.locator("#search-caption ~ tbody a")
+    assert [found.nth(i).get_attribute("href") for i in range(found.count())] == [claim_path]
+    assert look(assessor, "walk/19b-assessor-search").problems == []
 
     # --- the supplier's invoice, and finance sees it to check -----------------------------
     assessor.goto(claim_path)
