@@ -57,12 +57,17 @@ def _known(states: Sequence[str]) -> str:
 
 
 def _day(value: object) -> dt.date:
+    """The day in Amsterdam of a stored moment (UTC; SQLite hands back a string)."""
+    if isinstance(value, str):
+        value = (
+            dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
+        )
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
         return aware.astimezone(AMSTERDAM).date()
     if isinstance(value, dt.date):
         return value
-    return dt.date.fromisoformat(str(value)[:10])
+    raise TypeError(f"not a day: {value!r}")
 
 
 def upgrade() -> None:
