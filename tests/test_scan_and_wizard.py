@@ -157,3 +157,59 @@ def test_the_scan_through_the_api(client, world, session):
         f"/api/v1/claims/{claim.id}/scan", json={**body, "pkvw_status": "gold"}, headers=headers
     )
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
+
+
+def steps_of(page: str) -> dict[str, str]:
+    """Each wizard step's title with its state class (done, current or todo)."""
+    import re
+
+    found = re.findall(
+        r'vw-wizard-step--(\w+)">\s*(?:<span aria-current="step"><strong>|<a [^>]*>)([^<]+)<', page
+    )
+    return {title: state for state, title in found}
+
+
+def test_the_step_indicator_shows_done_current_and_to_do(app, world, session):
+    claim = world.draft()  # two measures, no scan, no quote
+    browser = app.test_client()
+    login(browser, world.applicant.email)
+    page = browser.get(f"/claims/{claim.id}/wizard/documents").text
+    assert steps_of(page) == {
+        "Uitkomsten woningscan": "todo",
+        "Maatregelen en bedragen": "done",
+        "Offertes en documenten": "current",
+        "Controleren en indienen": "todo",
+    }, page
+    assert page.count('aria-current="step"') == 1
+    # Each state is said in words too, not by colour alone.
+    assert "(huidige stap)" in page and "(klaar)" in page and "(nog te doen)" in page
+    # The quote step's upload is a quote unless the applicant chooses otherwise.
+    assert '<option value="quote" selected>' in page
+    review = browser.get(f"/claims/{claim.id}/wizard/review").text
+    for step in ("scan", "measures", "documents"):
+        assert f'href="/claims/{claim.id}/wizard/{step}">Wijzigen<' in review
+
+
+def test_save_and_continue_saves_the_scan_and_goes_to_the_next_step(app, world, session):
+    claim = world.draft()
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    page = browser.get(f"/claims/{claim.id}/wizard/scan").text
+    assert 'name="next" value="1"' in page and "Opslaan en verder" in page
+    assert "data-unsaved-guard" in page and "js/unsaved.js" in page
+    form = {
+        "csrf_token": csrf,
+        "wizard_step": "scan",
+        "adviser_name": "CCV-adviseur",
+        "scan_date": "2026-02-20",
+        "pkvw_status": "certified",
+        "findings": FINDINGS,
+    }
+    refused = browser.post(f"/claims/{claim.id}/scan", data={**form, "findings": "", "next": "1"})
+    assert refused.status_code == 422 and 'value="CCV-adviseur"' in refused.text
+    saved = browser.post(f"/claims/{claim.id}/scan", data={**form, "next": "1"})
+    assert saved.status_code == 303
+    assert saved.headers["Location"].endswith(f"/claims/{claim.id}/wizard/measures")
+    assert session.scalar(select(func.count()).select_from(WoningScan)) == 1
+    page = browser.get(saved.headers["Location"]).text
+    assert steps_of(page)["Uitkomsten woningscan"] == "done"

@@ -27,7 +27,7 @@ from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import assessor_names, history_for
 from housing.claims.information import MAX_ANSWER_FILES, Attachment, information_thread
 from housing.claims.letters import letter_being_prepared
-from housing.claims.models import Claim, Document, PkvwStatus
+from housing.claims.models import Claim, Document, DocumentKind, PkvwStatus
 from housing.claims.permissions import (
     is_own_claim,
     may_extend,
@@ -480,12 +480,23 @@ def _wizard_page(claim_id: int, step: str) -> ResponseReturnValue:
         select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
     ).all()
     index = WIZARD_STEPS.index(step)
+    # A step is done when what it asks for is there; the review is done by submitting.
+    done_steps = {
+        name
+        for name, there in (
+            ("scan", claim.scan is not None),
+            ("measures", bool(claim.lines)),
+            ("documents", any(d.kind is DocumentKind.QUOTE for d in documents)),
+        )
+        if there
+    }
     return render_template(
         "claims/wizard.html",
         claim=claim,
         step=step,
         steps=[(name, WIZARD_TITLES[name]) for name in WIZARD_STEPS],
         step_number=index + 1,
+        done_steps=done_steps,
         previous_step=WIZARD_STEPS[index - 1] if index else None,
         next_step=WIZARD_STEPS[index + 1] if index + 1 < len(WIZARD_STEPS) else None,
         catalogue=catalogue,
@@ -515,7 +526,11 @@ def record_scan(claim_id: int) -> ResponseReturnValue:
             findings=form.get("findings", ""),
         ),
     )
-    return _done(_("The scan results have been saved."), claim_id)
+    message = _("The scan results have been saved.")
+    if form.get("next") and form.get("wizard_step") == "scan":
+        # "Save and continue": saved, on to the next step.
+        return done(message, url_for("claims.wizard", claim_id=claim_id, step="measures"))
+    return _done(message, claim_id)
 
 
 @bp.route("/<int:claim_id>/default-notice", methods=["POST"])
