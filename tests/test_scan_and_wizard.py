@@ -213,3 +213,57 @@ def test_save_and_continue_saves_the_scan_and_goes_to_the_next_step(app, world, 
     assert session.scalar(select(func.count()).select_from(WoningScan)) == 1
     page = browser.get(saved.headers["Location"]).text
     assert steps_of(page)["Uitkomsten woningscan"] == "done"
+
+
+def test_starting_a_claim_for_a_home_with_a_draft_continues_that_draft(app, world, session):
+    from housing.claims.models import Claim
+
+    claim = world.draft()
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    again = browser.post("/claims/new", data={"csrf_token": csrf, "home_id": world.home.id})
+    assert again.status_code == 303
+    assert again.headers["Location"].endswith(f"/claims/{claim.id}/wizard/scan")
+    assert session.scalar(select(func.count()).select_from(Claim)) == 1
+    page = browser.get(again.headers["Location"]).text
+    assert f"U hebt voor deze woning al een conceptaanvraag ({claim.number})" in page
+
+
+def test_the_applicant_deletes_a_draft_after_a_confirmation_page(app, world, session):
+    from housing.claims.models import Claim
+    from workflows.claim import ClaimState
+
+    claim = world.draft()
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    assert f"/claims/{claim.id}/discard" in browser.get("/claims/mine").text
+    assert f"/claims/{claim.id}/discard" in browser.get(f"/claims/{claim.id}/wizard/review").text
+    # The confirmation page: a plain form, no JavaScript; nothing happens on opening it.
+    asked = browser.get(f"/claims/{claim.id}/discard")
+    assert asked.status_code == 200 and "Ja, het concept verwijderen" in asked.text
+    assert 'method="post"' in asked.text and "once_token" in asked.text
+    session.expire_all()
+    assert session.get(Claim, claim.id).state is ClaimState.DRAFT
+    # Someone else's draft is not found.
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = app.test_client()
+    stranger_csrf = login(stranger, other.email)
+    assert stranger.get(f"/claims/{claim.id}/discard").status_code == 404
+    assert (
+        stranger.post(f"/claims/{claim.id}/discard", data={"csrf_token": stranger_csrf}).status_code
+        == 404
+    )
+    deleted = browser.post(f"/claims/{claim.id}/discard", data={"csrf_token": csrf})
+    assert deleted.status_code == 303 and deleted.headers["Location"].endswith("/claims/mine")
+    assert f"De conceptaanvraag {claim.number} is verwijderd." in browser.get("/claims/mine").text
+    # Withdrawn, not removed: the number and the audit chain stay whole.
+    session.expire_all()
+    assert session.get(Claim, claim.id).state is ClaimState.WITHDRAWN
+    events = list(session.scalars(select(AuditEvent.event).where(AuditEvent.claim_id == claim.id)))
+    assert events[0] == "create" and "withdraw" in events
+    assert AuditTrail(session).verify(world.org.id).intact
+    # A new claim for the home can be started now.
+    started = browser.post("/claims/new", data={"csrf_token": csrf, "home_id": world.home.id})
+    assert not started.headers["Location"].endswith(f"/claims/{claim.id}/wizard/scan")
+    assert browser.get(f"/claims/{claim.id}/discard").status_code == 302

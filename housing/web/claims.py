@@ -43,7 +43,6 @@ from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import DomainError
-from housing.ids import read_id
 from housing.inputs import accepts_upload
 from housing.money import read_amount
 from housing.notifications.queries import NoticeInbox
@@ -412,16 +411,6 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         details=_event_details(event, claim_id),
     )
     return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
-
-
-@bp.route("/new", methods=["POST"])
-@role_required(Role.APPLICANT)
-def new() -> ResponseReturnValue:
-    refusal_back_to(url_for("claims.mine"))
-    claim = services.drafting(db.session).create_draft(
-        current_scope(), current_user, home_id=read_id(request.form.get("home_id")) or 0
-    )
-    return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])
