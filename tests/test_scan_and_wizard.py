@@ -267,3 +267,27 @@ def test_the_applicant_deletes_a_draft_after_a_confirmation_page(app, world, ses
     started = browser.post("/claims/new", data={"csrf_token": csrf, "home_id": world.home.id})
     assert not started.headers["Location"].endswith(f"/claims/{claim.id}/wizard/scan")
     assert browser.get(f"/claims/{claim.id}/discard").status_code == 302
+
+
+def test_submitting_with_the_checklist_incomplete_says_what_is_missing(app, world, session):
+    from housing.claims.models import Claim
+    from workflows.claim import ClaimState
+
+    claim = world.draft()  # measures, but no quote and no scan
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    review = browser.get(f"/claims/{claim.id}/wizard/review").text
+    assert 'name="confirm_incomplete"' in review and "Nog niet aanwezig:" in review
+    form = {"csrf_token": csrf, "event": "submit", "wizard_step": "review"}
+    refused = browser.post(f"/claims/{claim.id}/events", data=form)
+    assert refused.status_code == 422
+    assert "Nog niet alles is er: Er is een offerte voor de maatregelen toegevoegd." in refused.text
+    assert 'id="confirm_incomplete-error"' in refused.text
+    assert 'aria-describedby="confirm_incomplete-error"' in refused.text
+    session.expire_all()
+    assert session.get(Claim, claim.id).state is ClaimState.DRAFT
+    # The applicant chooses: submit anyway.
+    sent = browser.post(f"/claims/{claim.id}/events", data={**form, "confirm_incomplete": "1"})
+    assert sent.status_code == 303
+    session.expire_all()
+    assert session.get(Claim, claim.id).state is ClaimState.SUBMITTED

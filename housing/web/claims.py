@@ -51,6 +51,7 @@ from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.drafts import require_confirmed_submission
 from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
@@ -402,6 +403,9 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
     except ValueError:
         abort(400)
     refusal_back_to(_back(claim_id))
+    if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
+        refusal_shows_again(lambda: _wizard_page(claim_id, "review"))
+        require_confirmed_submission(claim_id)
     services.workflow(db.session).fire(
         current_scope(),
         current_user,

@@ -6,11 +6,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from housing import services
-from housing.claims.models import Claim
+from housing.claims.models import Claim, Document
 from housing.claims.permissions import may_see_draft
 from housing.db import db
+from housing.errors import InvalidInput
 from housing.ids import read_id
 from housing.permissions import actor_for
 from housing.roles import Role
@@ -79,3 +81,24 @@ def _own_draft(claim_id: int) -> Claim:
     if claim is None or not may_see_draft(actor_for(db.session, current_user), claim):
         abort(404)
     return claim
+
+
+def open_advice(claim_id: int) -> list[str]:
+    """What the review advises but the draft lacks (a quote, the scan): the applicant may
+    submit without it, having said so. Required items are the workflow's to refuse."""
+    claim = current_scope().get(db.session, Claim, claim_id)
+    if claim is None:
+        return []
+    documents = db.session.scalars(select(Document).where(Document.claim_id == claim.id)).all()
+    checklist = services.drafting(db.session).submission_checklist(claim, documents)
+    return [str(item.label) for item in checklist if not item.done and not item.required]
+
+
+def require_confirmed_submission(claim_id: int) -> None:
+    """A submission from the review with advised items missing needs the applicant's
+    confirmation (`confirm_incomplete`); without it the review is shown again, saying why."""
+    missing = open_advice(claim_id)
+    if missing and not request.form.get("confirm_incomplete"):
+        message = _("Not everything is there yet: %(missing)s Submit anyway, or go back.",
+                    missing=" ".join(missing))  # fmt: skip
+        raise InvalidInput(message, field_errors={"confirm_incomplete": [message]})
