@@ -291,3 +291,41 @@ def test_submitting_with_the_checklist_incomplete_says_what_is_missing(app, worl
     assert sent.status_code == 303
     session.expire_all()
     assert session.get(Claim, claim.id).state is ClaimState.SUBMITTED
+
+
+def test_after_submitting_a_confirmation_page_with_the_deadline_and_a_receipt(app, world, session):
+    from flask_babel import format_date
+
+    from housing.claims.models import Claim
+    from tests.builders.letters import pdf_text
+
+    claim = world.draft()
+    browser = app.test_client()
+    csrf = login(browser, world.applicant.email)
+    # Before submitting there is nothing to confirm: back to the review, no receipt.
+    assert browser.get(f"/claims/{claim.id}/submitted").headers["Location"].endswith("/review")
+    assert browser.get(f"/claims/{claim.id}/receipt.pdf").status_code == 404
+    form = {"csrf_token": csrf, "event": "submit", "wizard_step": "review"}
+    sent = browser.post(f"/claims/{claim.id}/events", data={**form, "confirm_incomplete": "1"})
+    assert sent.headers["Location"].endswith(f"/claims/{claim.id}/submitted")
+    session.expire_all()
+    submitted = session.get(Claim, claim.id)
+    assert submitted.decision_deadline is not None
+    with app.test_request_context():
+        deadline = format_date(submitted.decision_deadline, "long")
+    page = browser.get(sent.headers["Location"]).text
+    assert f"Aanvraag {claim.number} ingediend" in page
+    assert f"<dt>Besluit uiterlijk op</dt><dd>{deadline}</dd>" in page
+    assert f'href="/claims/{claim.id}/receipt.pdf"' in page
+    pdf = browser.get(f"/claims/{claim.id}/receipt.pdf")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert f"ontvangstbevestiging-{claim.number}.pdf" in pdf.headers["Content-Disposition"]
+    text = pdf_text(pdf.data)
+    assert "Ontvangstbevestiging" in text and claim.number in text and deadline in text
+    # The receipt is the applicant's: another applicant of the organisation gets nothing.
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = app.test_client()
+    login(stranger, other.email)
+    assert stranger.get(f"/claims/{claim.id}/receipt.pdf").status_code == 404
+    assert stranger.get(f"/claims/{claim.id}/submitted").status_code == 404

@@ -414,7 +414,10 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         reason=request.form.get("reason") or None,
         details=_event_details(event, claim_id),
     )
-    return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
+    message = _("Done: %(event)s.", event=str(EVENT_LABELS[event]))
+    if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
+        return done(message, url_for("drafts.submitted", claim_id=claim_id))
+    return _done(message, claim_id)
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])

@@ -1,4 +1,5 @@
-"""The applicant's drafts: one per home, started or continued; deleted after asking."""
+"""The applicant's drafts: one per home, started or continued; deleted after asking;
+submitted, with a confirmation page and the acknowledgement of receipt."""
 
 from __future__ import annotations
 
@@ -9,11 +10,14 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from housing import services
+from housing.claims.letters import archival_pdf
 from housing.claims.models import Claim, Document
 from housing.claims.permissions import may_see_draft
 from housing.db import db
+from housing.downloads import attachment
 from housing.errors import InvalidInput
 from housing.ids import read_id
+from housing.organisations.letterhead import logo_data_uri
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
@@ -102,3 +106,40 @@ def require_confirmed_submission(claim_id: int) -> None:
         message = _("Not everything is there yet: %(missing)s Submit anyway, or go back.",
                     missing=" ".join(missing))  # fmt: skip
         raise InvalidInput(message, field_errors={"confirm_incomplete": [message]})
+
+
+def _own_submitted(claim_id: int) -> Claim | None:
+    """The applicant's own claim once received; None while it is still a draft."""
+    claim = _own_draft(claim_id)
+    return None if claim.state is ClaimState.DRAFT or claim.received_on is None else claim
+
+
+@bp.route("/<int:claim_id>/submitted")
+@role_required(Role.APPLICANT)
+def submitted(claim_id: int) -> ResponseReturnValue:
+    """Where submitting leads: the claim number, the decision deadline, the receipt."""
+    claim = _own_submitted(claim_id)
+    if claim is None:
+        return redirect(url_for("claims.wizard", claim_id=claim_id, step="review"))
+    return render_template("claims/submitted.html", claim=claim)
+
+
+@bp.route("/<int:claim_id>/receipt.pdf")
+@role_required(Role.APPLICANT)
+def receipt(claim_id: int) -> ResponseReturnValue:
+    """The acknowledgement of receipt as PDF, drawn from what the claim records."""
+    claim = _own_submitted(claim_id)
+    if claim is None:
+        abort(404)
+    organisation = claim.office_holder.organisation
+    html = render_template(
+        "letters/receipt.html",
+        claim=claim,
+        organisation=organisation,
+        logo=logo_data_uri(organisation.letterhead),
+    )
+    return attachment(
+        archival_pdf(html),
+        mimetype="application/pdf",
+        filename=f"ontvangstbevestiging-{claim.number}.pdf",
+    )
