@@ -322,6 +322,13 @@ def test_after_submitting_a_confirmation_page_with_the_deadline_and_a_receipt(ap
     assert f"ontvangstbevestiging-{claim.number}.pdf" in pdf.headers["Content-Disposition"]
     text = pdf_text(pdf.data)
     assert "Ontvangstbevestiging" in text and claim.number in text and deadline in text
+    # Seeing the claim's details there is logged as seeing its page.
+    from housing.audit.models import AccessLog
+
+    views = session.scalar(
+        select(func.count()).select_from(AccessLog).where(AccessLog.claim_id == claim.id)
+    )
+    assert views == 2  # the confirmation page and the receipt
     # The receipt is the applicant's: another applicant of the organisation gets nothing.
     other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
     session.commit()

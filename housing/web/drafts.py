@@ -3,13 +3,14 @@ submitted, with a confirmation page and the acknowledgement of receipt."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from housing import services
+from housing.audit.services import record_access
 from housing.claims.letters import archival_pdf
 from housing.claims.models import Claim, Document
 from housing.claims.permissions import may_see_draft
@@ -109,9 +110,20 @@ def require_confirmed_submission(claim_id: int) -> None:
 
 
 def _own_submitted(claim_id: int) -> Claim | None:
-    """The applicant's own claim once received; None while it is still a draft."""
+    """The applicant's own claim once received (its viewing logged as any claim page's);
+    None while it is still a draft."""
     claim = _own_draft(claim_id)
-    return None if claim.state is ClaimState.DRAFT or claim.received_on is None else claim
+    if claim.state is ClaimState.DRAFT or claim.received_on is None:
+        return None
+    record_access(
+        db.session,
+        organisation_id=claim.organisation_id,
+        user_id=current_user.id,
+        claim_id=claim.id,
+        action="view_claim",
+        request_id=g.get("request_id"),
+    )
+    return claim
 
 
 @bp.route("/<int:claim_id>/submitted")
