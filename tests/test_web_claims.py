@@ -168,7 +168,14 @@ def test_a_claim_from_draft_to_grant_through_the_ui(app, session):
     review = browsers["applicant"].get(f"{claim_path}/wizard/review").text
     assert "Camera&#39;s" in review and "De aanvraag indienen" in review
     assert "CCV-adviseur De Vries" in review and "1.200,00" in review
-    post("applicant", f"{claim_path}/events", event="submit", wizard_step="review")
+    # No quote yet: the applicant chooses to submit anyway (see test_scan_and_wizard).
+    post(
+        "applicant",
+        f"{claim_path}/events",
+        event="submit",
+        wizard_step="review",
+        confirm_incomplete="1",
+    )
     # Submitted: the wizard hands over to the claim page.
     assert browsers["applicant"].get(f"{claim_path}/wizard/review").status_code == 302
 

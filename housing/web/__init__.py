@@ -57,6 +57,7 @@ def register_web(app: Flask) -> None:
     from housing.web import (
         admin,
         claims,
+        drafts,
         finance,
         handling,
         jobs,
@@ -74,6 +75,7 @@ def register_web(app: Flask) -> None:
     once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
+    app.register_blueprint(drafts.bp)
     app.register_blueprint(objections.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)

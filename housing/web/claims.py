@@ -27,7 +27,7 @@ from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import assessor_names, history_for
 from housing.claims.information import MAX_ANSWER_FILES, Attachment, information_thread
 from housing.claims.letters import letter_being_prepared
-from housing.claims.models import Claim, Document, PkvwStatus
+from housing.claims.models import Claim, Document, DocumentKind, PkvwStatus
 from housing.claims.permissions import (
     is_own_claim,
     may_extend,
@@ -43,7 +43,6 @@ from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.downloads import attachment
 from housing.errors import DomainError
-from housing.ids import read_id
 from housing.inputs import accepts_upload
 from housing.money import read_amount
 from housing.notifications.queries import NoticeInbox
@@ -52,6 +51,7 @@ from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.drafts import require_confirmed_submission
 from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
@@ -400,6 +400,9 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
     except ValueError:
         abort(400)
     refusal_back_to(_back(claim_id))
+    if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
+        refusal_shows_again(lambda: _wizard_page(claim_id, "review"))
+        require_confirmed_submission(claim_id)
     services.workflow(db.session).fire(
         current_scope(),
         current_user,
@@ -408,17 +411,10 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         reason=request.form.get("reason") or None,
         details=_event_details(event, claim_id),
     )
-    return _done(_("Done: %(event)s.", event=str(EVENT_LABELS[event])), claim_id)
-
-
-@bp.route("/new", methods=["POST"])
-@role_required(Role.APPLICANT)
-def new() -> ResponseReturnValue:
-    refusal_back_to(url_for("claims.mine"))
-    claim = services.drafting(db.session).create_draft(
-        current_scope(), current_user, home_id=read_id(request.form.get("home_id")) or 0
-    )
-    return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]), code=303)
+    message = _("Done: %(event)s.", event=str(EVENT_LABELS[event]))
+    if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
+        return done(message, url_for("drafts.submitted", claim_id=claim_id))
+    return _done(message, claim_id)
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])
@@ -477,12 +473,23 @@ def _wizard_page(claim_id: int, step: str) -> ResponseReturnValue:
         select(Document).where(Document.claim_id == claim.id).order_by(Document.id)
     ).all()
     index = WIZARD_STEPS.index(step)
+    # A step is done when what it asks for is there; the review is done by submitting.
+    done_steps = {
+        name
+        for name, there in (
+            ("scan", claim.scan is not None),
+            ("measures", bool(claim.lines)),
+            ("documents", any(d.kind is DocumentKind.QUOTE for d in documents)),
+        )
+        if there
+    }
     return render_template(
         "claims/wizard.html",
         claim=claim,
         step=step,
         steps=[(name, WIZARD_TITLES[name]) for name in WIZARD_STEPS],
         step_number=index + 1,
+        done_steps=done_steps,
         previous_step=WIZARD_STEPS[index - 1] if index else None,
         next_step=WIZARD_STEPS[index + 1] if index + 1 < len(WIZARD_STEPS) else None,
         catalogue=catalogue,
@@ -512,7 +519,11 @@ def record_scan(claim_id: int) -> ResponseReturnValue:
             findings=form.get("findings", ""),
         ),
     )
-    return _done(_("The scan results have been saved."), claim_id)
+    message = _("The scan results have been saved.")
+    if form.get("next") and form.get("wizard_step") == "scan":
+        # "Save and continue": saved, on to the next step.
+        return done(message, url_for("claims.wizard", claim_id=claim_id, step="measures"))
+    return _done(message, claim_id)
 
 
 @bp.route("/<int:claim_id>/default-notice", methods=["POST"])

@@ -58,11 +58,17 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     applicant.fill("#scan_date", (today - dt.timedelta(days=10)).isoformat())
     applicant.select_option("#pkvw_status", "certified")
     applicant.fill("#findings", "Brievenbus in de voordeur; achterdeur zonder cilinderslot.")
-    press(applicant, "De uitkomsten opslaan")
+    # "Opslaan en verder": saved, and on to the measures step.
+    press(applicant, "Opslaan en verder")
+    assert applicant.url.endswith(f"{claim_path}/wizard/measures")
     assert "De uitkomsten van de woningscan zijn opgeslagen." in applicant.content()
-    assert look(applicant, "walk/03-wizard-scan").problems == []
+    assert (
+        applicant.locator(".vw-wizard-step--done")
+        .all_inner_texts()[0]
+        .startswith("Uitkomsten woningscan")
+    )
+    assert look(applicant, "walk/03-wizard-scan-saved").problems == []
 
-    applicant.goto(f"{claim_path}/wizard/measures")
     # A mistake on purpose: the message is shown at the amount field, tied to it.
     applicant.select_option("#catalogue_code", "cameras")
     applicant.fill("#description", "Camera's bij voor- en achterdeur")
@@ -89,7 +95,8 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assert look(applicant, "walk/05-wizard-measures").problems == []
 
     applicant.goto(f"{claim_path}/wizard/documents")
-    applicant.select_option("#kind", "quote")
+    # The quote step adds a quote unless another kind is chosen.
+    assert applicant.locator("#kind").input_value() == "quote"
     applicant.set_input_files(
         "#file", files=[{"name": "offerte.pdf", "mimeType": "application/pdf", "buffer": QUOTE}]
     )
@@ -100,9 +107,14 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     applicant.goto(f"{claim_path}/wizard/review")
     assert look(applicant, "walk/07-wizard-review").problems == []
     press(applicant, "De aanvraag indienen")
-    assert applicant.url.endswith(claim_path)
-    assert "Ingediend" in applicant.locator(".vw-facts").first.inner_text()
+    # The confirmation: the number, the decision deadline, the receipt to download.
+    assert applicant.url.endswith(f"{claim_path}/submitted")
+    assert applicant.get_by_role(
+        "link", name="De ontvangstbevestiging downloaden (pdf)"
+    ).is_visible()
     assert look(applicant, "walk/08-applicant-claim-submitted").problems == []
+    applicant.goto(claim_path)
+    assert "Ingediend" in applicant.locator(".vw-facts").first.inner_text()
 
     # --- the assessor takes it and asks for information -----------------------------------
     assessor = log_in(world.assessor.email)
