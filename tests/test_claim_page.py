@@ -101,6 +101,9 @@ def test_the_next_step_of_the_role_is_the_one_primary_action(app, session):
     page = _page(app, world.assessor, claim.id)
     assert _primary_buttons(page) == ["De beoordeling starten"]
     assert "Volgende stap: De beoordeling starten" in page
+    # What is done now and then is folded under its summary, not a form in full.
+    assert '<details class="vw-actions"><summary>Een document toevoegen</summary>' in page
+    assert '<details class="vw-actions"><summary id="action-extend">' in page
 
     proposed = world.proposed()
     page = _page(app, world.decider, proposed.id)
