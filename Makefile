@@ -1,5 +1,6 @@
 # Two commands: `make run` (the app on embedded defaults) and `make test` (the whole suite
-# against real PostgreSQL and Redis). Everything else is a step they share.
+# against real PostgreSQL and Redis, the browser tests on Debian's Chromium). Everything
+# else is a step they share.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -14,7 +15,7 @@ PG_PORT ?= 5432
 REDIS_HOST ?= 127.0.0.1
 REDIS_PORT ?= 6379
 
-.PHONY: run test install lock translations messages services lint clean
+.PHONY: run test install lock translations messages services chromium lint clean
 
 # What an install gets is exactly requirements.lock: every package pinned with its hashes, so
 # a fresh machine installs what CI tested. The project itself goes in editable, without
@@ -53,7 +54,12 @@ messages: $(STAMP)
 services:
 	@bash scripts/ensure-services.sh
 
-test: install services
+# The browser tests drive Debian's Chromium (installed here when missing; never a browser
+# that Playwright downloads itself).
+chromium:
+	@bash scripts/ensure-chromium.sh
+
+test: install services chromium
 	$(BIN)/ruff check .
 	$(BIN)/mypy housing workflows workers
 	$(BIN)/pytest

@@ -301,3 +301,23 @@ def test_amounts_are_strings_and_pages_hold_25_by_default(client, session):
     refusal = spec["paths"]["/api/v1/claims"]["get"]["responses"]["401"]
     assert refusal == {"$ref": "#/components/responses/UNAUTHORIZED"}
     assert "application/problem+json" in spec["components"]["responses"]["UNAUTHORIZED"]["content"]
+
+
+def test_objections_are_no_claim_events_in_the_api(client, session):
+    """An objection is its own case (/objections): the claim's events list no
+    lodge_objection, reconsider or uphold, nor the system's reopen_after_objection."""
+    world = World(session)
+    applicant = bearer(session, world.applicant)
+    claim_id = client.post(
+        "/api/v1/claims", headers=applicant, json={"home_id": world.home.id}
+    ).get_json()["id"]
+    spec = client.get("/api/v1/openapi.json").get_json()
+    named = str(spec["components"]["schemas"])
+    for retired in ("lodge_objection", "reconsider", "'uphold'", "reopen_after_objection"):
+        assert retired not in named
+    assert "'grant'" in named  # the claim's own events are there
+    url = f"/api/v1/claims/{claim_id}/events"
+    refused = assert_problem(
+        client.post(url, headers=applicant, json={"event": "lodge_objection"}), 422
+    )
+    assert "event" in str(refused["errors"])

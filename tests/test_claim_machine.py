@@ -156,7 +156,7 @@ def claim_in(state: ClaimState, **overrides: object) -> FakeClaim:
         claim.proposed_by_id = ASSESSOR_1.user_id
         claim.decided_by_id = DECIDER_1.user_id
         grant_in_full(claim)
-    if state in (S.REFUSED, S.OBJECTION, S.NOT_CONSIDERED):
+    if state in (S.REFUSED, S.NOT_CONSIDERED):
         claim.proposed_by_id = ASSESSOR_1.user_id
         claim.decided_by_id = DECIDER_1.user_id
         grant_nothing(claim)
@@ -181,7 +181,6 @@ def test_states_and_events_are_exactly_those_of_the_design() -> None:
         "not_considered",
         "in_payment",
         "settled",
-        "objection",
         "withdrawn",
         "archived",
     }
@@ -202,9 +201,7 @@ def test_states_and_events_are_exactly_those_of_the_design() -> None:
         "start_payment",
         "settle",
         "reopen_payment",
-        "lodge_objection",
-        "reconsider",
-        "uphold",
+        "reopen_after_objection",
         "withdraw",
         "retention_expired",
     }
@@ -228,9 +225,8 @@ EXPECTED_TABLE = {
     (S.IN_PAYMENT, E.SETTLE, S.SETTLED),
     (S.GRANTED, E.SETTLE, S.SETTLED),
     (S.SETTLED, E.REOPEN_PAYMENT, S.IN_PAYMENT),
-    (S.REFUSED, E.LODGE_OBJECTION, S.OBJECTION),
-    (S.OBJECTION, E.RECONSIDER, S.IN_ASSESSMENT),
-    (S.OBJECTION, E.UPHOLD, S.REFUSED),
+    (S.REFUSED, E.REOPEN_AFTER_OBJECTION, S.IN_ASSESSMENT),
+    (S.NOT_CONSIDERED, E.REOPEN_AFTER_OBJECTION, S.IN_ASSESSMENT),
     *((source, E.WITHDRAW, S.WITHDRAWN) for source in (S.DRAFT, S.SUBMITTED, S.IN_ASSESSMENT)),
     (S.AWAITING_INFO, E.WITHDRAW, S.WITHDRAWN),
     (S.AWAITING_ADVICE, E.WITHDRAW, S.WITHDRAWN),
@@ -339,15 +335,18 @@ HAPPY = [
     Happy(S.IN_PAYMENT, E.SETTLE, SYSTEM, S.SETTLED),
     Happy(S.GRANTED, E.SETTLE, SYSTEM, S.SETTLED),  # finance closed a grant never used
     Happy(S.SETTLED, E.REOPEN_PAYMENT, SYSTEM, S.IN_PAYMENT),  # the bank sent a payout back
-    Happy(S.REFUSED, E.LODGE_OBJECTION, CLERK, S.OBJECTION),
-    Happy(
-        S.OBJECTION,
-        E.RECONSIDER,
-        ASSESSOR_2,
-        S.IN_ASSESSMENT,
-        {"assessor_id": (2, 3), "proposed_by_id": (2, None), "decided_by_id": (4, None)},
+    # An objection against the refusal or not-considered decision was upheld: the claim is
+    # assessed again by its own assessor, with no proposal or decision standing.
+    *(
+        Happy(
+            source,
+            E.REOPEN_AFTER_OBJECTION,
+            SYSTEM,
+            S.IN_ASSESSMENT,
+            {"proposed_by_id": (2, None), "decided_by_id": (4, None)},
+        )
+        for source in (S.REFUSED, S.NOT_CONSIDERED)
     ),
-    Happy(S.OBJECTION, E.UPHOLD, DECIDER_2, S.REFUSED, {"decided_by_id": (4, 5)}),
     *(
         Happy(source, E.WITHDRAW, OWNER, S.WITHDRAWN)
         for source in (S.DRAFT, S.SUBMITTED, S.IN_ASSESSMENT, S.AWAITING_INFO, S.AWAITING_ADVICE)
@@ -533,12 +532,11 @@ REFUSALS = [
     Refusal("user expires term", S.AWAITING_INFO, E.INFO_TERM_EXPIRED, ASSESSOR_1, Rule.ROLE),
     Refusal("stranger submits", S.DRAFT, E.SUBMIT, STRANGER, Rule.NOT_OWN_CLAIM),
     Refusal("stranger withdraws", S.SUBMITTED, E.WITHDRAW, STRANGER, Rule.NOT_OWN_CLAIM),
-    Refusal("stranger objects", S.REFUSED, E.LODGE_OBJECTION, STRANGER, Rule.NOT_OWN_CLAIM),
+    Refusal("user reopens on objection", S.REFUSED, E.REOPEN_AFTER_OBJECTION, DECIDER_1, Rule.ROLE),
     Refusal("stranger informs", S.AWAITING_INFO, E.PROVIDE_INFO, STRANGER, Rule.NOT_OWN_CLAIM),
     Refusal("mayor grants own", S.DECISION_PROPOSED, E.GRANT, MAYOR, Rule.SELF_DECISION),
     Refusal("mayor refuses own", S.DECISION_PROPOSED, E.REFUSE, MAYOR, Rule.SELF_DECISION),
     Refusal("mayor sends back own", S.DECISION_PROPOSED, E.SEND_BACK, MAYOR, Rule.SELF_DECISION),
-    Refusal("mayor upholds own", S.OBJECTION, E.UPHOLD, MAYOR, Rule.SELF_DECISION),
     Refusal("mayor assesses own", S.SUBMITTED, E.START_ASSESSMENT, MAYOR, Rule.SELF_DECISION),
     Refusal("mayor proposes own", S.IN_ASSESSMENT, E.PROPOSE_DECISION, MAYOR, Rule.SELF_DECISION),
     Refusal(
@@ -560,14 +558,6 @@ REFUSALS = [
         "proposer declares not considered",
         S.DECISION_PROPOSED,
         E.DECLARE_NOT_CONSIDERED,
-        ASSESSING_DECIDER,
-        Rule.FOUR_EYES,
-        _set(proposed_by_id=6),
-    ),
-    Refusal(
-        "proposer upholds",
-        S.OBJECTION,
-        E.UPHOLD,
         ASSESSING_DECIDER,
         Rule.FOUR_EYES,
         _set(proposed_by_id=6),
@@ -1243,7 +1233,7 @@ class ClaimLifecycle(RuleBasedStateMachine):
     @invariant()
     def the_decision_matches_the_amounts(self) -> None:
         # In these states the amounts are those stored with the last decision.
-        if self.claim.state not in GRANT_STATES | {S.REFUSED, S.OBJECTION}:
+        if self.claim.state not in GRANT_STATES | {S.REFUSED}:
             return
         decision = next(
             e for _, _, e in reversed(self.audit) if e in AMOUNT_EVENTS - {E.PROPOSE_DECISION}

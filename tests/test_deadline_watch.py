@@ -17,14 +17,17 @@ from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, payload_digest
 from housing.claims import watch as watch_module
 from housing.claims.documents import DocumentStore
-from housing.claims.models import Claim
+from housing.claims.models import Claim, Objection
+from housing.claims.objections import ObjectionService
 from housing.claims.watch import DeadlineWatch, WatchReport
 from housing.claims.workflow import WorkflowService
 from housing.config import Settings
 from housing.db import db
 from housing.outbox.models import OutboxMessage
 from housing.roles import Role
+from housing.scoping import Scope
 from tests.builders.claims import World
+from tests.builders.objections import decision_of
 from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis
 from tests.factories import UserFactory
 from workers import beat_schedule, celery_init_app
@@ -231,23 +234,82 @@ def test_an_overdue_claim_is_flagged_once_to_its_own_organisations_active_admins
     assert totals(session) == before
 
 
-def test_a_claim_in_objection_is_watched_against_the_objection_decision_term(world, session):
-    """Art. 7:10 Awb: six weeks after the objection term ended, not the application's
-    deadline, which the decision met."""
-    claim = refused(world, dt.date(2026, 3, 2))
-    world.clock.now = at(dt.date(2026, 4, 13))
-    world.fire(world.applicant, claim, "lodge_objection", reason="Oneens")
-    assert claim.state == "objection" and claim.decision_deadline < dt.date(2026, 4, 29)
+def lodge_objection(world: World, claim: Claim, on: dt.date) -> Objection:
+    world.clock.now = at(on)
+    objection = ObjectionService(world.session, clock=world.clock).lodge(
+        Scope.for_user(world.applicant),
+        world.applicant,
+        claim.id,
+        decision_id=decision_of(world.session, claim).id,
+        grounds="Oneens",
+    )
+    world.session.commit()
+    return objection
 
-    assert counts(run(world, dt.date(2026, 4, 29))) == NOTHING  # not overdue
+
+def test_a_lodged_objection_is_watched_against_its_decision_term(world, session):
+    """Art. 7:10 Awb: six weeks after the objection term ended; the deciders are warned,
+    the administrators told once it has passed, once per deadline."""
+    claim = refused(world, dt.date(2026, 3, 2))
+    objection = lodge_objection(world, claim, dt.date(2026, 4, 13))
+    assert claim.state == "refused"
+
+    assert counts(run(world, dt.date(2026, 4, 29))) == NOTHING
     # The objection term ended Monday 13 April; six weeks later is Whit Monday 25 May,
     # so the decision on the objection is due Tuesday 26 May.
+    assert counts(run(world, dt.date(2026, 5, 18))) == {**NOTHING, "warned": 1}
+    due = "2026-05-26"
+    deciders = (world.decider, world.both)
+    assert keys(session, "deadline_warning") == {
+        f"notify:deadline_warning:objection:{objection.id}:{due}:{user.id}" for user in deciders
+    }
+    assert counts(run(world, dt.date(2026, 5, 19))) == NOTHING  # once per deadline
+    assert counts(run(world, dt.date(2026, 5, 27))) == {**NOTHING, "flagged": 1}
+    assert keys(session, "claim_overdue") == {
+        f"notify:claim_overdue:objection:{objection.id}:{due}:{world.admin.id}"
+    }
+    assert counts(run(world, dt.date(2026, 5, 28))) == NOTHING
+
+
+def test_a_decided_objection_is_no_longer_watched(world, session):
+    claim = refused(world, dt.date(2026, 3, 2))
+    objection = lodge_objection(world, claim, dt.date(2026, 4, 13))
+    ObjectionService(session, clock=world.clock).decide(
+        Scope.for_user(world.decider),
+        world.decider,
+        claim.id,
+        objection.id,
+        outcome="rejected",
+        reasons="Ongegrond.",
+    )
+    session.commit()
+    report = counts(run(world, dt.date(2026, 5, 27)))
+    assert report["warned"] == 0 and report["flagged"] == 0
+    assert keys(session, "claim_overdue") == set()
+
+
+def test_a_claim_reopened_by_an_upheld_objection_works_to_the_objections_deadline(world, session):
+    """The application's deadline was met; the new decision belongs to the decision on
+    the objection (art. 7:10 and 7:11 Awb)."""
+    claim = refused(world, dt.date(2026, 3, 2))
+    objection = lodge_objection(world, claim, dt.date(2026, 4, 13))
+    world.clock.now = at(dt.date(2026, 5, 4))
+    ObjectionService(session, clock=world.clock).decide(
+        Scope.for_user(world.decider),
+        world.decider,
+        claim.id,
+        objection.id,
+        outcome="upheld",
+        reasons="Gegrond.",
+    )
+    session.commit()
+    session.refresh(claim)
+    assert claim.state == "in_assessment" and claim.decision_deadline < dt.date(2026, 5, 4)
+    assert counts(run(world, dt.date(2026, 5, 5))) == NOTHING  # not overdue
     assert counts(run(world, dt.date(2026, 5, 18))) == {**NOTHING, "warned": 1}
     assert keys(session, "deadline_warning") == {
         warning(claim, dt.date(2026, 5, 26), world.assessor)
     }
-    assert counts(run(world, dt.date(2026, 5, 27))) == {**NOTHING, "flagged": 1}
-    assert keys(session, "claim_overdue") == {overdue(claim, dt.date(2026, 5, 26), world.admin)}
 
 
 # --- c. information terms -----------------------------------------------------------------
@@ -329,8 +391,7 @@ def test_one_claim_failing_does_not_stop_the_others_and_is_rolled_back(world, se
 def test_an_ended_objection_term_is_recorded_once_but_not_while_an_objection_runs(world, session):
     claim = refused(world, dt.date(2026, 3, 2))
     objected = refused(world, dt.date(2026, 3, 2))
-    world.clock.now = at(dt.date(2026, 4, 13))
-    world.fire(world.applicant, objected, "lodge_objection", reason="Oneens")
+    lodge_objection(world, objected, dt.date(2026, 4, 13))
 
     # Sent Monday 2 March: the six weeks end Monday 13 April, the last day to object.
     assert counts(run(world, dt.date(2026, 4, 13))) == NOTHING

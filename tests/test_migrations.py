@@ -17,6 +17,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, pool, text
+from sqlalchemy.exc import IntegrityError
 
 import housing.models  # noqa: F401
 from housing.config import PROJECT_ROOT
@@ -100,3 +101,101 @@ def test_organisations_that_existed_get_the_catalogue_and_eligible_offices(engin
     assert basic == 5
     assert "burgemeester" in offices and "raadslid" not in offices
     assert str(cap) in {"2400.00", "2400"}
+
+
+def _insert(connection, table: str, **values: object) -> int:  # type: ignore[no-untyped-def]
+    """A row with `values`, every other required column filled with a plain value of its
+    type: enough for a migration's data to act on."""
+    import datetime as dt
+
+    from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric
+
+    for column in inspect(connection).get_columns(table):
+        name = column["name"]
+        if name in values or name == "id" or column["nullable"] or column["default"]:
+            continue
+        kind = column["type"]
+        if isinstance(kind, Boolean):
+            values[name] = False
+        elif isinstance(kind, DateTime):
+            values[name] = dt.datetime(2026, 3, 2, 9, tzinfo=dt.UTC)
+        elif isinstance(kind, Date):
+            values[name] = dt.date(2026, 3, 2)
+        elif isinstance(kind, Integer | Numeric):
+            values[name] = 1
+        else:
+            values[name] = f"{table}-{name}"[: getattr(kind, "length", None) or 60]
+    names = ", ".join(values)
+    marks = ", ".join(f":{name}" for name in values)
+    # Names from the test and the live schema, never from input.
+    connection.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), values)  # noqa: S608
+    return connection.execute(text(f"SELECT max(id) FROM {table}")).scalar()  # noqa: S608
+
+
+def test_a_claim_in_the_retired_objection_state_becomes_an_objection_case(engine: Engine):
+    """0016: the claim machine has no 'objection' state any more; a claim in it gets the
+    lodged objection against its refusal it stood for, and is refused again."""
+    import datetime as dt
+
+    with engine.begin() as connection:
+        config = alembic_config(connection)
+        command.upgrade(config, "0015")
+        org = _insert(connection, "organisation", kind="gemeente", iban="NL91ABNA0417164300")
+        user = _insert(connection, "user_account", organisation_id=org, email="a@b.example")
+        holder = _insert(
+            connection,
+            "office_holder",
+            organisation_id=org,
+            office_type="burgemeester",
+            user_id=user,
+        )
+        home = _insert(connection, "home", office_holder_id=holder)
+        claim = _insert(
+            connection,
+            "claim",
+            organisation_id=org,
+            office_holder_id=holder,
+            home_id=home,
+            filed_by_id=user,
+            state="objection",
+            regime="A",
+        )
+        refusal = _insert(
+            connection,
+            "decision",
+            claim_id=claim,
+            kind="refusal",
+            sent_on=dt.date(2026, 3, 2),
+        )
+        _insert(
+            connection,
+            "audit_event",
+            organisation_id=org,
+            claim_id=claim,
+            actor_id=user,
+            sequence=1,
+            event="lodge_objection",
+            from_state="refused",
+            to_state="objection",
+            reason="Het slot is nodig.",
+            occurred_at=dt.datetime(2026, 4, 10, 23, 30, tzinfo=dt.UTC),
+        )
+        command.upgrade(config, "0016")
+        state = connection.execute(text("SELECT state FROM claim")).scalar()
+        objection = connection.execute(
+            text(
+                "SELECT claim_id, decision_id, state, lodged_on, term_ends_on, late, grounds,"
+                " lodged_by_id FROM objection"
+            )
+        ).one()
+        # The retired state is no longer a known one.
+        with pytest.raises(IntegrityError), connection.begin_nested():
+            connection.execute(text("UPDATE claim SET state = 'objection'"))
+    assert state == "refused"
+    lodged_on, term_ends_on = (
+        dt.date.fromisoformat(str(day)[:10]) for day in (objection[3], objection[4])
+    )
+    assert (objection[0], objection[1], objection[2]) == (claim, refusal, "lodged")
+    # Written 01:30 on 11 April in Amsterdam; six weeks from the refusal's sending.
+    assert (lodged_on, term_ends_on) == (dt.date(2026, 4, 11), dt.date(2026, 4, 13))
+    assert (bool(objection[5]), objection[6], objection[7]) == (False, "Het slot is nodig.", user)

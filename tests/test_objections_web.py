@@ -3,15 +3,19 @@ the decider decides it, another applicant gets nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select
 
 from housing.claims.models import Objection
+from housing.clock import today as amsterdam_today
+from housing.deadlines.services import atw_calendar
 from housing.roles import Role
 from tests.builders.api import bearer
 from tests.builders.claims import World
-from tests.builders.objections import decision_of, partially_granted
+from tests.builders.objections import decision_of, lodged_objection, partially_granted
 from tests.conftest import login
-from tests.factories import UserFactory
+from tests.factories import ClaimFactory, UserFactory
 
 
 def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
@@ -118,3 +122,51 @@ def test_objections_through_the_api(app, session):
     assert listed.status_code == 200
     assert [o["id"] for o in listed.get_json()] == [body["id"]]
     assert client.get(url, headers=stranger).status_code == 404
+
+
+def test_the_deciders_queue_lists_open_objections_with_their_deadline(app, session):
+    today = amsterdam_today()
+    world = World(session)
+    overdue = ClaimFactory(home=world.home, refused=True)
+    late = lodged_objection(
+        session, overdue, term_ends_on=today - dt.timedelta(days=50), lodged_by=world.applicant
+    )
+    soon = ClaimFactory(home=world.home, refused=True)
+    ahead = lodged_objection(
+        session,
+        soon,
+        term_ends_on=today - dt.timedelta(days=30),
+        lodged_by=world.applicant,
+        prepared_by=world.decider,
+    )
+    decided = lodged_objection(
+        session,
+        ClaimFactory(home=world.home, refused=True),
+        term_ends_on=today,
+        lodged_by=world.applicant,
+    )
+    decided.state = "rejected"
+    elsewhere = World(session, name="Gemeente Elders")
+    lodged_objection(
+        session,
+        ClaimFactory(home=elsewhere.home, refused=True),
+        term_ends_on=today,
+        lodged_by=elsewhere.applicant,
+    )
+    session.commit()
+
+    client = app.test_client()
+    login(client, world.decider.email)
+    page = client.get("/claims/decisions").text
+
+    assert "2 bezwaren om op te beslissen" in page
+    assert "Niets om nu te beslissen." not in page
+    rows = page.split('id="queued-objection-')[1:]
+    # The nearest deadline first: six weeks after the term ended (art. 7:10 Awb).
+    assert [row.split('"', 1)[0] for row in rows] == [str(late.id), str(ahead.id)]
+    assert f'href="/claims/{overdue.id}#objection-{late.id}"' in rows[0]
+    # Due 8 days ago, or the working day after when that was a weekend or holiday (Atw).
+    due = atw_calendar(session).stretch(today - dt.timedelta(days=8))
+    assert f"{(today - due).days} dagen te laat" in rows[0]
+    assert "U hebt dit besluit voorbereid" in rows[1]
+    assert f'id="queued-objection-{decided.id}"' not in page

@@ -21,6 +21,7 @@ from housing.organisations.models import Home
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.roles import Role
 from tests.builders.claims import World
+from tests.builders.objections import lodged_objection
 from tests.builders.statements import Books, fixture
 from tests.conftest import login
 from tests.factories import ClaimFactory, HomeFactory, OfficeHolderFactory, UserFactory
@@ -160,11 +161,13 @@ def test_the_decider_sees_proposals_and_objections_counted(client, session):
     for _ in range(2):
         proposed = ClaimFactory(home=world.home, decision_proposed=True)
         with_deadline(session, proposed, today + dt.timedelta(1))
-    # An objection against a refusal: the application was decided in time, so its old
-    # decision deadline does not make it late.
-    objection = ClaimFactory(home=world.home, refused=True)
-    objection.state = "objection"
-    with_deadline(session, objection, today - dt.timedelta(200))
+    # An objection against a refusal is its own case with its own deadline (art. 7:10 Awb):
+    # the refused claim's old decision deadline does not make it late, the objection's does.
+    objected = ClaimFactory(home=world.home, refused=True)
+    with_deadline(session, objected, today - dt.timedelta(200))
+    lodged_objection(
+        session, objected, term_ends_on=today - dt.timedelta(60), lodged_by=world.applicant
+    )
     ClaimFactory(home=world.home, submitted=True)  # the assessor's
     elsewhere = World(session, name="Gemeente Elders")
     ClaimFactory(home=elsewhere.home, decision_proposed=True)
@@ -173,8 +176,11 @@ def test_the_decider_sees_proposals_and_objections_counted(client, session):
     page = client.get("/decider").text
 
     assert 'href="/claims/decisions">Besluit voorgesteld</a>: 2 aanvragen' in page
-    assert row_of(page, "waiting-objection").endswith("Bezwaar</a>: 1 aanvraag")
-    assert 'href="/claims/decisions">Te beslissen</a> (3 aanvragen)' in page
+    assert 'waiting-objection"' not in page  # no claim state of its own any more
+    assert row_of(page, "waiting-objections").endswith(
+        "Bezwaren om op te beslissen</a>: 1 bezwaar · <strong>1 over de beslistermijn</strong>"
+    )
+    assert 'href="/claims/decisions">Te beslissen</a> (2 aanvragen)' in page
     assert "Bij geen enkele aanvraag is de beslistermijn verstreken." in page
     assert "2 aanvragen hebben de beslistermijn in de komende week" in page
 

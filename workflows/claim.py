@@ -19,9 +19,14 @@ writes the audit event, in one transaction):
 - propose_decision: `proposed_by_id` (the actor);
 - info_term_expired, send_back: `proposed_by_id = None` (the system's proposal has no
   author; a proposal sent back is no longer current);
-- grant, grant_partially, refuse, declare_not_considered, uphold: `decided_by_id`;
-- reconsider: `assessor_id` (the actor), `proposed_by_id = None`, `decided_by_id = None`
-  (the earlier decision is reopened).
+- grant, grant_partially, refuse, declare_not_considered: `decided_by_id`;
+- reopen_after_objection: `proposed_by_id = None`, `decided_by_id = None` (the decision
+  objected to is revoked and taken again; the assessor stays).
+
+An objection is no claim state: it is its own case (workflows/objection.py). When one is
+upheld against a refusal or a not-considered decision, the objection service fires
+`reopen_after_objection` (a system event) in the same transaction, and the claim is
+assessed and decided again.
 
 A refused event (any exception) changes nothing: every rule runs before any write.
 """
@@ -93,7 +98,6 @@ class ClaimState(StrEnum):
     NOT_CONSIDERED = "not_considered"
     IN_PAYMENT = "in_payment"
     SETTLED = "settled"
-    OBJECTION = "objection"
     WITHDRAWN = "withdrawn"
     ARCHIVED = "archived"
 
@@ -115,9 +119,7 @@ class ClaimEvent(StrEnum):
     START_PAYMENT = "start_payment"
     SETTLE = "settle"
     REOPEN_PAYMENT = "reopen_payment"
-    LODGE_OBJECTION = "lodge_objection"
-    RECONSIDER = "reconsider"
-    UPHOLD = "uphold"
+    REOPEN_AFTER_OBJECTION = "reopen_after_objection"
     WITHDRAW = "withdraw"
     RETENTION_EXPIRED = "retention_expired"
 
@@ -133,31 +135,29 @@ EVENT_ROLES: Mapping[ClaimEvent, Role] = MappingProxyType(
         E.SUBMIT: Role.APPLICANT,
         E.PROVIDE_INFO: Role.APPLICANT,
         E.WITHDRAW: Role.APPLICANT,
-        E.LODGE_OBJECTION: Role.APPLICANT,
         E.START_ASSESSMENT: Role.ASSESSOR,
         E.REQUEST_INFO: Role.ASSESSOR,
         E.REQUEST_ADVICE: Role.ASSESSOR,
         E.RECORD_ADVICE: Role.ASSESSOR,
         E.PROPOSE_DECISION: Role.ASSESSOR,
-        E.RECONSIDER: Role.ASSESSOR,
         E.GRANT: Role.DECIDER,
         E.GRANT_PARTIALLY: Role.DECIDER,
         E.REFUSE: Role.DECIDER,
         E.DECLARE_NOT_CONSIDERED: Role.DECIDER,
         E.SEND_BACK: Role.DECIDER,
-        E.UPHOLD: Role.DECIDER,
         E.INFO_TERM_EXPIRED: Role.SYSTEM,
         E.RETENTION_EXPIRED: Role.SYSTEM,
         E.START_PAYMENT: Role.SYSTEM,
         E.SETTLE: Role.SYSTEM,
         E.REOPEN_PAYMENT: Role.SYSTEM,
+        E.REOPEN_AFTER_OBJECTION: Role.SYSTEM,
     }
 )
 
-# Decisions take four eyes: never by the one who proposed. Upholding a refusal counts too:
-# whoever prepared the refusal does not judge the objection against it.
+# Decisions take four eyes: never by the one who proposed. (The decision on an objection
+# has its own rule, in workflows/objection.py.)
 DECISION_EVENTS: frozenset[ClaimEvent] = frozenset(
-    {E.GRANT, E.GRANT_PARTIALLY, E.REFUSE, E.DECLARE_NOT_CONSIDERED, E.UPHOLD}
+    {E.GRANT, E.GRANT_PARTIALLY, E.REFUSE, E.DECLARE_NOT_CONSIDERED}
 )
 
 # The claim attributes the machine may write besides `state`, for the audit payload.
@@ -293,7 +293,6 @@ def _record_decision(claim: ClaimLike, actor: Actor, context: ClaimContext | Non
 
 
 def _reopen(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
-    claim.assessor_id = actor.user_id
     claim.proposed_by_id = None
     claim.decided_by_id = None
 
@@ -347,9 +346,14 @@ _SPECS: tuple[Spec[ClaimState, ClaimEvent], ...] = (
     # The bank sent a payout of a settled claim back: it is paid again, so the claim is
     # in payment again until that payout is booked.
     _Spec(E.REOPEN_PAYMENT, (S.SETTLED,), S.IN_PAYMENT),
-    _Spec(E.LODGE_OBJECTION, (S.REFUSED,), S.OBJECTION),
-    _Spec(E.RECONSIDER, (S.OBJECTION,), S.IN_ASSESSMENT, effects=(_reopen,)),
-    _Spec(E.UPHOLD, (S.OBJECTION,), S.REFUSED, effects=(_record_decision,)),
+    # An objection against the refusal or the not-considered decision was upheld: that
+    # decision is revoked, and the claim is assessed and decided again.
+    _Spec(
+        E.REOPEN_AFTER_OBJECTION,
+        (S.REFUSED, S.NOT_CONSIDERED),
+        S.IN_ASSESSMENT,
+        effects=(_reopen,),
+    ),
     _Spec(
         E.WITHDRAW,
         (S.DRAFT, S.SUBMITTED, S.IN_ASSESSMENT, S.AWAITING_INFO, S.AWAITING_ADVICE),

@@ -8,6 +8,15 @@ letters and news through the outbox.
 
 A late objection is lodged all the same and flagged: whether the lateness is excusable is
 the decider's call (art. 6:11 Awb), not the web form's.
+
+An objection upheld against the refusal or the not-considered decision the claim stands
+on revokes it: in the same transaction the claim machine's `reopen_after_objection` takes
+the claim back into assessment, to be proposed and decided again (audited as every
+transition). Rejected or inadmissible, the claim stays as decided.
+
+The decision on an objection is due six weeks after the objection term ended (art. 7:10
+Awb, a term set in a law, so Atw-stretched): `decision_due_on`, which the deadline watch
+and the decider's queue read.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from housing.claims.models import Claim, Decision, DecisionKind, Objection
 from housing.claims.notices import NotificationKind, staff_of
 from housing.claims.states import LODGEABLE_KINDS
 from housing.dates import parse_day
+from housing.db import DbSession
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, NotFound
 from housing.inputs import check_text
@@ -32,8 +42,12 @@ from housing.roles import Role
 from housing.scoping import Scope
 from housing.workflow import fire
 from workflows import awb
+from workflows.awb import AtwCalendar
+from workflows.claim import WORKFLOW as CLAIM
+from workflows.claim import ClaimEvent, ClaimState
 from workflows.objection import OPEN_STATES, ObjectionContext, ObjectionEvent, ObjectionState
 from workflows.objection import WORKFLOW as OBJECTION
+from workflows.rules import Actor
 
 NO_SUCH_OBJECTION = _l("No such objection.")
 # The decider's outcomes, by the event that takes each.
@@ -43,6 +57,32 @@ OUTCOMES = {
     ObjectionState.INADMISSIBLE.value: ObjectionEvent.DECLARE_INADMISSIBLE,
 }
 LEGAL_BASIS = "Artikelen 6:11, 7:11 en 7:12 Algemene wet bestuursrecht."
+# Art. 7:10(1) Awb: six weeks after the objection term ended. Twelve with an advisory
+# committee, and the body may extend once by six; neither is recorded, so the earlier
+# date is kept: a body that keeps it is late under no reading.
+DECISION_WEEKS = 6
+# The decisions the claim stands on that an upheld objection revokes, reopening the claim.
+REOPENED_BY_UPHOLDING = {
+    DecisionKind.REFUSAL.value: ClaimState.REFUSED,
+    DecisionKind.NOT_CONSIDERED.value: ClaimState.NOT_CONSIDERED,
+}
+
+
+def decision_due_on(objection: Objection, calendar: AtwCalendar) -> dt.date:
+    """The last day of the decision on the objection (art. 7:10 Awb, Atw-stretched)."""
+    return calendar.stretch(objection.term_ends_on + dt.timedelta(weeks=DECISION_WEEKS))
+
+
+def open_objections(session: DbSession, scope: Scope) -> list[tuple[Objection, dt.date]]:
+    """The scope's objections still to be decided, each with its deadline, the nearest
+    first: the decider's queue."""
+    objections = session.scalars(
+        scope.select(Objection)
+        .where(Objection.state.in_([s.value for s in OPEN_STATES]))
+        .order_by(Objection.term_ends_on, Objection.id)
+    )
+    calendar = atw_calendar(session)
+    return [(objection, decision_due_on(objection, calendar)) for objection in objections]
 
 
 class ObjectionService(ClaimServiceBase):
@@ -229,8 +269,35 @@ class ObjectionService(ClaimServiceBase):
             reason=text,
             effects=lambda: self._decided(claim, objection, user, text),
         )
+        if event is ObjectionEvent.UPHOLD:
+            self._reopen(claim, objection, user)
         self.session.flush()
         return objection
+
+    def _reopen(self, claim: Claim, objection: Objection, user: User) -> None:
+        """Upheld against the refusal or not-considered decision the claim stands on: that
+        decision is revoked and the claim is assessed again, its old proposal gone."""
+        stands_on = REOPENED_BY_UPHOLDING.get(str(objection.decision.kind))
+        if stands_on is None or claim.state != stands_on:
+            return  # a grant, a penalty, or a decision the claim has moved on from
+
+        def clear_proposal() -> None:
+            for line in claim.lines:
+                line.granted_amount = None
+                line.grant_reason = None
+
+        # The consequence of the decider's decision: the machine sees the system, the
+        # audit names the decider.
+        fire(
+            self.audit,
+            CLAIM,
+            claim,
+            ClaimEvent.REOPEN_AFTER_OBJECTION,
+            user=user,
+            actor=Actor.system(),
+            payload={"objection_id": objection.id},
+            effects=clear_proposal,
+        )
 
     def _decided(self, claim: Claim, objection: Objection, user: User, reasons: str) -> None:
         today = self.today()

@@ -24,14 +24,13 @@ CAP_STATES = (*GRANTED_STATES, ClaimState.ARCHIVED)
 PROPOSAL_ENDING_EVENTS = (
     ClaimEvent.SEND_BACK,
     ClaimEvent.INFO_TERM_EXPIRED,
-    ClaimEvent.RECONSIDER,
+    ClaimEvent.REOPEN_AFTER_OBJECTION,
 )
 DECISION_KINDS = {
     ClaimEvent.GRANT: DecisionKind.GRANT,
     ClaimEvent.GRANT_PARTIALLY: DecisionKind.PARTIAL_GRANT,
     ClaimEvent.REFUSE: DecisionKind.REFUSAL,
     ClaimEvent.DECLARE_NOT_CONSIDERED: DecisionKind.NOT_CONSIDERED,
-    ClaimEvent.UPHOLD: DecisionKind.OBJECTION_DECISION,
 }
 # Used when the decider gives no reasons of their own; the letter always states some.
 # Decisions an objection can be lodged against (not the notices around them).

@@ -7,7 +7,9 @@ organisation at once:
 - flag a claim whose deadline has passed to the organisation's administrators;
 - turn a claim whose information term ran out unanswered into a not-considered proposal
   for the decider (art. 4:5 Awb);
-- record that the objection term of a decided claim has ended (art. 6:7 Awb).
+- record that the objection term of a decided claim has ended (art. 6:7 Awb);
+- warn the deciders that the decision on a lodged objection is near (art. 7:10 Awb), and
+  flag one that is overdue to the administrators, as a claim's own deadline.
 
 Exactly once, however often it runs: every effect is keyed (a notification per claim,
 deadline and recipient) or guarded by state (a claim moves out of awaiting_info once; a
@@ -30,8 +32,9 @@ from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
 from housing.claims.base import record_act
-from housing.claims.models import Claim, Decision
+from housing.claims.models import Claim, Decision, Objection
 from housing.claims.notices import NotificationKind, Notifier, staff_of
+from housing.claims.objections import decision_due_on
 from housing.claims.states import APPLICATION_DECISION_KINDS
 from housing.claims.terms import objection_deadline, open_information_request
 from housing.claims.workflow import WorkflowService
@@ -43,6 +46,8 @@ from housing.roles import Role
 from housing.scoping import Scope
 from workflows.awb import AtwCalendar
 from workflows.claim import ClaimEvent, ClaimState
+from workflows.objection import OPEN_STATES as OPEN_OBJECTION_STATES
+from workflows.objection import ObjectionState
 
 log = get_logger(__name__)
 
@@ -56,7 +61,6 @@ WARNING_STATES = (
     ClaimState.IN_ASSESSMENT,
     ClaimState.AWAITING_ADVICE,
     ClaimState.DECISION_PROPOSED,
-    ClaimState.OBJECTION,
 )
 # A claim awaiting information can still be late: a request sent after the deadline
 # suspends nothing.
@@ -69,11 +73,6 @@ DECIDED_STATES = (
     ClaimState.SETTLED,
     ClaimState.NOT_CONSIDERED,
 )
-# Art. 7:10(1) Awb: the decision on an objection is due six weeks after the objection
-# term ended. Twelve with an advisory committee, and the body may extend once; neither is
-# recorded, so the watch keeps the earlier date (as workflows/awb.py does where the law
-# leaves a choice): a body that keeps it is late under no reading.
-OBJECTION_DECISION_WEEKS = 6
 
 
 @dataclass
@@ -82,8 +81,8 @@ class WatchReport:
 
     day: dt.date
     skipped: bool = False  # not an Atw working day, and not forced
-    warned: int = 0  # claims whose assessors were warned of a near deadline
-    flagged: int = 0  # overdue claims flagged to the administrators
+    warned: int = 0  # claims (objections) whose assessors (deciders) were warned
+    flagged: int = 0  # overdue claims and objections flagged to the administrators
     expired: int = 0  # information terms ended: now a not-considered proposal
     objection_terms_closed: int = 0
     failed: int = 0  # claims rolled back and logged; the next run tries them again
@@ -129,6 +128,7 @@ class DeadlineWatch:
         run.expire_information_terms()
         run.close_objection_terms()
         run.warn_and_flag(self.warning_working_days)
+        run.warn_and_flag_objections(self.warning_working_days)
         log.info("deadline_watch.done", **report.as_dict())
         return report
 
@@ -230,6 +230,7 @@ class _Run:
             .where(
                 Claim.state.in_([s.value for s in DECIDED_STATES]),
                 ~_term_closed(Claim.id),
+                ~_objection_open(Claim.id),
             )
             .order_by(Claim.organisation_id, Claim.id)
         )
@@ -239,8 +240,9 @@ class _Run:
         claim = self._locked(claim_id)
         if claim is None or claim.state not in {s.value for s in DECIDED_STATES}:
             return None
-        # Asked again under the lock: a second watch that waited finds the event now.
-        if self.session.scalar(select(_term_closed(claim.id))):
+        # Asked again under the lock: a second watch that waited finds the event now (and
+        # an objection lodged meanwhile, which locks the claim too, is seen).
+        if self.session.scalar(select(_term_closed(claim.id) | _objection_open(claim.id))):
             return None
         last_day = objection_deadline(self.session, claim)
         if last_day is None or not last_day < self.day:
@@ -274,17 +276,22 @@ class _Run:
         """The deadline the body is working to now.
 
         Before the application is decided, the decision deadline (suspensions, extension
-        and Atw included). After it, the claim is open again only because of an objection
-        (lodged, or reconsidered): the application's deadline was met, and the decision on
-        the objection is due six weeks after the objection term ended (art. 7:10 Awb,
-        Atw-stretched: a term set in a law).
+        and Atw included). After it, the claim is open again only because an objection
+        against its decision was upheld: the application's deadline was met, and the new
+        decision belongs to the decision on the objection, due six weeks after the
+        objection term ended (art. 7:10 Awb, Atw-stretched: a term set in a law).
         """
         if not self.session.scalar(select(_application_decided(claim.id))):
             return claim.decision_deadline
-        term_ended = objection_deadline(self.session, claim)
-        if term_ended is None:
+        upheld = self.session.scalars(
+            select(Objection)
+            .where(Objection.claim_id == claim.id, Objection.state == ObjectionState.UPHELD)
+            .order_by(Objection.id.desc())
+            .limit(1)
+        ).one_or_none()
+        if upheld is None:
             return claim.decision_deadline
-        return self.calendar.stretch(term_ended + dt.timedelta(weeks=OBJECTION_DECISION_WEEKS))
+        return decision_due_on(upheld, self.calendar)
 
     def _warn_or_flag(self, claim_id: int, horizon: dt.date) -> str | None:
         claim = self.session.get(Claim, claim_id, populate_existing=True)
@@ -327,6 +334,47 @@ class _Run:
         )
         return counted if queued else None
 
+    # --- e. decisions on objections near or past their deadline ---------------------------
+    def warn_and_flag_objections(self, warning_working_days: int) -> None:
+        horizon = self.calendar.add_working_days(self.day, warning_working_days)
+        ids = self._ids(
+            select(Objection.id)
+            .where(Objection.state.in_([s.value for s in OPEN_OBJECTION_STATES]))
+            .order_by(Objection.organisation_id, Objection.id)
+        )
+        self._each("objection_deadline", ids, lambda ident: self._objection_due(ident, horizon))
+
+    def _objection_due(self, objection_id: int, horizon: dt.date) -> str | None:
+        objection = self.session.get(Objection, objection_id, populate_existing=True)
+        if objection is None or objection.state not in {s.value for s in OPEN_OBJECTION_STATES}:
+            return None
+        deadline = decision_due_on(objection, self.calendar)
+        claim = objection.claim
+        if deadline < self.day:
+            kind, role, counted = NotificationKind.CLAIM_OVERDUE, Role.ADMIN, "flagged"
+        elif deadline <= horizon:
+            kind, role, counted = NotificationKind.DEADLINE_WARNING, Role.DECIDER, "warned"
+        else:
+            return None
+        recipients = self._staff(claim, role)
+        if not recipients:
+            log.warning(
+                "deadline_watch.nobody_to_tell",
+                kind=kind.value,
+                objection_id=objection.id,
+                organisation_id=objection.organisation_id,
+            )
+            return None
+        queued = self.notifier.notify(
+            kind,
+            recipients=recipients,
+            organisation_id=objection.organisation_id,
+            event_key=f"objection:{objection.id}:{deadline.isoformat()}",
+            claim=claim,
+            on_date=deadline,
+        )
+        return counted if queued else None
+
     # --- who is told -----------------------------------------------------------------
     def _assessors(self, claim: Claim) -> list[User]:
         """The claim's own assessor; before anyone took it (or once they left), all of
@@ -343,6 +391,14 @@ class _Run:
 
 def _term_closed(claim_id: InstrumentedAttribute[int] | int) -> Exists:
     return exists().where(AuditEvent.claim_id == claim_id, AuditEvent.event == OBJECTION_TERM_ENDED)
+
+
+def _objection_open(claim_id: InstrumentedAttribute[int] | int) -> Exists:
+    """An objection is being heard: the decision it is against is not final yet."""
+    return exists().where(
+        Objection.claim_id == claim_id,
+        Objection.state.in_([s.value for s in OPEN_OBJECTION_STATES]),
+    )
 
 
 def _application_decided(claim_id: InstrumentedAttribute[int] | int) -> Exists:

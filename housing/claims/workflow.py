@@ -34,7 +34,7 @@ from housing.claims.states import (
     PROPOSAL_ENDING_EVENTS,
     RETENTION_YEARS,
 )
-from housing.claims.terms import decision_deadline, objection_deadline, open_information_request
+from housing.claims.terms import decision_deadline, open_information_request
 from housing.clock import AMSTERDAM
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.deadlines.services import awb_terms
@@ -215,8 +215,6 @@ class WorkflowService(ClaimServiceBase):
             self._apply_proposal(claim, details)
         if claim_event is ClaimEvent.RECORD_ADVICE:
             self._record_advice(claim, details)
-        if claim_event is ClaimEvent.LODGE_OBJECTION:
-            self._check_objection_term(claim)
         # No autoflush while the facts are read: a proposed amount the rules will refuse
         # (more than requested) must reach them, not a database constraint first.
         with self.session.no_autoflush:
@@ -256,20 +254,6 @@ class WorkflowService(ClaimServiceBase):
                 request.answer_event_id = link_id
             self.session.flush()
         return claim, request
-
-    def _check_objection_term(self, claim: Claim) -> None:
-        # Online, an objection arrives the day it is sent. A late one with an excuse
-        # (art. 6:11 Awb) is for the body to judge; it is lodged on paper, not here.
-        last_day = objection_deadline(self.session, claim)
-        if last_day is not None and self.today() > last_day:
-            raise InvalidInput(
-                _l(
-                    "The objection term ended on %(day)s. If you have a reason for being late,"
-                    " contact the organisation.",
-                    day=last_day.isoformat(),
-                ),
-                field_errors={"rule": ["objection_term"]},
-            )
 
     def _apply_proposal(self, claim: Claim, details: Mapping[str, Any]) -> None:
         granted = details.get("granted", {})

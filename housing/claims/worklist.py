@@ -30,7 +30,7 @@ ASSESSOR_STATES = (
     ClaimState.AWAITING_INFO,
     ClaimState.AWAITING_ADVICE,
 )
-DECIDER_STATES = (ClaimState.DECISION_PROPOSED, ClaimState.OBJECTION)
+DECIDER_STATES = (ClaimState.DECISION_PROPOSED,)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
 from housing.web.handling import handling_panel
 from housing.web.next_action import CONFIRMED, primary_action
-from housing.web.objections import DECISION_KIND_LABELS, objection_panel
+from housing.web.objections import DECISION_KIND_LABELS, objection_panel, objection_queue
 from housing.web.payouts import payout_panel
 from housing.web.timeline import timeline_of
 from workflows import awb
@@ -75,7 +75,6 @@ OPEN_STATES = (
     ClaimState.AWAITING_INFO,
     ClaimState.AWAITING_ADVICE,
     ClaimState.DECISION_PROPOSED,
-    ClaimState.OBJECTION,
 )
 
 
@@ -138,8 +137,8 @@ def inbox() -> ResponseReturnValue:
 
 
 # What a decider decides: proposals (the assessor's, or the system's not-considered one
-# after a lapsed information term) and objections against a refusal.
-DECISION_QUEUE_STATES = (ClaimState.DECISION_PROPOSED, ClaimState.OBJECTION)
+# after a lapsed information term); objections are cases of their own (objection_queue).
+DECISION_QUEUE_STATES = (ClaimState.DECISION_PROPOSED,)
 
 
 @bp.route("/decisions")
@@ -177,7 +176,9 @@ def decisions() -> ResponseReturnValue:
         }
         for claim in page.items
     ]
-    return render_template("claims/decisions.html", page=page, rows=rows)
+    return render_template(
+        "claims/decisions.html", page=page, rows=rows, objections=objection_queue()
+    )
 
 
 @bp.route("/mine")
@@ -310,11 +311,7 @@ def _upload_kinds(actor: Actor, claim: Claim) -> list[str]:
 def _actions_for(actor: Actor, claim: Claim) -> list[ClaimEvent]:
     """The events this user may fire now, as the API lists them (`events_for`); the
     service still checks every other rule."""
-    # An objection is lodged as its own case (the objections section), against any
-    # decision; the claim's own lodge_objection is not offered beside it.
-    return sorted(
-        events_for(claim, actor) - {ClaimEvent.LODGE_OBJECTION}, key=list(ClaimEvent).index
-    )
+    return sorted(events_for(claim, actor), key=list(ClaimEvent).index)
 
 
 def _event_details(event: ClaimEvent, claim_id: int) -> dict[str, object]:

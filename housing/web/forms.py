@@ -84,6 +84,8 @@ STATE_LABELS = {
     "not_considered": _l("Not considered"),
     "in_payment": _l("In payment"),
     "settled": _l("Settled"),
+    # No claim state any more (objections are cases of their own), but older audit
+    # links still lead to it.
     "objection": _l("Objection"),
     "withdrawn": _l("Withdrawn"),
     "archived": _l("Archived"),
@@ -101,9 +103,6 @@ EVENT_LABELS = {
     "refuse": _l("Refuse"),
     "declare_not_considered": _l("Declare not considered"),
     "send_back": _l("Send back to the assessor"),
-    "lodge_objection": _l("Lodge an objection"),
-    "reconsider": _l("Reconsider"),
-    "uphold": _l("Uphold the refusal"),
     "withdraw": _l("Withdraw the claim"),
 }
 # The claim's timeline: what happened, for the events that are no step of the claim's own

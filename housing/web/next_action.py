@@ -20,8 +20,7 @@ E, S = ClaimEvent, ClaimState
 
 # By state, the next steps in the order they lead. In assessment a proposal leads once it
 # can be made (regime A, or B with the advice recorded); otherwise asking for the advice.
-# A proposed decision leads to the decision proposed (`_proposed_decision`). An objection
-# is judged, not led: neither reconsidering nor upholding is put first.
+# A proposed decision leads to the decision proposed (`_proposed_decision`).
 LEADS: Mapping[ClaimState, tuple[ClaimEvent, ...]] = MappingProxyType(
     {
         S.SUBMITTED: (E.START_ASSESSMENT,),

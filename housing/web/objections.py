@@ -14,6 +14,8 @@ from flask_login import current_user
 
 from housing import services
 from housing.claims.models import Claim, DecisionKind
+from housing.claims.objections import open_objections
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.permissions import actor_for, acts_for_office_holder
 from housing.roles import Role
@@ -48,6 +50,26 @@ ACTIONS = {
     "review": ObjectionEvent.START_REVIEW,
     "withdraw": ObjectionEvent.WITHDRAW,
 }
+
+
+def objection_queue() -> list[dict[str, Any]]:
+    """The decider's queue of objections still to be decided, the nearest deadline of
+    the decision on the objection (art. 7:10 Awb) first."""
+    today = amsterdam_today()
+    rows = [
+        {
+            "objection": objection,
+            "claim": objection.claim,
+            "kind": DECISION_KIND_LABELS.get(objection.decision.kind, objection.decision.kind),
+            "state": OBJECTION_STATE_LABELS.get(objection.state.value, objection.state.value),
+            "deadline": deadline,
+            "days_left": (deadline - today).days,
+            # Who prepared the decision objected to does not decide the objection.
+            "own_preparation": objection.decision.prepared_by_id == current_user.id,
+        }
+        for objection, deadline in open_objections(db.session, current_scope())
+    ]
+    return sorted(rows, key=lambda row: (row["deadline"], row["objection"].id))
 
 
 def objection_panel(claim: Claim) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from housing.accounts.models import User
 from housing.audit.jobs import AUDIT_VERIFY
 from housing.claims.models import Claim
+from housing.claims.objections import open_objections
 from housing.claims.worklist import ASSESSOR_STATES, DECIDER_STATES, worklist
 from housing.clock import today as amsterdam_today
 from housing.db import db
@@ -98,9 +99,14 @@ def assessor() -> ResponseReturnValue:
 @bp.route("/decider")
 @role_required(Role.DECIDER)
 def decider() -> ResponseReturnValue:
+    today = amsterdam_today()
+    # Objections are cases of their own, each with its own deadline (art. 7:10 Awb).
+    deadlines = [due for _, due in open_objections(db.session, current_scope())]
     return render_template(
         "start/decider.html",
-        work=worklist(db.session, current_scope(), DECIDER_STATES, amsterdam_today()),
+        work=worklist(db.session, current_scope(), DECIDER_STATES, today),
+        objections=len(deadlines),
+        objections_overdue=sum(1 for due in deadlines if due < today),
     )
 
 

@@ -189,6 +189,9 @@ CLEANUP = [
     "DELETE FROM objection WHERE organisation_id = :o",
     "DELETE FROM decision USING claim"
     " WHERE decision.claim_id = claim.id AND claim.organisation_id = :o",
+    # Documents first: an answer's attachments refer to their information request.
+    "DELETE FROM document WHERE organisation_id = :o",
+    "DELETE FROM claim_note WHERE organisation_id = :o",
     "DELETE FROM information_request USING claim"
     " WHERE information_request.claim_id = claim.id AND claim.organisation_id = :o",
     "DELETE FROM default_notice USING claim"
@@ -197,7 +200,6 @@ CLEANUP = [
     " WHERE woning_scan.claim_id = claim.id AND claim.organisation_id = :o",
     "DELETE FROM security_advice USING claim"
     " WHERE security_advice.claim_id = claim.id AND claim.organisation_id = :o",
-    "DELETE FROM document WHERE organisation_id = :o",
     "DELETE FROM audit_event WHERE organisation_id = :o",
     "DELETE FROM audit_chain_head WHERE organisation_id = :o",
     "DELETE FROM measure_line USING claim"

@@ -1,0 +1,173 @@
+"""The pages around the walk, each as the role that uses it: no axe violation and no
+page-wide horizontal scrolling at 375 px or at 200 % zoom (tables scroll in their own box)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from housing.clock import utcnow
+from housing.db import db
+from housing.notifications.models import Notification, NotificationKind
+from housing.outbox.models import OutboxMessage, OutboxStatus
+from housing.roles import Role
+from tests.browser.conftest import DESKTOP, look
+from tests.builders.claims import remove_organisation
+from tests.builders.payments import Finance, record
+from tests.conftest import RUN_ID, factories_on
+from tests.factories import UserFactory
+
+
+def unread_notice(session: Session, user, claim) -> None:
+    """A notice in the app for `user`, as the outbox worker leaves it (no worker here)."""
+    message = OutboxMessage(
+        key=f"browser:{uuid.uuid4().hex}",
+        topic="notification",
+        payload={},
+        organisation_id=user.organisation_id,
+        status=OutboxStatus.DONE,
+        attempts=1,
+        next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    session.flush()
+    session.add(
+        Notification(
+            organisation_id=user.organisation_id,
+            user_id=user.id,
+            claim_id=claim.id,
+            kind=NotificationKind.CLAIM_RECEIVED,
+            on_date=dt.date(2026, 3, 2),
+            outbox_message_id=message.id,
+        )
+    )
+
+
+@pytest.fixture
+def paid(app: Flask) -> Iterator[Finance]:
+    """Committed: a granted claim with payouts, a built batch, an admin and an auditor."""
+    with app.app_context():
+        engine = db.engine
+    setup = Session(engine, expire_on_commit=False)
+    with factories_on(setup):
+        fin = Finance(setup, name=f"Gemeente Smalscherm {RUN_ID}")
+        fin.admin = UserFactory(organisation=fin.world.org, roles={Role.ADMIN})
+        fin.auditor = UserFactory(organisation=fin.world.org, roles={Role.AUDITOR})
+        # More claims than fit a phone's width in the inbox.
+        for _ in range(3):
+            fin.world.fire(fin.world.applicant, fin.world.draft(), "submit")
+        for number in ("F-1", "F-2"):
+            fin.approve(record(fin, number=number, amount="150.00"), fin.f2)
+        fin.batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+        record(fin, number="F-3", amount="90.00")  # one left to check
+        for _ in range(2):  # unread: the "New" badge and the count in the menu
+            unread_notice(setup, fin.world.assessor, fin.claim)
+        setup.commit()
+    try:
+        yield fin
+    finally:
+        setup.close()
+        remove_organisation(engine, fin.world.org.id)
+
+
+def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
+    world = paid.world
+    pages = {
+        ("assessor", world.assessor.email): [
+            "/assessor",
+            "/claims/inbox",
+            f"/claims/{paid.claim.id}",
+            "/print-queue",
+            "/notifications",
+            "/profile",
+        ],
+        ("decider", world.decider.email): ["/decider", "/claims/decisions"],
+        ("applicant", world.applicant.email): [
+            "/applicant",
+            "/claims/mine",
+            f"/claims/{paid.claim.id}",
+        ],
+        ("finance", paid.f1.email): [
+            "/finance",
+            "/finance/payouts",
+            "/finance/batches",
+            f"/finance/batches/{paid.batch.id}",
+            "/finance/budget",
+            "/finance/statements",
+            "/finance/review",
+        ],
+        ("admin", paid.admin.email): [
+            "/admin",
+            "/admin/users",
+            "/admin/users/new",
+            "/admin/office-holders",
+            "/admin/organisations",
+            f"/admin/organisations/{world.org.id}",
+            f"/admin/organisations/{world.org.id}/terms",
+            "/admin/holidays",
+            "/admin/budgets",
+            "/admin/approval-limits",
+            "/admin/catalogue",
+            "/admin/outbox",
+        ],
+        ("auditor", paid.auditor.email): ["/auditor"],
+    }
+    problems = []
+    for (role, email), paths in pages.items():
+        page = log_in(email)
+        for path in paths:
+            response = page.goto(path)
+            assert response is not None and response.status == 200, path
+            # Screenshots by role and page kind, not by id: the next run overwrites them.
+            kind = "/".join(part for part in path.split("/") if not part.isdigit())
+            problems += look(page, f"{role}{kind}").problems
+    assert not problems, "\n".join(problems)
+
+
+def test_the_unread_count_in_the_menu_is_read_out_as_such(log_in, paid):
+    page = log_in(paid.world.assessor.email)
+    page.goto("/notifications")
+    # The link's name says what the number is; the "New" badges are in the table.
+    assert page.get_by_role("link", name="Meldingen, 2 ongelezen").is_visible()
+    assert page.locator(".utrecht-status-badge--active").all_inner_texts() == ["Nieuw", "Nieuw"]
+    assert look(page, "assessor/notifications-unread").problems == []
+
+
+def test_the_login_page_and_its_refusal_pass_axe_and_fit_a_phone(browser, server):
+    context = browser.new_context(base_url=server, viewport=DESKTOP, bypass_csp=True)
+    try:
+        page = context.new_page()
+        page.goto("/login")
+        assert look(page, "anonymous/login").problems == []
+        page.fill("#email", "niemand@test.example")
+        page.fill("#password", "fout-wachtwoord")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Inloggen").click()
+        assert page.locator("#form-errors").is_visible()
+        assert look(page, "anonymous/login-refused").problems == []
+    finally:
+        context.close()
+
+
+def test_a_wide_table_scrolls_in_its_own_region_on_a_phone(log_in, paid):
+    page = log_in(paid.f1.email)
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.goto("/finance/budget")
+    region = page.get_by_role("region", name="Budgetten van")
+    # The table is wider than the phone: its region scrolls, the page does not.
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    assert region.get_attribute("tabindex") == "0"
+    # A keyboard user scrolls it: focus the region, then the arrow keys (scrolling is smooth).
+    region.focus()
+    page.keyboard.press("ArrowRight")
+    scrolled = page.wait_for_function(
+        "() => document.querySelector('[aria-labelledby=budget-caption]').scrollLeft",
+        timeout=3000,
+    )
+    assert scrolled.json_value() > 0
