@@ -59,7 +59,8 @@ def answer_form(page: str, claim_id: int) -> str:
 
 def thread_and_timeline(page: str) -> tuple[str, str]:
     """The questions-and-answers section and the timeline of a claim page."""
-    thread = page[page.index('id="information-requests"') : page.index('id="action-')]
+    start = page.index('id="information-requests"')
+    thread = page[start : page.index("</section>", start)]
     return thread, page[page.index(">Verloop</h2>") :]
 
 

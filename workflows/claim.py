@@ -44,6 +44,7 @@ from workflows.rules import (
     ClaimContext,
     ClaimFacts,
     MissingEventData,
+    Regime,
     Role,
     RuleViolation,
     check_application_date,
@@ -74,6 +75,7 @@ __all__ = [
     "ClaimLike",
     "ClaimState",
     "InvalidTransition",
+    "OfferableClaim",
     "TransitionRecord",
     "UnknownEvent",
     "allowed_events",
@@ -172,6 +174,27 @@ class ClaimLike(ClaimFacts, Protocol):
     """A claim the machine can move: the rules' facts plus the state column."""
 
     state: ClaimState
+
+
+class OfferableClaim(ClaimLike, Protocol):
+    """A claim whose events are offered to people (`events_for`): also whether its
+    security advice is recorded."""
+
+    @property
+    def advice_recorded(self) -> bool: ...
+
+
+# What must hold before an event is offered at all, read from the claim alone: an event
+# that would be refused whatever is entered is not offered (the rules still decide when
+# it is fired). Under regime B what is granted is what the security advice names, so a
+# decision is proposed once the advice is recorded.
+_PRECONDITIONS: Mapping[ClaimEvent, Callable[[OfferableClaim], bool]] = MappingProxyType(
+    {
+        ClaimEvent.PROPOSE_DECISION: lambda claim: (
+            claim.regime is not Regime.B or claim.advice_recorded
+        ),
+    }
+)
 
 
 # --- Guards and effects, as the machine calls them ----------------------------------------
@@ -388,12 +411,16 @@ def allowed_events(state: ClaimState | str) -> frozenset[ClaimEvent]:
     return WORKFLOW.allowed_events(state)
 
 
-def events_for(claim: ClaimLike, actor: Actor) -> frozenset[ClaimEvent]:
+def events_for(claim: OfferableClaim, actor: Actor) -> frozenset[ClaimEvent]:
     """The events this actor may fire on the claim now, by the machine's own authorisation
-    (role, own claim or not, four eyes); never a system event for a person. The other
-    rules (budget, advice, ...) still decide when it is fired."""
+    (role, own claim or not, four eyes) and the preconditions read from the claim (regime
+    B's proposal needs the advice); never a system event for a person. The other rules
+    (budget, amounts, ...) still decide when it is fired."""
     permitted = set()
     for event in WORKFLOW.allowed_events(claim.state):
+        precondition = _PRECONDITIONS.get(event)
+        if precondition is not None and not precondition(claim):
+            continue
         try:
             _authorisation(event)(claim, actor, None)
         except RuleViolation:

@@ -38,16 +38,16 @@ from housing.api.schemas import (
     claim_event_bodies,
 )
 from housing.audit.services import record_access
+from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import history_for
 from housing.claims.letters import letter_being_prepared
 from housing.claims.models import Claim, Decision, Document, MeasureLine
 from housing.claims.permissions import UPLOADABLE
 from housing.claims.queries import loaded_claim
-from housing.claims.states import APPLICATION_DECISION_KINDS, OBJECTABLE_KINDS
 from housing.clock import today as amsterdam_today
 from housing.db import db
-from housing.deadlines.services import atw_calendar, awb_terms
+from housing.deadlines.services import atw_calendar
 from housing.downloads import attachment
 from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
@@ -55,6 +55,7 @@ from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
 from housing.permissions import actor_for
 from housing.roles import Role
 from workflows import awb
+from workflows.atw import AtwCalendar
 from workflows.claim import ClaimState, events_for
 
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
@@ -84,35 +85,28 @@ UPLOAD_BODY = {
 }
 
 
-def _decisions(claims: Sequence[Claim]) -> dict[int, list[Decision]]:
-    """The decisions of these claims, oldest first, in one query."""
-    found: dict[int, list[Decision]] = {claim.id: [] for claim in claims}
-    rows = db.session.scalars(
-        select(Decision).where(Decision.claim_id.in_(found)).order_by(Decision.id)
+def _calendar() -> AtwCalendar:
+    """The Atw calendar, read once per request."""
+    calendar: AtwCalendar = g.get("atw_calendar") or g.setdefault(
+        "atw_calendar", atw_calendar(db.session)
     )
-    for decision in rows:
-        found[decision.claim_id].append(decision)
-    return found
+    return calendar
+
+
+def _decisions(claims: Sequence[Claim]) -> dict[int, list[Decision]]:
+    return decisions_of(db.session, claims)
 
 
 def _deadline(claim: Claim, today: dt.date, decisions: list[Decision]) -> dict[str, object]:
-    decided = [d for d in decisions if d.kind in APPLICATION_DECISION_KINDS]
-    if decided and decided[0].sent_on is not None:
+    done = decided(claim, decisions, _calendar)
+    if done is not None:
         # The term ended with the decision: no days left, and the objection term runs.
-        objectable = [d for d in decisions if d.kind in OBJECTABLE_KINDS and d.sent_on]
-        calendar = g.get("atw_calendar") or g.setdefault("atw_calendar", atw_calendar(db.session))
         return {
             "decision_deadline": claim.decision_deadline,
             "days_left": None,
             "clock": DECIDED,
-            "decided_on": decided[0].sent_on,
-            "objection_deadline": awb.objection_deadline(
-                objectable[-1].sent_on,
-                calendar=calendar,
-                terms=awb_terms(claim.office_holder.organisation),
-            )
-            if objectable and objectable[-1].sent_on
-            else None,
+            "decided_on": done.decided_on,
+            "objection_deadline": done.objection_deadline,
         }
     if claim.decision_deadline is None or claim.state in STOPPED_STATES:
         clock = STOPPED if claim.state in STOPPED_STATES else None

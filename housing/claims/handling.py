@@ -112,6 +112,26 @@ def history_for(session: DbSession, actor: Actor, claim: Claim) -> Sequence[Audi
     return session.scalars(query.order_by(AuditEvent.sequence)).all()
 
 
+def actors_of(
+    session: DbSession, history: Iterable[AuditEvent]
+) -> dict[int, tuple[str, frozenset[Role]]]:
+    """Who acted in this timeline: each actor's name and roles (one query, whatever the
+    number of events)."""
+    ids = {event.actor_id for event in history if event.actor_id is not None}
+    found: dict[int, tuple[str, frozenset[Role]]] = {}
+    if not ids:
+        return found
+    rows = session.execute(
+        select(User.id, User.full_name, UserRole.role)
+        .outerjoin(UserRole, UserRole.user_id == User.id)
+        .where(User.id.in_(ids))
+    ).all()
+    for ident, name, role in rows:
+        roles = found.get(ident, (name, frozenset()))[1]
+        found[ident] = (name, roles | {role} if role is not None else roles)
+    return found
+
+
 def assessors(session: DbSession, scope: Scope) -> list[tuple[int, str]]:
     """The organisation's active assessors, by name: whom a claim can be assigned to."""
     rows = session.execute(

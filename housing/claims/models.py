@@ -123,6 +123,11 @@ class Claim(Base):
 
     # What the workflow rules read (workflows.rules.ClaimFacts), through the relationships.
     @property
+    def advice_recorded(self) -> bool:
+        """Whether the security advice is recorded (workflows.claim.OfferableClaim)."""
+        return self.advice is not None
+
+    @property
     def office_type(self) -> str:
         return self.office_holder.office_type.value
 

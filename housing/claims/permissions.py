@@ -85,7 +85,14 @@ def may_see_draft(actor: Actor, claim: Claim) -> bool:
 
 # --- documents --------------------------------------------------------------------------
 def upload_kinds(actor: Actor, claim: Claim) -> frozenset[DocumentKind]:
-    """The kinds of document the actor may add to this claim (empty: none)."""
+    """The kinds of document the actor may add to this claim now (empty: none; none to a
+    withdrawn or archived claim)."""
+    if claim.state in CLOSED_STATES:
+        return frozenset()
+    return _kinds_by_role(actor, claim)
+
+
+def _kinds_by_role(actor: Actor, claim: Claim) -> frozenset[DocumentKind]:
     kinds: frozenset[DocumentKind] = frozenset()
     if _has(actor, Role.ASSESSOR):
         kinds |= UPLOAD_KINDS[Role.ASSESSOR]
@@ -95,7 +102,7 @@ def upload_kinds(actor: Actor, claim: Claim) -> frozenset[DocumentKind]:
 
 
 def may_upload(actor: Actor, claim: Claim, kind: DocumentKind) -> Refusal | None:
-    allowed = upload_kinds(actor, claim)
+    allowed = _kinds_by_role(actor, claim)
     if not allowed:
         return Forbidden(_l("You cannot add documents to this claim."))
     if kind not in allowed:

@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from housing import services
 from housing.accounts.models import User
 from housing.audit.services import record_access
+from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import assessor_names, history_for
 from housing.claims.information import MAX_ANSWER_FILES, Attachment, information_thread
@@ -41,6 +42,7 @@ from housing.claims.queries import loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
+from housing.deadlines.services import atw_calendar
 from housing.downloads import attachment
 from housing.errors import DomainError
 from housing.inputs import accepts_upload
@@ -56,8 +58,10 @@ from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
 from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
 from housing.web.handling import handling_panel
-from housing.web.objections import objection_panel, objection_queue
+from housing.web.next_action import CONFIRMED, primary_action
+from housing.web.objections import DECISION_KIND_LABELS, objection_panel, objection_queue
 from housing.web.payouts import payout_panel
+from housing.web.timeline import timeline_of
 from workflows import awb
 from workflows.claim import ClaimEvent, ClaimState, events_for
 from workflows.rules import Actor
@@ -223,6 +227,10 @@ def _claim_page(
         expected_of_applicant(db.session, claim, today).text if is_own_claim(actor, claim) else None
     )
     actions = _actions_for(actor, claim)
+    # The answer has a form of its own, under its question.
+    offered = [event for event in actions if event is not ClaimEvent.PROVIDE_INFO]
+    primary = primary_action(claim, offered)
+    decisions = decisions_of(db.session, [claim])[claim.id]
     thread = (
         information_thread(db.session, claim.id)
         if may_see_information_requests(actor, claim)
@@ -235,11 +243,14 @@ def _claim_page(
         can_record_scan=may_record_scan(actor, claim) is None,
         pkvw_labels=PKVW_LABELS,
         late=services.late_decisions(db.session).late_decision(claim, current_user),
-        history=history,
+        history=timeline_of(db.session, claim, history),
         clock=clock_of(claim, today),
+        decided=decided(claim, decisions, lambda: atw_calendar(db.session)),
+        decision_labels=DECISION_KIND_LABELS,
         requested=requested,
-        # The answer has a form of its own, under its question.
-        actions=[event for event in actions if event is not ClaimEvent.PROVIDE_INFO],
+        primary=primary,
+        others=[event for event in offered if event is not primary],
+        confirmed=CONFIRMED,
         thread=thread,
         asked_in={e.request.request_event_id: e for e in thread if e.request.request_event_id},
         answered_in={e.request.answer_event_id: e for e in thread if e.request.answer_event_id},
@@ -415,6 +426,26 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
     if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
         return done(message, url_for("drafts.submitted", claim_id=claim_id))
     return _done(message, claim_id)
+
+
+@bp.route("/<int:claim_id>/events/<event>/confirm")
+@role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
+def confirm_event(claim_id: int, event: str) -> ResponseReturnValue:
+    """What an act that cannot be undone will do, with its reasons field and the form that
+    does it: the claim page's button for such an act leads here, not to the act."""
+    try:
+        chosen = ClaimEvent(event)
+    except ValueError:
+        abort(404)
+    if chosen not in CONFIRMED:
+        abort(404)
+    claim = loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
+    if chosen not in _actions_for(actor_for(db.session, current_user), claim):
+        # Done already, or no longer possible: the claim page says where it stands.
+        return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return render_template(
+        "claims/confirm.html", claim=claim, event=chosen, consequence=CONFIRMED[chosen]
+    )
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])

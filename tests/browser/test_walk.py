@@ -123,7 +123,12 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assessor.goto(claim_path)
     press(assessor, "De beoordeling starten")
     assert look(assessor, "walk/10-assessor-claim-in-assessment").problems == []
-    # The information request: a thread of questions and answers on the claim page.
+    # The information request: a thread of questions and answers on the claim page. The
+    # next step leads (asking for the advice); asking for information is among the others.
+    assert assessor.locator(".vw-next-step").get_by_role("button").inner_text() == (
+        "Het beveiligingsadvies opvragen"
+    )
+    assessor.locator("summary", has_text="Andere acties").click()
     assessor.fill("#question", "Stuur een foto van de achterdeur.")
     press(assessor, "Om informatie vragen")
     assert look(assessor, "walk/11-assessor-asked").problems == []
