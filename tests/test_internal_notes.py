@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from html import escape
 
+from markupsafe import escape  # as the pages escape: a name such as "Arie 's Gravensande"
 from sqlalchemy import func, select
 
 from housing.audit.models import AuditEvent
