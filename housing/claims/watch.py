@@ -314,25 +314,11 @@ class _Run:
             )
         else:
             return None
-        if not recipients:
-            log.warning(
-                "deadline_watch.nobody_to_tell",
-                kind=kind.value,
-                claim_id=claim.id,
-                organisation_id=claim.organisation_id,
-            )
-            return None
         # Keyed by claim and deadline: once per deadline, and again after an extension
         # (or once the objection's deadline applies), as that is a new deadline.
-        queued = self.notifier.notify(
-            kind,
-            recipients=recipients,
-            organisation_id=claim.organisation_id,
-            event_key=f"{claim.id}:{deadline.isoformat()}",
-            claim=claim,
-            on_date=deadline,
+        return self._tell(
+            kind, recipients, claim, deadline, counted, key=f"{claim.id}:{deadline.isoformat()}"
         )
-        return counted if queued else None
 
     # --- e. decisions on objections near or past their deadline ---------------------------
     def warn_and_flag_objections(self, warning_working_days: int) -> None:
@@ -356,20 +342,39 @@ class _Run:
             kind, role, counted = NotificationKind.DEADLINE_WARNING, Role.DECIDER, "warned"
         else:
             return None
-        recipients = self._staff(claim, role)
+        return self._tell(
+            kind,
+            self._staff(claim, role),
+            claim,
+            deadline,
+            counted,
+            key=f"objection:{objection.id}:{deadline.isoformat()}",
+        )
+
+    def _tell(
+        self,
+        kind: NotificationKind,
+        recipients: list[User],
+        claim: Claim,
+        deadline: dt.date,
+        counted: str,
+        *,
+        key: str,
+    ) -> str | None:
+        """Notify `recipients` once per `key`; `counted` when queued, None when not."""
         if not recipients:
             log.warning(
                 "deadline_watch.nobody_to_tell",
                 kind=kind.value,
-                objection_id=objection.id,
-                organisation_id=objection.organisation_id,
+                event_key=key,
+                organisation_id=claim.organisation_id,
             )
             return None
         queued = self.notifier.notify(
             kind,
             recipients=recipients,
-            organisation_id=objection.organisation_id,
-            event_key=f"objection:{objection.id}:{deadline.isoformat()}",
+            organisation_id=claim.organisation_id,
+            event_key=key,
             claim=claim,
             on_date=deadline,
         )
