@@ -82,5 +82,4 @@ def sweep_idempotency_keys() -> int:
     """Forget the idempotency keys and form tokens past IDEMPOTENCY_KEY_HOURS (beat, hourly)."""
     from housing.idempotency.services import IdempotencyKeys
 
-    hours = current_app.config["IDEMPOTENCY_KEY_HOURS"]
-    return IdempotencyKeys(db.session, lifetime=dt.timedelta(hours=hours)).sweep()
+    return IdempotencyKeys.from_config(db.session, current_app.config).sweep()

@@ -13,7 +13,6 @@ after `IDEMPOTENCY_KEY_HOURS`.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable
@@ -63,8 +62,7 @@ PARAMETER: dict[str, Any] = {
 
 
 def keys() -> IdempotencyKeys:
-    hours = int(current_app.config.get("IDEMPOTENCY_KEY_HOURS", 24))
-    return IdempotencyKeys(db.session, lifetime=dt.timedelta(hours=hours))
+    return IdempotencyKeys.from_config(db.session, current_app.config)
 
 
 def request_fingerprint() -> str:

@@ -63,6 +63,12 @@ class IdempotencyKeys:
         self.lifetime = lifetime
         self.clock = clock
 
+    @classmethod
+    def from_config(cls, session: DbSession, config: Mapping[str, object]) -> IdempotencyKeys:
+        """The keys with the lifetime the app's settings give (IDEMPOTENCY_KEY_HOURS)."""
+        hours = int(str(config.get("IDEMPOTENCY_KEY_HOURS", 24)))
+        return cls(session, lifetime=dt.timedelta(hours=hours))
+
     def take(self, user_id: int, key: str, request_fingerprint: str) -> int | FirstResponse:
         """Take `key` for this request (its row's id), or return the first request's answer.
 

@@ -10,7 +10,6 @@ first was sent, with a message that it had been done already, and writes nothing
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 
@@ -37,8 +36,7 @@ def once_field() -> Markup:
 
 
 def _keys() -> IdempotencyKeys:
-    hours = int(current_app.config.get("IDEMPOTENCY_KEY_HOURS", 24))
-    return IdempotencyKeys(db.session, lifetime=dt.timedelta(hours=hours))
+    return IdempotencyKeys.from_config(db.session, current_app.config)
 
 
 def _use_token() -> ResponseReturnValue | None:
