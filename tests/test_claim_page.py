@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from housing.claims.handling import CaseHandlingService
-from housing.claims.models import Claim
+from housing.claims.models import Claim, InformationRequest
 from housing.clock import today as amsterdam_today
 from tests.builders.api import bearer
 from tests.builders.claims import World
@@ -232,3 +232,61 @@ def test_the_days_left_are_singular_or_plural(app, session):
         )
         session.commit()
         assert shown in _page(app, world.assessor, claim.id)
+
+
+def test_a_refused_event_form_is_shown_again_with_its_messages_and_what_was_typed(app, session):
+    world = World(session)
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    world.fire(world.assessor, claim, "start_assessment")
+    claim_id, code = claim.id, claim.lines[0].catalogue_code
+    client = app.test_client()
+    csrf = login(client, world.assessor.email)
+
+    # An information request without its question: the claim page again, nothing written.
+    asked = client.post(
+        f"/claims/{claim_id}/events",
+        data={
+            "event": "request_info",
+            "question": "  ",
+            "term_days": "9",
+            "reason": "Nog te vragen",
+            "csrf_token": csrf,
+        },
+    )
+    assert asked.status_code == 422
+    page = asked.text
+    assert 'role="alert" id="form-errors"' in page
+    assert 'href="#question">Welke informatie is nodig?:' in page
+    assert 'id="question-error">' in page
+    assert 'name="question" rows="3" aria-invalid="true" aria-describedby="question-error">' in page
+    assert 'value="9"' in page
+    # The typed reasons are kept in the form that was sent, not in the others.
+    assert page.count("Nog te vragen</textarea>") == 1
+    assert 'id="reason-request_info" name="reason" rows="2">Nog te vragen</textarea>' in page
+    session.expire_all()
+    assert session.get(Claim, claim_id).state.value == "in_assessment"
+    assert session.scalar(select(func.count()).select_from(InformationRequest)) == 0
+
+    # An advice with a date that is no date: the message at the date, the reference kept.
+    world.fire(world.assessor, session.get(Claim, claim_id), "request_advice")
+    advised = client.post(
+        f"/claims/{claim_id}/events",
+        data={
+            "event": "record_advice",
+            "reference": "BZK-9",
+            "advice_date": "morgen",
+            "advised_measures": code,
+            "csrf_token": csrf,
+        },
+    )
+    assert advised.status_code == 422
+    page = advised.text
+    assert 'href="#advice_date">Datum van het advies: Vul een datum in als jjjj-mm-dd.' in page
+    assert 'id="advice_date-error">Vul een datum in als jjjj-mm-dd.</div>' in page
+    assert (
+        'type="date" aria-invalid="true" aria-describedby="advice_date-error" value="morgen"'
+    ) in page
+    assert 'id="reference" name="reference" value="BZK-9"' in page
+    session.expire_all()
+    assert session.get(Claim, claim_id).advice is None

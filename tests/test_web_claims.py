@@ -202,8 +202,12 @@ def test_a_claim_from_draft_to_grant_through_the_ui(app, session):
 
     # The assessor cannot decide: the page offers it no decision, and a forged post is refused.
     assert "Volledig toekennen" not in browsers["assessor"].get(claim_path).text
-    refused = post("assessor", f"{claim_path}/events", event="grant")
-    assert "alert" in browsers["assessor"].get(refused.headers["Location"]).text
+    refused = browsers["assessor"].post(
+        f"{claim_path}/events", data={"event": "grant", "csrf_token": tokens["assessor"]}
+    )
+    assert refused.status_code == 422
+    assert "alert" in refused.text
+    assert session.scalar(select(Claim.state).where(Claim.id == claim_id)) != "granted"
     post("decider", f"{claim_path}/events", event="grant", reason="Conform advies")
     state, decided_by = session.execute(
         select(Claim.state, Claim.decided_by_id).where(Claim.id == claim_id)
@@ -324,9 +328,13 @@ def test_an_assessor_extends_the_term_from_the_claim_page(app, client, session, 
     assert "De beslistermijn verdagen" in client.get(f"/claims/{claim_id}").text
     bad = client.post(
         f"/claims/{claim_id}/extension",
-        data={"new_deadline": "morgen", "reason": "x", "csrf_token": csrf},
+        data={"new_deadline": "morgen", "reason": "Advies volgt nog", "csrf_token": csrf},
     )
-    assert "Vul een datum in als jjjj-mm-dd." in client.get(bad.headers["Location"]).text
+    # Shown again, the message at the field and what was typed kept.
+    assert bad.status_code == 422
+    assert 'id="new_deadline-error">Vul een datum in als jjjj-mm-dd.' in bad.text
+    assert 'href="#new_deadline"' in bad.text
+    assert "Advies volgt nog</textarea>" in bad.text
     far = (claim.decision_deadline + dt.timedelta(weeks=4)).isoformat()
     done = client.post(
         f"/claims/{claim_id}/extension",

@@ -391,7 +391,7 @@ def upload(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/extension", methods=["POST"])
 @role_required(Role.ASSESSOR, Role.DECIDER)
 def extend(claim_id: int) -> ResponseReturnValue:
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(lambda: _form_page(claim_id))
     new_deadline = parse_day(request.form.get("new_deadline", ""), "new_deadline")
     services.workflow(db.session).notify_extension(
         current_scope(),
@@ -410,7 +410,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         event = ClaimEvent(request.form.get("event", ""))
     except ValueError:
         abort(400)
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(lambda: _event_page(claim_id, event))
     if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
         refusal_shows_again(lambda: _wizard_page(claim_id, "review"))
         require_confirmed_submission(claim_id)
@@ -443,9 +443,24 @@ def confirm_event(claim_id: int, event: str) -> ResponseReturnValue:
     if chosen not in _actions_for(actor_for(db.session, current_user), claim):
         # Done already, or no longer possible: the claim page says where it stands.
         return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return _confirm_page(claim, chosen)
+
+
+def _confirm_page(claim: Claim, event: ClaimEvent) -> ResponseReturnValue:
     return render_template(
-        "claims/confirm.html", claim=claim, event=chosen, consequence=CONFIRMED[chosen]
+        "claims/confirm.html", claim=claim, event=event, consequence=CONFIRMED[event]
     )
+
+
+def _event_page(claim_id: int, event: ClaimEvent) -> ResponseReturnValue:
+    """The page a refused event's form was on, drawn again: an act that is confirmed first
+    comes from its confirmation page (while it is still possible), others from the page
+    they were sent from."""
+    if event in CONFIRMED and not request.form.get("wizard_step"):
+        claim = loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
+        if event in _actions_for(actor_for(db.session, current_user), claim):
+            return _confirm_page(claim, event)
+    return _form_page(claim_id)
 
 
 @bp.route("/<int:claim_id>/lines", methods=["POST"])

@@ -79,10 +79,16 @@ def refusal_shows_again(page: Callable[[], ResponseReturnValue]) -> None:
     refusal_shown_by(shown_again)
 
 
-def typed(endpoint: str, name: str, default: Any = "") -> Any:
+def typed(endpoint: str, name: str, default: Any = "", *, when: bool = True) -> Any:
     """What was typed in field `name` when this request is a refused post to `endpoint`
-    shown again; otherwise `default` (what is saved). Other forms on the page keep theirs."""
-    if request.method == "POST" and request.endpoint == endpoint and name in request.form:
+    shown again; otherwise `default` (what is saved). Other forms on the page keep theirs;
+    `when` tells apart forms that post to the same endpoint (e.g. which claim event)."""
+    if (
+        when
+        and request.method == "POST"
+        and request.endpoint == endpoint
+        and name in request.form
+    ):
         return request.form[name]
     return default
 
