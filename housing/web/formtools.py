@@ -83,12 +83,7 @@ def typed(endpoint: str, name: str, default: Any = "", *, when: bool = True) -> 
     """What was typed in field `name` when this request is a refused post to `endpoint`
     shown again; otherwise `default` (what is saved). Other forms on the page keep theirs;
     `when` tells apart forms that post to the same endpoint (e.g. which claim event)."""
-    if (
-        when
-        and request.method == "POST"
-        and request.endpoint == endpoint
-        and name in request.form
-    ):
+    if when and request.method == "POST" and request.endpoint == endpoint and name in request.form:
         return request.form[name]
     return default
 
