@@ -63,8 +63,9 @@ def refusal_shown_by(render: Callable[[DomainError], ResponseReturnValue]) -> No
 
 
 def refusal_shows_again(page: Callable[[], ResponseReturnValue]) -> None:
-    """A refusal of this request shows the page the form was on again (422), with what was
-    typed still in its fields (`typed`) and each message beside its field (`field_errors`).
+    """A refusal of this request shows the page the form was on again, with the refusal's
+    status (422 for input, 403 for a rule of who may, 409 for a conflict), what was typed
+    still in its fields (`typed`) and each message beside its field (`field_errors`).
 
     For hand-written forms: a redirect would lose the typing, and a mistake must not.
     """
@@ -73,7 +74,7 @@ def refusal_shows_again(page: Callable[[], ResponseReturnValue]) -> None:
         g.housing_refused_fields = _messages_by_field(error)
         flash(str(error.message), "error")
         response = make_response(page())
-        response.status_code = 422
+        response.status_code = error.status
         return response
 
     refusal_shown_by(shown_again)
