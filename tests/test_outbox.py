@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 
 from housing.accounts.models import Channel, Language
 from housing.claims.documents import DocumentStore
-from housing.claims.models import Document, DocumentKind
+from housing.claims.letters import TOPIC as LETTER_TOPIC
+from housing.claims.letters import deliver_decision_letter
+from housing.claims.models import Decision, Document, DocumentKind
 from housing.notifications.models import Notification, PrintItem, SentMail
 from housing.notifications.services import TOPIC, deliver_notification
 from housing.organisations.models import Letterhead
@@ -25,6 +27,7 @@ from housing.outbox.services import (
     status_report,
 )
 from tests.builders.claims import MONDAY, Clock, World
+from tests.builders.letters import pdf_text
 from tests.smtp import SmtpServer
 
 
@@ -282,3 +285,93 @@ def test_a_relay_that_refuses_leaves_the_message_pending_for_a_retry(app, sessio
     assert stored.status is OutboxStatus.PENDING and "ConnectionRefused" in stored.last_error
     # The in-app notice was rolled back with the failed attempt: it will be shown once.
     assert session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def deliver_in_order(app, session, clock, topics):
+    """Deliver the pending messages of each topic in turn, as workers might; the outcomes."""
+    handlers = {TOPIC: deliver_notification, LETTER_TOPIC: deliver_decision_letter}
+    outcomes = []
+    with app.app_context():
+        consumer = OutboxConsumer(session, handlers, clock=clock)
+        for topic in topics:
+            ids = session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.topic == topic)
+                .order_by(OutboxMessage.id)
+            ).all()
+            outcomes += [consumer.deliver(message_id) for message_id in ids]
+    return outcomes
+
+
+def granted_by_post(app, session, channel):
+    """A claim granted to an office holder who chose `channel`; the news before it delivered."""
+    world = World(session)
+    world.applicant.channel_preference = channel
+    world.org.letterhead = Letterhead(address_line="Postbus 15", postcode="1234 AB", city="Proef")
+    session.commit()
+    claim = world.proposed()
+    deliver_in_order(app, session, world.clock, [TOPIC])
+    session.query(PrintItem).delete()
+    session.commit()
+    world.fire(world.decider, claim, "grant", reason="Conform advies")
+    return world, claim
+
+
+@pytest.mark.parametrize("letter_first", [True, False], ids=["letter-first", "notice-first"])
+def test_a_postal_office_holder_finds_the_decision_letter_itself_in_the_print_queue(
+    app, session, smtp, document_root, letter_first
+):
+    world, claim = granted_by_post(app, session, Channel.POST)
+    if letter_first:
+        assert deliver_in_order(app, session, world.clock, [LETTER_TOPIC, TOPIC]) == [
+            Outcome.DONE,
+            Outcome.DONE,
+        ]
+    else:
+        # The news comes before its letter is laid out: it waits for it, and nothing is
+        # queued meanwhile (no notice saying "read it online" on paper).
+        assert deliver_in_order(app, session, world.clock, [TOPIC]) == [Outcome.FAILED]
+        pending = session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING)
+            .order_by(OutboxMessage.id)
+        ).all()
+        assert [message.topic for message in pending] == [LETTER_TOPIC, TOPIC]
+        assert "LetterNotWritten" in pending[1].last_error
+        assert session.scalar(select(func.count()).select_from(PrintItem)) == 0
+        assert deliver_in_order(app, session, world.clock, [LETTER_TOPIC]) == [Outcome.DONE]
+        world.clock.advance(1)  # past the backoff
+        assert deliver_in_order(app, session, world.clock, [TOPIC]) == [Outcome.DONE]
+    decision = session.scalars(select(Decision).where(Decision.claim_id == claim.id)).one()
+    item = session.scalars(select(PrintItem)).one()
+    assert item.kind.value == "decision_taken" and item.claim_id == claim.id
+    assert item.document_id == decision.letter_document_id is not None
+    letter = session.get(Document, item.document_id)
+    assert letter.kind is DocumentKind.DECISION_LETTER
+    # The letter with the address in the window, not a notice pointing to the app.
+    text = pdf_text(DocumentStore.from_config(app.config).read(letter))
+    assert world.home.street in text and "Besluit op uw aanvraag" in text
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.kind == DocumentKind.NOTICE_LETTER, Document.claim_id == claim.id)
+        )
+        == 1
+    )  # the acknowledgement of receipt's, from before the decision
+    assert smtp.handler.wait_for(1, timeout=0.5) == []
+    assert session.scalar(select(func.count()).select_from(Notification)) == 2
+
+
+def test_an_office_holder_on_e_mail_gets_no_print_item_for_a_decision(
+    app, session, smtp, document_root
+):
+    world, _ = granted_by_post(app, session, Channel.ELECTRONIC)
+    assert deliver_in_order(app, session, world.clock, [TOPIC, LETTER_TOPIC]) == [
+        Outcome.DONE,
+        Outcome.DONE,
+    ]
+    assert session.scalar(select(func.count()).select_from(PrintItem)) == 0
+    mails = smtp.handler.wait_for(2, timeout=2)
+    assert [mail["To"] for mail in mails] == [world.applicant.email] * 2
+    assert "Er is een besluit genomen" in mails[-1].get_content()

@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from housing.audit.services import AuditTrail
 from housing.claims.documents import DocumentStore
-from housing.claims.models import Claim
+from housing.claims.models import Claim, Decision
 from housing.claims.notices import NotificationKind, Notifier, applicant_of
 from housing.clock import Clock, today, utcnow
 from housing.db import DbSession
@@ -88,4 +88,16 @@ class ClaimServiceBase:
             event_key=event_key,
             claim=claim,
             on_date=on_date,
+        )
+
+    def _tell_decision(self, claim: Claim, decision: Decision, on_date: dt.date | None) -> None:
+        """The applicant hears a decision was taken; on paper, its letter is what is posted."""
+        self.notifier.notify(
+            NotificationKind.DECISION_TAKEN,
+            recipients=applicant_of(self.session, claim),
+            organisation_id=claim.organisation_id,
+            event_key=f"decision:{decision.id}",
+            claim=claim,
+            on_date=on_date,
+            decision_id=decision.id,
         )

@@ -13,7 +13,6 @@ from housing.accounts.models import User
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import Claim, Decision, DecisionKind, DefaultNotice
-from housing.claims.notices import NotificationKind
 from housing.claims.permissions import (
     gives_notice_online,
     may_decide_penalty,
@@ -189,9 +188,7 @@ class LateDecisionService(ClaimServiceBase):
         self.session.add(decision)
         self.session.flush()
         request_decision_letter(self.session, claim, decision, clock=self.clock, penalty=status)
-        self._tell_applicant(
-            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", decision.sent_on
-        )
+        self._tell_decision(claim, decision, decision.sent_on)
         record_act(
             self.audit,
             claim,

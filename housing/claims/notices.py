@@ -55,19 +55,26 @@ class Notifier:
         event_key: str,
         claim: Claim | None = None,
         on_date: dt.date | None = None,
+        decision_id: int | None = None,
     ) -> list[int]:
-        """Queue the news; the same (kind, event, recipient) again is a no-op."""
+        """Queue the news; the same (kind, event, recipient) again is a no-op.
+
+        `decision_id`: the decision the news is about, whose letter goes into the print
+        queue for a recipient on paper (housing.notifications).
+        """
         queued = []
+        payload: dict[str, object] = {
+            "kind": kind.value,
+            "claim_id": claim.id if claim is not None else None,
+            "on_date": on_date.isoformat() if on_date else None,
+        }
+        if decision_id is not None:
+            payload["decision_id"] = decision_id
         for user in {user.id: user for user in recipients}.values():
             message_id = self.outbox.add(
                 key=f"notify:{kind.value}:{event_key}:{user.id}",
                 topic=TOPIC,
-                payload={
-                    "kind": kind.value,
-                    "user_id": user.id,
-                    "claim_id": claim.id if claim is not None else None,
-                    "on_date": on_date.isoformat() if on_date else None,
-                },
+                payload=payload | {"user_id": user.id},
                 organisation_id=organisation_id,
             )
             if message_id is not None:

@@ -316,9 +316,7 @@ class ObjectionService(ClaimServiceBase):
         self.session.flush()
         objection.outcome_decision_id = decision.id
         request_decision_letter(self.session, claim, decision, clock=self.clock)
-        self._tell_applicant(
-            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
-        )
+        self._tell_decision(claim, decision, today)
 
     def _locked(self, scope: Scope, claim_id: int, objection_id: int) -> tuple[Claim, Objection]:
         # The claim first, as lodging locks it: two acts on one claim wait for each other.

@@ -369,9 +369,7 @@ class WorkflowService(ClaimServiceBase):
             self.session.add(decision)
             self.session.flush()
             request_decision_letter(self.session, claim, decision, clock=self.clock)
-            self._tell_applicant(
-                claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
-            )
+            self._tell_decision(claim, decision, today)
         self.session.flush()
         if claim.received_on is not None:
             claim.decision_deadline = decision_deadline(self.session, claim).deadline
@@ -410,9 +408,7 @@ class WorkflowService(ClaimServiceBase):
             ) from None
         claim.decision_deadline = deadline.deadline
         request_decision_letter(self.session, claim, decision, clock=self.clock)
-        self._tell_applicant(
-            claim, NotificationKind.DECISION_TAKEN, f"decision:{decision.id}", today
-        )
+        self._tell_decision(claim, decision, today)
         record_act(
             self.audit,
             claim,

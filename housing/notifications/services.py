@@ -19,7 +19,7 @@ from flask_babel import gettext as _
 from housing.accounts.models import Channel, User
 from housing.claims.documents import DocumentStore
 from housing.claims.letters import archival_pdf
-from housing.claims.models import Claim, Confidentiality, DocumentKind
+from housing.claims.models import Claim, Confidentiality, Decision, DocumentKind
 from housing.claims.notices import TOPIC, NotificationKind
 from housing.clock import today, utcnow
 from housing.db import DbSession
@@ -41,6 +41,11 @@ APPLICANT_KINDS = frozenset(
         NotificationKind.PAYOUT_RETURNED,
     }
 )
+
+
+class LetterNotWritten(RuntimeError):
+    """The decision's letter is not laid out yet: the outbox tries the message again later
+    (a failed delivery is due again after its backoff)."""
 
 
 def _sentences(kind: NotificationKind, claim: Claim | None, on_date: dt.date | None) -> list[str]:
@@ -166,7 +171,20 @@ def _queue_letter(
     subject: str,
     sentences: list[str],
 ) -> None:
-    """The news as a letter for the print queue; the address block needs the home."""
+    """The news as a letter for the print queue; the address block needs the home.
+
+    News of a decision is its decision letter itself: that is what the recipient must read,
+    and no link to it helps on paper. The letter is laid out by its own outbox message,
+    which may come after this one: until it is, this message is tried again later.
+    """
+    decision_id = message.payload.get("decision_id")
+    if decision_id is not None:
+        decision = session.get(Decision, decision_id)
+        if decision is not None:
+            if decision.letter_document_id is None:
+                raise LetterNotWritten(f"decision {decision.id} has no letter yet")
+            _queue(session, message, user, claim, kind, decision.letter_document_id)
+            return
     html = render_template(
         "letters/notice.html",
         user=user,
@@ -189,13 +207,24 @@ def _queue_letter(
         # It carries the address: only case handlers and the addressee read it.
         confidentiality=Confidentiality.SECRET,
     )
+    _queue(session, message, user, claim, kind, document.id)
+
+
+def _queue(
+    session: DbSession,
+    message: OutboxMessage,
+    user: User,
+    claim: Claim,
+    kind: NotificationKind,
+    document_id: int,
+) -> None:
     session.add(
         PrintItem(
             organisation_id=claim.organisation_id,
             claim_id=claim.id,
             recipient_id=user.id,
             kind=kind,
-            document_id=document.id,
+            document_id=document_id,
             outbox_message_id=message.id,
         )
     )

@@ -1,7 +1,7 @@
 """One claim through the browser, from the applicant's wizard to finance: each person in a
 browser of their own, each page checked (axe, 375 px, 200 % zoom) and photographed.
 
-Withdrawing is not walked here: the app has no confirmation step for it yet.
+Withdrawing is walked in a test of its own, from a submitted claim the builders make.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from housing.payments.models import ApprovalLimit
 from housing.roles import Role
 from tests.browser.conftest import look
 from tests.builders.payments import SUPPLIER_IBAN
-from tests.factories import UserFactory
+from tests.factories import ClaimFactory, UserFactory
 
 QUOTE = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -208,3 +208,32 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assert row.count() == 1
     assert "1.850,00" in row.inner_text()
     assert look(finance, "walk/22-finance-payouts").problems == []
+
+
+def with_submitted_claim(world) -> None:
+    world.claim = ClaimFactory(home=world.home, submitted=True)
+
+
+def test_the_applicant_withdraws_a_submitted_claim_after_confirming(log_in, committed_worlds):
+    world = committed_worlds("Gemeente Intrekking", extra=with_submitted_claim)
+    claim_path = f"/claims/{world.claim.id}"
+
+    applicant = log_in(world.applicant.email)
+    applicant.goto(claim_path)
+    assert "Ingediend" in applicant.locator(".vw-facts").first.inner_text()
+    assert look(applicant, "withdraw/01-applicant-claim").problems == []
+    # The claim page's button does not withdraw: it leads to the confirmation page.
+    press(applicant, "De aanvraag intrekken…")
+    assert f"{claim_path}/events/withdraw/confirm" in applicant.url
+    assert applicant.get_by_role("heading", level=1).inner_text() == "De aanvraag intrekken?"
+    warning = applicant.locator(".utrecht-alert").inner_text()
+    assert "Wat er gebeurt" in warning
+    assert "niet verder behandeld" in warning
+    assert look(applicant, "withdraw/02-applicant-confirm").problems == []
+
+    applicant.fill("#reason-withdraw", "De dreiging is voorbij.")
+    press(applicant, "De aanvraag intrekken")
+    assert applicant.url.endswith(claim_path)
+    assert "Ingetrokken" in applicant.locator(".vw-facts").first.inner_text()
+    assert applicant.get_by_role("button", name="De aanvraag intrekken…").count() == 0
+    assert look(applicant, "withdraw/03-applicant-withdrawn").problems == []
