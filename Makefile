@@ -49,7 +49,7 @@ run: install
 
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o housing/translations/messages.pot .
-	$(BIN)/pybabel update -i housing/translations/messages.pot -d housing/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i housing/translations/messages.pot -d housing/translations --no-fuzzy-matching --ignore-obsolete
 
 services:
 	@bash scripts/ensure-services.sh

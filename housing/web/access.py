@@ -10,6 +10,9 @@ from urllib.parse import urlsplit
 from flask import abort, g
 from flask_login import current_user
 
+from housing.audit.services import record_access
+from housing.claims.models import Claim
+from housing.db import db
 from housing.extensions import login_manager
 from housing.roles import Role
 from housing.scoping import Scope
@@ -70,3 +73,15 @@ def safe_next(target: str | None) -> str | None:
     if "\\" in target:
         return None
     return target
+
+
+def record_claim_view(claim: Claim) -> None:
+    """Log that the signed-in user read this claim's page (the access log, for auditors)."""
+    record_access(
+        db.session,
+        organisation_id=claim.organisation_id,
+        user_id=current_user.id,
+        claim_id=claim.id,
+        action="view_claim",
+        request_id=g.get("request_id"),
+    )

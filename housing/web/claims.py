@@ -22,7 +22,6 @@ from sqlalchemy.orm import selectinload
 
 from housing import services
 from housing.accounts.models import User
-from housing.audit.services import record_access
 from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import assessor_names, history_for
@@ -52,7 +51,7 @@ from housing.organisations.catalogue import offered_measures
 from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
-from housing.web.access import current_scope, role_required
+from housing.web.access import current_scope, record_claim_view, role_required
 from housing.web.drafts import require_confirmed_submission
 from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
@@ -211,14 +210,7 @@ def _claim_page(
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
         return redirect(url_for("claims.wizard", claim_id=claim.id, step=WIZARD_STEPS[0]))
     history = history_for(db.session, actor, claim)
-    record_access(
-        db.session,
-        organisation_id=claim.organisation_id,
-        user_id=current_user.id,
-        claim_id=claim.id,
-        action="view_claim",
-        request_id=g.get("request_id"),
-    )
+    record_claim_view(claim)
     # Opening the claim is acting on its notices: the reader has the news they announced.
     NoticeInbox(db.session).mark_claim_read(current_scope(), claim.id)
     today = amsterdam_today()
@@ -504,14 +496,7 @@ def _wizard_page(claim_id: int, step: str) -> ResponseReturnValue:
         abort(404)
     if claim.state != ClaimState.DRAFT:
         return redirect(url_for("claims.show", claim_id=claim.id))
-    record_access(
-        db.session,
-        organisation_id=claim.organisation_id,
-        user_id=current_user.id,
-        claim_id=claim.id,
-        action="view_claim",
-        request_id=g.get("request_id"),
-    )
+    record_claim_view(claim)
     catalogue = db.session.scalars(
         offered_measures(claim.organisation_id, claim.regime).order_by(MeasureCatalogue.name)
     ).all()

@@ -3,14 +3,13 @@ submitted, with a confirmation page and the acknowledgement of receipt."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from housing import services
-from housing.audit.services import record_access
 from housing.claims.letters import archival_pdf
 from housing.claims.models import Claim, Document
 from housing.claims.permissions import may_see_draft
@@ -21,7 +20,7 @@ from housing.ids import read_id
 from housing.organisations.letterhead import logo_data_uri
 from housing.permissions import actor_for
 from housing.roles import Role
-from housing.web.access import current_scope, role_required
+from housing.web.access import current_scope, record_claim_view, role_required
 from housing.web.formtools import done, refusal_back_to
 from workflows.claim import ClaimEvent, ClaimState
 
@@ -115,14 +114,7 @@ def _own_submitted(claim_id: int) -> Claim | None:
     claim = _own_draft(claim_id)
     if claim.state is ClaimState.DRAFT or claim.received_on is None:
         return None
-    record_access(
-        db.session,
-        organisation_id=claim.organisation_id,
-        user_id=current_user.id,
-        claim_id=claim.id,
-        action="view_claim",
-        request_id=g.get("request_id"),
-    )
+    record_claim_view(claim)
     return claim
 
 
