@@ -48,7 +48,7 @@ run: install
 	BASE_URL=$${BASE_URL:-http://127.0.0.1:$${PORT:-5000}} $(BIN)/honcho start -f Procfile
 
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -o housing/translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_ngettext:1,2 --no-location -o housing/translations/messages.pot .
 	$(BIN)/pybabel update -i housing/translations/messages.pot -d housing/translations --no-fuzzy-matching --ignore-obsolete
 
 services:

@@ -133,6 +133,9 @@ def test_an_empty_answer_is_refused_at_the_field_and_nothing_is_written(
     assert refused.status_code == 422
     form = answer_form(refused.text, claim_id)
     assert 'id="answer-error"' in form and "Schrijf uw antwoord op de vraag." in form
+    # As every form: a summary linking to the field, and the field marked invalid.
+    assert 'href="#answer">Uw antwoord: Schrijf uw antwoord op de vraag.' in form
+    assert 'name="answer" rows="5" maxlength="10000" aria-invalid="true"' in form
 
     # A refused file keeps what was typed, and stores no file of the answer either.
     refused = answer(

@@ -89,8 +89,11 @@ def test_only_an_assessor_of_the_organisation_can_be_assigned(client, session):
     page = f"/claims/{claim.id}"
     for chosen in (world.decider.id, stranger.assessor.id, world.applicant.id, "abc"):
         response = post_form(client, f"{page}/assessor", page, assessor_id=chosen)
-        assert response.status_code == 303
-        assert "Kies een beoordelaar van uw organisatie." in client.get(page).text
+        # The claim page again, the message at the select and in the summary.
+        assert response.status_code == 422
+        assert 'id="assessor_id-error">Kies een beoordelaar van uw organisatie.' in response.text
+        assert 'href="#assessor_id"' in response.text
+        assert 'name="assessor_id" aria-invalid="true"' in response.text
     session.expire_all()
     assert session.get(Claim, claim.id).assessor_id is None
     assert events(session, claim, "assessor_assigned") == []
@@ -162,9 +165,12 @@ def test_a_note_is_bounded_required_and_sent_once(client, session):
     page = f"/claims/{claim.id}"
     for text, message in (("   ", "Dit veld is verplicht."), ("x" * 10_001, "10000 tekens")):
         response = post_form(client, f"{page}/notes", page, text=text)
-        assert response.status_code == 303
-        shown = client.get(page).text
+        # The claim page again with the message at the field and what was typed kept.
+        assert response.status_code == 422
+        shown = response.text
         assert 'id="note-text-error"' in shown and message in shown
+        assert 'href="#note-text"' in shown
+        assert f'aria-describedby="note-text-error">{text}</textarea>' in shown
     assert session.scalar(select(func.count()).select_from(ClaimNote)) == 0
 
     form = client.get(page).text
@@ -187,8 +193,8 @@ def test_no_note_on_ones_own_claim(client, session):
     assert 'id="handling"' not in client.get(page).text
     csrf = csrf_from(client.get(page).text)
     response = client.post(f"{page}/notes", data={"text": NOTE, "csrf_token": csrf})
-    assert response.status_code == 303
-    assert "U kunt niet optreden in uw eigen aanvraag." in client.get(page).text
+    assert response.status_code == 403
+    assert "U kunt niet optreden in uw eigen aanvraag." in response.text
     assert session.scalar(select(func.count()).select_from(ClaimNote)) == 0
 
 

@@ -14,7 +14,7 @@ from housing.roles import Role
 from tests.builders.api import bearer
 from tests.builders.claims import World
 from tests.builders.objections import decision_of, lodged_objection, partially_granted
-from tests.conftest import login
+from tests.conftest import csrf_from, login
 from tests.factories import ClaimFactory, UserFactory
 
 
@@ -34,7 +34,11 @@ def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
         f"/claims/{claim_id}/objections",
         data={"decision_id": decision_id, "grounds": " ", "csrf_token": csrf},
     )
-    assert empty.status_code == 303
+    # The claim page again: the message at the field, in the summary, the field marked.
+    assert empty.status_code == 422
+    assert 'id="objection-grounds-error">Dit veld is verplicht.' in empty.text
+    assert 'href="#objection-grounds"' in empty.text
+    assert 'name="grounds" rows="4" maxlength="4000" aria-invalid="true"' in empty.text
     assert session.scalars(select(Objection)).all() == []
     lodged = applicant.post(
         f"/claims/{claim_id}/objections",
@@ -63,6 +67,15 @@ def test_an_objection_is_lodged_and_decided_on_the_claim_page(app, session):
     decider_csrf = login(decider, world.decider.email)
     page = decider.get(f"/claims/{claim_id}").text
     assert "Beslissen op het bezwaar" in page and "Te laat" in page
+    unreasoned = decider.post(
+        f"/claims/{claim_id}/objections/{objection.id}/decide",
+        data={"outcome": "upheld", "reasons": "", "csrf_token": decider_csrf},
+    )
+    # Refused at the reasons field; the outcome chosen stays chosen.
+    assert unreasoned.status_code == 422
+    assert f'id="objection-reasons-{objection.id}-error">Geef de motivering' in unreasoned.text
+    assert 'value="upheld" checked' in unreasoned.text
+    assert 'value="rejected" checked' not in unreasoned.text
     decided = decider.post(
         f"/claims/{claim_id}/objections/{objection.id}/decide",
         data={
@@ -170,3 +183,46 @@ def test_the_deciders_queue_lists_open_objections_with_their_deadline(app, sessi
     assert f"{(today - due).days} dagen te laat" in rows[0]
     assert "U hebt dit besluit voorbereid" in rows[1]
     assert f'id="queued-objection-{decided.id}"' not in page
+
+
+def test_withdrawing_an_objection_is_confirmed_first(app, session):
+    world = World(session)
+    claim = ClaimFactory(home=world.home, refused=True)
+    objection = lodged_objection(
+        session,
+        claim,
+        term_ends_on=amsterdam_today() + dt.timedelta(days=20),
+        lodged_by=world.applicant,
+    )
+    claim_id, objection_id = claim.id, objection.id
+    applicant = app.test_client()
+    login(applicant, world.applicant.email)
+    page = applicant.get(f"/claims/{claim_id}").text
+    confirm_url = f"/claims/{claim_id}/objections/{objection_id}/withdraw"
+    # The claim page's button is a link to the confirmation, not the act.
+    assert f'<form method="get" action="{confirm_url}"' in page
+
+    confirm = applicant.get(confirm_url)
+    assert confirm.status_code == 200
+    assert "Bezwaar intrekken?" in confirm.text and "Wat er gebeurt" in confirm.text
+    session.expire_all()
+    assert session.get(Objection, objection_id).state == "lodged"  # looking changes nothing
+
+    # Another applicant of the organisation neither sees the page nor withdraws.
+    other = UserFactory(organisation=world.org, roles={Role.APPLICANT})
+    session.commit()
+    stranger = app.test_client()
+    stranger_csrf = login(stranger, other.email)
+    assert stranger.get(confirm_url).status_code == 404
+    refused = stranger.post(confirm_url, data={"csrf_token": stranger_csrf})
+    assert refused.status_code == 404
+
+    done = applicant.post(confirm_url, data={"csrf_token": csrf_from(confirm.text)})
+    assert done.status_code == 303
+    session.expire_all()
+    assert session.get(Objection, objection_id).state == "withdrawn"
+    # Withdrawn: the confirmation page sends back to the claim.
+    again = applicant.get(confirm_url)
+    assert again.status_code == 303 and again.headers["Location"].endswith(
+        f"/claims/{claim_id}#objections"
+    )

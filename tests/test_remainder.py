@@ -283,14 +283,21 @@ def test_finance_closes_the_rest_from_the_claim_page(app, books, session):
     finance = app.test_client()
     login(finance, books.finance.email)
     page = finance.get(f"/claims/{claim_id}").text
-    assert "Restant afsluiten" in page
-    token = csrf_from(page)
+    # The claim page leads to a confirmation page; the act is done from there.
+    assert f'<form method="get" action="/claims/{claim_id}/payouts/close"' in page
+    assert applicant.get(f"/claims/{claim_id}/payouts/close").status_code == 403
+    confirm = finance.get(f"/claims/{claim_id}/payouts/close")
+    assert confirm.status_code == 200
+    assert "Restant afsluiten?" in confirm.text and "kan niet ongedaan" in confirm.text
+    assert "600,00" in confirm.text  # what is granted and not yet paid
+    token = csrf_from(confirm.text)
     no_reason = finance.post(
-        f"/claims/{claim_id}/payouts/close",
-        data={"csrf_token": token, "reason": " "},
-        follow_redirects=True,
+        f"/claims/{claim_id}/payouts/close", data={"csrf_token": token, "reason": " "}
     )
-    assert "Geef de reden waarom de rest niet wordt betaald." in no_reason.text
+    # The confirmation page again, the message at the reason field.
+    assert no_reason.status_code == 422
+    assert 'id="reason-error">Geef de reden waarom de rest niet wordt betaald.' in no_reason.text
+    assert 'href="#reason"' in no_reason.text
     assert session.get(RemainderClosure, claim_id) is None
     done = finance.post(
         f"/claims/{claim_id}/payouts/close",
@@ -302,6 +309,8 @@ def test_finance_closes_the_rest_from_the_claim_page(app, books, session):
     assert "600,00" in done.text and "budget van 2026" in done.text
     assert "Restant afsluiten" not in done.text
     assert state(books, claim) == "settled"
+    # Closed: the confirmation page now sends back to the claim.
+    assert finance.get(f"/claims/{claim_id}/payouts/close").status_code == 303
     # The applicant reads why, and is offered no form; the timeline names each step.
     seen = applicant.get(f"/claims/{claim_id}").text
     assert "Camera goedkoper uitgevallen" in seen

@@ -258,6 +258,9 @@ class ObjectionService(ClaimServiceBase):
         if event is None:
             raise invalid("outcome", _l("Choose the outcome."))
         text = check_text(reasons, "reasons", Objection.reasons, required=False)
+        if not text:
+            # The workflow's rule says so too; here the refusal is at the field.
+            raise invalid("reasons", _l("Give the reasons: they go in the letter (art. 7:12 Awb)."))
         claim, objection = self._locked(scope, claim_id, objection_id)
         fire(
             self.audit,

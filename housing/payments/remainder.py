@@ -12,6 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from sqlalchemy import func, select
 
 from housing.accounts.models import User
@@ -73,10 +74,12 @@ class RemainderClosing:
         )
         if undecided:
             raise Conflict(
-                _l(
-                    "%(count)s payout(s) of this claim are not decided or not sent yet: approve"
+                lazy_ngettext(
+                    "%(num)d payout of this claim is not decided or not sent yet: approve and"
+                    " pay, reject or cancel it first.",
+                    "%(num)d payouts of this claim are not decided or not sent yet: approve"
                     " and pay, reject or cancel them first.",
-                    count=undecided,
+                    undecided,
                 )
             )
         standing = Decimal(

@@ -32,7 +32,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
-from housing.web.formtools import field_errors, refusal_page, typed
+from housing.web.formtools import field_errors, refusal_page, refused_fields, typed
 
 log = get_logger(__name__)
 
@@ -92,6 +92,7 @@ def register_web(app: Flask) -> None:
     app.jinja_env.globals.update(
         field_errors=field_errors,
         typed=typed,
+        refused_fields=refused_fields,
         EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,

@@ -43,7 +43,6 @@ from housing.dates import EVIDENCE_FROM, parse_day
 from housing.db import db
 from housing.deadlines.services import atw_calendar
 from housing.downloads import attachment
-from housing.errors import DomainError
 from housing.inputs import accepts_upload
 from housing.money import read_amount
 from housing.notifications.queries import NoticeInbox
@@ -55,7 +54,7 @@ from housing.web.access import current_scope, record_claim_view, role_required
 from housing.web.drafts import require_confirmed_submission
 from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
-from housing.web.formtools import done, refusal_back_to, refusal_shown_by, refusal_shows_again
+from housing.web.formtools import done, refusal_back_to, refusal_shows_again
 from housing.web.handling import handling_panel
 from housing.web.next_action import CONFIRMED, primary_action
 from housing.web.objections import DECISION_KIND_LABELS, objection_panel, objection_queue
@@ -201,10 +200,9 @@ def show(claim_id: int) -> ResponseReturnValue:
     return _claim_page(claim_id)
 
 
-def _claim_page(
-    claim_id: int, *, answer: str = "", refusal: DomainError | None = None
-) -> ResponseReturnValue:
-    """The claim page; after a refused answer, with the typed answer and the messages."""
+def _claim_page(claim_id: int) -> ResponseReturnValue:
+    """The claim page; after a refused form on it, with what was typed and the messages
+    (`refusal_shows_again`)."""
     claim = loaded_claim(db.session, current_scope(), claim_id, Claim.office_holder)
     actor = actor_for(db.session, current_user)
     if claim.state == ClaimState.DRAFT and may_see_draft(actor, claim):
@@ -247,8 +245,6 @@ def _claim_page(
         asked_in={e.request.request_event_id: e for e in thread if e.request.request_event_id},
         answered_in={e.request.answer_event_id: e for e in thread if e.request.answer_event_id},
         may_answer=ClaimEvent.PROVIDE_INFO in actions,
-        answer=answer,
-        answer_errors=_answer_errors(refusal),
         max_answer_files=MAX_ANSWER_FILES,
         expected=expected,
         upload_kinds=_upload_kinds(actor, claim),
@@ -261,19 +257,7 @@ def _claim_page(
         letter_being_prepared=letter_being_prepared(db.session, claim.id),
         handling=handling_panel(claim),
     )
-    return page, refusal.status if refusal is not None else 200
-
-
-def _answer_errors(refusal: DomainError | None) -> dict[str, list[str]]:
-    """A refused answer's messages by field; one that fits no field goes to the form."""
-    if refusal is None:
-        return {}
-    errors = {
-        name: [str(m) for m in messages]
-        for name, messages in refusal.field_errors.items()
-        if name in ("answer", "files")
-    }
-    return errors or {"form": [str(refusal.message)]}
+    return page
 
 
 @bp.route("/<int:claim_id>/information", methods=["POST"])
@@ -281,9 +265,7 @@ def _answer_errors(refusal: DomainError | None) -> dict[str, list[str]]:
 @role_required(Role.APPLICANT)
 def answer_information(claim_id: int) -> ResponseReturnValue:
     """The applicant's answer to the open information request, with its files."""
-    answer = request.form.get("answer", "")
-    # The claim page again, with what was typed and the message beside its field.
-    refusal_shown_by(lambda error: _claim_page(claim_id, answer=answer, refusal=error))
+    refusal_shows_again(lambda: _claim_page(claim_id))
     attachments = [
         Attachment(filename=sent.filename or "", data=sent.read())
         for sent in request.files.getlist("files")
@@ -291,7 +273,11 @@ def answer_information(claim_id: int) -> ResponseReturnValue:
         if sent.filename
     ]
     services.workflow(db.session).answer_information_request(
-        current_scope(), current_user, claim_id, answer=answer, attachments=attachments
+        current_scope(),
+        current_user,
+        claim_id,
+        answer=request.form.get("answer", ""),
+        attachments=attachments,
     )
     return done(_("Your answer has been sent."), url_for("claims.show", claim_id=claim_id))
 

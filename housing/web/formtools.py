@@ -89,6 +89,26 @@ def typed(endpoint: str, name: str, default: Any = "", *, when: bool = True) -> 
     return default
 
 
+def refused_fields(endpoint: str, *, when: bool = True) -> dict[str, list[str]]:
+    """The field messages of a refused post to `endpoint` shown again on this page, for
+    the form that sent it only (`when` as in `typed`); other forms on the page get none."""
+    if when and request.method == "POST" and request.endpoint == endpoint:
+        return field_errors()
+    return {}
+
+
+def page_at(endpoint: str, **values: Any) -> Callable[[], ResponseReturnValue]:
+    """The page at `endpoint` drawn by its own view, for `refusal_shows_again` from a view
+    of another blueprint (the claim page's panels post to their own blueprints)."""
+
+    def page() -> ResponseReturnValue:
+        view = current_app.ensure_sync(current_app.view_functions[endpoint])
+        drawn: ResponseReturnValue = view(**values)
+        return drawn
+
+    return page
+
+
 def _messages_by_field(error: DomainError) -> dict[str, list[str]]:
     # Rule codes in field_errors are for the API; a page shows messages.
     if not error.field_errors or "rule" in error.field_errors:

@@ -20,7 +20,7 @@ from housing.money import invalid
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import done, refusal_back_to
+from housing.web.formtools import done, page_at, refusal_shows_again
 
 bp = Blueprint("handling", __name__, url_prefix="/claims")
 
@@ -46,7 +46,7 @@ def handling_panel(claim: Claim) -> dict[str, Any] | None:
 @role_required(Role.ASSESSOR, Role.DECIDER)
 def assign(claim_id: int) -> ResponseReturnValue:
     back = url_for("claims.show", claim_id=claim_id) + "#handling"
-    refusal_back_to(back)
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     chosen = request.form.get("assessor_id", "")
     assessor_id = None if chosen == UNASSIGNED else read_id(chosen)
     if chosen != UNASSIGNED and assessor_id is None:
@@ -61,7 +61,7 @@ def assign(claim_id: int) -> ResponseReturnValue:
 @role_required(Role.ASSESSOR, Role.DECIDER)
 def add_note(claim_id: int) -> ResponseReturnValue:
     back = url_for("claims.show", claim_id=claim_id) + "#notes"
-    refusal_back_to(back)
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     services.case_handling(db.session).add_note(
         current_scope(), current_user, claim_id, request.form.get("text", "")
     )

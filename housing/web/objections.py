@@ -6,21 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from housing import services
-from housing.claims.models import Claim, DecisionKind
+from housing.claims.models import Claim, DecisionKind, Objection
 from housing.claims.objections import open_objections
+from housing.claims.queries import loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.permissions import actor_for, acts_for_office_holder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import done, refusal_back_to
+from housing.web.formtools import done, page_at, refusal_shows_again
 from workflows.objection import ObjectionEvent, events_for
 
 bp = Blueprint("objections", __name__, url_prefix="/claims")
@@ -102,7 +104,7 @@ def _back(claim_id: int) -> str:
 @bp.route("/<int:claim_id>/objections", methods=["POST"])
 @role_required(Role.APPLICANT)
 def lodge(claim_id: int) -> ResponseReturnValue:
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     services.objections(db.session).lodge(
         current_scope(),
         current_user,
@@ -116,7 +118,7 @@ def lodge(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/objections/paper", methods=["POST"])
 @role_required(Role.ASSESSOR)
 def register(claim_id: int) -> ResponseReturnValue:
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     services.objections(db.session).register(
         current_scope(),
         current_user,
@@ -131,7 +133,7 @@ def register(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/objections/<int:objection_id>/decide", methods=["POST"])
 @role_required(Role.DECIDER)
 def decide(claim_id: int, objection_id: int) -> ResponseReturnValue:
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     services.objections(db.session).decide(
         current_scope(),
         current_user,
@@ -143,15 +145,69 @@ def decide(claim_id: int, objection_id: int) -> ResponseReturnValue:
     return done(_("The objection was decided; the letter is being prepared."), _back(claim_id))
 
 
+@bp.route("/<int:claim_id>/objections/<int:objection_id>/withdraw")
+@role_required(Role.APPLICANT)
+def confirm_withdraw(claim_id: int, objection_id: int) -> ResponseReturnValue:
+    """What withdrawing the objection does: the claim page's button leads here first."""
+    objection = _withdrawable(claim_id, objection_id)
+    if objection is None:
+        # Decided or withdrawn already: the claim page says where it stands.
+        return redirect(_back(claim_id), code=303)
+    return _withdraw_page(objection)
+
+
+def _withdrawable(claim_id: int, objection_id: int) -> Objection | None:
+    # The claim first: one the user may not see is a 404, whatever its objections.
+    loaded_claim(db.session, current_scope(), claim_id)
+    objections = services.objections(db.session).of_claim(current_scope(), claim_id)
+    objection = next((o for o in objections if o.id == objection_id), None)
+    if objection is None:
+        abort(404)
+    actor = actor_for(db.session, current_user)
+    return objection if ObjectionEvent.WITHDRAW in events_for(objection, actor) else None
+
+
+def _withdraw_page(objection: Objection) -> ResponseReturnValue:
+    claim = objection.claim
+    decision = objection.decision
+    confirm = {
+        "title": _("Withdraw the objection"),
+        "pre_heading": _("Claim %(number)s", number=claim.number),
+        "facts": [
+            (
+                _("Objection against"),
+                f"{DECISION_KIND_LABELS.get(decision.kind, decision.kind.value)}"
+                f" — {format_date(decision.sent_on)}",
+            ),
+            (_("Received on"), format_date(objection.lodged_on)),
+        ],
+        "consequence": _(
+            "Your objection is withdrawn and not decided: the decision stands. This cannot be"
+            " undone; within the objection term you may lodge a new objection."
+        ),
+        "action": url_for(
+            "objections.act", claim_id=claim.id, objection_id=objection.id, action="withdraw"
+        ),
+        "endpoint": "objections.act",
+        "hidden": {},
+        "fields": {},
+        "button": _("Withdraw the objection"),
+        "back": _back(claim.id),
+        "back_label": _("No, back to the claim"),
+    }
+    return render_template("confirm.html", confirm=confirm)
+
+
 @bp.route("/<int:claim_id>/objections/<int:objection_id>/<action>", methods=["POST"])
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def act(claim_id: int, objection_id: int, action: str) -> ResponseReturnValue:
-    refusal_back_to(_back(claim_id))
     service = services.objections(db.session)
     if ACTIONS.get(action) is ObjectionEvent.WITHDRAW:
+        refusal_shows_again(page_at("claims.show", claim_id=claim_id))
         service.withdraw(current_scope(), current_user, claim_id, objection_id)
         return done(_("The objection was withdrawn."), _back(claim_id))
     if ACTIONS.get(action) is ObjectionEvent.START_REVIEW:
+        refusal_shows_again(page_at("claims.show", claim_id=claim_id))
         service.start_review(current_scope(), current_user, claim_id, objection_id)
         return done(_("The objection is in review."), _back(claim_id))
     abort(404)

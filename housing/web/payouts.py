@@ -29,7 +29,7 @@ from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutS
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import done, refusal_back_to, refusal_on_form
+from housing.web.formtools import done, refusal_on_form, refusal_shows_again
 from housing.web.payment_forms import BATCH_STATE_LABELS, PAYOUT_STATE_LABELS, PayoutForm
 
 bp = Blueprint("payouts", __name__, url_prefix="/claims")
@@ -149,14 +149,54 @@ def new(claim_id: int) -> ResponseReturnValue:
     return page()
 
 
+@bp.route("/<int:claim_id>/payouts/close")
+@role_required(Role.FINANCE)
+def confirm_close_remainder(claim_id: int) -> ResponseReturnValue:
+    """What closing the remainder does, with its reason field: the claim page's button
+    leads here, not to the act, for it cannot be undone."""
+    claim = _claim_or_404(claim_id)
+    panel = payout_panel(claim)
+    if panel is None or not panel["may_close"]:
+        # Closed already, or not possible: the claim page says where it stands.
+        return redirect(url_for("claims.show", claim_id=claim.id), code=303)
+    return _close_page(claim, panel["unpaid"])
+
+
+def _close_page(claim: Claim, unpaid: dict[int, Any]) -> ResponseReturnValue:
+    confirm = {
+        "title": _("Close what is left"),
+        "pre_heading": _("Claim %(number)s", number=claim.number)
+        + f" — {claim.office_holder.full_name}",
+        "facts": [
+            (
+                line.description,
+                _("%(amount)s granted, not yet paid", amount=money_text(unpaid[line.id])),
+            )
+            for line in claim.lines
+        ],
+        "consequence": _(
+            "Nothing more is paid on this grant and nothing more can be requested; what no"
+            " payout stands for goes back to the budget. This cannot be undone."
+        ),
+        "action": url_for("payouts.close_remainder", claim_id=claim.id),
+        "endpoint": "payouts.close_remainder",
+        "hidden": {},
+        "fields": {"reason": _("Reason (why the rest is not paid)")},
+        "button": _("Close what is left"),
+        "back": url_for("claims.show", claim_id=claim.id),
+        "back_label": _("No, back to the claim"),
+    }
+    return render_template("confirm.html", confirm=confirm)
+
+
 @bp.route("/<int:claim_id>/payouts/close", methods=["POST"])
 @role_required(Role.FINANCE)
 def close_remainder(claim_id: int) -> ResponseReturnValue:
     """Finance closes what is left of the grant, with a reason (audited)."""
     claim = _claim_or_404(claim_id)
-    back = url_for("claims.show", claim_id=claim.id)
-    refusal_back_to(back)
+    refusal_shows_again(lambda: _close_page(claim, unpaid_by_line(db.session, claim)))
     PayoutService(db.session).close_remainder(
         current_scope(), current_user, claim.id, reason=request.form.get("reason")
     )
+    back = url_for("claims.show", claim_id=claim.id)
     return done(_("What was left of the grant is closed: nothing more is paid."), back)
