@@ -286,15 +286,20 @@ def test_uploads_are_checked_and_kept_apart_by_confidentiality(app, session, doc
             data={"kind": kind, "csrf_token": csrf, "file": (io.BytesIO(data), name)},
             content_type="multipart/form-data",
         )
-        assert response.status_code == 303
+        if response.status_code != 303:
+            # Refused: the claim page again, with the message.
+            assert response.status_code in (403, 422)
+            return response.text
         return browser.get(response.headers["Location"]).text
 
     assert "Het document is toegevoegd." in send(
         applicant, applicant_csrf, "quote", pdf, "offerte.pdf"
     )
-    assert "Alleen PDF-, JPEG- of PNG-bestanden" in send(
-        applicant, applicant_csrf, "quote", b"MZ\x90\x00evil", "x.pdf"
-    )
+    refused = send(applicant, applicant_csrf, "quote", b"MZ\x90\x00evil", "x.pdf")
+    assert 'id="file-error">Alleen PDF-, JPEG- of PNG-bestanden' in refused
+    assert 'href="#file"' in refused and 'name="file"' in refused
+    # The form is open again with the kind still chosen.
+    assert '<option value="quote" selected>' in refused
     assert "U kunt dit soort document niet toevoegen." in send(
         applicant, applicant_csrf, "security_advice", pdf
     )

@@ -354,7 +354,7 @@ def _done(message: str, claim_id: int) -> ResponseReturnValue:
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def upload(claim_id: int) -> ResponseReturnValue:
     sent = request.files.get("file")
-    refusal_back_to(_back(claim_id))
+    refusal_shows_again(lambda: _form_page(claim_id))
     services.drafting(db.session).upload(
         current_scope(),
         current_user,
@@ -546,7 +546,7 @@ def record_scan(claim_id: int) -> ResponseReturnValue:
 @bp.route("/<int:claim_id>/default-notice", methods=["POST"])
 @role_required(Role.APPLICANT, Role.ASSESSOR, Role.DECIDER)
 def default_notice(claim_id: int) -> ResponseReturnValue:
-    refusal_back_to(url_for("claims.show", claim_id=claim_id))
+    refusal_shows_again(lambda: _claim_page(claim_id))
     received_on = None
     if request.form.get("received_on"):
         received_on = parse_day(request.form["received_on"], "received_on", earliest=EVIDENCE_FROM)
