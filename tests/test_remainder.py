@@ -289,7 +289,8 @@ def test_finance_closes_the_rest_from_the_claim_page(app, books, session):
     confirm = finance.get(f"/claims/{claim_id}/payouts/close")
     assert confirm.status_code == 200
     assert "Restant afsluiten?" in confirm.text and "kan niet ongedaan" in confirm.text
-    assert "600,00" in confirm.text  # what is granted and not yet paid
+    shown = confirm.text.replace("\xa0", " ")
+    assert "1.000,00 toegekend, waarvan € 600,00 zonder betaling" in shown
     token = csrf_from(confirm.text)
     no_reason = finance.post(
         f"/claims/{claim_id}/payouts/close", data={"csrf_token": token, "reason": " "}

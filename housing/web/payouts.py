@@ -170,7 +170,11 @@ def _close_page(claim: Claim, unpaid: dict[int, Any]) -> ResponseReturnValue:
         "facts": [
             (
                 line.description,
-                _("%(amount)s granted, not yet paid", amount=money_text(unpaid[line.id])),
+                _(
+                    "%(granted)s granted, of which %(left)s not covered by a payout",
+                    granted=money_text(line.granted_amount or 0),
+                    left=money_text(unpaid[line.id]),
+                ),
             )
             for line in claim.lines
         ],

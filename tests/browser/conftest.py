@@ -141,6 +141,9 @@ def look(page: Page, name: str) -> Look:
                 found.overflow.append(f"{scrolled} px wide at {width} px")
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+        # From the top: a page scrolled to a form's error summary would photograph its
+        # fixed elements (the skip link, parked above the viewport) in mid-page.
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(SCREENSHOTS / f"{slug}.png"), full_page=True)
     finally:
         page.set_viewport_size(DESKTOP)

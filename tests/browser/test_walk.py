@@ -152,6 +152,7 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assessor.goto(claim_path)
     assert "De foto van de achterdeur zit erbij." in assessor.content()
     assert assessor.get_by_role("link", name="achterdeur.pdf").first.is_visible()
+    assert look(assessor, "walk/13b-assessor-reads-the-answer").problems == []
 
     # --- advice, proposal, decision --------------------------------------------------------
     assessor.goto(claim_path)
@@ -208,6 +209,15 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assert row.count() == 1
     assert "1.850,00" in row.inner_text()
     assert look(finance, "walk/22-finance-payouts").problems == []
+    # Closing what is left of the grant cannot be undone: a page of its own asks first.
+    finance.goto(claim_path)
+    press(finance, "Restant afsluiten…")
+    assert f"{claim_path}/payouts/close" in finance.url
+    assert "kan niet ongedaan" in finance.locator(".utrecht-alert").inner_text()
+    assert look(finance, "walk/23-finance-close-confirm").problems == []
+    with finance.expect_navigation():
+        finance.get_by_role("link", name="Nee, terug naar de aanvraag").click()
+    assert finance.url.endswith(claim_path)
 
 
 def with_submitted_claim(world) -> None:
