@@ -172,7 +172,7 @@ def _close_page(claim: Claim, unpaid: dict[int, Any]) -> ResponseReturnValue:
                 line.description,
                 _(
                     "%(granted)s granted, of which %(left)s not covered by a payout",
-                    granted=money_text(line.granted_amount or 0),
+                    granted=money_text(line.granted_amount),
                     left=money_text(unpaid[line.id]),
                 ),
             )
