@@ -148,3 +148,9 @@ def look(page: Page, name: str) -> Look:
     finally:
         page.set_viewport_size(DESKTOP)
     return found
+
+
+def press(page: Page, name: str) -> None:
+    """Press the button called `name` and wait for the next page."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name, exact=True).click()

@@ -3,8 +3,7 @@ decider decides it; each makes a mistake on purpose and keeps what they typed.""
 
 from __future__ import annotations
 
-from tests.browser.conftest import look
-from tests.browser.test_walk import press
+from tests.browser.conftest import look, press
 from tests.builders.objections import partially_granted
 
 

@@ -10,11 +10,9 @@ import datetime as dt
 import re
 from decimal import Decimal
 
-from playwright.sync_api import Page
-
 from housing.payments.models import ApprovalLimit
 from housing.roles import Role
-from tests.browser.conftest import look
+from tests.browser.conftest import look, press
 from tests.builders.payments import SUPPLIER_IBAN
 from tests.factories import ClaimFactory, UserFactory
 
@@ -28,12 +26,6 @@ def with_finance(world) -> None:
             user_id=world.finance.id, organisation_id=world.org.id, amount=Decimal("5000.00")
         )
     )
-
-
-def press(page: Page, name: str) -> None:
-    """Press the button (or follow the link) called `name` and wait for the next page."""
-    with page.expect_navigation():
-        page.get_by_role("button", name=name, exact=True).click()
 
 
 def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds):
