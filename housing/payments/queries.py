@@ -164,6 +164,12 @@ def returned_payouts(
     return _rows(session, query, user, Decimal("0.00"))
 
 
+def payout_row(session: DbSession, scope: Scope, user: User, payout_id: int) -> PayoutRow | None:
+    """One payout of the scope with what its confirmation page shows; None: not in scope."""
+    rows = _rows(session, scope.select(Payout).where(Payout.id == payout_id), user, Decimal(0))
+    return rows[0] if rows else None
+
+
 def count_of(session: DbSession, query: Select[Any]) -> int:
     return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -20,30 +21,45 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user
 
 from housing import services
 from housing.dates import parse_day
 from housing.db import db
 from housing.downloads import attachment
-from housing.errors import DomainError, InvalidInput
+from housing.errors import Conflict, DomainError, InvalidInput
 from housing.ids import MAX_ID, read_id
 from housing.inputs import accepts_upload
 from housing.jobs.services import JobService
-from housing.money import money_text
+from housing.money import invalid, money_text
 from housing.payments import queries, statement_queries
 from housing.payments.batches import BatchService
 from housing.payments.jobs import PAYMENT_BATCH_BUILD
-from housing.payments.models import PaymentBatch
+from housing.payments.models import PaymentBatch, Payout, StatementEntry
 from housing.payments.services import PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
-from housing.web.formtools import done, refusal_back_to, refusal_on_form, refusal_shown_by
-from housing.web.payment_forms import PAYOUT_STATE_LABELS, ApprovalLimitForm
-from workflows.payments import PayoutState
+from housing.web.formtools import (
+    done,
+    refusal_back_to,
+    refusal_on_form,
+    refusal_shown_by,
+    refusal_shows_again,
+)
+from housing.web.payment_forms import (
+    BATCH_CONFIRMED,
+    BATCH_STATE_LABELS,
+    PAYOUT_CONFIRMED,
+    PAYOUT_STATE_LABELS,
+    REASON_NEEDED,
+    RETURNED_CANCEL,
+    ApprovalLimitForm,
+)
+from workflows.payments import BATCH, PAYOUT, PayoutState
+from workflows.rules import Rule
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 # The administrator's page lives under /admin, beside the other rules they set.
@@ -102,6 +118,10 @@ def _today() -> dt.date:
 @role_required(Role.FINANCE)
 def payouts() -> ResponseReturnValue:
     """Requested and first-approved payouts, oldest first; returned ones to correct."""
+    return _payouts_page()
+
+
+def _payouts_page() -> ResponseReturnValue:
     scope = current_scope()
     limit = PayoutService(db.session).limit_of(current_user)
     page = _page(queries.count_to_check(db.session, scope))
@@ -123,39 +143,99 @@ def payout_event(payout_id: int) -> ResponseReturnValue:
     if event not in PAYOUT_EVENTS:
         abort(400)
     form = request.form
-
-    def decide() -> str:
-        payout = PayoutService(db.session).decide(
-            current_scope(),
-            current_user,
-            payout_id,
-            event,
-            reason=form.get("reason") or None,
-            correction={
-                "payee_iban": form.get("payee_iban", ""),
-                "payee_bic": form.get("payee_bic") or None,
-                "payee_name": form.get("payee_name") or None,
-            }
-            if event == "correct"
-            else None,
-        )
-        if payout.state == PayoutState.FIRST_APPROVED:
-            return _("First approval recorded: a second finance user approves it too.")
-        return _(
+    refusal_shows_again(lambda: _payout_event_page(payout_id, event), rules_at=_reason_at(event))
+    payout = PayoutService(db.session).decide(
+        current_scope(),
+        current_user,
+        payout_id,
+        event,
+        reason=form.get("reason") or None,
+        correction={
+            "payee_iban": form.get("payee_iban", ""),
+            "payee_bic": form.get("payee_bic") or None,
+            "payee_name": form.get("payee_name") or None,
+        }
+        if event == "correct"
+        else None,
+    )
+    if payout.state == PayoutState.FIRST_APPROVED:
+        message = _("First approval recorded: a second finance user approves it too.")
+    else:
+        message = _(
             "Payout %(number)s: %(state)s.",
             number=payout.invoice_number,
             state=PAYOUT_STATE_LABELS[payout.state],
         )
+    return done(message, url_for("finance.payouts"))
 
-    back = url_for("finance.payouts")
-    refusal_back_to(back)
-    return done(decide(), back)
+
+def _reason_at(event: str) -> dict[str, tuple[str, Any]]:
+    """A refusal for want of a reason, at the form's reason field in words of the act."""
+    if event not in REASON_NEEDED:
+        return {}
+    return {str(Rule.REASON_MISSING): ("reason", REASON_NEEDED[event])}
+
+
+@bp.route("/payouts/<int:payout_id>/confirm/<event>")
+@role_required(Role.FINANCE)
+def confirm_payout_event(payout_id: int, event: str) -> ResponseReturnValue:
+    """What rejecting or cancelling a payout will do, with its reason field and the form
+    that does it: the buttons on the payouts page lead here, not to the act."""
+    if event not in PAYOUT_CONFIRMED:
+        abort(404)
+    row = queries.payout_row(db.session, current_scope(), current_user, payout_id)
+    if row is None:
+        abort(404)
+    if event not in PAYOUT.allowed_events(row.payout.state):
+        # Done already, or no longer possible: the payouts page says where it stands.
+        return redirect(url_for("finance.payouts"), code=303)
+    return _confirm_payout_page(row, event)
+
+
+def _confirm_payout_page(row: queries.PayoutRow, event: str) -> ResponseReturnValue:
+    payout = row.payout
+    returned = event == "cancel" and payout.state == PayoutState.RETURNED
+    invoice = f"{payout.invoice_number} ({format_date(payout.invoice_date)})"
+    return render_template(
+        "finance/confirm.html",
+        act=RETURNED_CANCEL if returned else PAYOUT_CONFIRMED[event],
+        event=event,
+        pre_heading=_("Payout to %(payee)s", payee=payout.payee_name),
+        facts=[
+            (_("Claim"), row.claim_number),
+            (_("Payee"), payout.payee_name),
+            (_("IBAN"), payout.payee_iban),
+            (_("Amount incl. VAT"), money_text(payout.amount)),
+            (_("Invoice"), invoice),
+            (_("Status"), PAYOUT_STATE_LABELS[payout.state]),
+        ],
+        action=url_for("finance.payout_event", payout_id=payout.id),
+        endpoint="finance.payout_event",
+        back=url_for(
+            "finance.payouts", _anchor=f"{'returned' if returned else 'payout'}-{payout.id}"
+        ),
+        back_label=_("No, back to the payouts"),
+    )
+
+
+def _payout_event_page(payout_id: int, event: str) -> ResponseReturnValue:
+    """The page a refused payout event's form was on, drawn again: a confirmed act its
+    confirmation page (while it is still possible), approve and correct the payouts page."""
+    if event in PAYOUT_CONFIRMED:
+        row = queries.payout_row(db.session, current_scope(), current_user, payout_id)
+        if row is not None and event in PAYOUT.allowed_events(row.payout.state):
+            return _confirm_payout_page(row, event)
+    return _payouts_page()
 
 
 # --- payment batches --------------------------------------------------------------------------
 @bp.route("/batches")
 @role_required(Role.FINANCE)
 def batches() -> ResponseReturnValue:
+    return _batches_page()
+
+
+def _batches_page() -> ResponseReturnValue:
     scope = current_scope()
     page = _page(queries.count_batches(db.session, scope))
     return render_template(
@@ -171,16 +251,14 @@ def batches() -> ResponseReturnValue:
 @role_required(Role.FINANCE)
 def build_batch() -> ResponseReturnValue:
     """Start the build as a job and watch it on the job page."""
-    back = url_for("finance.batches")
-    refusal_back_to(back)
+    refusal_shows_again(_batches_page)
     raw = request.form.get("execution_date", "").strip()
     wanted = parse_day(raw, "execution_date") if raw else None
     scope = current_scope()
     execution_date = queries.check_execution_date(wanted, _today())
     # Nothing to take: say so now rather than on a failed job page.
     if not queries.count_approved(db.session, scope):
-        flash(_("There are no approved payouts to pay."), "error")
-        return redirect(back, code=303)
+        raise Conflict(_("There are no approved payouts to pay."))
     job = JobService(db.session).start(
         scope, current_user, PAYMENT_BATCH_BUILD, {"execution_date": execution_date.isoformat()}
     )
@@ -197,6 +275,10 @@ def _batch_or_404(batch_id: int) -> queries.BatchRow:
 @bp.route("/batches/<int:batch_id>")
 @role_required(Role.FINANCE)
 def batch(batch_id: int) -> ResponseReturnValue:
+    return _batch_page(batch_id)
+
+
+def _batch_page(batch_id: int) -> ResponseReturnValue:
     row = _batch_or_404(batch_id)
     return render_template(
         "finance/batch.html",
@@ -212,17 +294,57 @@ def batch_event(batch_id: int) -> ResponseReturnValue:
     event = request.form.get("event", "")
     if event not in BATCH_EVENTS:
         abort(400)
-    back = url_for("finance.batch", batch_id=batch_id)
+    refusal_shows_again(lambda: _batch_event_page(batch_id, event), rules_at=_reason_at(event))
     if event == "release" and request.form.get("confirm") != "yes":
         # Releasing sends money: the page asks for a deliberate tick, not a stray click.
         _batch_or_404(batch_id)
-        flash(_("Tick the box to confirm that the batch may be paid."), "error")
-        return redirect(back, code=303)
-    refusal_back_to(back)
+        raise invalid("confirm", _("Tick the box to confirm that the batch may be paid."))
     batch = BatchService(db.session).fire(
         current_scope(), current_user, batch_id, event, reason=request.form.get("reason")
     )
-    return done(_batch_event_done(event, batch), back)
+    return done(_batch_event_done(event, batch), url_for("finance.batch", batch_id=batch_id))
+
+
+@bp.route("/batches/<int:batch_id>/confirm/<event>")
+@role_required(Role.FINANCE)
+def confirm_batch_event(batch_id: int, event: str) -> ResponseReturnValue:
+    """What cancelling a batch will do, with its reason field and the form that does it."""
+    if event not in BATCH_CONFIRMED:
+        abort(404)
+    row = _batch_or_404(batch_id)
+    if event not in BATCH.allowed_events(row.batch.state):
+        return redirect(url_for("finance.batch", batch_id=row.batch.id), code=303)
+    return _confirm_batch_page(row.batch, event)
+
+
+def _confirm_batch_page(batch: PaymentBatch, event: str) -> ResponseReturnValue:
+    return render_template(
+        "finance/confirm.html",
+        act=BATCH_CONFIRMED[event],
+        event=event,
+        pre_heading=_("Batch %(id)s", id=batch.msg_id),
+        facts=[
+            (_("Batch"), batch.msg_id),
+            (_("Status"), BATCH_STATE_LABELS[batch.state]),
+            (_("Payments"), str(batch.item_count)),
+            (_("Total"), money_text(batch.total)),
+            (_("Execution date"), format_date(batch.execution_date)),
+        ],
+        action=url_for("finance.batch_event", batch_id=batch.id),
+        endpoint="finance.batch_event",
+        back=url_for("finance.batch", batch_id=batch.id),
+        back_label=_("No, back to the batch"),
+    )
+
+
+def _batch_event_page(batch_id: int, event: str) -> ResponseReturnValue:
+    """The page a refused batch event's form was on, drawn again: cancel its confirmation
+    page (while it is still possible), approve and release the batch page."""
+    if event in BATCH_CONFIRMED:
+        row = _batch_or_404(batch_id)
+        if event in BATCH.allowed_events(row.batch.state):
+            return _confirm_batch_page(row.batch, event)
+    return _batch_page(batch_id)
 
 
 def _batch_event_done(event: str, batch: PaymentBatch) -> str:
@@ -352,6 +474,10 @@ def statements() -> ResponseReturnValue:
 @role_required(Role.FINANCE)
 def review() -> ResponseReturnValue:
     """Unmatched entries and flagged duplicates, each to match by hand or dismiss."""
+    return _review_page()
+
+
+def _review_page() -> ResponseReturnValue:
     query = statement_queries.review_query(current_scope())
     page = _page(queries.count_of(db.session, query))
     entries = db.session.scalars(
@@ -368,27 +494,32 @@ def review() -> ResponseReturnValue:
 @bp.route("/review/<int:entry_id>/match", methods=["POST"])
 @role_required(Role.FINANCE)
 def review_match(entry_id: int) -> ResponseReturnValue:
+    refusal_shows_again(_review_page)
+    scope = current_scope()
+    if scope.get(db.session, StatementEntry, entry_id) is None:
+        abort(404)
     payout_id = read_id(request.form.get("payout_id"))
     if payout_id is None:
-        flash(_("Enter the number of the payout."), "error")
-        return redirect(url_for("finance.review"), code=303)
-    back = url_for("finance.review")
-    refusal_back_to(back)
+        raise invalid("payout_id", _("Enter the number of the payout."))
+    # A number typed wrong is a mistake at its field, not a page that is not found.
+    if scope.get(db.session, Payout, payout_id) is None:
+        raise invalid("payout_id", _("There is no payout with this number."))
     ReviewQueue(db.session).match_by_hand(
-        current_scope(), current_user, entry_id, payout_id, request.form.get("reason", "")
+        scope, current_user, entry_id, payout_id, request.form.get("reason", "")
     )
-    return done(_("The entry is matched to payout %(id)s.", id=payout_id), back)
+    return done(
+        _("The entry is matched to payout %(id)s.", id=payout_id), url_for("finance.review")
+    )
 
 
 @bp.route("/review/<int:entry_id>/dismiss", methods=["POST"])
 @role_required(Role.FINANCE)
 def review_dismiss(entry_id: int) -> ResponseReturnValue:
-    back = url_for("finance.review")
-    refusal_back_to(back)
+    refusal_shows_again(_review_page)
     ReviewQueue(db.session).dismiss(
         current_scope(), current_user, entry_id, request.form.get("reason", "")
     )
-    return done(_("The entry is dismissed."), back)
+    return done(_("The entry is dismissed."), url_for("finance.review"))
 
 
 # --- approval limits (administrator) -------------------------------------------------------

@@ -6,7 +6,7 @@ A view says so before it calls the service; the registered `DomainError` handler
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,17 +62,23 @@ def refusal_shown_by(render: Callable[[DomainError], ResponseReturnValue]) -> No
     setattr(g, _REFUSAL, _ShownBy(render))
 
 
-def refusal_shows_again(page: Callable[[], ResponseReturnValue]) -> None:
+def refusal_shows_again(
+    page: Callable[[], ResponseReturnValue],
+    *,
+    rules_at: Mapping[str, tuple[str, Any]] | None = None,
+) -> None:
     """A refusal of this request shows the page the form was on again, with the refusal's
     status (422 for input, 403 for a rule of who may, 409 for a conflict), what was typed
     still in its fields (`typed`) and each message beside its field (`field_errors`).
 
     For hand-written forms: a redirect would lose the typing, and a mistake must not.
+    `rules_at` places a workflow rule's refusal at a field, in the page's words: rule code
+    → (field, message), e.g. a missing reason at the form's reason field.
     """
 
     def shown_again(error: DomainError) -> ResponseReturnValue:
-        g.housing_refused_fields = _messages_by_field(error)
-        flash(str(error.message), "error")
+        message, g.housing_refused_fields = _placed(error, rules_at or {})
+        flash(message, "error")
         response = make_response(page())
         response.status_code = error.status
         return response
@@ -107,6 +113,18 @@ def page_at(endpoint: str, **values: Any) -> Callable[[], ResponseReturnValue]:
         return drawn
 
     return page
+
+
+def _placed(
+    error: DomainError, rules_at: Mapping[str, tuple[str, Any]]
+) -> tuple[str, dict[str, list[str]]]:
+    """The refusal's message and its messages by field; a rule the page names goes to its
+    field, in the page's words (the workflow names the rule, not the form's field)."""
+    for rule in error.field_errors.get("rule", ()):
+        if str(rule) in rules_at:
+            field, message = rules_at[str(rule)]
+            return str(message), {field: [str(message)]}
+    return str(error.message), _messages_by_field(error)
 
 
 def _messages_by_field(error: DomainError) -> dict[str, list[str]]:

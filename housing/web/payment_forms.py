@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
@@ -32,6 +35,50 @@ BATCH_STATE_LABELS = {
     BatchState.RELEASED.value: _l("Released"),
     BatchState.BOOKED.value: _l("Booked"),
     BatchState.CANCELLED.value: _l("Cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """An act on a payout or a batch that cannot be undone: its button on the list leads to
+    a confirmation page (a GET, no JavaScript) that says this and does it."""
+
+    title: Any  # the page's question ("…?") and its button
+    consequence: Any  # what will happen, in one sentence
+    reason_label: Any
+
+
+# By event; a returned payout's cancel is giving up paying it again.
+PAYOUT_CONFIRMED = {
+    "reject": Confirmed(
+        _l("Reject the payout"),
+        _l("The payout is rejected and will not be paid; this cannot be undone."),
+        _l("Reason for rejecting (shown on the claim page)"),
+    ),
+    "cancel": Confirmed(
+        _l("Cancel the payout"),
+        _l("The payout is cancelled and will not be paid; this cannot be undone."),
+        _l("Reason for cancelling"),
+    ),
+}
+RETURNED_CANCEL = Confirmed(
+    _l("Do not pay again"),
+    _l("The payout is cancelled and will not be paid again; this cannot be undone."),
+    _l("Why it is not paid again"),
+)
+BATCH_CONFIRMED = {
+    "cancel": Confirmed(
+        _l("Cancel the batch"),
+        _l("The batch is cancelled and its payouts wait for a next batch; this cannot be undone."),
+        _l("Reason for cancelling"),
+    ),
+}
+# A payout or batch event that needs a reason, refused without one: the message at the
+# form's reason field (the workflow's own says only "Give a reason.").
+REASON_NEEDED = {
+    "reject": _l("Give the reason for rejecting the payout."),
+    "cancel": _l("Give the reason for cancelling."),
+    "correct": _l("Say how the new account was confirmed."),
 }
 
 

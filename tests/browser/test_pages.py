@@ -64,7 +64,7 @@ def paid(app: Flask) -> Iterator[Finance]:
         for number in ("F-1", "F-2"):
             fin.approve(record(fin, number=number, amount="150.00"), fin.f2)
         fin.batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
-        record(fin, number="F-3", amount="90.00")  # one left to check
+        fin.to_check = record(fin, number="F-3", amount="90.00")  # one left to check
         for _ in range(2):  # unread: the "New" badge and the count in the menu
             unread_notice(setup, fin.world.assessor, fin.claim)
         setup.commit()
@@ -97,6 +97,8 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/finance/payouts",
             "/finance/batches",
             f"/finance/batches/{paid.batch.id}",
+            f"/finance/batches/{paid.batch.id}/confirm/cancel",
+            f"/finance/payouts/{paid.to_check.id}/confirm/reject",
             "/finance/budget",
             "/finance/statements",
             "/finance/review",
@@ -127,6 +129,34 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             kind = "/".join(part for part in path.split("/") if not part.isdigit())
             problems += look(page, f"{role}{kind}").problems
     assert not problems, "\n".join(problems)
+
+
+def test_finance_rejects_a_payout_after_confirming_and_a_mistake_keeps_the_page(log_in, paid):
+    page = log_in(paid.f1.email)
+    page.goto("/finance/payouts")
+    row = page.locator("tr", has_text="F-3")
+    # The list's button does not reject: it leads to the confirmation page.
+    with page.expect_navigation():
+        row.get_by_role("button", name="Afwijzen…").click()
+    assert f"/finance/payouts/{paid.to_check.id}/confirm/reject" in page.url
+    assert page.get_by_role("heading", level=1).inner_text() == "De uitbetaling afwijzen?"
+    assert "niet ongedaan" in page.locator(".utrecht-alert").inner_text()
+    assert look(page, "finance/payout-reject-confirm").problems == []
+
+    # No reason: the same page, the summary links to the field, the field says why.
+    with page.expect_navigation():
+        page.get_by_role("button", name="De uitbetaling afwijzen", exact=True).click()
+    assert page.locator("#form-errors").is_visible()
+    assert page.locator("#reason").get_attribute("aria-invalid") == "true"
+    assert "Geef de reden" in page.locator("#reason-error").inner_text()
+    assert look(page, "finance/payout-reject-refused").problems == []
+
+    page.fill("#reason", "Factuur dubbel ingediend")
+    with page.expect_navigation():
+        page.get_by_role("button", name="De uitbetaling afwijzen", exact=True).click()
+    assert page.url.endswith("/finance/payouts")
+    assert "Uitbetaling F-3: Afgewezen." in page.content()
+    assert page.locator("tr", has_text="F-3").count() == 0
 
 
 def test_the_unread_count_in_the_menu_is_read_out_as_such(log_in, paid):
