@@ -32,7 +32,7 @@ from housing.web.forms import (
     STATE_LABELS,
     TIMELINE_LABELS,
 )
-from housing.web.formtools import field_errors, refusal_page, refused_fields, typed
+from housing.web.formtools import refusal_page, refused_fields, typed
 
 log = get_logger(__name__)
 
@@ -90,7 +90,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(search.bp)
     app.register_blueprint(handling.bp)
     app.jinja_env.globals.update(
-        field_errors=field_errors,
         typed=typed,
         refused_fields=refused_fields,
         EVIDENCE_FROM=EVIDENCE_FROM,

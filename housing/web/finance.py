@@ -42,6 +42,7 @@ from housing.payments.services import PayoutService
 from housing.payments.statements import STATEMENT_IMPORT, ReviewQueue
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.confirm import Confirmation, confirmation_page
 from housing.web.formtools import (
     done,
     refusal_back_to,
@@ -196,25 +197,29 @@ def _confirm_payout_page(row: queries.PayoutRow, event: str) -> ResponseReturnVa
     payout = row.payout
     returned = event == "cancel" and payout.state == PayoutState.RETURNED
     invoice = f"{payout.invoice_number} ({format_date(payout.invoice_date)})"
-    return render_template(
-        "finance/confirm.html",
-        act=RETURNED_CANCEL if returned else PAYOUT_CONFIRMED[event],
-        event=event,
-        pre_heading=_("Payout to %(payee)s", payee=payout.payee_name),
-        facts=[
-            (_("Claim"), row.claim_number),
-            (_("Payee"), payout.payee_name),
-            (_("IBAN"), payout.payee_iban),
-            (_("Amount incl. VAT"), money_text(payout.amount)),
-            (_("Invoice"), invoice),
-            (_("Status"), PAYOUT_STATE_LABELS[payout.state]),
-        ],
-        action=url_for("finance.payout_event", payout_id=payout.id),
-        endpoint="finance.payout_event",
-        back=url_for(
-            "finance.payouts", _anchor=f"{'returned' if returned else 'payout'}-{payout.id}"
-        ),
-        back_label=_("No, back to the payouts"),
+    act = RETURNED_CANCEL if returned else PAYOUT_CONFIRMED[event]
+    return confirmation_page(
+        Confirmation(
+            title=act.title,
+            consequence=act.consequence,
+            pre_heading=_("Payout to %(payee)s", payee=payout.payee_name),
+            facts=[
+                (_("Claim"), row.claim_number),
+                (_("Payee"), payout.payee_name),
+                (_("IBAN"), payout.payee_iban),
+                (_("Amount incl. VAT"), money_text(payout.amount)),
+                (_("Invoice"), invoice),
+                (_("Status"), PAYOUT_STATE_LABELS[payout.state]),
+            ],
+            action=url_for("finance.payout_event", payout_id=payout.id),
+            endpoint="finance.payout_event",
+            fields={"reason": act.reason_label},
+            hidden={"event": event},
+            back=url_for(
+                "finance.payouts", _anchor=f"{'returned' if returned else 'payout'}-{payout.id}"
+            ),
+            back_label=_("No, back to the payouts"),
+        )
     )
 
 
@@ -318,22 +323,26 @@ def confirm_batch_event(batch_id: int, event: str) -> ResponseReturnValue:
 
 
 def _confirm_batch_page(batch: PaymentBatch, event: str) -> ResponseReturnValue:
-    return render_template(
-        "finance/confirm.html",
-        act=BATCH_CONFIRMED[event],
-        event=event,
-        pre_heading=_("Batch %(id)s", id=batch.msg_id),
-        facts=[
-            (_("Batch"), batch.msg_id),
-            (_("Status"), BATCH_STATE_LABELS[batch.state]),
-            (_("Payments"), str(batch.item_count)),
-            (_("Total"), money_text(batch.total)),
-            (_("Execution date"), format_date(batch.execution_date)),
-        ],
-        action=url_for("finance.batch_event", batch_id=batch.id),
-        endpoint="finance.batch_event",
-        back=url_for("finance.batch", batch_id=batch.id),
-        back_label=_("No, back to the batch"),
+    act = BATCH_CONFIRMED[event]
+    return confirmation_page(
+        Confirmation(
+            title=act.title,
+            consequence=act.consequence,
+            pre_heading=_("Batch %(id)s", id=batch.msg_id),
+            facts=[
+                (_("Batch"), batch.msg_id),
+                (_("Status"), BATCH_STATE_LABELS[batch.state]),
+                (_("Payments"), str(batch.item_count)),
+                (_("Total"), money_text(batch.total)),
+                (_("Execution date"), format_date(batch.execution_date)),
+            ],
+            action=url_for("finance.batch_event", batch_id=batch.id),
+            endpoint="finance.batch_event",
+            fields={"reason": act.reason_label},
+            hidden={"event": event},
+            back=url_for("finance.batch", batch_id=batch.id),
+            back_label=_("No, back to the batch"),
+        )
     )
 
 

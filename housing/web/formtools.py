@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, flash, g, make_response, redirect, request, session
+from flask import current_app, flash, g, make_response, redirect, request
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound as NotFoundPage
@@ -18,9 +18,6 @@ from werkzeug.exceptions import NotFound as NotFoundPage
 from housing.errors import DomainError
 
 _REFUSAL = "housing_refusal"
-# A refusal shown on the page a hand-written form returns to keeps its field messages
-# here for that one page, so the page shows each beside its field (`field_errors`).
-_FIELD_ERRORS = "housing_field_errors"
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ def refusal_shows_again(
 ) -> None:
     """A refusal of this request shows the page the form was on again, with the refusal's
     status (422 for input, 403 for a rule of who may, 409 for a conflict), what was typed
-    still in its fields (`typed`) and each message beside its field (`field_errors`).
+    still in its fields (`typed`) and each message beside its field (`refused_fields`).
 
     For hand-written forms: a redirect would lose the typing, and a mistake must not.
     `rules_at` places a workflow rule's refusal at a field, in the page's words: rule code
@@ -99,7 +96,8 @@ def refused_fields(endpoint: str, *, when: bool = True) -> dict[str, list[str]]:
     """The field messages of a refused post to `endpoint` shown again on this page, for
     the form that sent it only (`when` as in `typed`); other forms on the page get none."""
     if when and request.method == "POST" and request.endpoint == endpoint:
-        return field_errors()
+        shown: dict[str, list[str]] = g.get("housing_refused_fields", {})
+        return shown
     return {}
 
 
@@ -154,23 +152,9 @@ def refusal_page(error: DomainError) -> ResponseReturnValue | None:
         return chosen.page()
     if isinstance(chosen, _ShownBy):
         return chosen.render(error)
-    # The message names the rule or the field; rule codes in field_errors are for the API.
+    # For acts without typing (a button); a form with fields shows its page again.
     flash(str(error.message), "error")
-    if messages := _messages_by_field(error):
-        session[_FIELD_ERRORS] = messages
     return redirect(chosen.url, code=chosen.code)
-
-
-def field_errors() -> dict[str, list[str]]:
-    """The field messages of the refusal shown on this page: this request's own when it
-    shows its form again, else those a redirect carried here (read once, then gone)."""
-    if "housing_refused_fields" in g:
-        shown: dict[str, list[str]] = g.housing_refused_fields
-        return shown
-    if "housing_field_errors_read" not in g:
-        g.housing_field_errors_read = session.pop(_FIELD_ERRORS, None) or {}
-    errors: dict[str, list[str]] = g.housing_field_errors_read
-    return errors
 
 
 def done(message: str, back_to: str, code: int = 303) -> ResponseReturnValue:

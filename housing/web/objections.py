@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date
 from flask_babel import gettext as _
@@ -22,6 +22,7 @@ from housing.db import db
 from housing.permissions import actor_for, acts_for_office_holder
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.confirm import Confirmation, confirmation_page
 from housing.web.formtools import done, page_at, refusal_shows_again
 from workflows.objection import ObjectionEvent, events_for
 
@@ -170,32 +171,30 @@ def _withdrawable(claim_id: int, objection_id: int) -> Objection | None:
 def _withdraw_page(objection: Objection) -> ResponseReturnValue:
     claim = objection.claim
     decision = objection.decision
-    confirm = {
-        "title": _("Withdraw the objection"),
-        "pre_heading": _("Claim %(number)s", number=claim.number),
-        "facts": [
-            (
-                _("Objection against"),
-                f"{DECISION_KIND_LABELS.get(decision.kind, decision.kind.value)}"
-                f" — {format_date(decision.sent_on)}",
+    return confirmation_page(
+        Confirmation(
+            title=_("Withdraw the objection"),
+            pre_heading=_("Claim %(number)s", number=claim.number),
+            facts=[
+                (
+                    _("Objection against"),
+                    f"{DECISION_KIND_LABELS.get(decision.kind, decision.kind.value)}"
+                    f" — {format_date(decision.sent_on)}",
+                ),
+                (_("Received on"), format_date(objection.lodged_on)),
+            ],
+            consequence=_(
+                "Your objection is withdrawn and not decided: the decision stands. This cannot"
+                " be undone; within the objection term you may lodge a new objection."
             ),
-            (_("Received on"), format_date(objection.lodged_on)),
-        ],
-        "consequence": _(
-            "Your objection is withdrawn and not decided: the decision stands. This cannot be"
-            " undone; within the objection term you may lodge a new objection."
-        ),
-        "action": url_for(
-            "objections.act", claim_id=claim.id, objection_id=objection.id, action="withdraw"
-        ),
-        "endpoint": "objections.act",
-        "hidden": {},
-        "fields": {},
-        "button": _("Withdraw the objection"),
-        "back": _back(claim.id),
-        "back_label": _("No, back to the claim"),
-    }
-    return render_template("confirm.html", confirm=confirm)
+            action=url_for(
+                "objections.act", claim_id=claim.id, objection_id=objection.id, action="withdraw"
+            ),
+            endpoint="objections.act",
+            back=_back(claim.id),
+            back_label=_("No, back to the claim"),
+        )
+    )
 
 
 @bp.route("/<int:claim_id>/objections/<int:objection_id>/<action>", methods=["POST"])

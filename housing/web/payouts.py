@@ -29,6 +29,7 @@ from housing.payments.services import PAYABLE_CLAIM_STATES, PayoutInput, PayoutS
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
+from housing.web.confirm import Confirmation, confirmation_page
 from housing.web.formtools import done, refusal_on_form, refusal_shows_again
 from housing.web.payment_forms import BATCH_STATE_LABELS, PAYOUT_STATE_LABELS, PayoutForm
 
@@ -163,34 +164,33 @@ def confirm_close_remainder(claim_id: int) -> ResponseReturnValue:
 
 
 def _close_page(claim: Claim, unpaid: dict[int, Any]) -> ResponseReturnValue:
-    confirm = {
-        "title": _("Close what is left"),
-        "pre_heading": _("Claim %(number)s", number=claim.number)
-        + f" — {claim.office_holder.full_name}",
-        "facts": [
-            (
-                line.description,
-                _(
-                    "%(granted)s granted, of which %(left)s not covered by a payout",
-                    granted=money_text(line.granted_amount),
-                    left=money_text(unpaid[line.id]),
-                ),
-            )
-            for line in claim.lines
-        ],
-        "consequence": _(
-            "Nothing more is paid on this grant and nothing more can be requested; what no"
-            " payout stands for goes back to the budget. This cannot be undone."
-        ),
-        "action": url_for("payouts.close_remainder", claim_id=claim.id),
-        "endpoint": "payouts.close_remainder",
-        "hidden": {},
-        "fields": {"reason": _("Reason (why the rest is not paid)")},
-        "button": _("Close what is left"),
-        "back": url_for("claims.show", claim_id=claim.id),
-        "back_label": _("No, back to the claim"),
-    }
-    return render_template("confirm.html", confirm=confirm)
+    return confirmation_page(
+        Confirmation(
+            title=_("Close what is left"),
+            pre_heading=_("Claim %(number)s", number=claim.number)
+            + f" — {claim.office_holder.full_name}",
+            facts=[
+                (
+                    line.description,
+                    _(
+                        "%(granted)s granted, of which %(left)s not covered by a payout",
+                        granted=money_text(line.granted_amount),
+                        left=money_text(unpaid[line.id]),
+                    ),
+                )
+                for line in claim.lines
+            ],
+            consequence=_(
+                "Nothing more is paid on this grant and nothing more can be requested; what"
+                " no payout stands for goes back to the budget. This cannot be undone."
+            ),
+            action=url_for("payouts.close_remainder", claim_id=claim.id),
+            endpoint="payouts.close_remainder",
+            fields={"reason": _("Reason (why the rest is not paid)")},
+            back=url_for("claims.show", claim_id=claim.id),
+            back_label=_("No, back to the claim"),
+        )
+    )
 
 
 @bp.route("/<int:claim_id>/payouts/close", methods=["POST"])
