@@ -11,7 +11,13 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from housing.audit.models import AccessLog, AuditEvent
-from housing.audit.services import AuditTrail, NewLink, payload_digest, record_access
+from housing.audit.services import (
+    AuditTrail,
+    NewLink,
+    chain_length,
+    payload_digest,
+    record_access,
+)
 from housing.db import db
 from tests.factories import ClaimFactory, OrganisationFactory, UserFactory
 
@@ -197,3 +203,106 @@ def test_two_concurrent_appends_serialise(app, database_url):
             )
             cleanup.execute(text("DELETE FROM organisation WHERE id = :o"), {"o": org_id})
             cleanup.commit()
+
+
+def test_an_append_sends_at_most_two_statements(session, count_queries):
+    """The head locked (created for the organisation's first link) and read, then the link
+    and the head's move in one statement: two, the first append as any later one. Before
+    they were four (insert-or-nothing, SELECT ... FOR UPDATE, UPDATE, INSERT)."""
+    org = OrganisationFactory()
+    session.connection()  # the test's SAVEPOINT begun: production has none to count
+    trail = AuditTrail(session)
+    with count_queries() as first:
+        one = trail.append(org.id, event="first", actor_id=None)
+    assert trail.verify(org.id).checked == 1  # loads the head into the session
+    with count_queries() as later:
+        two = trail.append(org.id, event="second", actor_id=None, payload={"i": 2})
+    with count_queries() as batch:
+        many = trail.append_many(org.id, [NewLink(f"bulk_{i}", None) for i in range(3)])
+    assert len(first) == 2 and "ON CONFLICT" in first[0], first
+    assert len(later) == 2, later
+    assert "INSERT INTO audit_event" in later[1] and "UPDATE audit_chain_head" in later[1]
+    # Many links: the head locked once, ids at once, the head moved, one executemany.
+    assert len(batch) == 4, batch
+    assert [link.sequence for link in [one, two, *many]] == [1, 2, 3, 4, 5]
+    assert two.previous_hash == one.hash and many[0].previous_hash == two.hash
+    session.commit()
+    report = trail.verify(org.id)  # the head read before the appends is not trusted
+    assert report.intact and report.checked == 5
+    assert chain_length(session, org.id) == 5
+
+
+def test_many_writers_keep_one_gapless_chain(app):
+    """Eight connections append at once to a new organisation's chain (so its first link
+    races too), single links and pairs: the chain verifies, the sequence has no gap, and
+    a pair's links sit next to each other."""
+    from tests.builders.claims import remove_organisation
+
+    with app.app_context():
+        engine = db.engine
+    with Session(engine) as setup:
+        org = OrganisationFactory.build()
+        setup.add(org)
+        setup.commit()
+        org_id = org.id
+    writers, rounds = 8, 4
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            with Session(engine) as s:
+                barrier.wait(timeout=10)
+                trail = AuditTrail(s)
+                for r in range(rounds):
+                    if r % 2:
+                        trail.append_many(
+                            org_id, [NewLink(f"pair_{n}_{r}_{i}", None) for i in range(2)]
+                        )
+                    else:
+                        trail.append(org_id, event=f"one_{n}_{r}", actor_id=None)
+                    s.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert errors == []
+        total = writers * (rounds // 2) * 3
+        with Session(engine) as check:
+            report = AuditTrail(check).verify(org_id)
+            assert report.intact and report.checked == total, report
+            events = check.scalars(
+                select(AuditEvent.event)
+                .where(AuditEvent.organisation_id == org_id)
+                .order_by(AuditEvent.sequence)
+            ).all()
+            sequences = check.scalars(
+                select(AuditEvent.sequence).where(AuditEvent.organisation_id == org_id)
+            ).all()
+            assert sorted(sequences) == list(range(1, total + 1))
+            assert chain_length(check, org_id) == total
+        for position, name in enumerate(events):
+            if name.startswith("pair_") and name.endswith("_0"):
+                assert events[position + 1] == name[:-1] + "1"
+    finally:
+        remove_organisation(engine, org_id)
+
+
+def test_a_rolled_back_append_leaves_nothing_behind(session):
+    org = OrganisationFactory()
+    trail = AuditTrail(session)
+    kept = trail.append(org.id, event="kept", actor_id=None)
+    with pytest.raises(RuntimeError), session.begin_nested():
+        gone = trail.append(org.id, event="gone", actor_id=None)
+        raise RuntimeError("the change it records is refused")
+    assert session.get(AuditEvent, gone.id) is None
+    assert session.scalar(select(AuditEvent).where(AuditEvent.event == "gone")) is None
+    again = trail.append(org.id, event="again", actor_id=None)
+    assert again.sequence == 2 and again.previous_hash == kept.hash
+    report = trail.verify(org.id)
+    assert report.intact and report.checked == 2

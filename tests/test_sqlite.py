@@ -87,3 +87,29 @@ def test_on_sqlite_an_idempotency_key_does_the_work_once(sqlite_app):
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
     assert db.session.scalar(select(func.count()).select_from(Claim)) == claims + 1
+
+
+def test_on_sqlite_the_audit_chain_appends_and_verifies(sqlite_app):
+    """SQLite has no data-modifying CTE: its appends take their own path to the same chain."""
+    from housing.audit.services import AuditTrail, NewLink, chain_length
+    from housing.organisations.models import Organisation
+
+    seed(db.session)  # fires workflow events: the demo's chains
+    db.session.commit()
+    org_id = db.session.scalars(select(Organisation.id).order_by(Organisation.id)).first()
+    assert org_id is not None
+    trail = AuditTrail(db.session)
+    before = trail.verify(org_id)
+    assert before.intact and before.checked > 0
+    one = trail.append(org_id, event="sqlite_one", actor_id=None, reason="één")
+    pair = trail.append_many(org_id, [NewLink(f"sqlite_{i}", None) for i in range(2)])
+    db.session.commit()
+    assert [one.sequence, *(link.sequence for link in pair)] == [
+        before.checked + 1,
+        before.checked + 2,
+        before.checked + 3,
+    ]
+    assert pair[0].previous_hash == one.hash and pair[1].previous_hash == pair[0].hash
+    after = trail.verify(org_id)
+    assert after.intact and after.checked == before.checked + 3
+    assert chain_length(db.session, org_id) == after.checked

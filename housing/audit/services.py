@@ -13,10 +13,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.clock import utcnow
@@ -24,6 +26,8 @@ from housing.db import DbSession
 from housing.inputs import column_length, too_long
 
 GENESIS_HASH = "0" * 64
+HEAD = cast(Table, AuditChainHead.__table__)
+EVENTS = cast(Table, AuditEvent.__table__)
 
 
 def _json_default(value: Any) -> str:
@@ -103,21 +107,28 @@ class AuditTrail:
         self.session = session
         self.clock = clock
 
-    def _locked_head(self, organisation_id: int) -> AuditChainHead:
+    def _lock_head(self, organisation_id: int) -> tuple[int, str]:
+        """Lock the organisation's chain head until the commit; its sequence and hash.
+
+        One statement. The head of an organisation's first link is created here; a second
+        first link at the same moment waits for that insert and then takes the update path
+        (ON CONFLICT is race-free). The update changes nothing: it is there for its row
+        lock, which serialises the appends of one organisation, and for RETURNING, which
+        hands back the predecessor on either path.
+        """
         dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.session.execute(
-            insert(AuditChainHead)
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        lock = (
+            upsert(HEAD)
             .values(organisation_id=organisation_id, last_sequence=0, last_hash=GENESIS_HASH)
-            .on_conflict_do_nothing(index_elements=[AuditChainHead.organisation_id])
+            .on_conflict_do_update(
+                index_elements=[HEAD.c.organisation_id],
+                set_={HEAD.c.last_sequence: HEAD.c.last_sequence},
+            )
+            .returning(HEAD.c.last_sequence, HEAD.c.last_hash)
         )
-        # Row lock until commit: appends in one organisation are serialised.
-        return self.session.scalars(
-            select(AuditChainHead)
-            .where(AuditChainHead.organisation_id == organisation_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
+        sequence, last_hash = self.session.execute(lock).one()
+        return sequence, last_hash
 
     def append(
         self,
@@ -131,7 +142,11 @@ class AuditTrail:
         reason: str | None = None,
         payload: Mapping[str, Any] | None = None,
     ) -> AuditEvent:
-        """Add a link in the caller's transaction; it commits or rolls back with the change."""
+        """Add a link in the caller's transaction; it commits or rolls back with the change.
+
+        Two statements on PostgreSQL: the head locked and read, then the link inserted
+        and the head moved onto it in one statement.
+        """
         link = NewLink(event, actor_id, claim_id, from_state, to_state, reason, payload)
         return self.append_many(organisation_id, [link])[0]
 
@@ -141,6 +156,8 @@ class AuditTrail:
         Chained exactly as one `append` after another would chain them (same fields,
         `link_hash`, `payload_digest`), so `verify` checks them alike; they share one
         moment. Many links are inserted with their ids taken from the sequence at once.
+        The links returned are written; read them, never change them (a single link on
+        PostgreSQL is not in the session).
         """
         if not links:
             return []
@@ -148,13 +165,17 @@ class AuditTrail:
             # Every reason given for an act ends here: bounded once for forms and API alike.
             if new.reason is not None and len(new.reason) > column_length(AuditEvent.reason):
                 raise too_long("reason", AuditEvent.reason)
-        head = self._locked_head(organisation_id)
+        # The caller's pending changes are flushed first (the flush that wrote the link
+        # used to take them along), also under `no_autoflush`.
+        self.session.flush()
+        sequence, previous_hash = self._lock_head(organisation_id)
         occurred_at = self.clock().astimezone(dt.UTC)
         events = []
         for new in links:
+            sequence += 1
             link = AuditEvent(
                 organisation_id=organisation_id,
-                sequence=head.last_sequence + 1,
+                sequence=sequence,
                 claim_id=new.claim_id,
                 actor_id=new.actor_id,
                 occurred_at=occurred_at,
@@ -163,19 +184,57 @@ class AuditTrail:
                 to_state=new.to_state,
                 reason=new.reason,
                 payload_hash=payload_digest(new.payload or {}),
-                previous_hash=head.last_hash,
+                previous_hash=previous_hash,
             )
-            link.hash = link_hash(link)
-            head.last_sequence, head.last_hash = link.sequence, link.hash
+            link.hash = previous_hash = link_hash(link)
             events.append(link)
-        if len(events) > 1:  # one link: the INSERT is short anyway; spare the round trip
+        self._write(organisation_id, events)
+        return events
+
+    def _write(self, organisation_id: int, events: list[AuditEvent]) -> None:
+        """Insert the links and move the head onto the last, under the head's lock."""
+        last = events[-1]
+        move_head = (
+            update(HEAD)
+            .where(HEAD.c.organisation_id == organisation_id)
+            .values(last_sequence=last.sequence, last_hash=last.hash)
+        )
+        if len(events) == 1 and self.session.get_bind().dialect.name == "postgresql":
+            # One statement: the link's INSERT carries the head's UPDATE in a data-modifying
+            # CTE, so the head and the last link never disagree, not even in between.
+            (link,) = events
+            columns = {
+                attr.columns[0]: getattr(link, attr.key)
+                for attr in sa_inspect(AuditEvent).column_attrs
+                if attr.key != "id"
+            }
+            write = (
+                insert(EVENTS)
+                .values(columns)
+                .add_cte(move_head.cte("moved_head"))
+                .returning(EVENTS.c.id)
+            )
+            link.id = self.session.execute(write).scalar_one()
+            # The row it mirrors is written. Not put in the session: the session would take
+            # it for a row of earlier transactions and keep it after a rollback.
+            make_transient_to_detached(link)
+        else:
+            # Many links: ids taken from the sequence at once and one executemany of a
+            # short INSERT (PostgreSQL). SQLite has no data-modifying CTE; it serialises
+            # writers anyway.
             for link, ident in zip(
                 events, reserve_ids(self.session, AuditEvent, len(events)), strict=False
             ):
                 link.id = ident
-        self.session.add_all(events)
-        self.session.flush()
-        return events
+            self.session.execute(move_head)
+            self.session.add_all(events)
+            self.session.flush()
+        # A head this session loaded before (`verify`, `chain_length`) is out of date now.
+        head = self.session.identity_map.get(
+            self.session.identity_key(AuditChainHead, organisation_id)
+        )
+        if head is not None:
+            self.session.expire(head)
 
     def verify(
         self,
