@@ -285,7 +285,9 @@ class Settings:
 
     def flask_config(self) -> dict[str, object]:
         """Translate into Flask and extension configuration keys."""
-        engine_options: dict[str, object] = {"pool_pre_ping": True}
+        # No `pool_pre_ping`: housing.db discards a dropped connection on checkout without a
+        # statement, and housing.unit_of_work.first_use retries the first read once.
+        engine_options: dict[str, object] = {}
         return {
             "HOUSING_ENV": self.env,
             "SECRET_KEY": self.secret_key,

@@ -6,6 +6,8 @@ import datetime as dt
 import enum
 import sqlite3
 from decimal import Decimal
+from select import POLLIN
+from select import poll as socket_poll
 from typing import Annotated, Any
 
 from flask import abort, has_request_context, request
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     event,
+    exc,
     text,
 )
 from sqlalchemy.engine import Dialect, Engine
@@ -140,3 +143,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+
+
+@event.listens_for(Engine, "checkout")
+def _discard_dropped(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Hand out no connection the server has closed, without asking the server.
+
+    No ping on every checkout (`pool_pre_ping` sends a statement, a round trip each time).
+    A connection resting in the pool has nothing to read unless the server said something
+    unprompted; what it says is that it is closing the connection (terminated by an
+    operator, shut down or restarted, an idle timeout), and then the socket reads its last
+    words and the end. So a readable socket, or none, is a dropped connection: the pool
+    discards it and connects anew (`DisconnectionError` on checkout). A connection lost
+    without a word is caught by its first statement (`housing.unit_of_work.first_use`).
+    """
+    fileno = getattr(dbapi_connection, "fileno", None)
+    if fileno is None:
+        return  # SQLite: no socket
+    if dbapi_connection.closed:
+        raise exc.DisconnectionError("the driver found the connection closed")
+    readable = socket_poll()
+    readable.register(fileno(), POLLIN)
+    if readable.poll(0):
+        raise exc.DisconnectionError("the server closed the connection while it was pooled")

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, g, message_flashed
 from flask import session as cookie
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import scoped_session
 from sqlalchemy.orm.exc import StaleDataError
 
 from housing.db import DbSession, db
@@ -136,3 +137,25 @@ def read_or_none(read: Callable[[], T]) -> T | None:
         db.session.rollback()
         log.warning("read_failed", error=type(exc).__name__)
         return None
+
+
+def first_use(session: DbSession, read: Callable[[], T]) -> T:
+    """Run a unit of work's first read, once more when the connection the pool handed out
+    turns out to have been dropped by the server.
+
+    The pool discards a connection that it can tell the server closed (`housing.db`), with
+    no round trip; one that went without a word (a host restarted, a firewall) fails on
+    its first statement. SQLAlchemy then invalidates it, and every pooled connection
+    older than it; the read, having written nothing, runs again on a fresh one. Only the
+    first read of a transaction is repeated: after any other, work would be lost.
+    """
+    plain = session() if isinstance(session, scoped_session) else session
+    fresh = not plain.in_transaction()
+    try:
+        return read()
+    except DBAPIError as exc:
+        if not (fresh and exc.connection_invalidated):
+            raise
+        log.warning("connection_dropped", error=type(exc.orig).__name__)
+        session.rollback()
+        return read()

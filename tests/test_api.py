@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from housing.accounts.models import ApiToken
+from housing.accounts.services import TOKEN_USE_RESOLUTION
 from housing.organisations.accounts import AccountAdministration
 from housing.organisations.models import OfficeHolder, Organisation
 from housing.roles import Role
@@ -67,6 +69,97 @@ class TestAuthentication:
         assert len(token.token_hash) == 64
         client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
         assert session.get(ApiToken, token.id).last_used_at is not None
+
+    def test_the_token_its_user_and_roles_are_one_statement(self, client, session, count_queries):
+        user = UserFactory(roles={Role.ASSESSOR, Role.DECIDER, Role.FINANCE})
+        headers = bearer(session, user)
+        assert client.get("/api/v1/me", headers=headers).status_code == 200  # its first use
+        session.remove()
+
+        with count_queries() as statements:
+            response = client.get("/api/v1/me", headers=headers)
+
+        assert response.status_code == 200
+        assert response.get_json()["roles"] == ["assessor", "decider", "finance"]
+        reads = [s for s in statements if re.search(r"\b(api_token|user_account|user_role)\b", s)]
+        assert len(reads) == 1, statements
+        assert reads[0].startswith("SELECT")
+        assert all(table in reads[0] for table in ("api_token", "user_account", "user_role"))
+        # The rest is the answer (the organisation and its offices) and the request's one
+        # transaction (a SAVEPOINT here, in the test's transaction): nothing of its own.
+        assert len(statements) == 5, statements
+        assert statements[0].startswith("SAVEPOINT") and statements[-1].startswith("RELEASE")
+
+    def test_a_user_without_roles_authenticates_and_is_refused_by_role(self, client, session):
+        headers = bearer(session, UserFactory(roles=set()))
+        me = client.get("/api/v1/me", headers=headers)
+        assert me.status_code == 200
+        assert me.get_json()["roles"] == []
+        assert_problem(client.get("/api/v1/organisations", headers=headers), 403)
+
+    def test_the_last_use_is_written_once_within_minutes(self, client, session, count_queries):
+        user = UserFactory()
+        token, secret = AccountAdministration(session).issue_token(user, "used")
+        session.commit()
+        token_id, headers = token.id, {"Authorization": f"Bearer {secret}"}
+
+        def token_updates(statements: list[str]) -> int:
+            return sum(s.startswith("UPDATE api_token") for s in statements)
+
+        def last_use() -> dt.datetime | None:
+            session.remove()
+            return session.get(ApiToken, token_id).last_used_at
+
+        def move_last_use(to: dt.datetime) -> None:
+            session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=to))
+            session.commit()
+            session.remove()
+
+        session.remove()
+        with count_queries() as statements:
+            for _ in range(2):
+                assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert token_updates(statements) == 1
+        first = last_use()
+        assert first is not None
+
+        inside = first - TOKEN_USE_RESOLUTION + dt.timedelta(seconds=30)
+        move_last_use(inside)
+        with count_queries() as statements:
+            assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert token_updates(statements) == 0
+        assert last_use() == inside
+
+        move_last_use(first - TOKEN_USE_RESOLUTION - dt.timedelta(seconds=1))
+        with count_queries() as statements:
+            assert client.get("/api/v1/me", headers=headers).status_code == 200
+        assert token_updates(statements) == 1
+        latest = last_use()
+        assert latest is not None and latest >= first
+
+    def test_a_refused_request_records_no_use(self, client, session, count_queries):
+        user = UserFactory(roles={Role.APPLICANT})
+        token, secret = AccountAdministration(session).issue_token(user, "refused")
+        revoked, revoked_secret = AccountAdministration(session).issue_token(user, "revoked")
+        revoked.revoked_at = dt.datetime.now(dt.UTC)
+        session.commit()
+        token_id, revoked_id = token.id, revoked.id
+        session.remove()
+
+        with count_queries() as statements:
+            forbidden = client.get(
+                "/api/v1/organisations", headers={"Authorization": f"Bearer {secret}"}
+            )
+            unknown = client.get(
+                "/api/v1/me", headers={"Authorization": f"Bearer {revoked_secret}"}
+            )
+
+        assert_problem(forbidden, 403)
+        assert_problem(unknown, 401)
+        assert not [s for s in statements if s.startswith("UPDATE")], statements
+        session.remove()
+        assert session.get(ApiToken, token_id).last_used_at is None
+        assert session.get(ApiToken, revoked_id).last_used_at is None
 
     def test_session_cookies_do_not_authenticate_the_api(self, client, session):
         from tests.conftest import login

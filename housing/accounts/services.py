@@ -12,9 +12,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import contains_eager
 
-from housing.accounts.models import ApiToken, User
+from housing.accounts.models import ApiToken, User, UserRole
 from housing.accounts.passwords import hash_password, policy_problems, verify_password
 from housing.clock import utcnow
 from housing.db import DbSession
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     pass
 
 TOKEN_PREFIX = "vw_"  # noqa: S105 (a marker, not a secret)
+# A token's `last_used_at` is exact to this much: it is written at most once per this
+# period, so an integration calling all day does not rewrite its token's row on every
+# request (a write, and a row lock that its concurrent requests would queue on).
+TOKEN_USE_RESOLUTION = dt.timedelta(minutes=5)
 
 
 def normalise_email(email: str) -> str:
@@ -88,16 +93,57 @@ class AccountService:
         user.session_version += 1
         self.session.flush()
 
-    def user_for_token(self, secret: str) -> User | None:
-        """The active owner of a usable token; marks the token as used."""
+    def token_for(self, secret: str) -> ApiToken | None:
+        """The usable token with this secret, its active owner and the owner's roles, read
+        in one statement; None when the token is unknown, revoked or expired, or its owner
+        inactive.
+
+        The token is looked up by the SHA-256 of its secret, never compared with it: how
+        long a lookup takes depends on the digest alone, which tells a guesser nothing
+        about how close a guessed secret came. Nothing is written here: the caller records
+        the use (`token_use_due`, `record_token_use`) in the transaction that saves its
+        work.
+        """
         if not secret.startswith(TOKEN_PREFIX):
             return None
-        token = self.session.scalars(
-            select(ApiToken).where(ApiToken.token_hash == token_digest(secret))
-        ).one_or_none()
-        now = self.clock()
-        if token is None or not token.usable_at(now) or not token.user.active:
+        token = (
+            self.session.scalars(
+                select(ApiToken)
+                .join(ApiToken.user)
+                .outerjoin(User.role_rows)
+                .options(contains_eager(ApiToken.user).contains_eager(User.role_rows))
+                .where(ApiToken.token_hash == token_digest(secret))
+                .order_by(UserRole.role)
+            )
+            .unique()
+            .one_or_none()
+        )
+        if token is None or not token.usable_at(self.clock()) or not token.user.active:
             return None
-        token.last_used_at = now
-        self.session.flush()
-        return token.user
+        return token
+
+    def token_use_due(self, token: ApiToken) -> bool:
+        """Whether the token's recorded last use is older than `TOKEN_USE_RESOLUTION`."""
+        last = token.last_used_at
+        return last is None or self.clock() - last >= TOKEN_USE_RESOLUTION
+
+    def record_token_use(self, token_id: int) -> None:
+        """Record the token's use now, in the caller's transaction, unless a use within
+        `TOKEN_USE_RESOLUTION` is recorded already (by a concurrent request, say).
+
+        One UPDATE, whose condition makes a request that waited for another's write of the
+        same row write nothing.
+        """
+        now = self.clock()
+        self.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(
+                    ApiToken.last_used_at.is_(None),
+                    ApiToken.last_used_at <= now - TOKEN_USE_RESOLUTION,
+                ),
+            )
+            .values(last_used_at=now),
+            execution_options={"synchronize_session": False},
+        )

@@ -14,6 +14,7 @@ from housing.accounts.services import AccountService
 from housing.db import db
 from housing.roles import Role
 from housing.scoping import Scope
+from housing.unit_of_work import before_commit, first_use
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="veilig-wonen"'}
@@ -24,11 +25,18 @@ def _authenticate() -> User:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         abort(401, message="Send a bearer token in the Authorization header.", headers=CHALLENGE)
-    user = AccountService(db.session).user_for_token(secret.strip())
-    if user is None:
+    accounts = AccountService(db.session)
+    # The request's first statement: on a connection the server dropped while it sat in
+    # the pool, it is sent once more on a fresh one.
+    token = first_use(db.session, lambda: accounts.token_for(secret.strip()))
+    if token is None:
         abort(401, message="The token is unknown, revoked or expired.", headers=CHALLENGE)
-    # The last use is part of the request's unit of work: saved when the request is.
-    return user
+    if accounts.token_use_due(token):
+        # Part of the request's transaction, its last write: saved when the request is, and
+        # the token's row locked only for the moment of the COMMIT.
+        token_id = token.id
+        before_commit(lambda _response: accounts.record_token_use(token_id))
+    return token.user
 
 
 def authenticated_user() -> User:
