@@ -15,7 +15,6 @@ from sqlalchemy import select
 from housing.audit.models import AuditEvent
 from housing.inputs import TEXT_MAX
 from housing.payments.models import PaymentBatch, Payout
-from housing.payments.services import PayoutInput
 from tests.builders.payments import BAD_IBAN, SUPPLIER_IBAN, Finance, record
 from tests.builders.rows import fresh
 from tests.conftest import login
@@ -181,15 +180,7 @@ def test_a_confirmation_page_only_while_the_act_is_possible(client, fin, session
 
 def test_another_organisations_payout_has_no_confirmation_page(app, client, fin, session):
     other = Finance(session, name="Gemeente Elders")
-    foreign = other.payouts.request(
-        other.scope(other.world.assessor),
-        other.world.assessor,
-        other.claim.id,
-        PayoutInput(
-            other.claim.lines[0].id, "Elders BV", SUPPLIER_IBAN, "10.00", "0", "E-1", "2026-03-01"
-        ),
-    )
-    session.commit()
+    foreign = record(other, amount="10.00", number="E-1", name="Elders BV")
     token = login(client, fin.f1.email)
     for event in ("reject", "cancel"):
         assert client.get(f"/finance/payouts/{foreign.id}/confirm/{event}").status_code == 404

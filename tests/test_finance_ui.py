@@ -25,7 +25,6 @@ from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import OutboxConsumer, Outcome
 from housing.payments.models import ApprovalLimit, PaymentBatch, Payout
-from housing.payments.services import PayoutInput
 from tests.builders.claims import remove_organisation
 from tests.builders.jobs import run_job_here
 from tests.builders.payments import BAD_IBAN, SUPPLIER_IBAN, Finance, record
@@ -340,15 +339,7 @@ def test_applicants_assessors_and_admins_are_refused_the_finance_pages(app, fin,
 
 def test_another_organisations_batch_and_payouts_are_not_found(app, client, fin, session):
     other = Finance(session, name="Gemeente Elders")
-    foreign = other.payouts.request(
-        other.scope(other.world.assessor),
-        other.world.assessor,
-        other.claim.id,
-        PayoutInput(
-            other.claim.lines[0].id, "Elders BV", SUPPLIER_IBAN, "10.00", "0", "E-1", "2026-03-01"
-        ),
-    )
-    session.commit()
+    foreign = record(other, amount="10.00", number="E-1", name="Elders BV")
     other.approve(foreign, other.f2)
     batch = other.batches.build(other.scope(other.f1), other.f1, execution_date=dt.date.today())
     session.commit()

@@ -201,12 +201,11 @@ def _withdraw_page(objection: Objection) -> ResponseReturnValue:
 @role_required(Role.APPLICANT, Role.ASSESSOR)
 def act(claim_id: int, objection_id: int, action: str) -> ResponseReturnValue:
     service = services.objections(db.session)
+    refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     if ACTIONS.get(action) is ObjectionEvent.WITHDRAW:
-        refusal_shows_again(page_at("claims.show", claim_id=claim_id))
         service.withdraw(current_scope(), current_user, claim_id, objection_id)
         return done(_("The objection was withdrawn."), _back(claim_id))
     if ACTIONS.get(action) is ObjectionEvent.START_REVIEW:
-        refusal_shows_again(page_at("claims.show", claim_id=claim_id))
         service.start_review(current_scope(), current_user, claim_id, objection_id)
         return done(_("The objection is in review."), _back(claim_id))
     abort(404)
