@@ -11,8 +11,13 @@ from flask import Flask
 from housing.config import PROJECT_ROOT, Settings
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: settings from the environment, then `config` overrides (tests)."""
+def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = False) -> Flask:
+    """Build the app: settings from the environment, then `config` overrides (tests).
+
+    What a plugin leaves for its first use (`housing.extensions.on_first_use`: the Celery
+    app) is built here, so that no request waits for it; with `on_demand`, the `housing`
+    command's choice, it is built only if a command uses it.
+    """
     settings = Settings.from_env()
     settings.validate()
     from housing.unit_of_work import UnitOfWorkFlask, install
@@ -46,7 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     housing_logging.configure(app)
 
     from housing.db import db
-    from housing.extensions import csrf, limiter, migrate
+    from housing.extensions import build_on_first_use, csrf, limiter, migrate
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -83,5 +88,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # found by entry point, so housing never imports workers.
     for plugin in entry_points(group="housing.plugins"):
         plugin.load()(app)
+    if not on_demand:
+        build_on_first_use(app)
 
     return app

@@ -1,27 +1,29 @@
-"""The `housing` command: Flask's CLI for this app, plus the operators' commands."""
+"""The `housing` command: Flask's CLI for this app, plus the operators' commands.
+
+A call costs only what its command uses. `housing --help` and a command's `--help` build no
+app (`HousingGroup`); a command that runs builds it (`with_appcontext`) with what is slow to
+load left for its first use (`create_app(on_demand=True)`): WeasyPrint, the payment formats
+and Celery are imported by the code that uses them, never by a command that does not. So
+this module imports the rest of housing inside the commands, not at the top.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-from flask import Flask
+from flask import current_app
 from flask.cli import FlaskGroup, ScriptInfo, with_appcontext
-from sqlalchemy import select, text
 
-from housing.accounts.models import User
-from housing.accounts.services import normalise_email
-from housing.clock import today
-from housing.db import db
 from housing.errors import DomainError
-from housing.organisations.accounts import AccountAdministration
-from housing.organisations.models import Organisation, OrganisationKind
-from housing.organisations.services import OrganisationService
+from housing.organisations.kinds import OrganisationKind
 from housing.roles import Role
-from housing.unit_of_work import unit_of_work
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,6 +37,8 @@ def command_unit_of_work(command: F) -> F:
 
     @wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
+        from housing.unit_of_work import unit_of_work
+
         try:
             with unit_of_work():
                 return command(*args, **kwargs)
@@ -61,6 +65,13 @@ def tokens() -> None:
 @command_unit_of_work
 def issue_token(email: str, name: str, days: int | None) -> None:
     """Print a new bearer token for the user with EMAIL (shown once, stored hashed)."""
+    from sqlalchemy import select
+
+    from housing.accounts.models import User
+    from housing.accounts.services import normalise_email
+    from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
+
     user = db.session.scalars(
         select(User).where(User.email == normalise_email(email))
     ).one_or_none()
@@ -77,6 +88,9 @@ def issue_token(email: str, name: str, days: int | None) -> None:
 @command_unit_of_work
 def revoke_token(prefix: str) -> None:
     """Revoke every token whose secret starts with PREFIX (at least 10 characters)."""
+    from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
+
     if len(prefix) < 10:
         raise click.ClickException("Give at least the first 10 characters of the token.")
     found = AccountAdministration(db.session).revoke_tokens_starting(prefix)
@@ -103,6 +117,12 @@ def add_user(
     email: str, full_name: str, organisation_name: str, roles: tuple[str, ...], password: str
 ) -> None:
     """Add a user to an existing organisation."""
+    from sqlalchemy import select
+
+    from housing.db import db
+    from housing.organisations.accounts import AccountAdministration
+    from housing.organisations.models import Organisation
+
     organisation = db.session.scalars(
         select(Organisation).where(Organisation.name == organisation_name)
     ).one_or_none()
@@ -131,6 +151,9 @@ def orgs() -> None:
 @command_unit_of_work
 def add_organisation(name: str, kind: str, iban: str, bic: str | None) -> None:
     """Add an organisation (a municipality, province or water board)."""
+    from housing.db import db
+    from housing.organisations.services import OrganisationService
+
     organisation = OrganisationService(db.session).create_organisation(
         kind=OrganisationKind(kind), name=name, iban=iban, bic=bic
     )
@@ -155,6 +178,7 @@ def generate_key() -> None:
 def rotate_keys() -> None:
     """Re-encrypt every encrypted field under the first key of FIELD_ENCRYPTION_KEYS."""
     from housing.crypto_rotation import rotate_all
+    from housing.db import db
 
     counts = rotate_all(db.session)
     for name, count in counts.items():
@@ -170,6 +194,7 @@ def demo() -> None:
 @command_unit_of_work
 def seed_demo() -> None:
     """Create the demo organisations, office holders and users (idempotent)."""
+    from housing.db import db
     from housing.demo import DEMO_PASSWORD, seed
 
     report = seed(db.session)
@@ -206,6 +231,8 @@ def demo_statement(msg_id: str, returned: tuple[str, ...], later: bool, out: str
 
     from sqlalchemy import select
 
+    from housing.clock import today
+    from housing.db import db
     from housing.organisations.models import Organisation
     from housing.payments.models import BankStatement, PaymentBatch
     from housing.payments.simulated_bank import PaidBatch, PaidTransfer, statement
@@ -261,7 +288,11 @@ def audit() -> None:
 @command_unit_of_work
 def verify_audit(organisation_name: str | None) -> None:
     """Check every organisation's hash chain; name the first event that does not fit."""
+    from sqlalchemy import select
+
     from housing.audit.services import AuditTrail
+    from housing.db import db
+    from housing.organisations.models import Organisation
 
     query = select(Organisation).order_by(Organisation.name)
     if organisation_name:
@@ -296,6 +327,8 @@ def holidays() -> None:
 @command_unit_of_work
 def list_holidays(year: int | None) -> None:
     """Show the Atw holidays and equated days of a year (default: this year)."""
+    from housing.clock import today
+    from housing.db import db
     from housing.deadlines.services import atw_calendar
 
     year = year or today().year
@@ -309,6 +342,7 @@ def list_holidays(year: int | None) -> None:
 @command_unit_of_work
 def add_holiday(day: dt.datetime, description: str) -> None:
     """Equate DAY (yyyy-mm-dd) with a holiday, as a royal decree did; cite it in DESCRIPTION."""
+    from housing.db import db
     from housing.deadlines.services import add_equated_day
 
     add_equated_day(db.session, day.date(), description)
@@ -321,7 +355,9 @@ def check() -> None:
     """Check the database connection and that the schema is at the latest migration."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from flask import current_app
+    from sqlalchemy import text
+
+    from housing.db import db
 
     with db.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
@@ -351,7 +387,11 @@ def outbox() -> None:
 @command_unit_of_work
 def outbox_status(organisation_name: str | None) -> None:
     """Counts per status, the oldest pending message's age, and the dead messages."""
+    from sqlalchemy import select
+
     from housing.clock import utcnow
+    from housing.db import db
+    from housing.organisations.models import Organisation
     from housing.outbox.services import status_report
 
     organisation_id = None
@@ -385,13 +425,58 @@ def outbox_status(organisation_name: str | None) -> None:
     click.get_current_context().exit(1)
 
 
+COMMANDS = (tokens, users, orgs, keys, demo, audit, holidays, check, outbox)
+# What the app's extensions add to app.cli (Flask-Migrate, flask-smorest), with their own
+# short help: `housing --help` names them without building the app; a test keeps them in step.
+EXTENSION_COMMANDS = {"db": "Perform database migrations.", "openapi": "OpenAPI commands."}
+
+
 def register(app: Flask) -> None:
-    for command in (tokens, users, orgs, keys, demo, audit, holidays, check, outbox):
+    for command in COMMANDS:
         app.cli.add_command(command)
+
+
+class _OfTheApp(click.Command):
+    """Stands in for a command an extension adds to the app: `--help` lists it by name, and
+    the app's own command runs in its place."""
+
+
+class HousingGroup(FlaskGroup):
+    """Flask's command group, which lists and finds its commands without building the app.
+
+    FlaskGroup builds the app to list what the app adds to `app.cli`, and so for `--help`.
+    This group holds the commands itself: ours, Flask's (run, shell, routes), those of the
+    `flask.commands` plugins, and a stand-in for each extension's command, swapped for the
+    app's own when it runs. A command that runs builds the app (`with_appcontext`); one that
+    only prints its help builds none. Any other name is still looked up in the app.
+    """
+
+    def __init__(self, **extra: Any) -> None:
+        super().__init__(**extra)
+        for command in COMMANDS:
+            self.add_command(command)
+        for name, short_help in EXTENSION_COMMANDS.items():
+            self.add_command(_OfTheApp(name, short_help=short_help))
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_plugin_commands()
+        return sorted(self.commands)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if isinstance(command, _OfTheApp):
+            app = ctx.ensure_object(ScriptInfo).load_app()
+            if not current_app:
+                ctx.with_resource(app.app_context())
+            command = app.cli.get_command(ctx, command.name or "")
+        return name, command, rest
 
 
 def main() -> None:
     # The factory by its import path, as `flask --app housing` finds it: the app factory
     # registers these commands, so importing it here would make the two import each other.
-    info = ScriptInfo(app_import_path="housing")
-    FlaskGroup(help="Veilig Wonen operations.")(prog_name="housing", obj=info)
+    # On demand: a command builds what is slow to load only if it uses it.
+    info = ScriptInfo(app_import_path="housing:create_app(on_demand=True)")
+    HousingGroup(help="Veilig Wonen operations.")(prog_name="housing", obj=info)

@@ -41,7 +41,6 @@ from sqlalchemy.orm import Session
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
-from housing.claims import letters
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService, LineInput
 from housing.claims.models import (
@@ -759,7 +758,7 @@ def test_claim_service_lifecycle(
     session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The letter's template is still rendered with the claim's facts; only the PDF is not.
-    monkeypatch.setattr(letters, "HTML", QuickHTML)
+    monkeypatch.setattr("weasyprint.HTML", QuickHTML)
     documents = DocumentStore(tmp_path / "documents")
     # A factory, not the class: each example's machine gets this test's session.
     runs: list[ServiceLifecycle] = []

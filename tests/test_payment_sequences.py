@@ -43,7 +43,6 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from housing.audit.services import AuditTrail
-from housing.claims import letters
 from housing.claims.models import Claim, MeasureLine
 from housing.errors import Conflict, DomainError, Forbidden, InvalidInput
 from housing.payments import simulated_bank
@@ -618,7 +617,7 @@ SETTINGS = settings(
 def test_random_sequences_of_approve_release_return_and_import(
     session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(letters, "HTML", QuickHTML)  # grants write letters; no PDF layout
+    monkeypatch.setattr("weasyprint.HTML", QuickHTML)  # grants write letters; no PDF layout
     runs: list[PaymentSequences] = []
 
     def machine() -> PaymentSequences:

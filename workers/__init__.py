@@ -6,35 +6,44 @@ finds `init_app` through the `housing.plugins` entry point.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from celery import Celery, Task
-from celery.schedules import crontab
 from flask import Flask
 
+from housing.extensions import extension, on_first_use
 from housing.logging import get_logger
 from housing.outbox.services import outbox_committed
 from housing.unit_of_work import unit_of_work
-from workers.logging import install as install_task_logging
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = get_logger(__name__)
 
 DELIVER_TASK = "workers.tasks.deliver_outbox_message"
 
 
-def init_app(app: Flask) -> Celery:
-    """The plugin entry point: a Celery app for this Flask app, and its relay."""
-    celery_app = celery_init_app(app)
-    install_task_logging()
+def init_app(app: Flask) -> None:
+    """The plugin entry point: the relay, and a Celery app for this Flask app.
+
+    The Celery app is built on first use (`housing.extensions.on_first_use`): at start by a
+    served app and by `celery -A workers.app`, by the `housing` command only when a command
+    hands a message to the broker. Celery is not imported before then.
+    """
+    on_first_use(app, "celery", lambda: celery_init_app(app))
     if not app.extensions.get("workers.relay_installed"):
         outbox_committed.connect(_relay, sender=app, weak=False)
         app.extensions["workers.relay_installed"] = True
-    return celery_app
 
 
 def celery_init_app(app: Flask) -> Celery:
     """The Flask–Celery integration of pallets' examples/celery: tasks run in an app context,
     each as one unit of work (committed when it returns, rolled back when it raises)."""
+    from celery import Celery, Task
+
+    from workers.logging import install as install_task_logging
+
+    install_task_logging()
 
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -53,7 +62,7 @@ def celery_init_app(app: Flask) -> Celery:
 
 def publish(app: Flask, message_id: int) -> None:
     """Hand one outbox message to the broker; raises when the broker cannot take it."""
-    celery_app: Celery = app.extensions["celery"]
+    celery_app: Celery = extension(app, "celery")
     # No publish retries: the request that committed must not hang on a broker that is
     # down. The message is safe in the database, and the sweep sends it later.
     # No result either: the outbox row records the outcome, and a result backend that is
@@ -74,6 +83,8 @@ def _relay(app: Flask, ids: tuple[int, ...] = (), **_: Any) -> None:
 
 
 def beat_schedule(sweep_seconds: float = 15.0) -> dict[str, dict[str, Any]]:
+    from celery.schedules import crontab
+
     return {
         # Each worker that picks this up records that it is alive (health endpoint).
         "heartbeat": {"task": "workers.tasks.heartbeat", "schedule": 60.0},

@@ -10,7 +10,6 @@ from typing import Any
 from flask import current_app
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import func, select
-from weasyprint import HTML
 
 from housing.accounts.models import Channel
 from housing.claims.documents import DocumentStore
@@ -141,6 +140,10 @@ def archival_pdf(html: str) -> bytes:
         warnings.filterwarnings(
             "ignore", message="unclosed file.*sRGB2014", category=ResourceWarning
         )
+        # Imported here: WeasyPrint takes most of a second to load, and only laying out a
+        # letter needs it (not the app factory, nor a command line call).
+        from weasyprint import HTML
+
         return HTML(string=html).write_pdf(pdf_variant=PDF_VARIANT)
 
 

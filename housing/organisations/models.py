@@ -21,16 +21,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, created_at, encrypted, intpk, money, str200, str_enum
+from housing.organisations.kinds import OrganisationKind as OrganisationKind  # re-exported
 from workflows.rules import DEFAULT_ELIGIBLE_OFFICE_TYPES, Regime
 
 if TYPE_CHECKING:
     from housing.accounts.models import User
-
-
-class OrganisationKind(enum.StrEnum):
-    GEMEENTE = "gemeente"
-    PROVINCIE = "provincie"
-    WATERSCHAP = "waterschap"
 
 
 class OfficeType(enum.StrEnum):

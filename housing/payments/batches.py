@@ -13,7 +13,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -28,20 +28,15 @@ from housing.errors import Conflict, InvalidInput, NotFound
 from housing.organisations.models import Organisation
 from housing.payments.claims_follow import queue_follow_claims
 from housing.payments.models import PaymentBatch, PaymentBatchItem, Payout
-from housing.payments.pain import (
-    BatchFile,
-    Debtor,
-    PainError,
-    PainVersion,
-    Transfer,
-    build_pain001,
-)
 from housing.payments.permissions import may_build_batch
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from housing.workflow import fire, fire_each
 from workflows.payments import BATCH, PAYOUT, BatchState, PaymentContext, PayoutState
 from workflows.rules import Actor
+
+if TYPE_CHECKING:
+    from housing.payments.pain import PainVersion
 
 
 class BatchService:
@@ -183,6 +178,10 @@ class BatchService:
         organisation = self.session.get(Organisation, batch.organisation_id)
         assert organisation is not None
         now = self.clock()
+        # The pain.001 writer (sepaxml, lxml and the XSDs) is loaded by the first release,
+        # not by every process that builds the app.
+        from housing.payments.pain import BatchFile, Debtor, PainError, Transfer, build_pain001
+
         try:
             pain = build_pain001(
                 BatchFile(
@@ -202,7 +201,7 @@ class BatchService:
                         )
                         for item in batch.items
                     ),
-                    version=cast(PainVersion, batch.pain_version),
+                    version=cast("PainVersion", batch.pain_version),
                 )
             )
         except PainError as exc:

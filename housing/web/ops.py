@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from housing.extensions import csrf
+from housing.extensions import csrf, extension
 from housing.ops.services import health_report
 from housing.web.access import public
 
@@ -18,5 +18,5 @@ bp = Blueprint("ops", __name__)
 def health() -> ResponseReturnValue:
     """Database and broker decide the status code; workers and outbox are for monitoring."""
     # The Celery app comes from the workers plugin; housing never imports workers.
-    report = health_report(current_app.extensions.get("celery"))
+    report = health_report(extension(current_app, "celery"))
     return jsonify(report), 200 if report["ok"] else 503

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, cast
 from sqlalchemy import select
 
 from housing.db import DbSession
-from housing.payments import camt
+from housing.payments import camt_model
 from housing.payments.models import BankStatement
 from housing.payments.statements.writes import BulkWrites
 
@@ -31,8 +31,8 @@ class StatementRows:
     known_statements: set[int]
 
     def statements(
-        self, statements: Sequence[camt.Statement], user_id: int, digest: str
-    ) -> list[tuple[camt.Statement, BankStatement]]:
+        self, statements: Sequence[camt_model.Statement], user_id: int, digest: str
+    ) -> list[tuple[camt_model.Statement, BankStatement]]:
         idents = sorted({s.statement_id for s in statements})
         existing = {
             row.statement_ident: row
@@ -44,7 +44,7 @@ class StatementRows:
             )
         }
         self.known_statements = {row.id for row in existing.values()}
-        rows: list[tuple[camt.Statement, BankStatement]] = []
+        rows: list[tuple[camt_model.Statement, BankStatement]] = []
         for statement in statements:
             row = existing.get(statement.statement_id)
             if row is not None:
@@ -56,7 +56,9 @@ class StatementRows:
             rows.append((statement, row))
         return rows
 
-    def _new_statement(self, statement: camt.Statement, user_id: int, digest: str) -> BankStatement:
+    def _new_statement(
+        self, statement: camt_model.Statement, user_id: int, digest: str
+    ) -> BankStatement:
         opening, closing = statement.opening_balance, statement.closing_balance
         row = BankStatement(
             organisation_id=self.organisation_id,

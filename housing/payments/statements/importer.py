@@ -29,7 +29,7 @@ from housing.clock import utcnow
 from housing.db import DbSession
 from housing.errors import InvalidInput
 from housing.organisations.models import Organisation
-from housing.payments import camt
+from housing.payments import camt_model
 from housing.payments.statements.matching import ImportReport, _Run
 
 # 50,000 entries with full details (about 1.5 kB each) and room to spare; the app setting
@@ -63,7 +63,7 @@ _REFUSALS: Mapping[str, Any] = {
 }
 
 
-def _refused(exc: camt.CamtError) -> ImportRefused:
+def _refused(exc: camt_model.CamtError) -> ImportRefused:
     summary = _REFUSALS.get(exc.code, _l("The file cannot be read as a bank statement."))
     message = _l(
         "%(summary)s Nothing was imported. (%(detail)s)", summary=summary, detail=exc.message
@@ -102,11 +102,14 @@ class StatementImport:
             xsd_path=config.get("CAMT_XSD_PATH"),
         )
 
-    def parse(self, data: bytes) -> camt.BankStatementData:
+    def parse(self, data: bytes) -> camt_model.BankStatementData:
         """Parse and validate, or raise `ImportRefused` (nothing is written either way)."""
+        # The reader (lxml and the XSD) is loaded by the first import, not by the app factory.
+        from housing.payments.camt import parse_statement
+
         try:
-            parsed = camt.parse_statement(data, max_bytes=self.max_bytes, xsd_path=self.xsd_path)
-        except camt.CamtError as exc:
+            parsed = parse_statement(data, max_bytes=self.max_bytes, xsd_path=self.xsd_path)
+        except camt_model.CamtError as exc:
             raise _refused(exc) from None
         for statement in parsed.statements:
             # The account's IBAN ties statements together for the balance check.
@@ -149,7 +152,9 @@ class StatementImport:
         run.finish()
         return run.report
 
-    def _refuse_other_accounts(self, parsed: camt.BankStatementData, organisation_id: int) -> None:
+    def _refuse_other_accounts(
+        self, parsed: camt_model.BankStatementData, organisation_id: int
+    ) -> None:
         """Refuse the whole file when a statement is not of the organisation's own account.
 
         Refused, not held for review: entries of another account can book none of our

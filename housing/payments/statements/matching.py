@@ -21,7 +21,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from housing.db import DbSession
-from housing.payments import camt
+from housing.payments import camt_model
 from housing.payments.claims_follow import queue_follow_claims
 from housing.payments.models import (
     BankStatement,
@@ -132,7 +132,7 @@ class _Run(StatementRows):
         self.touched_claims: set[int] = set()
 
     # --- entries ---------------------------------------------------------------------------
-    def chunk(self, chunk: Sequence[tuple[BankStatement, camt.Entry]]) -> None:
+    def chunk(self, chunk: Sequence[tuple[BankStatement, camt_model.Entry]]) -> None:
         """Store and match one chunk of entries with a fixed number of queries."""
         fresh = self._fresh(chunk)
         hits = items_by_end_to_end(
@@ -179,8 +179,8 @@ class _Run(StatementRows):
         self.session.flush()
 
     def _fresh(
-        self, chunk: Sequence[tuple[BankStatement, camt.Entry]]
-    ) -> list[tuple[BankStatement, camt.Entry]]:
+        self, chunk: Sequence[tuple[BankStatement, camt_model.Entry]]
+    ) -> list[tuple[BankStatement, camt_model.Entry]]:
         """The chunk's entries that are bookings and were not imported before."""
         known: set[tuple[str, str]] = set()
         again = [(row, entry) for row, entry in chunk if row.id in self.known_statements]
@@ -203,7 +203,7 @@ class _Run(StatementRows):
             if key in known or key in self.seen:
                 self.report.already_imported += 1
                 continue
-            if entry.status is not camt.EntryStatus.BOOKED:
+            if entry.status is not camt_model.EntryStatus.BOOKED:
                 # Pending or informational: not a booking yet. Not stored, so the statement
                 # that books it later is matched then.
                 self.report.not_booked += 1
@@ -212,7 +212,7 @@ class _Run(StatementRows):
             fresh.append((row, entry))
         return fresh
 
-    def _entry_row(self, statement: BankStatement, entry: camt.Entry) -> NewEntry:
+    def _entry_row(self, statement: BankStatement, entry: camt_model.Entry) -> NewEntry:
         single = entry.details[0] if len(entry.details) == 1 else None
         end_to_end = [d.end_to_end_id for d in entry.details if d.end_to_end_id]
         batch = entry.batch
@@ -222,7 +222,7 @@ class _Run(StatementRows):
             statement_ident=statement.statement_ident,
             entry_reference=entry.reference,
             amount=entry.amount,
-            credit=entry.credit_debit is camt.CreditDebit.CREDIT,
+            credit=entry.credit_debit is camt_model.CreditDebit.CREDIT,
             booking_date=entry.booking_date,
             end_to_end_ids=",".join(end_to_end) or None,
             pmt_inf_id=cut(
@@ -247,7 +247,7 @@ class _Run(StatementRows):
     def _match(
         self,
         row: NewEntry,
-        entry: camt.Entry,
+        entry: camt_model.Entry,
         hits: Mapping[str, Hit],
         batches: Mapping[str, tuple[PaymentBatch, list[Hit]]],
         current: Mapping[int, int],
@@ -259,7 +259,7 @@ class _Run(StatementRows):
             )
         elif entry.reversal:
             outcome.add(_Verdict.UNMATCHED, _("A reversal is not matched automatically."))
-        elif entry.credit_debit is camt.CreditDebit.CREDIT:
+        elif entry.credit_debit is camt_model.CreditDebit.CREDIT:
             self._credit(row, entry, hits, current, outcome)
         elif entry.details:
             self._debit_details(row, entry, hits, current, outcome)
@@ -275,7 +275,7 @@ class _Run(StatementRows):
     def _debit_details(
         self,
         row: NewEntry,
-        entry: camt.Entry,
+        entry: camt_model.Entry,
         hits: Mapping[str, Hit],
         current: Mapping[int, int],
         outcome: _Outcome,
@@ -301,7 +301,7 @@ class _Run(StatementRows):
     def _debit(
         self,
         row: NewEntry,
-        detail: camt.TransactionDetails,
+        detail: camt_model.TransactionDetails,
         hits: Mapping[str, Hit],
         current: Mapping[int, int],
         outcome: _Outcome,
@@ -326,7 +326,7 @@ class _Run(StatementRows):
     def _debit_batch(
         self,
         row: NewEntry,
-        entry: camt.Entry,
+        entry: camt_model.Entry,
         batches: Mapping[str, tuple[PaymentBatch, list[Hit]]],
         current: Mapping[int, int],
         outcome: _Outcome,
@@ -388,7 +388,7 @@ class _Run(StatementRows):
     def _credit(
         self,
         row: NewEntry,
-        entry: camt.Entry,
+        entry: camt_model.Entry,
         hits: Mapping[str, Hit],
         current: Mapping[int, int],
         outcome: _Outcome,
@@ -429,7 +429,7 @@ class _Run(StatementRows):
                     ),
                 )
                 continue
-            self._return(row, hit, cast(camt.ReturnInfo, detail.return_info), outcome)
+            self._return(row, hit, cast(camt_model.ReturnInfo, detail.return_info), outcome)
 
     def _is_booked(self, hit: Hit) -> bool:
         return hit.item.booked_entry_id is not None or hit.item.id in self.booked_items
@@ -472,7 +472,9 @@ class _Run(StatementRows):
             lambda: {"end_to_end_id": hit.item.end_to_end_id, "statement_entry_id": row.id},
         )
 
-    def _return(self, row: NewEntry, hit: Hit, info: camt.ReturnInfo, outcome: _Outcome) -> None:
+    def _return(
+        self, row: NewEntry, hit: Hit, info: camt_model.ReturnInfo, outcome: _Outcome
+    ) -> None:
         payout = hit.payout
         code = (info.code or "").strip().upper()[:10] or None
         reason = cut(info.description_nl, 200)
