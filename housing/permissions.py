@@ -12,10 +12,12 @@ and nowhere else outside `workflows/`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, exists, select
+from sqlalchemy.orm.util import AliasedClass
 
 from housing.errors import DomainError
 from housing.organisations.models import OfficeHolder
@@ -43,16 +45,27 @@ def actor_for(session: DbSession, user: User | None) -> Actor:
     cached = g.get("housing_actors") if has_request_context() else None
     if cached is not None and user.id in cached:
         return cached[user.id]
-    holders = session.scalars(
-        select(OfficeHolder.id).where(
-            OfficeHolder.user_id == user.id,
-            OfficeHolder.organisation_id == user.organisation_id,
-        )
+    return remember_actor(user, session.scalars(office_holders_of(user)))
+
+
+def office_holders_of(
+    user: User, holder: type[OfficeHolder] | AliasedClass[OfficeHolder] = OfficeHolder
+) -> Select[tuple[int]]:
+    """The ids of the office holders `user` acts for in their organisation, as an `Actor`
+    knows them; `holder` an alias, for a query that joins office holders itself."""
+    return select(holder.id).where(
+        holder.user_id == user.id, holder.organisation_id == user.organisation_id
     )
+
+
+def remember_actor(user: User, office_holder_ids: Iterable[int]) -> Actor:
+    """The `Actor` of `user`, from the office holders a query read with `office_holders_of`
+    (a read that brings them along with what it reads anyway), kept for the request as
+    `actor_for` keeps it."""
     actor = Actor(
         user_id=user.id,
         roles=frozenset(role.value for role in user.roles),
-        office_holder_ids=frozenset(holders),
+        office_holder_ids=frozenset(office_holder_ids),
     )
     if has_request_context():
         g.setdefault("housing_actors", {})[user.id] = actor

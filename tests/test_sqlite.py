@@ -113,3 +113,63 @@ def test_on_sqlite_the_audit_chain_appends_and_verifies(sqlite_app):
     after = trail.verify(org_id)
     assert after.intact and after.checked == before.checked + 3
     assert chain_length(db.session, org_id) == after.checked
+
+
+def test_on_sqlite_the_claim_detail_and_the_list_by_cursor_read_as_on_postgresql(sqlite_app):
+    """The detail's one statement (a claim joined to its numbered parts) and the list's
+    cursor (a row comparison, the claims without a deadline last) are SQL SQLite reads too."""
+    import re
+
+    from housing.accounts.models import UserRole
+    from housing.organisations.accounts import AccountAdministration
+    from housing.organisations.models import OfficeHolder
+    from housing.roles import Role
+
+    seed(db.session)
+    db.session.commit()
+    home = db.session.scalars(
+        select(Home).join(OfficeHolder).where(OfficeHolder.user_id.is_not(None)).limit(1)
+    ).one()
+    assessor = db.session.scalars(
+        select(User)
+        .join(UserRole)
+        .where(
+            UserRole.role == Role.ASSESSOR,
+            User.organisation_id == home.office_holder.organisation_id,
+        )
+    ).first()
+    assert assessor is not None
+    tokens = AccountAdministration(db.session)
+    _token, applicant = tokens.issue_token(home.office_holder.user, "sqlite")
+    _token, secret = tokens.issue_token(assessor, "sqlite")
+    home_id = home.id
+    db.session.commit()
+    db.session.remove()
+    client = sqlite_app.test_client()
+    for _ in range(3):  # drafts: no deadline, listed last
+        created = client.post(
+            "/api/v1/claims",
+            headers={"Authorization": f"Bearer {applicant}"},
+            json={"home_id": home_id},
+        )
+        assert created.status_code == 201, created.text
+    headers = {"Authorization": f"Bearer {secret}"}
+
+    whole = client.get("/api/v1/claims?page_size=100", headers=headers).get_json()
+    assert len(whole) >= 5 and whole[-1]["deadline"]["decision_deadline"] is None
+    seen, path = [], "/api/v1/claims?page_size=2"
+    while path:
+        page = client.get(path, headers=headers)
+        assert page.status_code == 200, page.text
+        seen += page.get_json()
+        found = re.fullmatch(r'<([^>]+)>; rel="next"', page.headers.get("Link", ""))
+        path = found.group(1) if found else ""
+    assert [c["id"] for c in seen] == [c["id"] for c in whole]
+    for claim in whole:
+        detail = client.get(f"/api/v1/claims/{claim['id']}", headers=headers)
+        assert detail.status_code == 200, detail.text
+        body = detail.get_json()
+        assert body["lines"] == claim["lines"] and body["deadline"] == claim["deadline"]
+        assert [h["sequence"] for h in body["history"]] == sorted(
+            h["sequence"] for h in body["history"]
+        )

@@ -30,7 +30,12 @@ def document_request_text(self: Any, field: fields.Field[Any], **kwargs: Any) ->
     owner = field.parent
     while isinstance(owner, fields.Field):  # the values of a list or a dict
         owner = owner.parent
-    if isinstance(field, fields.String) and isinstance(owner, RequestSchema):
+    # A field with a pattern of its own admits no control character either.
+    if (
+        isinstance(field, fields.String)
+        and isinstance(owner, RequestSchema)
+        and "pattern" not in field.metadata
+    ):
         return {"pattern": WITHOUT_CONTROL_CHARACTERS}
     return {}
 

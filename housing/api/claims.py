@@ -8,21 +8,20 @@ from typing import Any
 
 from flask import Response, g, url_for
 from flask.views import MethodView
-from flask_smorest.pagination import PaginationParameters
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload
 from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import BODY_ID, Blueprint, link, linked, one_of_by_event
-from housing.api.paging import page_of
+from housing.api.paging import CURSOR_PAGE_HEADERS, count_of, cursor_page_headers
 from housing.api.schemas import (
     CatalogueItemSchema,
     ClaimCreateSchema,
     ClaimDetailSchema,
     ClaimEventSchema,
-    ClaimFilterSchema,
+    ClaimListSchema,
     ClaimSchema,
     DefaultNoticeInSchema,
     DefaultNoticeSchema,
@@ -40,22 +39,23 @@ from housing.api.schemas import (
 from housing.audit.services import record_access
 from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
-from housing.claims.handling import history_for
-from housing.claims.letters import letter_being_prepared
+from housing.claims.handling import readable_history
+from housing.claims.letters import awaits_letter
 from housing.claims.models import Claim, Decision, Document, MeasureLine
 from housing.claims.permissions import UPLOADABLE
-from housing.claims.queries import loaded_claim
+from housing.claims.queries import ClaimPage, by_deadline, claim_detail, loaded_claim
 from housing.clock import today as amsterdam_today
 from housing.db import db
-from housing.deadlines.services import atw_calendar
+from housing.deadlines.services import atw_calendar, awb_terms
 from housing.downloads import attachment
+from housing.ids import MAX_ID
 from housing.inputs import accepts_upload
 from housing.organisations.catalogue import offered_measures
-from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder
-from housing.permissions import actor_for
+from housing.organisations.models import Home, MeasureCatalogue, OfficeHolder, Organisation
 from housing.roles import Role
 from workflows import awb
 from workflows.atw import AtwCalendar
+from workflows.awb import AwbTerms
 from workflows.claim import ClaimState, events_for
 
 blp = Blueprint("api_claims", __name__, url_prefix="/api/v1", description="Claims")
@@ -97,8 +97,20 @@ def _decisions(claims: Sequence[Claim]) -> dict[int, list[Decision]]:
     return decisions_of(db.session, claims)
 
 
-def _deadline(claim: Claim, today: dt.date, decisions: list[Decision]) -> dict[str, object]:
-    done = decided(claim, decisions, _calendar)
+def _terms(organisation_id: int) -> AwbTerms:
+    """An organisation's Awb terms, read once per request (a list of claims has one)."""
+    known: dict[int, AwbTerms] = g.setdefault("awb_terms", {})
+    if organisation_id not in known:
+        organisation = db.session.get(
+            Organisation, organisation_id, options=[lazyload(Organisation.eligible_offices)]
+        )
+        assert organisation is not None  # a claim's organisation
+        known[organisation_id] = awb_terms(organisation)
+    return known[organisation_id]
+
+
+def _deadline(claim: Claim, today: dt.date, decisions: Sequence[Decision]) -> dict[str, object]:
+    done = decided(claim, decisions, _calendar, lambda: _terms(claim.organisation_id))
     if done is not None:
         # The term ended with the decision: no days left, and the objection term runs.
         return {
@@ -121,7 +133,7 @@ def _deadline(claim: Claim, today: dt.date, decisions: list[Decision]) -> dict[s
     }
 
 
-def _letter(claim: Claim, decisions: list[Decision]) -> dict[str, object] | None:
+def _letter(claim: Claim, decisions: Sequence[Decision]) -> dict[str, object] | None:
     """The latest decision's letter: its document once laid out, until then being prepared."""
     if not decisions:
         return None
@@ -138,13 +150,18 @@ def _letter(claim: Claim, decisions: list[Decision]) -> dict[str, object] | None
     }
 
 
+# The answer's fields a claim holds as they are (the schema's, read once: building a
+# schema per claim cost a list of claims most of its time).
+CLAIM_ATTRIBUTES = tuple(name for name in ClaimSchema().fields if hasattr(Claim, name))
+
+
 def _dump(
-    claim: Claim, today: dt.date, decisions: list[Decision] | None = None
+    claim: Claim, today: dt.date, decisions: Sequence[Decision] | None = None
 ) -> dict[str, object]:
     if decisions is None:
         decisions = _decisions([claim])[claim.id]
     return {
-        **{name: getattr(claim, name) for name in ClaimSchema().fields if hasattr(claim, name)},
+        **{name: getattr(claim, name) for name in CLAIM_ATTRIBUTES},
         "state": str(claim.state),
         "regime": claim.regime.value if claim.regime else None,
         "deadline": _deadline(claim, today, decisions),
@@ -173,27 +190,42 @@ CLAIM_LINKS = linked(
 class Claims(MethodView):
     @token_required(*CLAIM_ROLES)
     @blp.doc(security=SECURITY)
-    @blp.arguments(ClaimFilterSchema, location="query")
-    @blp.response(200, ClaimSchema(many=True))
-    @blp.paginate()
-    def get(
-        self, filters: dict[str, Any], pagination_parameters: PaginationParameters
-    ) -> list[dict[str, object]]:
-        """Claims you may see, nearest decision deadline first."""
+    @blp.arguments(ClaimListSchema, location="query")
+    @blp.response(200, ClaimSchema(many=True), headers=CURSOR_PAGE_HEADERS)
+    def get(self, args: dict[str, Any]) -> tuple[list[dict[str, object]], dict[str, str]]:
+        """Claims you may see, nearest decision deadline first; the `Link` header names the
+        next page. The whole list is counted only when asked (`count=true`)."""
         query = api_scope().select(Claim)
+        filters = {name: args[name] for name in ("state", "regime") if name in args}
         if "state" in filters:
             query = query.where(Claim.state == filters["state"])
         if "regime" in filters:
             query = query.where(Claim.regime == filters["regime"])
-        claims = page_of(
-            query.options(selectinload(Claim.lines)).order_by(
-                Claim.decision_deadline.asc().nulls_last(), Claim.id
-            ),
-            pagination_parameters,
+        page_size, after = args["page_size"], args.get("after")
+        # Past every row, and past any offset PostgreSQL takes.
+        found = (
+            by_deadline(
+                db.session, query, page_size, after=after, skip=(args["page"] - 1) * page_size
+            )
+            if args["page"] <= MAX_ID
+            else ClaimPage([], None)
+        )
+        next_url = (
+            url_for(
+                "api_claims.Claims", **filters, page_size=page_size, after=str(found.next_after)
+            )
+            if found.next_after is not None
+            else None
+        )
+        headers = cursor_page_headers(
+            page=args["page"] if after is None else None,
+            page_size=page_size,
+            total=count_of(query) if args["count"] else None,
+            next_url=next_url,
         )
         today = amsterdam_today()
-        decisions = _decisions(claims)
-        return [_dump(c, today, decisions[c.id]) for c in claims]
+        decisions = _decisions(found.claims)
+        return [_dump(c, today, decisions[c.id]) for c in found.claims], headers
 
     @token_required(Role.APPLICANT)
     @blp.doc(security=SECURITY)
@@ -214,25 +246,24 @@ class ClaimItem(MethodView):
     @blp.response(200, ClaimDetailSchema)
     def get(self, claim_id: int) -> dict[str, object]:
         """One claim with its history and deadline; the read is logged."""
-        claim = _loaded(claim_id)
-        history = history_for(db.session, actor_for(db.session, api_user()), claim)
+        user = api_user()
+        detail = claim_detail(db.session, api_scope(), user, claim_id)
+        claim, actor, decisions = detail.claim, detail.actor, detail.decisions
         record_access(
             db.session,
             organisation_id=claim.organisation_id,
-            user_id=api_user().id,
+            user_id=user.id,
             claim_id=claim.id,
             action="view_claim",
             request_id=g.get("request_id"),
         )
         service = services.late_decisions(db.session)
-        late = service.late_decision(claim, api_user())
+        late = service.late_decision(claim, user, detail.late_facts, _calendar)
         return {
-            **_dump(claim, service.today()),
-            "allowed_events": sorted(
-                e.value for e in events_for(claim, actor_for(db.session, api_user()))
-            ),
-            "letter_being_prepared": letter_being_prepared(db.session, claim.id),
-            "history": history,
+            **_dump(claim, service.today(), decisions),
+            "allowed_events": sorted(e.value for e in events_for(claim, actor)),
+            "letter_being_prepared": awaits_letter(decisions),
+            "history": readable_history(actor, claim, detail.timeline),
             "late_decision": {
                 "notice_received_on": late.notice_received_on,
                 "penalty_starts_on": late.penalty.starts_on if late.penalty else None,

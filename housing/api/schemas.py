@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from housing.accounts.models import Channel, Language
 from housing.api.blueprint import RequestSchema, event_field
+from housing.api.paging import MAX_PAGE_SIZE, PAGE_SIZE
 from housing.audit.models import AuditEvent
 from housing.claims.models import (
     Confidentiality,
@@ -19,6 +20,7 @@ from housing.claims.models import (
     SecurityAdvice,
     WoningScan,
 )
+from housing.claims.queries import CURSOR_PATTERN, DeadlineCursor
 from housing.dates import Day, evidence_day
 from housing.ids import id_field
 from housing.inputs import text_field
@@ -256,6 +258,50 @@ class PenaltyDecisionSchema(Schema):
 class ClaimFilterSchema(RequestSchema):
     state = fields.Str(validate=validate.OneOf([s.value for s in ClaimState]))
     regime = fields.Str(validate=validate.OneOf(["A", "B"]))
+
+
+class DeadlineCursorField(fields.Str):
+    """Where the previous page ended (`housing.claims.queries.DeadlineCursor`)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        try:
+            return DeadlineCursor.parse(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError:
+            raise ValidationError("Not a cursor of this list: copy it from its Link.") from None
+
+
+class ClaimListSchema(ClaimFilterSchema):
+    page_size = fields.Int(
+        load_default=PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PAGE_SIZE)
+    )
+    after = DeadlineCursorField(
+        metadata={
+            "pattern": CURSOR_PATTERN,
+            "description": "The next page: the cursor in the previous page's `Link` header"
+            " (rel=next). A claim added meanwhile never shifts the pages.",
+        },
+    )
+    page = fields.Int(
+        load_default=1,
+        validate=validate.Range(min=1),
+        metadata={
+            "deprecated": True,
+            "description": "Page by number (read by skipping the rows before it): follow"
+            " the `Link` header's next page (`after`) instead.",
+        },
+    )
+    count = fields.Bool(
+        load_default=False,
+        metadata={
+            "description": "Count the whole list too (`total` and `total_pages` in"
+            " X-Pagination); it costs a count of every claim the filters let through."
+        },
+    )
+
+    @validates_schema
+    def one_way_of_paging(self, data: dict[str, Any], **kwargs: object) -> None:
+        if "after" in data and data["page"] != 1:
+            raise ValidationError("Page by `after` or by `page`, not both.", "page")
 
 
 class RequestInfoDetails(RequestSchema):

@@ -8,7 +8,7 @@ objectable decision runs instead.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from housing.db import DbSession
 from housing.deadlines.services import awb_terms
 from workflows import awb
 from workflows.atw import AtwCalendar
+from workflows.awb import AwbTerms
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,14 @@ def decisions_of(session: DbSession, claims: Iterable[Claim]) -> dict[int, list[
 
 
 def decided(
-    claim: Claim, decisions: list[Decision], calendar: Callable[[], AtwCalendar]
+    claim: Claim,
+    decisions: Sequence[Decision],
+    calendar: Callable[[], AtwCalendar],
+    terms: Callable[[], AwbTerms] | None = None,
 ) -> Decided | None:
     """The claim's decision once sent, with the objection deadline; None before it.
-    `calendar` is asked only when there is a deadline to compute."""
+    `calendar` and `terms` (else the terms of the claim's office holder's organisation) are
+    asked only when there is a deadline to compute."""
     on_application = [d for d in decisions if d.kind in APPLICATION_DECISION_KINDS]
     if not on_application or on_application[0].sent_on is None:
         return None
@@ -55,7 +60,9 @@ def decided(
     return Decided(
         decided_on=on_application[0].sent_on,
         objection_deadline=awb.objection_deadline(
-            latest.sent_on, calendar=calendar(), terms=awb_terms(claim.office_holder.organisation)
+            latest.sent_on,
+            calendar=calendar(),
+            terms=terms() if terms is not None else awb_terms(claim.office_holder.organisation),
         )
         if objectable and latest.sent_on
         else None,

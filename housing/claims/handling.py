@@ -107,9 +107,22 @@ def notes_of(session: DbSession, scope: Scope, actor: Actor, claim: Claim) -> li
 def history_for(session: DbSession, actor: Actor, claim: Claim) -> Sequence[AuditEvent]:
     """The claim's timeline as this actor may read it: internal acts for case handlers only."""
     query = select(AuditEvent).where(AuditEvent.claim_id == claim.id)
-    if may_handle_internally(actor, claim) is not None:
+    if not _reads_internal_acts(actor, claim):
         query = query.where(AuditEvent.event.not_in(INTERNAL_EVENTS))
     return session.scalars(query.order_by(AuditEvent.sequence)).all()
+
+
+def readable_history(
+    actor: Actor, claim: Claim, timeline: Iterable[AuditEvent]
+) -> list[AuditEvent]:
+    """`history_for` over a timeline already read (the claim's whole, in order)."""
+    if _reads_internal_acts(actor, claim):
+        return list(timeline)
+    return [event for event in timeline if event.event not in INTERNAL_EVENTS]
+
+
+def _reads_internal_acts(actor: Actor, claim: Claim) -> bool:
+    return may_handle_internally(actor, claim) is None
 
 
 def actors_of(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from housing.accounts.models import User
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
@@ -19,7 +20,7 @@ from housing.claims.permissions import (
     may_decide_penalty_as,
     may_record_default_notice,
 )
-from housing.claims.states import EXTENDABLE_STATES
+from housing.claims.states import APPLICATION_DECISION_KINDS, EXTENDABLE_STATES
 from housing.claims.terms import application_decided_on
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.errors import Conflict, InvalidInput
@@ -27,6 +28,7 @@ from housing.money import invalid
 from housing.permissions import actor_for, require
 from housing.scoping import Scope
 from workflows import awb
+from workflows.atw import AtwCalendar
 
 PENALTY_LEGAL_BASIS = "Artikelen 4:17 en 4:18 Algemene wet bestuursrecht."
 
@@ -42,6 +44,28 @@ class LateDecision:
     may_fix: bool
 
 
+@dataclass(frozen=True)
+class LateFacts:
+    """What a late decision is judged on: the notice of default, the penalty fixed and the
+    day the application was decided."""
+
+    notice_received_on: dt.date | None
+    fixed_amount: Decimal | None
+    decided_on: dt.date | None
+
+    @classmethod
+    def of(cls, notice_received_on: dt.date | None, decisions: Iterable[Decision]) -> LateFacts:
+        """From the claim's decisions, read already (for a page that shows them too)."""
+        fixed: Decimal | None = None
+        sent: list[dt.date] = []
+        for decision in decisions:
+            if decision.kind == DecisionKind.PENALTY:
+                fixed = decision.penalty_amount
+            elif decision.kind in APPLICATION_DECISION_KINDS and decision.sent_on is not None:
+                sent.append(decision.sent_on)
+        return cls(notice_received_on, fixed, min(sent, default=None))
+
+
 class LateDecisionService(ClaimServiceBase):
     """Notices of default and penalty decisions for claims decided too late."""
 
@@ -50,29 +74,55 @@ class LateDecisionService(ClaimServiceBase):
             select(DefaultNotice).where(DefaultNotice.claim_id == claim.id)
         ).one_or_none()
 
-    def penalty_status(self, claim: Claim) -> awb.Penalty | None:
-        """The penalty accrued so far for a late decision, if a notice of default counts."""
-        notice = self.default_notice(claim)
-        if notice is None or claim.decision_deadline is None:
+    def late_facts(self, claim: Claim) -> LateFacts:
+        """The claim's `LateFacts`, in one statement."""
+        of_claim = Decision.claim_id == claim.id
+        notice, fixed, decided_on = self.session.execute(
+            select(
+                select(DefaultNotice.received_on)
+                .where(DefaultNotice.claim_id == claim.id)
+                .scalar_subquery(),
+                select(Decision.penalty_amount)
+                .where(of_claim, Decision.kind == DecisionKind.PENALTY)
+                .scalar_subquery(),
+                select(func.min(Decision.sent_on))
+                .where(of_claim, Decision.kind.in_(APPLICATION_DECISION_KINDS))
+                .scalar_subquery(),
+            )
+        ).one()
+        return LateFacts(notice, fixed, decided_on)
+
+    def penalty_status(
+        self,
+        claim: Claim,
+        facts: LateFacts | None = None,
+        calendar: Callable[[], AtwCalendar] | None = None,
+    ) -> awb.Penalty | None:
+        """The penalty accrued so far for a late decision, if a notice of default counts.
+        `facts` and `calendar` as the caller has them already; else they are read."""
+        facts = facts if facts is not None else self.late_facts(claim)
+        if facts.notice_received_on is None or claim.decision_deadline is None:
             return None
         return awb.penalty(
             deadline=claim.decision_deadline,
-            notice_received_on=notice.received_on,
+            notice_received_on=facts.notice_received_on,
             as_of=self.today(),
-            calendar=atw_calendar(self.session),
-            decided_on=application_decided_on(self.session, claim),
+            calendar=calendar() if calendar is not None else atw_calendar(self.session),
+            decided_on=facts.decided_on,
             terms=awb_terms(claim.office_holder.organisation),
         )
 
-    def late_decision(self, claim: Claim, user: User) -> LateDecision:
-        """Where the claim stands on a late decision, and what this user may do about it."""
-        notice = self.default_notice(claim)
-        status = self.penalty_status(claim)
-        fixed = self.session.scalar(
-            select(Decision.penalty_amount).where(
-                Decision.claim_id == claim.id, Decision.kind == DecisionKind.PENALTY
-            )
-        )
+    def late_decision(
+        self,
+        claim: Claim,
+        user: User,
+        facts: LateFacts | None = None,
+        calendar: Callable[[], AtwCalendar] | None = None,
+    ) -> LateDecision:
+        """Where the claim stands on a late decision, and what this user may do about it.
+        `facts` and `calendar` as the caller has them already; else they are read."""
+        facts = facts if facts is not None else self.late_facts(claim)
+        status = self.penalty_status(claim, facts, calendar)
         actor = actor_for(self.session, user)
         open_and_late = (
             claim.state in {s.value for s in EXTENDABLE_STATES}
@@ -80,17 +130,17 @@ class LateDecisionService(ClaimServiceBase):
             and self.today() > claim.decision_deadline
         )
         return LateDecision(
-            notice_received_on=notice.received_on if notice else None,
+            notice_received_on=facts.notice_received_on,
             penalty=status,
-            fixed_amount=fixed,
-            may_give_notice=notice is None
+            fixed_amount=facts.fixed_amount,
+            may_give_notice=facts.notice_received_on is None
             and open_and_late
             and may_record_default_notice(actor, claim) is None,
             notice_online=gives_notice_online(actor, claim),
             may_fix=status is not None
-            and fixed is None
+            and facts.fixed_amount is None
             and may_decide_penalty(actor, claim) is None
-            and (status.capped or application_decided_on(self.session, claim) is not None),
+            and (status.capped or facts.decided_on is not None),
         )
 
     def record_default_notice(

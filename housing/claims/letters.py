@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -260,6 +261,11 @@ def goes_by_post(claim: Claim) -> bool:
     """Whether the office holder gets letters on paper: no account, or post chosen."""
     user = claim.office_holder.user
     return user is None or user.channel_preference is Channel.POST
+
+
+def awaits_letter(decisions: Iterable[Decision]) -> bool:
+    """`letter_being_prepared`, over the claim's decisions read already."""
+    return any(decision.letter_document_id is None for decision in decisions)
 
 
 def letter_being_prepared(session: DbSession, claim_id: int) -> bool:
