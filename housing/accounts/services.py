@@ -82,7 +82,9 @@ class AccountService:
                 _l("The current password is not correct."),
                 field_errors={"current_password": [_l("The current password is not correct.")]},
             )
-        problems = policy_problems(new, email=user.email)
+        problems = policy_problems(
+            new, email=user.email, full_name=user.full_name, organisation=user.organisation.name
+        )
         if new == current:
             problems.append(_l("Choose a password different from the current one."))
         if problems:

@@ -53,7 +53,9 @@ class AccountAdministration:
                 _l("An account with this e-mail address already exists."),
                 field_errors={"email": [_l("An account with this e-mail address already exists.")]},
             )
-        problems = policy_problems(password, email=email)
+        problems = policy_problems(
+            password, email=email, full_name=full_name, organisation=organisation.name
+        )
         if problems:
             raise InvalidInput(problems[0], field_errors={"password": problems})
         user = User(
@@ -125,7 +127,12 @@ class AccountAdministration:
 
     def reset_password(self, user: User, new_password: str, *, actor_id: int | None = None) -> None:
         """An administrator sets a temporary password; the user's sessions end."""
-        problems = policy_problems(new_password, email=user.email)
+        problems = policy_problems(
+            new_password,
+            email=user.email,
+            full_name=user.full_name,
+            organisation=user.organisation.name,
+        )
         if problems:
             raise InvalidInput(problems[0], field_errors={"password": problems})
         user.password_hash = hash_password(new_password)
