@@ -65,16 +65,6 @@ class AccountService:
         self.session.flush()
         return user
 
-    def load_session_user(self, session_id: str) -> User | None:
-        """Resolve Flask-Login's id `user:version`; a stale version means logged out."""
-        user_part, _, version_part = session_id.partition(":")
-        if not (user_part.isdigit() and version_part.isdigit()):
-            return None
-        user = self.session.get(User, int(user_part))
-        if user is None or not user.active or user.session_version != int(version_part):
-            return None
-        return user
-
     def change_password(self, user: User, current: str, new: str) -> None:
         ok, _ = verify_password(user.password_hash, current)
         if not ok:

@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from housing.accounts.models import Language, User
@@ -16,6 +16,7 @@ from housing.db import db
 from housing.extensions import limiter, login_account_key, login_manager
 from housing.i18n import LANGUAGES
 from housing.roles import START_ENDPOINTS
+from housing.web import sessions
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
@@ -38,11 +39,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-
-    @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
-        return AccountService(db.session).load_session_user(session_id)
-
+    sessions.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -69,11 +66,7 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = AccountService(db.session).authenticate(form.email.data, form.password.data)
         if user is not None:
-            chosen_language = session.get("language")
-            session.clear()
-            if chosen_language:
-                session["language"] = chosen_language
-            login_user(user)
+            sessions.begin(user)
             return redirect(safe_next(request.args.get("next")) or start_url_for(user))
         form.form_errors.append(str(LOGIN_FAILED))
     return render_template("auth/login.html", form=form)
@@ -82,8 +75,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> ResponseReturnValue:
-    logout_user()
-    session.clear()
+    sessions.end()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -104,6 +96,7 @@ def change_password() -> ResponseReturnValue:
         )
         # The session version changed: log this session in again, end all others.
         login_user(user)
+        sessions.end_others(user)
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("profile.show"))
     return page()
