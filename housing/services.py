@@ -26,6 +26,7 @@ from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
 from housing.notifications.queries import PrintQueue
+from housing.notifications.sign_in import SignInWatch
 from housing.payments.statements import StatementImport, UploadStore
 
 
@@ -72,3 +73,8 @@ def statement_import(session: DbSession, clock: Clock = utcnow) -> StatementImpo
 def user_sessions(session: DbSession, clock: Clock = utcnow) -> SessionService:
     """Sessions that end after SESSION_IDLE_MINUTES unused and SESSION_LIFETIME_HOURS."""
     return SessionService.from_config(session, current_app.config, clock)
+
+
+def sign_in_watch(session: DbSession, clock: Clock = utcnow) -> SignInWatch:
+    """Failed sign-ins, and their spikes by SIGN_IN_SPIKE_FAILURES and SIGN_IN_SPIKE_MINUTES."""
+    return SignInWatch.from_config(session, current_app.config, clock)

@@ -70,16 +70,20 @@ def test_a_post_without_csrf_token_is_refused(client):
     assert "Het formulier is verlopen" in response.text
 
 
-def test_login_is_rate_limited_per_account(client):
+def test_login_is_rate_limited_per_account_and_address(app, client):
     user = UserFactory()
     for _ in range(5):
         assert post_login(client, user.email, "wrong-password-123").status_code == 200
     blocked = post_login(client, user.email, PASSWORD)
     assert blocked.status_code == 429
     assert "Te veel pogingen" in blocked.text
-    # Another account from the same address is not blocked by that.
+    # Another account from the same address is not blocked by that...
     other = UserFactory()
     assert post_login(client, other.email, PASSWORD).status_code == 302
+    # ...nor is the owner from another address: no lock-out (tests/test_sign_in_throttle.py).
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    assert post_login(owner, user.email, PASSWORD).status_code == 302
 
 
 def test_login_is_rate_limited_per_address(client):

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -10,13 +20,14 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
+from housing import services
 from housing.accounts.models import Language, User
 from housing.accounts.services import AccountService
 from housing.db import db
-from housing.extensions import limiter, login_account_key, login_manager
+from housing.extensions import limiter, login_manager
 from housing.i18n import LANGUAGES
 from housing.roles import START_ENDPOINTS
-from housing.web import sessions
+from housing.web import sessions, throttle
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
@@ -24,9 +35,6 @@ from housing.web.formtools import refusal_on_form
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = _l("The e-mail address or the password is not correct.")
-# Counted per client address and per account, but only failed attempts count.
-LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
-LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
 
 
 def _login_failed(response: Response) -> bool:
@@ -49,14 +57,12 @@ def start_url_for(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Failed attempts only, per client address; per account in housing.web.throttle.
 @limiter.limit(
-    LOGIN_LIMIT_PER_ADDRESS,
+    throttle.PER_ADDRESS,
     key_func=get_remote_address,
     methods=["POST"],
     deduct_when=_login_failed,
-)
-@limiter.limit(
-    LOGIN_LIMIT_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=_login_failed
 )
 @public
 def login() -> ResponseReturnValue:
@@ -64,10 +70,16 @@ def login() -> ResponseReturnValue:
         return redirect(start_url_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = AccountService(db.session).authenticate(form.email.data, form.password.data)
-        if user is not None:
-            sessions.begin(user)
-            return redirect(safe_next(request.args.get("next")) or start_url_for(user))
+        email, address = form.email.data, get_remote_address()
+        if throttle.refused(email, address):
+            abort(429)
+        attempt = AccountService(db.session).attempt(email, form.password.data)
+        if attempt.user is not None:
+            sessions.begin(attempt.user)
+            return redirect(safe_next(request.args.get("next")) or start_url_for(attempt.user))
+        throttle.failed(email, address)
+        if attempt.wrong_password_for is not None:
+            services.sign_in_watch(db.session).wrong_password(attempt.wrong_password_for, address)
         form.form_errors.append(str(LOGIN_FAILED))
     return render_template("auth/login.html", form=form)
 
