@@ -1,14 +1,17 @@
 """Throttling without lock-out, a spike of failures told to the administrators once (issue
-11, item 7)."""
+11, item 7), and sign-in while the rate limiter's Redis is away (item 8)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
+import structlog
 from flask import Flask
 from sqlalchemy import select
 
+from housing import create_app
 from housing.accounts.models import SignInFailure, SignInSpike
 from housing.audit.models import AuditEvent
 from housing.claims.notices import NotificationKind
@@ -16,7 +19,7 @@ from housing.extensions import limiter
 from housing.notifications.services import TOPIC, deliver_notification
 from housing.outbox.models import OutboxMessage
 from housing.outbox.services import OutboxConsumer, Outcome
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import PASSWORD, csrf_from, make_test_config
 from tests.factories import UserFactory
 from tests.smtp import SmtpServer
 
@@ -169,6 +172,46 @@ class TestSpike:
             (mail,) = server.handler.wait_for(1)
         assert mail["To"] == admin.email and mail["Subject"] == "Veel mislukte inlogpogingen"
         assert "probeert iemand wachtwoorden te raden" in mail.get_content()
+
+
+@pytest.fixture
+def redis_away(app: Flask, database_url: str, tmp_path) -> Iterator[Flask]:
+    """An app whose rate limiter's storage is a closed port: Redis is away."""
+    away = create_app(
+        make_test_config(database_url, tmp_path, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1")
+    )
+    try:
+        yield away
+    finally:
+        # The limiter is one object for every app of the process: back to this run's Redis.
+        limiter.init_app(app)
+        # Flask-Limiter has no public way to say its storage is back; it would find out
+        # by itself within seconds, meanwhile counting in memory for the next tests.
+        limiter._storage_dead = False
+
+
+def test_sign_in_works_while_redis_is_away_and_health_says_degraded(redis_away, session):
+    user = UserFactory()
+    client = redis_away.test_client()
+    with structlog.testing.capture_logs() as logs:
+        assert try_login(client, user.email, WRONG) == 200
+        assert try_login(client, user.email, PASSWORD) == 302
+    assert client.get("/applicant").status_code == 200
+    assert any("falling back to in-memory storage" in entry["event"] for entry in logs), logs
+    # Counted in this process's memory meanwhile: guessing is still slowed down.
+    guesser = redis_away.test_client()
+    guesser.environ_base["REMOTE_ADDR"] = "203.0.113.99"
+    assert [try_login(guesser, user.email, WRONG) for _ in range(6)] == [200] * 5 + [429]
+
+    report = client.get("/health").get_json()
+    assert report["degraded"] == ["rate_limits"]
+    assert report["rate_limits"] == {"ok": False, "storage": "in_memory_fallback"}
+
+
+def test_health_says_nothing_is_degraded_with_redis_there(client, session):
+    report = client.get("/health").get_json()
+    assert report["degraded"] == []
+    assert report["rate_limits"] == {"ok": True, "storage": "shared"}
 
 
 @pytest.mark.parametrize(

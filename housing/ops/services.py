@@ -13,6 +13,7 @@ from housing.audit.services import AuditTrail
 from housing.clock import utcnow
 from housing.db import DbSession, db
 from housing.errors import Conflict, Forbidden
+from housing.extensions import limiter
 from housing.logging import get_logger
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
@@ -63,6 +64,22 @@ def broker_ok(celery_app: Any | None) -> bool:
         log.warning("health.broker_unreachable", error=type(exc).__name__)
         return False
     return True
+
+
+def rate_limits_shared() -> bool:
+    """Whether the rate limiter's storage answers (a PING on Redis).
+
+    When it does not, each web process counts sign-in attempts in its own memory
+    (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED): sign-in works, but the limits are per process
+    and start afresh on every restart. That is a degradation, not an outage.
+    """
+    if not (limiter.enabled and limiter.initialized):
+        return True
+    try:
+        return bool(limiter.storage.check())
+    except Exception as exc:
+        log.warning("health.rate_limit_storage_unreachable", error=type(exc).__name__)
+        return False
 
 
 def live_workers(session: DbSession, now: dt.datetime | None = None) -> list[str]:
@@ -119,10 +136,17 @@ def health_report(celery_app: Any | None, now: dt.datetime | None = None) -> dic
             db.session.rollback()
             log.warning("health.query_failed", error=type(exc).__name__)
             database = False
+    shared_limits = rate_limits_shared()
     return {
         "ok": database and broker,
+        # What works, but less well than it should: the node still serves (200).
+        "degraded": [] if shared_limits else ["rate_limits"],
         "database": {"ok": database},
         "broker": {"ok": broker},
+        "rate_limits": {
+            "ok": shared_limits,
+            "storage": "shared" if shared_limits else "in_memory_fallback",
+        },
         "workers": {"ok": bool(workers), "live": workers},
         "outbox": outbox,
     }
