@@ -63,6 +63,9 @@ FORWARDED_LOGGERS = ("flask-limiter",)
 def forward_extension_warnings() -> None:
     for name in FORWARDED_LOGGERS:
         logger = logging.getLogger(name)
+        # Its own level: a process whose root logger says ERROR (a Celery worker's, say)
+        # must not silence these warnings.
+        logger.setLevel(logging.WARNING)
         if not any(isinstance(handler, ToStructlog) for handler in logger.handlers):
             logger.addHandler(ToStructlog(logging.WARNING))
 
