@@ -212,7 +212,7 @@ class TestHealth:
         assert body["workers"]["ok"] is True
         assert body["outbox"]["pending"] >= 1 and body["outbox"]["dead"] >= 1
         assert body["outbox"]["oldest_pending_age_seconds"] >= 3600
-        assert body["rate_limits"] == {"ok": True, "storage": "shared"}
+        assert body["rate_limits"] == {"ok": True, "storage": "configured"}
         assert body["degraded"] == []
         assert set(body) == {
             "ok",

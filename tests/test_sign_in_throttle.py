@@ -211,7 +211,7 @@ def test_sign_in_works_while_redis_is_away_and_health_says_degraded(redis_away, 
 def test_health_says_nothing_is_degraded_with_redis_there(client, session):
     report = client.get("/health").get_json()
     assert report["degraded"] == []
-    assert report["rate_limits"] == {"ok": True, "storage": "shared"}
+    assert report["rate_limits"] == {"ok": True, "storage": "configured"}
 
 
 @pytest.mark.parametrize(

@@ -66,8 +66,8 @@ def broker_ok(celery_app: Any | None) -> bool:
     return True
 
 
-def rate_limits_shared() -> bool:
-    """Whether the rate limiter's storage answers (a PING on Redis).
+def rate_limit_storage_ok() -> bool:
+    """Whether the rate limiter's configured storage answers (a PING on Redis).
 
     When it does not, each web process counts sign-in attempts in its own memory
     (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED): sign-in works, but the limits are per process
@@ -136,16 +136,18 @@ def health_report(celery_app: Any | None, now: dt.datetime | None = None) -> dic
             db.session.rollback()
             log.warning("health.query_failed", error=type(exc).__name__)
             database = False
-    shared_limits = rate_limits_shared()
+    limits_stored = rate_limit_storage_ok()
     return {
         "ok": database and broker,
         # What works, but less well than it should: the node still serves (200).
-        "degraded": [] if shared_limits else ["rate_limits"],
+        "degraded": [] if limits_stored else ["rate_limits"],
         "database": {"ok": database},
         "broker": {"ok": broker},
         "rate_limits": {
-            "ok": shared_limits,
-            "storage": "shared" if shared_limits else "in_memory_fallback",
+            "ok": limits_stored,
+            # Where the limits are counted: the configured storage (Redis in production),
+            # or each process's memory while that does not answer.
+            "storage": "configured" if limits_stored else "in_memory_fallback",
         },
         "workers": {"ok": bool(workers), "live": workers},
         "outbox": outbox,
