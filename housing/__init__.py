@@ -36,6 +36,13 @@ def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = Fal
     if config:
         app.config.from_mapping(config)
     app.extensions["housing.settings"] = settings
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client's address is what the proxies in front say, and only what they say
+        # (the rate limits per address); a client's own X-Forwarded-For counts for nothing.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     install(app)
     from housing import inputs
 

@@ -85,6 +85,17 @@ class Settings:
     # How long an API Idempotency-Key (and a form's one-time token) is remembered: a retry
     # within this time answers the first response; after it, the key may be used afresh.
     idempotency_key_hours: int = 24
+    # A signed-in session ends after this long without a request, and this long after its
+    # sign-in whatever happens (the session record on the server, housing.accounts.sessions).
+    session_idle_minutes: int = 30
+    session_lifetime_hours: int = 12
+    # So many failed sign-ins on an organisation's accounts within so many minutes make a
+    # spike, of which its administrators hear once (housing.notifications.sign_in).
+    sign_in_spike_failures: int = 20
+    sign_in_spike_minutes: int = 15
+    # How many reverse proxies in front of the app set X-Forwarded-For and -Proto: their
+    # word is taken for the client's address (the rate limits per address), and only theirs.
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if self.document_root is None:
@@ -129,10 +140,16 @@ class Settings:
             statement_max = int(env.get("STATEMENT_MAX_BYTES", str(200 * 1024 * 1024)))
             body_max = int(env.get("BODY_MAX_BYTES", str(1024 * 1024)))
             key_hours = int(env.get("IDEMPOTENCY_KEY_HOURS", "24"))
+            idle_minutes = int(env.get("SESSION_IDLE_MINUTES", "30"))
+            lifetime_hours = int(env.get("SESSION_LIFETIME_HOURS", "12"))
+            spike_failures = int(env.get("SIGN_IN_SPIKE_FAILURES", "20"))
+            spike_minutes = int(env.get("SIGN_IN_SPIKE_MINUTES", "15"))
+            proxies = int(env.get("TRUSTED_PROXIES", "0"))
         except ValueError as exc:
             raise ConfigurationError(
-                "PORT, MAIL_PORT, OUTBOX_*, BEAT_*, *_MAX_BYTES and IDEMPOTENCY_KEY_HOURS must be"
-                f" whole numbers: {exc}"
+                "PORT, MAIL_PORT, OUTBOX_*, BEAT_*, *_MAX_BYTES, IDEMPOTENCY_KEY_HOURS,"
+                " SESSION_*, SIGN_IN_SPIKE_* and TRUSTED_PROXIES must be whole numbers:"
+                f" {exc}"
             ) from exc
         raw_warning_days = env.get("DEADLINE_WARNING_WORKING_DAYS", "5").strip()
         try:
@@ -177,6 +194,11 @@ class Settings:
             body_max_bytes=body_max,
             camt_xsd_path=_path(env.get("CAMT_XSD_PATH")),
             idempotency_key_hours=key_hours,
+            session_idle_minutes=idle_minutes,
+            session_lifetime_hours=lifetime_hours,
+            sign_in_spike_failures=spike_failures,
+            sign_in_spike_minutes=spike_minutes,
+            trusted_proxies=proxies,
         )
 
     @property
@@ -232,6 +254,18 @@ class Settings:
             )
         if self.idempotency_key_hours < 1:
             raise ConfigurationError("IDEMPOTENCY_KEY_HOURS must be ≥ 1")
+        if self.session_idle_minutes < 1 or self.session_lifetime_hours < 1:
+            raise ConfigurationError("SESSION_IDLE_MINUTES and SESSION_LIFETIME_HOURS must be ≥ 1")
+        if self.session_idle_minutes > 60 * self.session_lifetime_hours:
+            raise ConfigurationError(
+                "SESSION_IDLE_MINUTES must not be longer than SESSION_LIFETIME_HOURS"
+            )
+        if self.sign_in_spike_failures < 2 or self.sign_in_spike_minutes < 1:
+            raise ConfigurationError(
+                "SIGN_IN_SPIKE_FAILURES must be ≥ 2 and SIGN_IN_SPIKE_MINUTES ≥ 1"
+            )
+        if self.trusted_proxies < 0:
+            raise ConfigurationError("TRUSTED_PROXIES must be ≥ 0")
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -258,6 +292,17 @@ class Settings:
             },
             "result_backend_transport_options": {"visibility_timeout": 12 * 3600},
         }
+
+    def _ratelimit_storage_options(self) -> dict[str, object]:
+        if not self.ratelimit_storage_uri.startswith(("redis://", "rediss://")):
+            return {}
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # An unreachable Redis answers within a second, once, instead of holding a sign-in
+        # for the operating system's connect timeout and redis-py's retries with back-off:
+        # the limiter then counts in memory (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED).
+        return {"socket_connect_timeout": 1, "socket_timeout": 1, "retry": Retry(NoBackoff(), 0)}
 
     def _beat_scheduler_options(self) -> dict[str, object]:
         if not self.celery_broker_url.startswith(("redis://", "rediss://")):
@@ -297,6 +342,12 @@ class Settings:
             "FIELD_ENCRYPTION_KEYS": self.field_encryption_keys,
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
             "RATELIMIT_HEADERS_ENABLED": True,
+            # Redis away must not stop sign-in: each web process counts in its own memory
+            # until the storage answers again (a logged warning; /health says degraded).
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+            # A storage that stops answering mid-request is logged, not a 500.
+            "RATELIMIT_SWALLOW_ERRORS": True,
+            "RATELIMIT_STORAGE_OPTIONS": self._ratelimit_storage_options(),
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SESSION_COOKIE_SECURE": self.is_production,
@@ -331,6 +382,11 @@ class Settings:
             "STATEMENT_MAX_BYTES": self.statement_max_bytes,
             "CAMT_XSD_PATH": str(self.camt_xsd_path) if self.camt_xsd_path else None,
             "IDEMPOTENCY_KEY_HOURS": self.idempotency_key_hours,
+            "SESSION_IDLE_MINUTES": self.session_idle_minutes,
+            "SESSION_LIFETIME_HOURS": self.session_lifetime_hours,
+            "SIGN_IN_SPIKE_FAILURES": self.sign_in_spike_failures,
+            "SIGN_IN_SPIKE_MINUTES": self.sign_in_spike_minutes,
+            "TRUSTED_PROXIES": self.trusted_proxies,
             "API_TITLE": "Veilig Wonen",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",

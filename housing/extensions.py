@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -57,11 +57,6 @@ def build_on_first_use(app: Flask) -> None:
         extension(app, name)
 
 
-def login_account_key() -> str:
-    """Rate-limit key for login attempts on one account, whatever address they come from."""
-    return "account:" + (request.form.get("email") or "").strip().lower()
-
-
 __all__ = [
     "babel",
     "build_on_first_use",
@@ -69,7 +64,6 @@ __all__ = [
     "db",
     "extension",
     "limiter",
-    "login_account_key",
     "login_manager",
     "migrate",
     "on_first_use",

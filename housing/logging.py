@@ -27,6 +27,7 @@ def configure(app: Flask) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
         cache_logger_on_first_use=True,
     )
+    forward_extension_warnings()
 
     @app.before_request
     def bind_request_id() -> None:
@@ -44,6 +45,29 @@ def configure(app: Flask) -> None:
         if "request_id" in g:
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response
+
+
+class ToStructlog(logging.Handler):
+    """Hands an extension's standard-library log records to structlog, so that what it
+    warns about lands in our logs with the request id (Flask-Limiter says so when its
+    storage is unreachable and it counts in memory instead)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        get_logger(record.name).log(record.levelno, record.getMessage())
+
+
+# Extensions whose warnings matter to an operator; their loggers have no handler of ours.
+FORWARDED_LOGGERS = ("flask-limiter",)
+
+
+def forward_extension_warnings() -> None:
+    for name in FORWARDED_LOGGERS:
+        logger = logging.getLogger(name)
+        # Its own level: a process whose root logger says ERROR (a Celery worker's, say)
+        # must not silence these warnings.
+        logger.setLevel(logging.WARNING)
+        if not any(isinstance(handler, ToStructlog) for handler in logger.handlers):
+            logger.addHandler(ToStructlog(logging.WARNING))
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from housing.accounts.sessions import SessionService
 from housing.claims.documents import DocumentStore
 from housing.claims.drafting import DraftingService
 from housing.claims.handling import CaseHandlingService
@@ -25,6 +26,7 @@ from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
 from housing.notifications.queries import PrintQueue
+from housing.notifications.sign_in import SignInWatch
 from housing.payments.statements import StatementImport, UploadStore
 
 
@@ -66,3 +68,13 @@ def statement_uploads() -> UploadStore:
 def statement_import(session: DbSession, clock: Clock = utcnow) -> StatementImport:
     """The import with the app's limit and schema (STATEMENT_MAX_BYTES, CAMT_XSD_PATH)."""
     return StatementImport.from_config(session, clock, current_app.config)
+
+
+def user_sessions(session: DbSession, clock: Clock = utcnow) -> SessionService:
+    """Sessions that end after SESSION_IDLE_MINUTES unused and SESSION_LIFETIME_HOURS."""
+    return SessionService.from_config(session, current_app.config, clock)
+
+
+def sign_in_watch(session: DbSession, clock: Clock = utcnow) -> SignInWatch:
+    """Failed sign-ins, and their spikes by SIGN_IN_SPIKE_FAILURES and SIGN_IN_SPIKE_MINUTES."""
+    return SignInWatch.from_config(session, current_app.config, clock)

@@ -212,3 +212,60 @@ def test_limits_must_be_positive_whole_numbers(name: str) -> None:
         Settings.from_env({name: "lots"})
     with pytest.raises(ConfigurationError):
         Settings.from_env({name: "0"}).validate()
+
+
+def test_sessions_end_after_configurable_idle_time_and_lifetime():
+    defaults = Settings.from_env({}).flask_config()
+    assert (defaults["SESSION_IDLE_MINUTES"], defaults["SESSION_LIFETIME_HOURS"]) == (30, 12)
+    settings = Settings.from_env({"SESSION_IDLE_MINUTES": "15", "SESSION_LIFETIME_HOURS": "8"})
+    settings.validate()
+    assert (settings.session_idle_minutes, settings.session_lifetime_hours) == (15, 8)
+    for environ in (
+        {"SESSION_IDLE_MINUTES": "0"},
+        {"SESSION_LIFETIME_HOURS": "0"},
+        {"SESSION_IDLE_MINUTES": "121", "SESSION_LIFETIME_HOURS": "2"},
+    ):
+        with pytest.raises(ConfigurationError, match="SESSION_"):
+            Settings.from_env(environ).validate()
+    with pytest.raises(ConfigurationError, match="SESSION_"):
+        Settings.from_env({"SESSION_IDLE_MINUTES": "half an hour"})
+
+
+def test_the_sign_in_spike_and_the_trusted_proxies_are_settings():
+    defaults = Settings.from_env({}).flask_config()
+    assert (defaults["SIGN_IN_SPIKE_FAILURES"], defaults["SIGN_IN_SPIKE_MINUTES"]) == (20, 15)
+    assert defaults["TRUSTED_PROXIES"] == 0
+    settings = Settings.from_env(
+        {"SIGN_IN_SPIKE_FAILURES": "50", "SIGN_IN_SPIKE_MINUTES": "5", "TRUSTED_PROXIES": "1"}
+    )
+    settings.validate()
+    assert (settings.sign_in_spike_failures, settings.sign_in_spike_minutes) == (50, 5)
+    for environ in (
+        {"SIGN_IN_SPIKE_FAILURES": "1"},
+        {"SIGN_IN_SPIKE_MINUTES": "0"},
+        {"TRUSTED_PROXIES": "-1"},
+    ):
+        with pytest.raises(ConfigurationError, match=r"SIGN_IN_SPIKE_|TRUSTED_PROXIES"):
+            Settings.from_env(environ).validate()
+
+
+def test_rate_limits_fall_back_to_memory_and_give_up_on_redis_quickly():
+    config = Settings.from_env({"REDIS_URL": "redis://r:6379/1"}).flask_config()
+    assert config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] is True
+    assert config["RATELIMIT_SWALLOW_ERRORS"] is True
+    options = config["RATELIMIT_STORAGE_OPTIONS"]
+    assert isinstance(options, dict)
+    assert options["socket_connect_timeout"] <= 1 and options["socket_timeout"] <= 1
+    assert options["retry"].get_retries() == 0
+    assert Settings.from_env({}).flask_config()["RATELIMIT_STORAGE_OPTIONS"] == {}
+
+
+def test_the_client_address_is_taken_from_trusted_proxies_only(app, database_url, tmp_path):
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from tests.conftest import make_test_config
+
+    assert not isinstance(app.wsgi_app, ProxyFix)  # no proxy trusted: X-Forwarded-For ignored
+    behind = create_app(make_test_config(database_url, tmp_path, TRUSTED_PROXIES=1))
+    assert isinstance(behind.wsgi_app, ProxyFix)
+    assert (behind.wsgi_app.x_for, behind.wsgi_app.x_proto) == (1, 1)

@@ -212,7 +212,17 @@ class TestHealth:
         assert body["workers"]["ok"] is True
         assert body["outbox"]["pending"] >= 1 and body["outbox"]["dead"] >= 1
         assert body["outbox"]["oldest_pending_age_seconds"] >= 3600
-        assert set(body) == {"ok", "database", "broker", "workers", "outbox"}
+        assert body["rate_limits"] == {"ok": True, "storage": "configured"}
+        assert body["degraded"] == []
+        assert set(body) == {
+            "ok",
+            "degraded",
+            "database",
+            "broker",
+            "rate_limits",
+            "workers",
+            "outbox",
+        }
         # Open to anyone, stored by no one, and no session started for it.
         assert response.headers["Cache-Control"] == "no-store"
         assert "Set-Cookie" not in response.headers

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, true
+from sqlalchemy import ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from housing.db import Base, created_at, intpk, str200, str_enum
@@ -121,3 +121,72 @@ class ApiToken(Base):
 
     def usable_at(self, moment: dt.datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or moment < self.expires_at)
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a signed-in session ended."""
+
+    LOGOUT = "logout"
+    EVERYWHERE = "everywhere"  # the user signed out on every device
+    IDLE = "idle"
+    LIFETIME = "lifetime"
+    PASSWORD = "password"  # noqa: S105 (a reason: the password was changed or reset)
+    DEACTIVATED = "deactivated"
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server so that ending it here ends it.
+
+    The session cookie carries a random secret; only its SHA-256 is stored, so a copy of
+    this table opens no session. A session is usable while it is not ended, was used within
+    the idle timeout and began within the absolute lifetime (`housing.accounts.sessions`).
+    """
+
+    __tablename__ = "user_session"
+    __table_args__ = (Index("ix_user_session_open", "user_id", "ended_at"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime]
+    # Written at most once a minute (SEEN_RESOLUTION), not on every request.
+    last_seen_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    end_reason: Mapped[SessionEnd | None] = mapped_column(str_enum(SessionEnd, "session_end"))
+
+    user: Mapped[User] = relationship()
+
+
+class SignInFailure(Base):
+    """A wrong password for an existing account: what a spike of failures is counted from.
+
+    Only failures on existing accounts are kept, with the account's organisation: what was
+    typed as an e-mail address for no account (sometimes a password) is never stored.
+    """
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_organisation_at", "organisation_id", "at"),)
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="CASCADE"))
+    # The client's address as the app saw it (IPv6 at most 45 characters).
+    address: Mapped[str] = mapped_column(String(45))
+    at: Mapped[dt.datetime]
+
+
+class SignInSpike(Base):
+    """An organisation's current or last spike of failed sign-ins; its administrators are
+    told when one begins, and not again while it lasts."""
+
+    __tablename__ = "sign_in_spike"
+
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True
+    )
+    started_at: Mapped[dt.datetime]
+    # The last failure that found the organisation above the threshold: the spike lasts
+    # while that happens again within the window.
+    seen_at: Mapped[dt.datetime]

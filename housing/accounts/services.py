@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
@@ -33,6 +34,14 @@ TOKEN_PREFIX = "vw_"  # noqa: S105 (a marker, not a secret)
 TOKEN_USE_RESOLUTION = dt.timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class SignInAttempt:
+    """What a sign-in with a password came to."""
+
+    user: User | None  # signed in
+    wrong_password_for: User | None  # the existing account a wrong password was given for
+
+
 def normalise_email(email: str) -> str:
     return email.strip().lower()
 
@@ -53,27 +62,24 @@ class AccountService:
     # --- authentication -------------------------------------------------------------
     def authenticate(self, email: str, password: str) -> User | None:
         """The active user with these credentials, or None (without saying which part failed)."""
-        user = self.session.scalars(
+        return self.attempt(email, password).user
+
+    def attempt(self, email: str, password: str) -> SignInAttempt:
+        """Check the credentials: who signed in, or which existing account a wrong
+        password was given for (so a spike of failures can be seen)."""
+        account = self.session.scalars(
             select(User).where(User.email == normalise_email(email))
         ).one_or_none()
-        ok, needs_rehash = verify_password(user.password_hash if user else None, password)
-        if user is None or not ok or not user.active:
-            return None
+        ok, needs_rehash = verify_password(account.password_hash if account else None, password)
+        if account is None or not ok:
+            return SignInAttempt(user=None, wrong_password_for=account)
+        if not account.active:
+            return SignInAttempt(user=None, wrong_password_for=None)
         if needs_rehash:
-            user.password_hash = hash_password(password)
-        user.last_login_at = self.clock()
+            account.password_hash = hash_password(password)
+        account.last_login_at = self.clock()
         self.session.flush()
-        return user
-
-    def load_session_user(self, session_id: str) -> User | None:
-        """Resolve Flask-Login's id `user:version`; a stale version means logged out."""
-        user_part, _, version_part = session_id.partition(":")
-        if not (user_part.isdigit() and version_part.isdigit()):
-            return None
-        user = self.session.get(User, int(user_part))
-        if user is None or not user.active or user.session_version != int(version_part):
-            return None
-        return user
+        return SignInAttempt(user=account, wrong_password_for=None)
 
     def change_password(self, user: User, current: str, new: str) -> None:
         ok, _ = verify_password(user.password_hash, current)
@@ -82,7 +88,9 @@ class AccountService:
                 _l("The current password is not correct."),
                 field_errors={"current_password": [_l("The current password is not correct.")]},
             )
-        problems = policy_problems(new, email=user.email)
+        problems = policy_problems(
+            new, email=user.email, full_name=user.full_name, organisation=user.organisation.name
+        )
         if new == current:
             problems.append(_l("Choose a password different from the current one."))
         if problems:

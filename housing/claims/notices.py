@@ -38,6 +38,8 @@ class NotificationKind(enum.StrEnum):
     CLAIM_OVERDUE = "claim_overdue"
     OBJECTION_LODGED = "objection_lodged"
     LATE_OBJECTION_LODGED = "late_objection_lodged"  # after the term: the decider judges it
+    # For administrators: unusually many failed sign-ins on their organisation's accounts.
+    SIGN_IN_FAILURE_SPIKE = "sign_in_failure_spike"
 
 
 class Notifier:

@@ -89,6 +89,19 @@ def _sentences(kind: NotificationKind, claim: Claim | None, on_date: dt.date | N
                 number=number,
             )
         ]
+    if kind is NotificationKind.SIGN_IN_FAILURE_SPIKE:
+        return [
+            _(
+                "On %(day)s unusually many sign-ins on accounts of your organisation failed:"
+                " someone may be guessing passwords. No account has been locked; the"
+                " attempts are slowed down.",
+                day=day,
+            ),
+            _(
+                "Tell your security officer, and ask your colleagues to report sign-in"
+                " trouble and to keep their passwords to themselves."
+            ),
+        ]
     return [
         _("The decision deadline of claim %(number)s has passed (%(day)s).", number=number, day=day)
     ]
@@ -97,6 +110,8 @@ def _sentences(kind: NotificationKind, claim: Claim | None, on_date: dt.date | N
 def _subject(kind: NotificationKind) -> str:
     if kind in APPLICANT_KINDS:
         return _("News on your claim")
+    if kind is NotificationKind.SIGN_IN_FAILURE_SPIKE:
+        return _("Many failed sign-ins")
     return _("A claim needs your attention")
 
 

@@ -13,6 +13,7 @@ from housing.audit.services import AuditTrail
 from housing.clock import utcnow
 from housing.db import DbSession, db
 from housing.errors import Conflict, Forbidden
+from housing.extensions import limiter
 from housing.logging import get_logger
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
@@ -63,6 +64,22 @@ def broker_ok(celery_app: Any | None) -> bool:
         log.warning("health.broker_unreachable", error=type(exc).__name__)
         return False
     return True
+
+
+def rate_limit_storage_ok() -> bool:
+    """Whether the rate limiter's configured storage answers (a PING on Redis).
+
+    When it does not, each web process counts sign-in attempts in its own memory
+    (RATELIMIT_IN_MEMORY_FALLBACK_ENABLED): sign-in works, but the limits are per process
+    and start afresh on every restart. That is a degradation, not an outage.
+    """
+    if not (limiter.enabled and limiter.initialized):
+        return True
+    try:
+        return bool(limiter.storage.check())
+    except Exception as exc:
+        log.warning("health.rate_limit_storage_unreachable", error=type(exc).__name__)
+        return False
 
 
 def live_workers(session: DbSession, now: dt.datetime | None = None) -> list[str]:
@@ -119,10 +136,19 @@ def health_report(celery_app: Any | None, now: dt.datetime | None = None) -> dic
             db.session.rollback()
             log.warning("health.query_failed", error=type(exc).__name__)
             database = False
+    limits_stored = rate_limit_storage_ok()
     return {
         "ok": database and broker,
+        # What works, but less well than it should: the node still serves (200).
+        "degraded": [] if limits_stored else ["rate_limits"],
         "database": {"ok": database},
         "broker": {"ok": broker},
+        "rate_limits": {
+            "ok": limits_stored,
+            # Where the limits are counted: the configured storage (Redis in production),
+            # or each process's memory while that does not answer.
+            "storage": "configured" if limits_stored else "in_memory_fallback",
+        },
         "workers": {"ok": bool(workers), "live": workers},
         "outbox": outbox,
     }

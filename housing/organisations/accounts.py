@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
-from housing.accounts.models import ApiToken, Channel, Language, User
+from housing.accounts.models import ApiToken, Channel, Language, SessionEnd, User
 from housing.accounts.passwords import hash_password, policy_problems
 from housing.accounts.services import TOKEN_PREFIX, normalise_email, token_digest
+from housing.accounts.sessions import SessionService
 from housing.audit.services import AuditTrail
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
@@ -33,6 +34,8 @@ class AccountAdministration:
         self.session = session
         self.clock = clock
         self.audit = audit or AuditTrail(session, clock=clock)
+        # Only ending sessions: how long one lasts does not matter here.
+        self.sessions = SessionService(session, clock)
 
     def create_user(
         self,
@@ -53,7 +56,9 @@ class AccountAdministration:
                 _l("An account with this e-mail address already exists."),
                 field_errors={"email": [_l("An account with this e-mail address already exists.")]},
             )
-        problems = policy_problems(password, email=email)
+        problems = policy_problems(
+            password, email=email, full_name=full_name, organisation=organisation.name
+        )
         if problems:
             raise InvalidInput(problems[0], field_errors={"password": problems})
         user = User(
@@ -108,6 +113,7 @@ class AccountAdministration:
             changes["active"] = active
         if user.active and not active:
             user.session_version += 1
+            self.sessions.end_all(user.id, SessionEnd.DEACTIVATED)
         user.full_name = full_name.strip()
         user.roles = roles
         user.active = active
@@ -125,12 +131,18 @@ class AccountAdministration:
 
     def reset_password(self, user: User, new_password: str, *, actor_id: int | None = None) -> None:
         """An administrator sets a temporary password; the user's sessions end."""
-        problems = policy_problems(new_password, email=user.email)
+        problems = policy_problems(
+            new_password,
+            email=user.email,
+            full_name=user.full_name,
+            organisation=user.organisation.name,
+        )
         if problems:
             raise InvalidInput(problems[0], field_errors={"password": problems})
         user.password_hash = hash_password(new_password)
         user.password_changed_at = self.clock()
         user.session_version += 1
+        self.sessions.end_all(user.id, SessionEnd.PASSWORD)
         self.session.flush()
         self.audit.append(
             user.organisation_id,
@@ -138,6 +150,18 @@ class AccountAdministration:
             actor_id=actor_id,
             payload={"user_id": user.id},
         )
+
+    def sign_out_everywhere(self, user: User) -> int:
+        """The user ends every session of theirs, on every device (API tokens stay);
+        audited. How many sessions were open."""
+        ended = self.sessions.end_all(user.id, SessionEnd.EVERYWHERE)
+        self.audit.append(
+            user.organisation_id,
+            event="signed_out_everywhere",
+            actor_id=user.id,
+            payload={"user_id": user.id, "sessions": ended},
+        )
+        return ended
 
     # --- API tokens -------------------------------------------------------------------
     def issue_token(

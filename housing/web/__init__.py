@@ -174,11 +174,14 @@ def register_web(app: Flask) -> None:
         }
         code = error.code or 500
         response = error.get_response()
+        # A description of our own (refused at the door, housing.inputs) says what was
+        # wrong; werkzeug's default one is English and says nothing more than the title.
+        own = error.description if error.description != type(error).description else None
         body = render_template(
             "errors/error.html",
             code=code,
             title=titles.get(code, _("Something went wrong")),
-            message=messages.get(code, ""),
+            message=messages.get(code) or own or "",
         )
         response.set_data(body)
         response.content_type = "text/html; charset=utf-8"

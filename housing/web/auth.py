@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
+from housing import services
 from housing.accounts.models import Language, User
 from housing.accounts.services import AccountService
 from housing.db import db
-from housing.extensions import limiter, login_account_key, login_manager
+from housing.extensions import limiter, login_manager
 from housing.i18n import LANGUAGES
 from housing.roles import START_ENDPOINTS
+from housing.web import sessions, throttle
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
@@ -23,9 +35,6 @@ from housing.web.formtools import refusal_on_form
 bp = Blueprint("auth", __name__)
 
 LOGIN_FAILED = _l("The e-mail address or the password is not correct.")
-# Counted per client address and per account, but only failed attempts count.
-LOGIN_LIMIT_PER_ADDRESS = "20 per 15 minutes"
-LOGIN_LIMIT_PER_ACCOUNT = "5 per 15 minutes"
 
 
 def _login_failed(response: Response) -> bool:
@@ -38,11 +47,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = _l("Log in to see this page.")
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-
-    @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
-        return AccountService(db.session).load_session_user(session_id)
-
+    sessions.init_app(app)
     app.register_blueprint(bp)
 
 
@@ -52,14 +57,12 @@ def start_url_for(user: User) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Failed attempts only, per client address; per account in housing.web.throttle.
 @limiter.limit(
-    LOGIN_LIMIT_PER_ADDRESS,
+    throttle.PER_ADDRESS,
     key_func=get_remote_address,
     methods=["POST"],
     deduct_when=_login_failed,
-)
-@limiter.limit(
-    LOGIN_LIMIT_PER_ACCOUNT, key_func=login_account_key, methods=["POST"], deduct_when=_login_failed
 )
 @public
 def login() -> ResponseReturnValue:
@@ -67,14 +70,16 @@ def login() -> ResponseReturnValue:
         return redirect(start_url_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
-        user = AccountService(db.session).authenticate(form.email.data, form.password.data)
-        if user is not None:
-            chosen_language = session.get("language")
-            session.clear()
-            if chosen_language:
-                session["language"] = chosen_language
-            login_user(user)
-            return redirect(safe_next(request.args.get("next")) or start_url_for(user))
+        email, address = form.email.data, get_remote_address()
+        if throttle.refused(email, address):
+            abort(429)
+        attempt = AccountService(db.session).attempt(email, form.password.data)
+        if attempt.user is not None:
+            sessions.begin(attempt.user)
+            return redirect(safe_next(request.args.get("next")) or start_url_for(attempt.user))
+        throttle.failed(email, address)
+        if attempt.wrong_password_for is not None:
+            services.sign_in_watch(db.session).wrong_password(attempt.wrong_password_for, address)
         form.form_errors.append(str(LOGIN_FAILED))
     return render_template("auth/login.html", form=form)
 
@@ -82,8 +87,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> ResponseReturnValue:
-    logout_user()
-    session.clear()
+    sessions.end()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -104,6 +108,7 @@ def change_password() -> ResponseReturnValue:
         )
         # The session version changed: log this session in again, end all others.
         login_user(user)
+        sessions.end_others(user)
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("profile.show"))
     return page()

@@ -34,6 +34,7 @@ NOTICE_KIND_LABELS = {
     NotificationKind.CLAIM_OVERDUE: _l("Decision deadline passed"),
     NotificationKind.OBJECTION_LODGED: _l("Objection lodged"),
     NotificationKind.LATE_OBJECTION_LODGED: _l("Late objection lodged"),
+    NotificationKind.SIGN_IN_FAILURE_SPIKE: _l("Many failed sign-ins"),
 }
 
 

@@ -1,4 +1,4 @@
-"""A user's own profile: preferences and personal API tokens."""
+"""A user's own profile: preferences, signing out everywhere and personal API tokens."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from housing.accounts.models import ApiToken, Channel, Language
+from housing import services
+from housing.accounts.models import ApiToken, Channel, Language, SessionEnd
 from housing.db import db
 from housing.extensions import limiter
 from housing.organisations.accounts import AccountAdministration
+from housing.web import sessions
 from housing.web.access import current_scope, login_required
 from housing.web.forms import PreferencesForm, TokenForm
 from housing.web.formtools import refusal_on_form
@@ -28,6 +30,7 @@ def _render(prefs: PreferencesForm, token_form: TokenForm, new_secret: str | Non
         token_form=token_form,
         tokens=tokens,
         new_secret=new_secret,
+        open_sessions=services.user_sessions(db.session).open_count(current_user.id),
     )
 
 
@@ -53,6 +56,17 @@ def update() -> ResponseReturnValue:
         flash(_("Your preferences have been saved."), "success")
         return redirect(url_for("profile.show"))
     return _render(prefs, TokenForm(formdata=None))
+
+
+@bp.route("/sessions/end", methods=["POST"])
+@login_required
+def sign_out_everywhere() -> ResponseReturnValue:
+    """End every session of the user, this one too (API tokens keep working)."""
+    # CSRFProtect has checked the token of this POST before the view runs.
+    AccountAdministration(db.session).sign_out_everywhere(current_user._get_current_object())
+    sessions.end(SessionEnd.EVERYWHERE)
+    flash(_("You are signed out everywhere: on this device and on every other one."), "info")
+    return redirect(url_for("auth.login"))
 
 
 @bp.route("/tokens", methods=["POST"])
