@@ -7,15 +7,26 @@ only what the user may do, so the page and the service can never disagree.
 
 The `Actor` of a request (roles, organisation, the office holders a user acts for) is
 built once per request and kept on `flask.g`; the own-claim question is answered here
-and nowhere else outside `workflows/`.
+and nowhere else outside `workflows/`. The office holders are one small query, or a
+column of a query the request makes anyway (`acted_for_column`, then `actor_from`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from flask import g, has_request_context
-from sqlalchemy import ColumnElement, SQLColumnExpression, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    SQLColumnExpression,
+    String,
+    cast,
+    exists,
+    func,
+    select,
+)
 
 from housing.errors import DomainError
 from housing.organisations.models import OfficeHolder
@@ -36,27 +47,55 @@ def require(refusal: Refusal | None) -> None:
         raise refusal
 
 
-def actor_for(session: DbSession, user: User | None) -> Actor:
-    """The workflows' view of `user` (None: the system), built once per request."""
-    if user is None:
-        return Actor.system()
-    cached = g.get("housing_actors") if has_request_context() else None
-    if cached is not None and user.id in cached:
-        return cached[user.id]
-    holders = session.scalars(
-        select(OfficeHolder.id).where(
-            OfficeHolder.user_id == user.id,
-            OfficeHolder.organisation_id == user.organisation_id,
-        )
+def _acted_for(user: User) -> ColumnElement[bool]:
+    # The office holders whose claims `user` files as the applicant: those linked to them.
+    return (OfficeHolder.user_id == user.id) & (
+        OfficeHolder.organisation_id == user.organisation_id
     )
+
+
+def _kept(user: User) -> Actor | None:
+    cached = g.get("housing_actors") if has_request_context() else None
+    return cached.get(user.id) if cached is not None else None
+
+
+def _keep(user: User, office_holder_ids: Iterable[int]) -> Actor:
     actor = Actor(
         user_id=user.id,
         roles=frozenset(role.value for role in user.roles),
-        office_holder_ids=frozenset(holders),
+        office_holder_ids=frozenset(office_holder_ids),
     )
     if has_request_context():
         g.setdefault("housing_actors", {})[user.id] = actor
     return actor
+
+
+def actor_for(session: DbSession, user: User | None) -> Actor:
+    """The workflows' view of `user` (None: the system), built once per request."""
+    if user is None:
+        return Actor.system()
+    kept = _kept(user)
+    if kept is not None:
+        return kept
+    return _keep(user, session.scalars(select(OfficeHolder.id).where(_acted_for(user))))
+
+
+def acted_for_column(user: User) -> ScalarSelect[str | None]:
+    """The office holders `user` acts for as one text column ("3,7", or NULL for none), to
+    be read with a query the request makes anyway; `actor_from` takes its value."""
+    ids = func.aggregate_strings(cast(OfficeHolder.id, String), ",")
+    return select(ids).where(_acted_for(user)).scalar_subquery()
+
+
+def actor_from(user: User | None, acted_for: str | None) -> Actor:
+    """`actor_for`, with the office holders read by `acted_for_column`; kept alike for the
+    rest of the request."""
+    if user is None:
+        return Actor.system()
+    kept = _kept(user)
+    if kept is not None:
+        return kept
+    return _keep(user, (int(ident) for ident in (acted_for or "").split(",") if ident))
 
 
 def acts_for_office_holder(actor: Actor, claim: OfficeHolderFacts) -> bool:
