@@ -8,7 +8,7 @@ only what the user may do, so the page and the service can never disagree.
 The `Actor` of a request (roles, organisation, the office holders a user acts for) is
 built once per request and kept on `flask.g`; the own-claim question is answered here
 and nowhere else outside `workflows/`. The office holders are one small query, or a
-column of a query the request makes anyway (`acted_for_column`, then `actor_from`).
+column of a query the request makes anyway (`ACTED_FOR_COLUMN`, then `actor_from`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sqlalchemy import (
     ScalarSelect,
     SQLColumnExpression,
     String,
+    bindparam,
     cast,
     exists,
     func,
@@ -54,6 +55,23 @@ def _acted_for(user: User) -> ColumnElement[bool]:
     )
 
 
+# `acted_for` as one text column ("3,7", or NULL for none) of a query the request makes
+# anyway, for the user in `acted_for_params`: built once, its values bound per query.
+ACTED_FOR_COLUMN: ScalarSelect[str | None] = (
+    select(func.aggregate_strings(cast(OfficeHolder.id, String), ","))
+    .where(
+        OfficeHolder.user_id == bindparam("acted_for_user_id"),
+        OfficeHolder.organisation_id == bindparam("acted_for_organisation_id"),
+    )
+    .scalar_subquery()
+)
+
+
+def acted_for_params(user: User) -> dict[str, int | None]:
+    """The values `ACTED_FOR_COLUMN` reads for `user`; `actor_from` takes its result."""
+    return {"acted_for_user_id": user.id, "acted_for_organisation_id": user.organisation_id}
+
+
 def _kept(user: User) -> Actor | None:
     cached = g.get("housing_actors") if has_request_context() else None
     return cached.get(user.id) if cached is not None else None
@@ -80,16 +98,9 @@ def actor_for(session: DbSession, user: User | None) -> Actor:
     return _keep(user, session.scalars(select(OfficeHolder.id).where(_acted_for(user))))
 
 
-def acted_for_column(user: User) -> ScalarSelect[str | None]:
-    """The office holders `user` acts for as one text column ("3,7", or NULL for none), to
-    be read with a query the request makes anyway; `actor_from` takes its value."""
-    ids = func.aggregate_strings(cast(OfficeHolder.id, String), ",")
-    return select(ids).where(_acted_for(user)).scalar_subquery()
-
-
 def actor_from(user: User | None, acted_for: str | None) -> Actor:
-    """`actor_for`, with the office holders read by `acted_for_column`; kept alike for the
-    rest of the request."""
+    """`actor_for`, with the office holders `ACTED_FOR_COLUMN` read; kept alike for the rest
+    of the request."""
     if user is None:
         return Actor.system()
     kept = _kept(user)

@@ -16,13 +16,14 @@ spend the last euro).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy import ColumnElement, Label, exists, func, select
 from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm.interfaces import LoaderOption
 
 from housing.audit.models import AuditEvent
 from housing.claims.base import NO_SUCH_CLAIM
@@ -31,7 +32,7 @@ from housing.claims.states import CAP_STATES
 from housing.db import DbSession
 from housing.deadlines.rules import rules_version_of
 from housing.errors import NotFound
-from housing.permissions import acted_for_column, actor_from
+from housing.permissions import ACTED_FOR_COLUMN, acted_for_params, actor_from
 from housing.scoping import Scope
 from workflows.rules import Actor, Fact, Regime
 
@@ -86,30 +87,36 @@ def _open_request(column: Any) -> ColumnElement[Any]:
     )
 
 
-def _columns(facts: Set[Fact]) -> dict[str, ColumnElement[Any]]:
-    columns: dict[str, ColumnElement[Any]] = {
-        "has_decisions": exists().where(Decision.claim_id == Claim.id).correlate(Claim),
-    }
-    if Fact.GRANTED_FOR_HOME in facts:
-        columns["granted_for_home"] = _granted_for_home()
-    if Fact.ADVISED_MEASURES in facts:
-        columns["advised"] = (
-            select(SecurityAdvice.advised_measures)
-            .where(SecurityAdvice.claim_id == Claim.id)
-            .correlate(Claim)
-            .scalar_subquery()
-        )
-    if Fact.INFO_TERM in facts:
-        columns["requested_on"] = _open_request(InformationRequest.requested_on)
-        columns["term_days"] = _open_request(InformationRequest.term_days)
-    if Fact.RETENTION in facts:
-        columns["last_event_at"] = (
-            select(func.max(AuditEvent.occurred_at))
-            .where(AuditEvent.claim_id == Claim.id)
-            .correlate(Claim)
-            .scalar_subquery()
-        )
-    return columns
+# Built once: the columns and the joined rows each fact is read by, beside the claim's row.
+_COLUMNS: Mapping[Fact, tuple[Label[Any], ...]] = {
+    Fact.GRANTED_FOR_HOME: (_granted_for_home().label("granted_for_home"),),
+    Fact.ADVISED_MEASURES: (
+        select(SecurityAdvice.advised_measures)
+        .where(SecurityAdvice.claim_id == Claim.id)
+        .correlate(Claim)
+        .scalar_subquery()
+        .label("advised"),
+    ),
+    Fact.INFO_TERM: (
+        _open_request(InformationRequest.requested_on).label("requested_on"),
+        _open_request(InformationRequest.term_days).label("term_days"),
+    ),
+    Fact.RETENTION: (
+        select(func.max(AuditEvent.occurred_at))
+        .where(AuditEvent.claim_id == Claim.id)
+        .correlate(Claim)
+        .scalar_subquery()
+        .label("last_event_at"),
+    ),
+}
+_JOINED: Mapping[Fact, LoaderOption] = {
+    Fact.OFFICE_HOLDER: joinedload(Claim.office_holder, innerjoin=True),
+    Fact.HOME: joinedload(Claim.home, innerjoin=True),
+}
+_LINES = joinedload(Claim.lines)
+_HAS_DECISIONS = exists().where(Decision.claim_id == Claim.id).correlate(Claim).label("decided")
+_ACTED_FOR = ACTED_FOR_COLUMN.label("acted_for")
+_RULES_VERSION = rules_version_of(Claim.organisation_id).label("rules_version")
 
 
 def lock_for_event(
@@ -123,22 +130,18 @@ def lock_for_event(
 ) -> LockedClaim:
     """The claim with its lines and `facts`, locked until the transaction ends; `rules`: read
     the organisation's rules version too. NotFound outside the scope, as `get_for_update`."""
-    columns = _columns(facts)
+    # In the order of `Fact`, so that one event always sends one and the same statement.
+    wanted = [fact for fact in Fact if fact in facts]
+    columns = [_HAS_DECISIONS, *(c for fact in wanted for c in _COLUMNS.get(fact, ()))]
+    params: dict[str, Any] = {}
     if user is not None:
-        columns["acted_for"] = acted_for_column(user)
+        columns.append(_ACTED_FOR)
+        params = acted_for_params(user)
     if rules:
-        columns["rules_version"] = rules_version_of(Claim.organisation_id)
-    options = [joinedload(Claim.lines)]
-    if Fact.OFFICE_HOLDER in facts:
-        options.append(joinedload(Claim.office_holder, innerjoin=True))
-    if Fact.HOME in facts:
-        options.append(joinedload(Claim.home, innerjoin=True))
-    statement = (
-        scope.select_for_update(Claim, claim_id)
-        .add_columns(*(column.label(name) for name, column in columns.items()))
-        .options(*options)
-    )
-    row = session.execute(statement).unique().one_or_none()
+        columns.append(_RULES_VERSION)
+    options = [_LINES, *(_JOINED[fact] for fact in wanted if fact in _JOINED)]
+    statement = scope.select_for_update(Claim, claim_id).add_columns(*columns).options(*options)
+    row = session.execute(statement, params).unique().one_or_none()
     if row is None:
         raise NotFound(NO_SUCH_CLAIM)
     found = row._mapping
@@ -148,7 +151,7 @@ def lock_for_event(
         claim=row[0],
         actor=actor_from(user, found.get("acted_for")),
         rules_version=found.get("rules_version"),
-        has_decisions=bool(found["has_decisions"]),
+        has_decisions=bool(found["decided"]),
         regime_a_granted_for_home=(
             Decimal(found["granted_for_home"]) if "granted_for_home" in found else None
         ),
