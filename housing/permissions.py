@@ -55,14 +55,16 @@ def _acted_for(user: User) -> ColumnElement[bool]:
     )
 
 
-# `acted_for` as one text column ("3,7", or NULL for none) of a query the request makes
-# anyway, for the user in `acted_for_params`: built once, its values bound per query.
+# The office holders `_acted_for` finds, as one text column ("3,7", or NULL for none) of a
+# query the request makes anyway, for the user in `acted_for_params`: built once, its
+# values bound per query, never correlated with the office holders that query reads.
 ACTED_FOR_COLUMN: ScalarSelect[str | None] = (
     select(func.aggregate_strings(cast(OfficeHolder.id, String), ","))
     .where(
         OfficeHolder.user_id == bindparam("acted_for_user_id"),
         OfficeHolder.organisation_id == bindparam("acted_for_organisation_id"),
     )
+    .correlate(None)
     .scalar_subquery()
 )
 

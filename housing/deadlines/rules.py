@@ -61,6 +61,7 @@ def rules_version_of(organisation_id: SQLColumnExpression[int]) -> ScalarSelect[
     return (
         select(Organisation.rules_version)
         .where(Organisation.id == organisation_id)
+        .correlate_except(Organisation)
         .scalar_subquery()
     )
 
