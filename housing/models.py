@@ -88,9 +88,11 @@ __all__ = [
 # Imported with the models, so that whoever loads them has every registry complete: the
 # scope rules belong to the models, and with these modules each area registers its job
 # kinds and outbox handlers (the registries in housing.jobs and housing.outbox sit below
-# the areas and never import them).
+# the areas and never import them). housing.deadlines.rules stamps an organisation's rules
+# version whenever what the per-process cache holds of them changes.
 import housing.audit.jobs
 import housing.claims.letters
+import housing.deadlines.rules
 import housing.jobs.services
 import housing.notifications.services
 import housing.payments.claims_follow

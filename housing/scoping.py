@@ -130,11 +130,21 @@ class Scope:
         there the row is returned as without it.
         """
         return session.scalars(
+            self.select_for_update(model, ident, skip_locked=skip_locked)
+        ).one_or_none()
+
+    def select_for_update(
+        self, model: type[T], ident: int, *, skip_locked: bool = False
+    ) -> Select[T]:
+        """The `select()` that `find_for_update` runs, for a caller that reads more with the
+        row in the same statement (its related rows, columns of facts): only `model`'s row
+        is locked, and it is read fresh."""
+        return (
             self.select(model)
             .where(_primary_key(model) == ident)
             .with_for_update(of=model, skip_locked=skip_locked)
             .execution_options(populate_existing=True)
-        ).one_or_none()
+        )
 
 
 def _primary_key(model: type[Any]) -> ColumnElement[Any]:

@@ -25,6 +25,7 @@ from housing.claims.objections import ObjectionService
 from housing.claims.workflow import WorkflowService
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
+from housing.deadlines.rules import RulesCache
 from housing.notifications.queries import PrintQueue
 from housing.notifications.sign_in import SignInWatch
 from housing.payments.statements import StatementImport, UploadStore
@@ -39,8 +40,15 @@ def drafting(session: DbSession, clock: Clock = utcnow) -> DraftingService:
     return DraftingService(session, clock, documents=document_store())
 
 
+def rules_cache() -> RulesCache:
+    """The app's copy of the organisations' rules (settings, terms, the Atw calendar), kept
+    for as long as the app lives; each app its own, as each process has its own."""
+    cache: RulesCache = current_app.extensions.setdefault("housing.rules_cache", RulesCache())
+    return cache
+
+
 def workflow(session: DbSession, clock: Clock = utcnow) -> WorkflowService:
-    return WorkflowService(session, clock, documents=document_store())
+    return WorkflowService(session, clock, documents=document_store(), rules=rules_cache())
 
 
 def case_handling(session: DbSession, clock: Clock = utcnow) -> CaseHandlingService:

@@ -38,11 +38,19 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
 
-from workflows.machine import InvalidTransition, Spec, TransitionRecord, UnknownEvent, Workflow
+from workflows.machine import (
+    InvalidTransition,
+    Spec,
+    TransitionRecord,
+    UnknownEvent,
+    Workflow,
+    reads,
+)
 from workflows.rules import (
     Actor,
     ClaimContext,
     ClaimFacts,
+    Fact,
     MissingEventData,
     Regime,
     Role,
@@ -211,6 +219,8 @@ def _need_context(context: ClaimContext | None, event: ClaimEvent) -> ClaimConte
 def _authorisation(event: ClaimEvent) -> _Step:
     role = EVENT_ROLES[event]
 
+    # A person's event asks whose claim it is: the office holder (and their user).
+    @reads(*(() if role is Role.SYSTEM else (Fact.OFFICE_HOLDER,)))
     def authorise(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
         check_role(actor, role, event)
         if role is Role.SYSTEM:
@@ -226,6 +236,7 @@ def _authorisation(event: ClaimEvent) -> _Step:
     return authorise
 
 
+@reads(Fact.OFFICE_HOLDER, Fact.HOME, Fact.LINES, Fact.SETTINGS)
 def _submission_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     ctx = _need_context(context, E.SUBMIT)
     on = claim.application_date or ctx.today
@@ -234,12 +245,14 @@ def _submission_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | No
     check_requested_lines(claim, require_regime(on))
 
 
+@reads(Fact.LINES, Fact.SETTINGS, Fact.GRANTED_FOR_HOME, Fact.ADVISED_MEASURES)
 def _proposal_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     ctx = _need_context(context, E.PROPOSE_DECISION)
     check_decision_lines(claim)
     check_regime_for_decision(claim, ctx)
 
 
+@reads(Fact.LINES, Fact.SETTINGS, Fact.GRANTED_FOR_HOME, Fact.ADVISED_MEASURES, Fact.BUDGET)
 def _grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     ctx = _need_context(context, E.GRANT)
     check_decision_lines(claim)
@@ -248,6 +261,7 @@ def _grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -
     check_budget(claim, ctx)
 
 
+@reads(Fact.LINES, Fact.SETTINGS, Fact.GRANTED_FOR_HOME, Fact.ADVISED_MEASURES, Fact.BUDGET)
 def _partial_grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     ctx = _need_context(context, E.GRANT_PARTIALLY)
     check_decision_lines(claim)
@@ -256,15 +270,18 @@ def _partial_grant_rules(claim: ClaimLike, actor: Actor, context: ClaimContext |
     check_budget(claim, ctx)
 
 
+@reads(Fact.LINES)
 def _refusal_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     check_decision_lines(claim)
     check_refusal(claim)
 
 
+@reads(Fact.INFO_TERM)
 def _info_term_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     check_info_term_expired(_need_context(context, E.INFO_TERM_EXPIRED))
 
 
+@reads(Fact.RETENTION)
 def _retention_rules(claim: ClaimLike, actor: Actor, context: ClaimContext | None) -> None:
     check_retention_expired(_need_context(context, E.RETENTION_EXPIRED))
 

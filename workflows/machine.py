@@ -7,7 +7,9 @@ no per-object state (it is safe to share between threads).
 
 Each transition is one `Spec` line: the event, its source states, its destination, the
 rules that must hold (each raises `RuleViolation` naming its rule, so a refusal always says
-why) and the effects that write the object's attributes. A spec may also carry a `route`:
+why) and the effects that write the object's attributes. A rule or effect declares with
+`reads` the facts it reads beyond the object's own columns, so the caller loads only what
+the event being fired needs (`Workflow.facts`). A spec may also carry a `route`:
 a question, not a rule, that picks between two transitions of the same event and source
 (a payout above the approver's limit goes to a second check instead). An event the
 current state does not allow, or that no route takes, raises `InvalidTransition` (HTTP
@@ -18,7 +20,7 @@ A refused event (any exception) changes nothing: every rule runs before any writ
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -35,6 +37,7 @@ __all__ = [
     "TransitionRecord",
     "UnknownEvent",
     "Workflow",
+    "reads",
 ]
 
 StateT = TypeVar("StateT", bound=StrEnum)
@@ -44,6 +47,27 @@ EventT = TypeVar("EventT", bound=StrEnum)
 Step = Callable[[Any, Actor, Any], None]
 # A route answers "this way?" without refusing anything.
 Route = Callable[[Any, Actor, Any], bool]
+StepT = TypeVar("StepT", bound=Callable[..., Any])
+
+# Where `reads` keeps a step's facts.
+_FACTS = "workflow_reads"
+
+
+def reads(*facts: Hashable) -> Callable[[StepT], StepT]:
+    """Declare the facts a rule, effect or route reads beyond the object's own columns
+    (its related rows, what the caller puts in the context), for `Workflow.facts`."""
+
+    def declare(step: StepT) -> StepT:
+        setattr(step, _FACTS, frozenset(facts))
+        return step
+
+    return declare
+
+
+def facts_of(step: Callable[..., Any]) -> frozenset[Hashable]:
+    """The facts `step` declared with `reads` (none if it declared none)."""
+    declared: frozenset[Hashable] = getattr(step, _FACTS, frozenset())
+    return declared
 
 
 class InvalidTransition(WorkflowError, MachineError):
@@ -157,9 +181,15 @@ class Workflow(Generic[StateT, EventT]):
             queued=False,  # a queue would be shared by every object in the process
             name=name,
         )
+        facts: dict[EventT, frozenset[Hashable]] = {event: frozenset() for event in events}
         for spec in specs:
+            authorise = authorisation(spec.event)
+            steps: list[Callable[..., Any]] = [authorise, *spec.rules, *spec.effects]
+            if spec.route is not None:
+                steps.append(spec.route)
+            facts[spec.event] = facts[spec.event].union(*(facts_of(step) for step in steps))
             conditions: list[Callable[[EventData], bool]] = [
-                _as_condition(step) for step in (authorisation(spec.event), *spec.rules)
+                _as_condition(step) for step in (authorise, *spec.rules)
             ]
             if spec.route is not None:
                 conditions.append(_as_route(spec.route))
@@ -177,6 +207,7 @@ class Workflow(Generic[StateT, EventT]):
         self._allowed = MappingProxyType(
             {state: frozenset(found) for state, found in allowed.items()}
         )
+        self._facts = MappingProxyType(facts)
 
     def event(self, event: EventT | str) -> EventT:
         """The event of this workflow by that name, or `UnknownEvent`."""
@@ -232,6 +263,11 @@ class Workflow(Generic[StateT, EventT]):
             actor_id=actor.user_id,
             changes=MappingProxyType(changes),
         )
+
+    def facts(self, event: EventT | str) -> frozenset[Hashable]:
+        """The facts the event's authorisation, rules, effects and routes declared they read
+        (`reads`), over every transition of the event: what the caller loads to fire it."""
+        return self._facts[self.event(event)]
 
     def allowed_events(self, state: StateT | str) -> frozenset[EventT]:
         """Return the events the state allows, by anyone (the rules decide who and whether)."""

@@ -26,6 +26,7 @@ __all__ = [
     "Actor",
     "ClaimContext",
     "ClaimFacts",
+    "Fact",
     "MeasureLineFacts",
     "MissingEventData",
     "OfficeHolderFacts",
@@ -231,20 +232,30 @@ class OrganisationSettings:
         _require_money(self.regime_a_cap, "regime A cap")
 
 
+class Fact(StrEnum):
+    """What a claim rule reads beyond the claim's own columns, declared on the rule
+    (`workflows.machine.reads`), so the service loads for an event only those. OFFICE_HOLDER,
+    HOME and LINES are rows `ClaimFacts` reads through; the others name a `ClaimContext` field.
+    """
+
+    OFFICE_HOLDER = "office_holder"
+    HOME = "home"
+    LINES = "lines"
+    SETTINGS = "settings"
+    GRANTED_FOR_HOME = "regime_a_granted_for_home"
+    ADVISED_MEASURES = "advised_measure_codes"
+    BUDGET = "budget_remaining"
+    INFO_TERM = "info_term_ends_on"
+    RETENTION = "retention_ends_on"
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimContext:
     """Facts from outside the claim that the domain service computes before firing.
 
     A fact left None was not computed; a rule that needs it raises `MissingEventData`
     rather than guessing (a missing budget must never read as "unlimited" or "zero").
-    Which events need which facts:
-
-    - submit: `today`, `settings.eligible_office_types`
-    - propose_decision: `settings.regime_a_cap` and `regime_a_granted_for_home` (regime
-      A), `advised_measure_codes` (regime B)
-    - grant, grant_partially: as propose_decision, plus `budget_remaining`
-    - info_term_expired: `today`, `info_term_ends_on`
-    - retention_expired: `today`, `retention_ends_on`
+    Which event needs which fact, its rules declare (`Fact`, `WORKFLOW.facts(event)`).
 
     `today` is the date in Europe/Amsterdam. `budget_remaining` is what is left of the
     organisation's budget for the year the grant is charged to. `regime_a_granted_for_home`
@@ -256,7 +267,7 @@ class ClaimContext:
     """
 
     today: dt.date
-    settings: OrganisationSettings
+    settings: OrganisationSettings | None = None
     budget_remaining: Decimal | None = None
     regime_a_granted_for_home: Decimal | None = None
     advised_measure_codes: frozenset[str] | None = None
@@ -396,8 +407,11 @@ def check_application_date(on: dt.date, today: dt.date) -> None:
         )
 
 
-def check_eligibility(claim: ClaimFacts, on: dt.date, settings: OrganisationSettings) -> None:
+def check_eligibility(
+    claim: ClaimFacts, on: dt.date, settings: OrganisationSettings | None
+) -> None:
     """Eligible office, within the term (or after appointment was certain), home in scope."""
+    settings = _fact(settings, "settings")
     if claim.office_type not in settings.eligible_office_types:
         raise RuleViolation(
             Rule.OFFICE_NOT_ELIGIBLE, f"the office {claim.office_type} is not eligible"
@@ -486,7 +500,7 @@ def check_regime_for_decision(claim: ClaimFacts, context: ClaimContext) -> None:
                 )
         before = _fact(context.regime_a_granted_for_home, "regime_a_granted_for_home")
         total = before + granted_total(granted)
-        cap = context.settings.regime_a_cap
+        cap = _fact(context.settings, "settings").regime_a_cap
         if total > cap:
             raise RuleViolation(
                 Rule.REGIME_A_CAP,

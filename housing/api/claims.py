@@ -337,7 +337,8 @@ class ClaimEvents(MethodView):
             reason=data["reason"],
             details=data["details"],
         )
-        return _dump(claim, service.today())
+        # From what the event loaded with its lock: the claim, its lines, its decisions.
+        return _dump(claim, service.today(), service.decisions(claim))
 
 
 @blp.route("/claims/<int:claim_id>/documents")

@@ -26,6 +26,11 @@ PROPOSAL_ENDING_EVENTS = (
     ClaimEvent.INFO_TERM_EXPIRED,
     ClaimEvent.REOPEN_AFTER_OBJECTION,
 )
+# Events that change what the decision deadline is computed from (art. 4:13-4:15 Awb): the
+# receipt, and an information request sent or answered (it holds the clock). Only these
+# recompute it; the others leave it as it stands (a decision ends the term instead, and an
+# extension notice, which is no event, recomputes it itself).
+DEADLINE_EVENTS = frozenset({ClaimEvent.SUBMIT, ClaimEvent.REQUEST_INFO, ClaimEvent.PROVIDE_INFO})
 DECISION_KINDS = {
     ClaimEvent.GRANT: DecisionKind.GRANT,
     ClaimEvent.GRANT_PARTIALLY: DecisionKind.PARTIAL_GRANT,

@@ -12,10 +12,18 @@ from housing.claims.states import APPLICATION_DECISION_KINDS, OBJECTABLE_KINDS
 from housing.db import DbSession
 from housing.deadlines.services import atw_calendar, awb_terms
 from workflows import awb
+from workflows.atw import AtwCalendar
 
 
-def decision_deadline(session: DbSession, claim: Claim) -> awb.DecisionDeadline:
-    """The decision deadline with every information request taken into account."""
+def decision_deadline(
+    session: DbSession,
+    claim: Claim,
+    *,
+    calendar: AtwCalendar | None = None,
+    terms: awb.AwbTerms | None = None,
+) -> awb.DecisionDeadline:
+    """The decision deadline with every information request taken into account; the Atw
+    calendar and the organisation's terms are read unless given (as a cache holds them)."""
     assert claim.received_on is not None
     requests = session.scalars(
         select(InformationRequest).where(InformationRequest.claim_id == claim.id)
@@ -27,8 +35,8 @@ def decision_deadline(session: DbSession, claim: Claim) -> awb.DecisionDeadline:
     )
     return awb.decision_deadline(
         claim.received_on,
-        calendar=atw_calendar(session),
-        terms=awb_terms(claim.office_holder.organisation),
+        calendar=calendar if calendar is not None else atw_calendar(session),
+        terms=terms if terms is not None else awb_terms(claim.office_holder.organisation),
         information_requests=[
             awb.InformationRequest(r.requested_on, r.answered_on, r.term_days) for r in requests
         ],

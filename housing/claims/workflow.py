@@ -10,11 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase, record_act
+from housing.claims.decided import decisions_of
+from housing.claims.documents import DocumentStore
+from housing.claims.facts import LockedClaim, lock_for_event
 from housing.claims.information import MAX_ANSWER_FILES, Attachment
 from housing.claims.letters import request_decision_letter
 from housing.claims.models import (
@@ -23,21 +26,21 @@ from housing.claims.models import (
     DecisionKind,
     DocumentKind,
     InformationRequest,
-    MeasureLine,
     SecurityAdvice,
 )
 from housing.claims.notices import NotificationKind
 from housing.claims.permissions import may_extend, may_extend_terms
 from housing.claims.states import (
-    CAP_STATES,
+    DEADLINE_EVENTS,
     DECISION_KINDS,
     PROPOSAL_ENDING_EVENTS,
     RETENTION_YEARS,
 )
 from housing.claims.terms import decision_deadline, open_information_request
-from housing.clock import AMSTERDAM
+from housing.clock import AMSTERDAM, Clock, utcnow
 from housing.dates import EVIDENCE_FROM, parse_day
-from housing.deadlines.services import awb_terms
+from housing.db import DbSession
+from housing.deadlines.rules import OrganisationRules, RulesCache
 from housing.errors import InvalidInput
 from housing.inputs import check_text, clean_filename
 from housing.money import invalid, parse_money
@@ -49,12 +52,7 @@ from housing.workflow import fire
 from workflows import awb
 from workflows.claim import WORKFLOW as CLAIM
 from workflows.claim import ClaimEvent
-from workflows.rules import (
-    ClaimContext,
-    OrganisationSettings,
-    Regime,
-    granted_total,
-)
+from workflows.rules import ClaimContext, Fact, granted_total
 
 # Used when the decider gives no reasons of their own; the letter always states some.
 DEFAULT_REASONS = {
@@ -81,44 +79,48 @@ def _years_after(day: dt.date, years: int) -> dt.date:
 class WorkflowService(ClaimServiceBase):
     """Claim events by people and by the system, with their effects and audit."""
 
-    def _context(self, claim: Claim, event: ClaimEvent, budget: Budget | None) -> ClaimContext:
-        organisation = claim.office_holder.organisation
-        settings = OrganisationSettings(
-            eligible_office_types=frozenset(
-                e.office_type.value for e in organisation.eligible_offices
-            ),
-            regime_a_cap=organisation.regime_a_cap,
-        )
-        granted_for_home = self.session.scalar(
-            select(func.coalesce(func.sum(MeasureLine.granted_amount), 0))
-            .join(Claim, MeasureLine.claim_id == Claim.id)
-            .where(
-                Claim.home_id == claim.home_id,
-                Claim.id != claim.id,
-                Claim.regime == Regime.A,
-                Claim.state.in_([s.value for s in CAP_STATES]),
-            )
-        )
-        advised = (
-            frozenset(c for c in claim.advice.advised_measures.split(",") if c)
-            if claim.advice is not None
-            else frozenset()
-        )
-        open_request = open_information_request(self.session, claim)
-        closed_at = self.session.scalar(
-            select(func.max(AuditEvent.occurred_at)).where(AuditEvent.claim_id == claim.id)
-        )
+    def __init__(
+        self,
+        session: DbSession,
+        clock: Clock = utcnow,
+        documents: DocumentStore | None = None,
+        rules: RulesCache | None = None,
+    ) -> None:
+        super().__init__(session, clock, documents)
+        # The app's cache of the organisations' rules (`housing.services`), else this
+        # service's own.
+        self.rules = rules if rules is not None else RulesCache()
+        # Claims this service locked that have no decision and got none since: their
+        # decisions are known without asking (`decisions`).
+        self._undecided: set[int] = set()
+
+    def decisions(self, claim: Claim) -> list[Decision]:
+        """The claim's decisions, oldest first; none asked of the database for a claim this
+        service locked without any and has decided nothing on since."""
+        if claim.id in self._undecided:
+            return []
+        return decisions_of(self.session, [claim])[claim.id]
+
+    def _context(
+        self,
+        locked: LockedClaim,
+        facts: frozenset[Fact],
+        rules: OrganisationRules | None,
+        budget: Budget | None,
+    ) -> ClaimContext:
+        """The facts the event's rules read (`facts`); the others are left None."""
+        closed_at = locked.last_event_at
         return ClaimContext(
             today=self.today(),
-            settings=settings,
-            budget_remaining=budget.remaining if budget is not None else Decimal("0.00"),
-            regime_a_granted_for_home=Decimal(granted_for_home or 0),
-            advised_measure_codes=advised,
-            info_term_ends_on=(
-                open_request.requested_on + dt.timedelta(days=open_request.term_days)
-                if open_request is not None
+            settings=rules.settings if rules is not None and Fact.SETTINGS in facts else None,
+            budget_remaining=(
+                (budget.remaining if budget is not None else Decimal("0.00"))
+                if Fact.BUDGET in facts
                 else None
             ),
+            regime_a_granted_for_home=locked.regime_a_granted_for_home,
+            advised_measure_codes=locked.advised_measure_codes,
+            info_term_ends_on=locked.info_term_ends_on,
             # Kept for RETENTION_YEARS after its last event (financial records: 7 years,
             # DOMAIN.md §3 step 7), then it may be archived.
             retention_ends_on=(
@@ -206,23 +208,37 @@ class WorkflowService(ClaimServiceBase):
             claim_event = ClaimEvent(event)
         except ValueError:
             raise invalid("event", _l("Unknown event %(event)s.", event=event)) from None
-        claim = scope.get_for_update(self.session, Claim, claim_id, missing=NO_SUCH_CLAIM)
+        # Only what this event's rules declare they read, with the claim's lock.
+        facts = frozenset(f for f in CLAIM.facts(claim_event) if isinstance(f, Fact))
+        # The organisation's rules (settings, terms, calendar): for the rules that read its
+        # settings, and for an event that moves the decision deadline.
+        needs_rules = Fact.SETTINGS in facts or claim_event in DEADLINE_EVENTS
+        locked = lock_for_event(self.session, scope, claim_id, user, facts, rules=needs_rules)
+        claim = locked.claim
+        if locked.has_decisions:
+            self._undecided.discard(claim.id)
+        else:
+            self._undecided.add(claim.id)
+        rules = (
+            self.rules.rules(self.session, claim.organisation_id, locked.rules_version)
+            if needs_rules
+            else None
+        )
         budget = None
-        if claim_event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
+        if Fact.BUDGET in facts:
             # Locked before it is read: two grants cannot both spend the last euro.
             budget = locked_budget(self.session, claim.organisation_id, self.today().year)
         if claim_event is ClaimEvent.PROPOSE_DECISION:
             self._apply_proposal(claim, details)
         if claim_event is ClaimEvent.RECORD_ADVICE:
             self._record_advice(claim, details)
-        # No autoflush while the facts are read: a proposed amount the rules will refuse
-        # (more than requested) must reach them, not a database constraint first.
-        with self.session.no_autoflush:
-            context = self._context(claim, claim_event, budget)
+        # Every fact was read before the proposal's amounts were applied: an amount the rules
+        # will refuse (more than requested) reaches them, not a database constraint first.
+        context = self._context(locked, facts, rules, budget)
         asked_or_answered: list[InformationRequest] = []
 
         def effects() -> None:
-            request = self._effects(claim, claim_event, user, budget, reason, details)
+            request = self._effects(claim, claim_event, user, budget, rules, reason, details)
             if request is not None:
                 asked_or_answered.append(request)
 
@@ -232,6 +248,7 @@ class WorkflowService(ClaimServiceBase):
             claim,
             claim_event,
             user=user,
+            actor=locked.actor,
             context=context,
             reason=reason,
             payload={"details": {k: str(v) for k, v in details.items()}},
@@ -300,6 +317,7 @@ class WorkflowService(ClaimServiceBase):
         event: ClaimEvent,
         user: User | None,
         budget: Budget | None,
+        rules: OrganisationRules | None,
         reason: str | None,
         details: Mapping[str, Any],
     ) -> InformationRequest | None:
@@ -321,8 +339,8 @@ class WorkflowService(ClaimServiceBase):
             if not question:
                 raise invalid("question", _l("Say what information is needed."))
             check_text(question, "question", InformationRequest.question)
-            terms = awb_terms(claim.office_holder.organisation)
-            term_days = int(details.get("term_days") or terms.information_term_days)
+            assert rules is not None  # a deadline event: its rules were read
+            term_days = int(details.get("term_days") or rules.terms.information_term_days)
             if term_days < 1:
                 raise invalid("term_days", _l("The term must be at least one day."))
             information_request = InformationRequest(
@@ -353,6 +371,7 @@ class WorkflowService(ClaimServiceBase):
                 information_request.answered_by_id = user.id if user else None
                 information_request.answer = answer
         elif event in DECISION_KINDS:
+            self._undecided.discard(claim.id)
             if event in (ClaimEvent.GRANT, ClaimEvent.GRANT_PARTIALLY):
                 assert budget is not None  # the machine refused a grant without budget
                 budget.committed += granted_total(claim.lines)
@@ -371,8 +390,13 @@ class WorkflowService(ClaimServiceBase):
             request_decision_letter(self.session, claim, decision, clock=self.clock)
             self._tell_decision(claim, decision, today)
         self.session.flush()
-        if claim.received_on is not None:
-            claim.decision_deadline = decision_deadline(self.session, claim).deadline
+        if event in DEADLINE_EVENTS and claim.received_on is not None:
+            # Only these change what the deadline is computed from (an extension notice,
+            # no event, recomputes it itself: `notify_extension`).
+            assert rules is not None
+            claim.decision_deadline = decision_deadline(
+                self.session, claim, calendar=rules.calendar, terms=rules.terms
+            ).deadline
         return information_request
 
     def notify_extension(
@@ -387,6 +411,7 @@ class WorkflowService(ClaimServiceBase):
         if not reason:
             raise invalid("reason", _l("Give the reason for the extension."))
         today = self.today()
+        self._undecided.discard(claim.id)
         decision = Decision(
             claim_id=claim.id,
             kind=DecisionKind.EXTENSION_NOTICE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,13 @@ class OfficeType(enum.StrEnum):
 DEFAULT_ELIGIBLE_OFFICES = frozenset(OfficeType(o) for o in DEFAULT_ELIGIBLE_OFFICE_TYPES)
 
 
+def new_rules_version() -> str:
+    """A fresh stamp for `Organisation.rules_version`: random, not a counter, so a change
+    that was rolled back never leaves a number that a later change takes again (a cache
+    filled inside the rolled-back transaction would then pass for current)."""
+    return uuid.uuid4().hex
+
+
 class Organisation(Base):
     __tablename__ = "organisation"
     __table_args__ = (
@@ -73,6 +81,11 @@ class Organisation(Base):
     # The pain.001 version its bank takes: .09 by default, .03 for banks still on it.
     pain_version: Mapped[str] = mapped_column(
         String(20), default="pain.001.001.09", server_default="pain.001.001.09"
+    )
+    # Stamped afresh whenever what the per-process cache of its rules holds changes (its
+    # terms, cap and eligible offices, the Atw calendar): housing/deadlines/rules.py.
+    rules_version: Mapped[str] = mapped_column(
+        String(32), default=new_rules_version, server_default="0"
     )
     created_at: Mapped[created_at]
 
