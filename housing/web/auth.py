@@ -10,15 +10,17 @@ from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
+from housing.accounts.authentication import PASSWORD
 from housing.accounts.models import Language, User
 from housing.accounts.services import AccountService
 from housing.db import db
 from housing.extensions import limiter, login_account_key, login_manager
 from housing.i18n import LANGUAGES
-from housing.roles import START_ENDPOINTS
+from housing.web import second_factor
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
+from housing.web.signin import sign_in, start_url_for
 
 bp = Blueprint("auth", __name__)
 
@@ -46,11 +48,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def start_url_for(user: User) -> str:
-    role = user.primary_role
-    return url_for(START_ENDPOINTS[role]) if role else url_for("start.no_role")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     LOGIN_LIMIT_PER_ADDRESS,
@@ -69,11 +66,9 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         user = AccountService(db.session).authenticate(form.email.data, form.password.data)
         if user is not None:
-            chosen_language = session.get("language")
-            session.clear()
-            if chosen_language:
-                session["language"] = chosen_language
-            login_user(user)
+            if second_factor.asked_of(user):
+                return second_factor.challenge(user, safe_next(request.args.get("next")))
+            sign_in(user, (PASSWORD,))
             return redirect(safe_next(request.args.get("next")) or start_url_for(user))
         form.form_errors.append(str(LOGIN_FAILED))
     return render_template("auth/login.html", form=form)
