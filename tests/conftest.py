@@ -223,7 +223,10 @@ def pass_second_step(client: FlaskClient, email: str, location: str) -> None:
 
     if location.endswith("/login/code"):
         page = client.get(location)
-        code = unused_code(db.session, normalised_email(email))
+        # In an app context, as a request reads: the test's session, or (for data committed
+        # for real) the app's own.
+        with client.application.app_context():
+            code = unused_code(db.session, normalised_email(email), commit=True)
         response = client.post(location, data={"code": code, "csrf_token": csrf_from(page.text)})
         assert response.status_code == 302, response.text
     elif location.endswith("/login/enrol"):

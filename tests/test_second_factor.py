@@ -388,3 +388,14 @@ def test_malformed_codes_are_refused_as_input(client, session, typed):
     response = post_code(client, typed)
     assert response.status_code == 422
     assert client.get("/assessor").status_code == 302
+
+
+def test_the_login_helper_logs_one_user_in_again_and_again(app, session):
+    """The suite's `login` passes the real code step each time: past the three codes of a
+    window it waits for the next code as a user would (moving the stored step back)."""
+    user = UserFactory(assessor=True)
+    for _ in range(4):
+        browser = app.test_client()
+        login(browser, user.email)
+        assert browser.get("/assessor").status_code == 200
+    assert factor_of(user.id).last_used_step <= step_at(utcnow()) + 1
