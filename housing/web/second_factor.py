@@ -53,6 +53,7 @@ from housing.db import db
 from housing.extensions import limiter
 from housing.organisations.accounts import AccountAdministration
 from housing.web.access import public
+from housing.web.forms import LoginForm
 from housing.web.formtools import refusal_on_form
 from housing.web.signin import current_authentication, sign_in, start_url_for
 
@@ -136,17 +137,16 @@ def _step_expired() -> ResponseReturnValue:
     if request.method == "GET":
         flash(str(STEP_EXPIRED), "error")
         return redirect(url_for("auth.login"))
-    from housing.web.forms import LoginForm
-
     form = LoginForm(formdata=None)
     form.form_errors.append(str(STEP_EXPIRED))
     return render_template("auth/login.html", form=form), 400
 
 
-def _signed_in(user: User, next_url: object) -> ResponseReturnValue:
+def _signed_in(user: User, pending: dict[str, Any]) -> str:
+    """Start the session of a login that passed both steps; where it goes next."""
     sign_in(user, (PASSWORD, ONE_TIME_CODE))
-    target = next_url if isinstance(next_url, str) and next_url else start_url_for(user)
-    return redirect(target)
+    next_url = pending.get("next")
+    return next_url if isinstance(next_url, str) and next_url else start_url_for(user)
 
 
 @bp.route("/code", methods=["GET", "POST"])
@@ -170,7 +170,7 @@ def code() -> ResponseReturnValue:
         if method is not None:
             if method == "recovery":
                 flash(RECOVERY_CODE_USED, "info")
-            return _signed_in(user, pending.get("next"))
+            return redirect(_signed_in(user, pending))
         form.code.errors = [str(WRONG_CODE)]
     return page()
 
@@ -197,10 +197,7 @@ def enrol() -> ResponseReturnValue:
     if form.validate_on_submit():
         refusal_on_form(form, page)
         codes = accounts.enrol_second_factor(user, secret, form.code.data)
-        next_url = pending.get("next")
-        sign_in(user, (PASSWORD, ONE_TIME_CODE))
-        target = next_url if isinstance(next_url, str) and next_url else start_url_for(user)
-        return recovery_codes_page(codes, target)
+        return recovery_codes_page(codes, _signed_in(user, pending))
     return page()
 
 
