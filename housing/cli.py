@@ -202,6 +202,39 @@ def seed_demo() -> None:
     click.echo(f"Every demo user's password: {DEMO_PASSWORD}")
     for email, roles in report.logins:
         click.echo(f"  {email:<38} {roles}")
+    click.echo(
+        "Staff log in with a second factor too: add the secret to an authenticator app, or"
+        " print the current code with `housing demo code EMAIL`."
+    )
+    for email, secret in report.factors:
+        click.echo(f"  {email:<38} {secret}")
+
+
+@demo.command("code")
+@click.argument("email")
+@command_unit_of_work
+def demo_code(email: str) -> None:
+    """Print the current second-factor code of demo staff user EMAIL (a demo's secret only)."""
+    from sqlalchemy import select
+
+    from housing.accounts.factors import SecondFactors, code_at
+    from housing.accounts.models import User
+    from housing.clock import utcnow
+    from housing.db import db
+    from housing.demo import demo_factor_secret
+
+    secret = demo_factor_secret(email)
+    if secret is None:
+        raise click.ClickException(f"{email} is not a demo staff user: no code to print.")
+    user = db.session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    factor = SecondFactors(db.session).factor_of(user.id) if user else None
+    if factor is None or factor.secret != secret:
+        # Reset by an administrator and set up anew: the code is in the user's own app.
+        raise click.ClickException(
+            f"{email} has no demo second factor (run `housing demo seed`, or use the app"
+            " the user set up)."
+        )
+    click.echo(code_at(secret, utcnow()))
 
 
 @demo.command("statement")

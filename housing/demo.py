@@ -49,6 +49,18 @@ STAFF = [
     ("auditor", Role.AUDITOR, "Auditor"),
 ]
 
+# The staff's second factor: a fixed TOTP secret per role, the same in each organisation,
+# so that the README can list them. Add one to an authenticator app, or let
+# `housing demo code EMAIL` print the current code. Applicants have none (not required).
+DEMO_FACTOR_SECRETS = {
+    "beoordelaar": "VWDEMOBEOORDELAARVEILIGWONENVEIL",
+    "beslisser": "VWDEMOBESLISSERVEILIGWONENVEILIG",
+    "financien": "VWDEMOFINANCIENVEILIGWONENVEILIG",
+    "financien2": "VWDEMOFINANCIEN2VEILIGWONENVEILI",
+    "beheerder": "VWDEMOBEHEERDERVEILIGWONENVEILIG",
+    "auditor": "VWDEMOAUDITORVEILIGWONENVEILIGWO",
+}
+
 # (organisation slug, name, office, term start, linked applicant?, home)
 OFFICE_HOLDERS = [
     (
@@ -134,10 +146,19 @@ class SeedReport:
     created: int = 0
     existing: int = 0
     logins: list[tuple[str, str]] = field(default_factory=list)
+    # (e-mail address, TOTP secret) of each demo user with a second factor.
+    factors: list[tuple[str, str]] = field(default_factory=list)
 
 
 def demo_email(local: str, slug: str) -> str:
     return f"{local}@{slug}.example"
+
+
+def demo_factor_secret(email: str) -> str | None:
+    """The fixed TOTP secret of a demo staff user's e-mail address; None for any other."""
+    local, _, domain = email.strip().lower().partition("@")
+    demo_domains = {f"{slug}.example" for slug, *_rest in ORGANISATIONS}
+    return DEMO_FACTOR_SECRETS.get(local) if domain in demo_domains else None
 
 
 def seed(session: DbSession) -> SeedReport:
@@ -160,18 +181,20 @@ def seed(session: DbSession) -> SeedReport:
         for local, role, label in STAFF:
             email = demo_email(local, slug)
             report.logins.append((email, role.value))
-            if session.scalars(select(User).where(User.email == email)).one_or_none():
+            user = session.scalars(select(User).where(User.email == email)).one_or_none()
+            if user is not None:
                 report.existing += 1
-                continue
-            accounts.create_user(
-                organisation=organisation,
-                email=email,
-                full_name=f"{label} {name.split(' ', 1)[1]}",
-                password=DEMO_PASSWORD,
-                roles={role},
-                channel=Channel.ELECTRONIC if role is Role.APPLICANT else Channel.POST,
-            )
-            report.created += 1
+            else:
+                user = accounts.create_user(
+                    organisation=organisation,
+                    email=email,
+                    full_name=f"{label} {name.split(' ', 1)[1]}",
+                    password=DEMO_PASSWORD,
+                    roles={role},
+                    channel=Channel.ELECTRONIC if role is Role.APPLICANT else Channel.POST,
+                )
+                report.created += 1
+            _seed_factor(accounts, user, DEMO_FACTOR_SECRETS.get(local), report)
 
     for slug, full_name, office, term_start, linked, address in OFFICE_HOLDERS:
         organisation = by_slug[slug]
@@ -217,6 +240,20 @@ def seed(session: DbSession) -> SeedReport:
     _seed_budgets_and_claims(session, by_slug, report)
     _seed_payments(session, by_slug, report)
     return report
+
+
+def _seed_factor(
+    accounts: AccountAdministration, user: User, secret: str | None, report: SeedReport
+) -> None:
+    """Give a demo staff user their fixed second factor, unless they have one (perhaps a
+    new one, after an administrator reset it: that one stays)."""
+    if secret is None:
+        return
+    report.factors.append((user.email, secret))
+    if accounts.factors().is_enrolled(user.id):
+        return
+    accounts.install_second_factor(user, secret)
+    report.created += 1
 
 
 def demo_logo(name: str, colour: tuple[int, int, int]) -> bytes:

@@ -1,6 +1,14 @@
 """Every model, imported once so the metadata is complete (migrations, tests)."""
 
-from housing.accounts.models import ApiToken, Channel, Language, User, UserRole
+from housing.accounts.models import (
+    ApiToken,
+    Channel,
+    Language,
+    RecoveryCode,
+    TotpFactor,
+    User,
+    UserRole,
+)
 from housing.audit.models import AccessLog, AuditChainHead, AuditEvent
 from housing.claims.models import (
     Claim,
@@ -75,10 +83,12 @@ __all__ = [
     "PaymentBatchItem",
     "Payout",
     "PrintItem",
+    "RecoveryCode",
     "RemainderClosure",
     "SecurityAdvice",
     "SentMail",
     "StatementEntry",
+    "TotpFactor",
     "User",
     "UserRole",
     "WoningScan",

@@ -25,3 +25,7 @@ ROLE_PRECEDENCE: tuple[Role, ...] = (
 )
 
 START_ENDPOINTS: dict[Role, str] = {role: f"start.{role.value}" for role in Role}
+
+# The roles that reach case data, money or accounts: their password logins need a second
+# factor (BIO2 5.17.01). Applicants may add one; they are not made to.
+STAFF_ROLES: frozenset[Role] = frozenset(Role) - {Role.APPLICANT}

@@ -205,13 +205,39 @@ def csrf_from(html: str) -> str:
 
 
 def login(client: FlaskClient, email: str, password: str = PASSWORD) -> str:
-    """Log in through the real form; returns a CSRF token valid for this session."""
+    """Log in through the real forms, the second step too (with a code of the user's own
+    app, or setting one up as the page asks); returns a CSRF token valid for this session."""
     page = client.get("/login")
     response = client.post(
         "/login", data={"email": email, "password": password, "csrf_token": csrf_from(page.text)}
     )
     assert response.status_code == 302, response.text
+    pass_second_step(client, email, response.headers["Location"])
     return csrf_from(client.get("/profile").text)
+
+
+def pass_second_step(client: FlaskClient, email: str, location: str) -> None:
+    """After the password: enter the code, or set the app up first (a staff user without
+    one), where the login sent the user; nothing to do when it sent them in."""
+    from tests.second_factor import code_for, secret_on, unused_code
+
+    if location.endswith("/login/code"):
+        page = client.get(location)
+        # In an app context, as a request reads: the test's session, or (for data committed
+        # for real) the app's own.
+        with client.application.app_context():
+            code = unused_code(db.session, normalised_email(email), commit=True)
+        response = client.post(location, data={"code": code, "csrf_token": csrf_from(page.text)})
+        assert response.status_code == 302, response.text
+    elif location.endswith("/login/enrol"):
+        page = client.get(location)
+        code = code_for(secret_on(page.text))
+        response = client.post(location, data={"code": code, "csrf_token": csrf_from(page.text)})
+        assert response.status_code == 200 and "herstelcodes" in response.text, response.text
+
+
+def normalised_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def celery_on_redis(app: Flask, monkeypatch: pytest.MonkeyPatch, queue: str, **extra: Any):  # type: ignore[no-untyped-def]

@@ -10,7 +10,8 @@ import factory
 from factory.alchemy import SQLAlchemyModelFactory
 from sqlalchemy import select
 
-from housing.accounts.models import ApiToken, Channel, Language, User
+from housing.accounts.factors import requires_second_factor
+from housing.accounts.models import ApiToken, Channel, Language, TotpFactor, User
 from housing.accounts.passwords import hash_password
 from housing.claims.models import (
     Claim,
@@ -21,6 +22,7 @@ from housing.claims.models import (
     Regime,
     SecurityAdvice,
 )
+from housing.clock import utcnow
 from housing.db import db
 from housing.deadlines.services import atw_calendar, awb_terms
 from housing.organisations.catalogue import seed_catalogue
@@ -35,6 +37,7 @@ from housing.organisations.models import (
 )
 from housing.roles import Role
 from tests.conftest import PASSWORD
+from tests.second_factor import factor_secret
 from workflows import awb
 from workflows.claim import ClaimState
 from workflows.rules import granted_total, regime_for
@@ -85,6 +88,19 @@ class UserFactory(Base):
     language = Language.NL
     channel_preference = Channel.ELECTRONIC
     roles = frozenset({Role.APPLICANT})
+
+    @factory.post_generation
+    def second_factor(obj: User, create: bool, extracted: bool | None, **kwargs: object) -> bool:
+        """Staff users have their authenticator app set up, with a secret of their own
+        (`tests.second_factor.factor_secret`); `second_factor=False` makes one who has not
+        yet, `second_factor=True` an applicant who has."""
+        wanted = requires_second_factor(obj) if extracted is None else extracted
+        if create and wanted:
+            db.session.add(
+                TotpFactor(user_id=obj.id, secret=factor_secret(obj.email), confirmed_at=utcnow())
+            )
+        # True: the factory commits once more, with the factor.
+        return bool(create and wanted)
 
     class Params:
         admin = factory.Trait(roles=frozenset({Role.ADMIN}))

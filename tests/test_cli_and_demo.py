@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import pyotp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from housing.accounts.models import ApiToken, User
-from housing.demo import DEMO_PASSWORD, STAFF, seed
+from housing.accounts.models import ApiToken, TotpFactor, User
+from housing.demo import DEMO_FACTOR_SECRETS, DEMO_PASSWORD, STAFF, seed
 from housing.organisations.letterhead import check_logo
 from housing.organisations.models import Home, OfficeHolder, Organisation
-from housing.roles import START_ENDPOINTS, Role
+from housing.roles import STAFF_ROLES, START_ENDPOINTS, Role
 from tests.conftest import csrf_from
 from tests.factories import OrganisationFactory, UserFactory
 
@@ -174,8 +175,44 @@ def test_every_demo_user_logs_in_to_their_start_page(app, session):
             },
         )
         assert response.status_code == 302, local
+        if role in STAFF_ROLES:
+            # Staff enter the code of their demo secret (the README lists them).
+            assert response.headers["Location"] == "/login/code", local
+            page = client.get("/login/code")
+            response = client.post(
+                "/login/code",
+                data={
+                    "code": pyotp.TOTP(DEMO_FACTOR_SECRETS[local]).now(),
+                    "csrf_token": csrf_from(page.text),
+                },
+            )
         assert response.headers["Location"] == starts[role], local
         assert client.get(starts[role]).status_code == 200, local
+
+
+def test_demo_seed_prints_the_staff_secrets_and_demo_code_their_current_code(runner, session):
+    seeded = runner.invoke(args=["demo", "seed"])
+    assert seeded.exit_code == 0, seeded.output
+    for local, secret in DEMO_FACTOR_SECRETS.items():
+        assert f"{local}@rivierstad.example" in seeded.output and secret in seeded.output
+    assert "aanvrager@rivierstad.example" in seeded.output  # listed with its role, no secret
+    user = session.scalars(select(User).where(User.email == "beslisser@noordland.example")).one()
+    stored = session.scalars(select(TotpFactor).where(TotpFactor.user_id == user.id)).one()
+    assert stored.secret == DEMO_FACTOR_SECRETS["beslisser"]
+    # Encrypted at rest: the column holds ciphertext, not the secret.
+    raw = session.execute(
+        text("SELECT secret FROM totp_factor WHERE user_id = :u"), {"u": user.id}
+    ).scalar_one()
+    assert DEMO_FACTOR_SECRETS["beslisser"] not in raw
+
+    code = runner.invoke(args=["demo", "code", "Beslisser@noordland.example"])
+    assert code.exit_code == 0, code.output
+    totp = pyotp.TOTP(DEMO_FACTOR_SECRETS["beslisser"])
+    assert totp.verify(code.output.strip(), valid_window=1)
+    # No code for anyone else: not an applicant, not a user outside the demo.
+    for email in ("aanvrager@noordland.example", "beslisser@elders.example"):
+        refused = runner.invoke(args=["demo", "code", email])
+        assert refused.exit_code == 1 and "not a demo staff user" in refused.output
 
 
 def test_check_reports_an_up_to_date_schema(runner):
@@ -197,8 +234,9 @@ def test_demo_claims_are_submitted_and_the_audit_chain_verifies(app, session):
     assert set(session.scalars(select(Payout.state))) == {"approved"}
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
-    # 11 events of its claims and payouts, and the creation of its 7 demo users.
-    assert "Gemeente Rivierstad: intact (18 events)" in result.output
+    # 11 events of its claims and payouts, the creation of its 7 demo users and the second
+    # factor set up for each of its 6 staff users.
+    assert "Gemeente Rivierstad: intact (24 events)" in result.output
 
 
 def test_the_demo_bank_writes_the_statement_of_a_released_batch(app, session, tmp_path):

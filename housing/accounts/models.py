@@ -1,4 +1,4 @@
-"""User, its roles and its API tokens."""
+"""User, its roles, its API tokens, its signed-in sessions and its second factor."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, true
+from sqlalchemy import BigInteger, ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from housing.db import Base, created_at, intpk, str200, str_enum
+from housing.db import Base, created_at, encrypted, intpk, str200, str_enum
 from housing.roles import ROLE_PRECEDENCE, Role
 
 if TYPE_CHECKING:
@@ -190,3 +190,41 @@ class SignInSpike(Base):
     # The last failure that found the organisation above the threshold: the spike lasts
     # while that happens again within the window.
     seen_at: Mapped[dt.datetime]
+
+
+class TotpFactor(Base):
+    """A user's authenticator app (TOTP, RFC 6238): the second factor of a password login.
+
+    The row exists only once the user proved with a code that their app has the secret, so
+    a user is enrolled or not, never half. Its own table, not columns on the user: enrolling
+    is one insert and a reset one delete, and passkeys can join as a table of their own.
+    """
+
+    __tablename__ = "totp_factor"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), unique=True
+    )
+    # Base32, encrypted at rest with the field keys (rotated by `housing keys rotate`).
+    secret: Mapped[encrypted]
+    # The time step (Unix time // 30) of the last code accepted: a code of that step or an
+    # earlier one is refused, so each code is used once.
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    confirmed_at: Mapped[dt.datetime]
+    created_at: Mapped[created_at]
+
+
+class RecoveryCode(Base):
+    """A single-use code for when the authenticator app is lost; only its Argon2 hash is
+    kept, the code is shown once."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]

@@ -1,4 +1,4 @@
-"""Administering accounts: users, roles, password resets and API tokens.
+"""Administering accounts: users, roles, password resets, second factors and API tokens.
 
 Each act is audited in the organisation's hash chain in the same transaction (the caller
 owns it); a payload never holds a password, a token's secret or its hash. It lives with
@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
+from housing.accounts.factors import SecondFactors, requires_second_factor, wrong_code
 from housing.accounts.models import ApiToken, Channel, Language, SessionEnd, User
 from housing.accounts.passwords import hash_password, policy_problems
 from housing.accounts.services import TOKEN_PREFIX, normalise_email, token_digest
@@ -21,7 +22,7 @@ from housing.accounts.sessions import SessionService
 from housing.audit.services import AuditTrail
 from housing.clock import Clock, utcnow
 from housing.db import DbSession
-from housing.errors import Conflict, InvalidInput, NotFound
+from housing.errors import Conflict, Forbidden, InvalidInput, NotFound
 from housing.organisations.models import Organisation
 from housing.roles import Role
 from housing.scoping import Scope
@@ -162,6 +163,77 @@ class AccountAdministration:
             payload={"user_id": user.id, "sessions": ended},
         )
         return ended
+
+    # --- the second factor ------------------------------------------------------------
+    def factors(self) -> SecondFactors:
+        return SecondFactors(self.session, clock=self.clock)
+
+    def check_second_factor(self, user: User, code: str) -> str | None:
+        """The user's code or recovery code, accepted once (`SecondFactors.check`); a
+        recovery code used is audited, so its owner and the administrator see it."""
+        method = self.factors().check(user, code)
+        if method == "recovery":
+            self._audit_factor(user, "recovery_code_used", actor_id=user.id)
+        return method
+
+    def enrol_second_factor(self, user: User, secret: str, code: str) -> list[str]:
+        """The user sets up their app, proving it with a code; the recovery codes."""
+        codes = self.factors().enrol(user, secret, code)
+        self._audit_factor(user, "second_factor_enrolled", actor_id=user.id)
+        return codes
+
+    def install_second_factor(self, user: User, secret: str) -> None:
+        """An operator's command sets a known secret (the demo's): no code to prove it."""
+        self.factors().install(user, secret)
+        self._audit_factor(user, "second_factor_enrolled", actor_id=None)
+
+    def replace_own_second_factor(
+        self, user: User, current_code: str, secret: str, new_code: str
+    ) -> list[str]:
+        """The user moves to a new app: the old factor first, then a code of the new one."""
+        self._require_own_factor(user, current_code)
+        codes = self.factors().replace(user, secret, new_code)
+        self._audit_factor(user, "second_factor_replaced", actor_id=user.id)
+        return codes
+
+    def renew_recovery_codes(self, user: User, current_code: str) -> list[str]:
+        self._require_own_factor(user, current_code)
+        codes = self.factors().new_recovery_codes(user)
+        self._audit_factor(user, "recovery_codes_renewed", actor_id=user.id)
+        return codes
+
+    def remove_own_second_factor(self, user: User, current_code: str) -> None:
+        """Someone who need not have a factor turns theirs off, with a code of it."""
+        if requires_second_factor(user):
+            raise Forbidden(
+                _l("Your role needs a second factor: you can replace it, not remove it.")
+            )
+        self._require_own_factor(user, current_code)
+        self.factors().remove(user)
+        self._audit_factor(user, "second_factor_removed", actor_id=user.id)
+
+    def reset_second_factor(self, actor: User, user: User) -> None:
+        """An administrator removes a user's factor (lost phone): the user's sessions end
+        and a staff user sets up a new one at their next login. Never one's own: that
+        goes with the old factor, on the profile page."""
+        if actor.id == user.id:
+            raise Forbidden(
+                _l("You cannot reset your own second factor; replace it on your profile page.")
+            )
+        if not self.factors().remove(user):
+            raise Conflict(_l("This user has no second factor to reset."))
+        user.session_version += 1
+        self.session.flush()
+        self._audit_factor(user, "second_factor_reset", actor_id=actor.id)
+
+    def _require_own_factor(self, user: User, code: str) -> None:
+        if self.check_second_factor(user, code) is None:
+            raise wrong_code("current_code")
+
+    def _audit_factor(self, user: User, event: str, *, actor_id: int | None) -> None:
+        self.audit.append(
+            user.organisation_id, event=event, actor_id=actor_id, payload={"user_id": user.id}
+        )
 
     # --- API tokens -------------------------------------------------------------------
     def issue_token(

@@ -66,12 +66,18 @@ def register_web(app: Flask) -> None:
         once,
         ops,
         outbox,
+        own_factor,
         payouts,
         profile,
         search,
+        second_factor,
         start,
+        step_up,
     )
 
+    # The second-factor guard first: a staff session without one does nothing else.
+    second_factor.install(app)
+    step_up.install(app)
     once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)
@@ -79,6 +85,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(objections.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(profile.bp)
+    app.register_blueprint(own_factor.bp)
     app.register_blueprint(notifications.bp)
     app.register_blueprint(notifications.print_bp)
     app.register_blueprint(outbox.bp)

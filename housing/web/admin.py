@@ -49,6 +49,7 @@ from housing.web.forms import (
     UserForm,
 )
 from housing.web.formtools import done, refusal_back_to, refusal_on_form
+from housing.web.step_up import step_up_required
 
 T = TypeVar("T")
 
@@ -81,6 +82,7 @@ def users() -> ResponseReturnValue:
 
 @bp.route("/users/new", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@step_up_required("POST")
 def new_user() -> ResponseReturnValue:
     form = NewUserForm()
 
@@ -106,6 +108,7 @@ def new_user() -> ResponseReturnValue:
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 @role_required(Role.ADMIN)
+@step_up_required("POST")
 def edit_user(user_id: int) -> ResponseReturnValue:
     user = _scoped_or_404(User, user_id)
     form = UserForm(
@@ -142,6 +145,7 @@ def edit_user(user_id: int) -> ResponseReturnValue:
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @role_required(Role.ADMIN)
+@step_up_required()
 def reset_password(user_id: int) -> ResponseReturnValue:
     user = _scoped_or_404(User, user_id)
     reset_form = ResetPasswordForm()
@@ -159,6 +163,19 @@ def reset_password(user_id: int) -> ResponseReturnValue:
         flash(_("The password has been reset; the user's sessions have ended."), "success")
         return redirect(url_for("admin.edit_user", user_id=user.id))
     return page()
+
+
+@bp.route("/users/<int:user_id>/second-factor/reset", methods=["POST"])
+@role_required(Role.ADMIN)
+@step_up_required()
+def reset_second_factor(user_id: int) -> ResponseReturnValue:
+    """The user lost their phone and recovery codes: remove the factor (audited); their
+    sessions end and a staff user sets up a new one at the next login."""
+    user = _scoped_or_404(User, user_id)
+    back = url_for("admin.edit_user", user_id=user.id)
+    refusal_back_to(back)
+    AccountAdministration(db.session).reset_second_factor(current_user, user)
+    return done(_("The second factor has been reset; the user's sessions have ended."), back)
 
 
 # --- organisations -----------------------------------------------------------------

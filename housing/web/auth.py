@@ -21,16 +21,17 @@ from flask_login import current_user, login_user
 from werkzeug.wrappers import Response
 
 from housing import services
-from housing.accounts.models import Language, User
+from housing.accounts.authentication import PASSWORD
+from housing.accounts.models import Language
 from housing.accounts.services import AccountService
 from housing.db import db
 from housing.extensions import limiter, login_manager
 from housing.i18n import LANGUAGES
-from housing.roles import START_ENDPOINTS
-from housing.web import sessions, throttle
+from housing.web import second_factor, sessions, throttle
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
+from housing.web.signin import sign_in, start_url_for
 
 bp = Blueprint("auth", __name__)
 
@@ -51,11 +52,6 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def start_url_for(user: User) -> str:
-    role = user.primary_role
-    return url_for(START_ENDPOINTS[role]) if role else url_for("start.no_role")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 # Failed attempts only, per client address; per account in housing.web.throttle.
 @limiter.limit(
@@ -74,9 +70,12 @@ def login() -> ResponseReturnValue:
         if throttle.refused(email, address):
             abort(429)
         attempt = AccountService(db.session).attempt(email, form.password.data)
-        if attempt.user is not None:
-            sessions.begin(attempt.user)
-            return redirect(safe_next(request.args.get("next")) or start_url_for(attempt.user))
+        user = attempt.user
+        if user is not None:
+            if second_factor.asked_of(user):
+                return second_factor.challenge(user, safe_next(request.args.get("next")))
+            sign_in(user, (PASSWORD,))
+            return redirect(safe_next(request.args.get("next")) or start_url_for(user))
         throttle.failed(email, address)
         if attempt.wrong_password_for is not None:
             services.sign_in_watch(db.session).wrong_password(attempt.wrong_password_for, address)

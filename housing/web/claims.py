@@ -59,9 +59,10 @@ from housing.web.handling import handling_panel
 from housing.web.next_action import CONFIRMED, primary_action
 from housing.web.objections import DECISION_KIND_LABELS, objection_panel, objection_queue
 from housing.web.payouts import payout_panel
+from housing.web.step_up import require_recent_authentication, step_up_required
 from housing.web.timeline import timeline_of
 from workflows import awb
-from workflows.claim import ClaimEvent, ClaimState, events_for
+from workflows.claim import DECISION_EVENTS, ClaimEvent, ClaimState, events_for
 from workflows.rules import Actor
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
@@ -388,6 +389,8 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         event = ClaimEvent(request.form.get("event", ""))
     except ValueError:
         abort(400)
+    if event in DECISION_EVENTS:
+        require_recent_authentication()
     refusal_shows_again(lambda: _event_page(claim_id, event))
     if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":
         refusal_shows_again(lambda: _wizard_page(claim_id, "review"))
@@ -558,6 +561,7 @@ def default_notice(claim_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:claim_id>/penalty", methods=["POST"])
 @role_required(Role.DECIDER)
+@step_up_required()
 def fix_penalty(claim_id: int) -> ResponseReturnValue:
     refusal_back_to(url_for("claims.show", claim_id=claim_id))
     services.late_decisions(db.session).decide_penalty(current_scope(), current_user, claim_id)

@@ -59,6 +59,7 @@ from housing.web.payment_forms import (
     RETURNED_CANCEL,
     ApprovalLimitForm,
 )
+from housing.web.step_up import require_recent_authentication, step_up_required
 from workflows.payments import BATCH, PAYOUT, PayoutState
 from workflows.rules import Rule
 
@@ -299,6 +300,8 @@ def batch_event(batch_id: int) -> ResponseReturnValue:
     event = request.form.get("event", "")
     if event not in BATCH_EVENTS:
         abort(400)
+    if event == "release":
+        require_recent_authentication()
     refusal_shows_again(lambda: _batch_event_page(batch_id, event), rules_at=_reason_at(event))
     if event == "release" and request.form.get("confirm") != "yes":
         # Releasing sends money: the page asks for a deliberate tick, not a stray click.
@@ -415,6 +418,7 @@ def _date_arg(name: str, default: dt.date) -> dt.date:
 
 @bp.route("/payouts.csv")
 @role_required(Role.FINANCE)
+@step_up_required()
 def export_csv() -> ResponseReturnValue:
     """Payouts by invoice date in `?from=&to=` (default: this year so far), as CSV."""
     period = _period()

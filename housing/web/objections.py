@@ -24,6 +24,7 @@ from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.confirm import Confirmation, confirmation_page
 from housing.web.formtools import done, page_at, refusal_shows_again
+from housing.web.step_up import step_up_required
 from workflows.objection import ObjectionEvent, events_for
 
 bp = Blueprint("objections", __name__, url_prefix="/claims")
@@ -133,6 +134,7 @@ def register(claim_id: int) -> ResponseReturnValue:
 
 @bp.route("/<int:claim_id>/objections/<int:objection_id>/decide", methods=["POST"])
 @role_required(Role.DECIDER)
+@step_up_required()
 def decide(claim_id: int, objection_id: int) -> ResponseReturnValue:
     refusal_shows_again(page_at("claims.show", claim_id=claim_id))
     services.objections(db.session).decide(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, flash, redirect, request
 from flask.typing import ResponseReturnValue
@@ -22,6 +24,8 @@ from markupsafe import Markup
 from housing.db import db
 from housing.idempotency.services import FirstResponse, IdempotencyKeys, fingerprint
 from housing.unit_of_work import before_commit
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 FIELD = "once_token"
 # Work done answers with a redirect (post/redirect/get); another answer did nothing.
@@ -39,9 +43,19 @@ def _keys() -> IdempotencyKeys:
     return IdempotencyKeys.from_config(db.session, current_app.config)
 
 
+def passes_tokens_on(view: F) -> F:
+    """Mark a view that sends a form on to another (the step-up page): the token is the
+    other view's to take."""
+    view.passes_once_token = True  # type: ignore[attr-defined]  # mypy: no function attributes
+    return view
+
+
 def _use_token() -> ResponseReturnValue | None:
     """Before the view: take the form's token, or answer as its first use did."""
     if request.method != "POST" or not current_user.is_authenticated:
+        return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "passes_once_token", False):
         return None
     token = request.form.get(FIELD, "")
     if not _TOKEN.fullmatch(token):

@@ -23,9 +23,9 @@ from housing.payments.queries import finance_summary
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, login_required, public, role_required
-from housing.web.auth import start_url_for
 from housing.web.expectations import expected_of_applicant
 from housing.web.jobs import STATUS_LABELS
+from housing.web.signin import start_url_for
 from workflows.claim import ClaimState
 
 bp = Blueprint("start", __name__)

@@ -26,9 +26,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from housing.db import db
 from tests.conftest import PASSWORD
+from tests.second_factor import unused_code
 
 CHROMIUM = "/usr/bin/chromium"
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -76,9 +79,12 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def log_in(browser: Browser, server: str) -> Iterator[Callable[[str], Page]]:
-    """A page of a fresh browser context (cookies of its own), logged in as `email`."""
+def log_in(app: Flask, browser: Browser, server: str) -> Iterator[Callable[[str], Page]]:
+    """A page of a fresh browser context (cookies of its own), logged in as `email`; a
+    staff user enters the code of their app (computed with pyotp from their secret)."""
     contexts: list[BrowserContext] = []
+    with app.app_context():
+        engine = db.engine
 
     def open_as(email: str) -> Page:
         # axe is injected as a script of the test's own: the app's CSP would refuse it.
@@ -91,6 +97,11 @@ def log_in(browser: Browser, server: str) -> Iterator[Callable[[str], Page]]:
         page.fill("#password", PASSWORD)
         with page.expect_navigation():
             page.locator("main form button[type=submit]").click()
+        if page.url.endswith("/login/code"):
+            with Session(engine) as reading:
+                page.fill("#code", unused_code(reading, email, commit=True))
+            with page.expect_navigation():
+                page.locator("main form button[type=submit]").click()
         assert "/login" not in page.url, f"{email} was not let in"
         return page
 

@@ -1,0 +1,51 @@
+"""Starting a signed-in session, and what the session knows of how it was authenticated.
+
+The one place that writes and reads the session's `Authentication` (which methods, when):
+the password login, the second-factor step and the step-up write it; the staff guard and
+the step-up read it. A sign-in by a provider (OpenID Connect) is to call `sign_in` with the
+methods its provider reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import session, url_for
+from flask_login import current_user
+
+from housing.accounts.authentication import Authentication, authenticated
+from housing.accounts.models import User
+from housing.clock import utcnow
+from housing.roles import START_ENDPOINTS
+from housing.web import sessions
+
+_AUTHENTICATION = "authentication"
+
+
+def start_url_for(user: User) -> str:
+    role = user.primary_role
+    return url_for(START_ENDPOINTS[role]) if role else url_for("start.no_role")
+
+
+def sign_in(user: User, methods: Iterable[str]) -> None:
+    """A new session for `user`, authenticated now with `methods`: a new server-side session
+    record and a cookie with nothing of the anonymous one but its language
+    (`housing.web.sessions.begin`)."""
+    sessions.begin(user)
+    session[_AUTHENTICATION] = authenticated(user.id, methods, utcnow()).stored()
+
+
+def current_authentication() -> Authentication | None:
+    """How the signed-in user of this session was authenticated; None when not signed in,
+    or when the session predates this record."""
+    if not current_user.is_authenticated:
+        return None
+    found = Authentication.from_stored(session.get(_AUTHENTICATION))
+    return found if found is not None and found.user_id == current_user.id else None
+
+
+def renew_authentication(method: str) -> None:
+    """The signed-in user proved who they are again, just now, with `method` (step-up)."""
+    found = current_authentication()
+    if found is not None:
+        session[_AUTHENTICATION] = found.renewed(method, utcnow()).stored()
