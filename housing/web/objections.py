@@ -162,9 +162,8 @@ def confirm_withdraw(claim_id: int, objection_id: int) -> ResponseReturnValue:
 def _withdrawable(claim_id: int, objection_id: int) -> Objection | None:
     # The claim first: one the user may not see is a 404, whatever its objections.
     loaded_claim(db.session, current_scope(), claim_id)
-    objections = services.objections(db.session).of_claim(current_scope(), claim_id)
-    objection = next((o for o in objections if o.id == objection_id), None)
-    if objection is None:
+    objection = current_scope().get(db.session, Objection, objection_id)
+    if objection is None or objection.claim_id != claim_id:
         abort(404)
     actor = actor_for(db.session, current_user)
     return objection if ObjectionEvent.WITHDRAW in events_for(objection, actor) else None
