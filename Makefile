@@ -15,7 +15,7 @@ PG_PORT ?= 5432
 REDIS_HOST ?= 127.0.0.1
 REDIS_PORT ?= 6379
 
-.PHONY: run test install lock translations messages services chromium lint clean
+.PHONY: run test install lock translations messages services chromium oidc-provider lint clean
 
 # What an install gets is exactly requirements.lock: every package pinned with its hashes, so
 # a fresh machine installs what CI tested. The project itself goes in editable, without
@@ -59,7 +59,12 @@ services:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
-test: install services chromium
+# The sign-in tests start a real OpenID Provider (npm's oidc-provider under node), installed
+# from tests/oidc_provider/package-lock.json.
+oidc-provider:
+	@bash scripts/ensure-oidc-provider.sh
+
+test: install services chromium oidc-provider
 	$(BIN)/ruff check .
 	$(BIN)/mypy housing workflows workers
 	$(BIN)/pytest
