@@ -153,6 +153,11 @@ class UserSession(Base):
     last_seen_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     end_reason: Mapped[SessionEnd | None] = mapped_column(str_enum(SessionEnd, "session_end"))
+    # A single sign-on: the provider, and the authentication context it reported (`acr`).
+    provider_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sign_in_provider.id", ondelete="SET NULL")
+    )
+    acr: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User] = relationship()
 

@@ -107,6 +107,9 @@ class Claim(Base):
     assessor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The authentication context (`acr`) of the single sign-on session it was submitted in,
+    # e.g. DigiD "midden" through a broker; None for a password login.
+    submitted_acr: Mapped[str | None] = mapped_column(String(200))
     # Optimistic lock: a stale write raises instead of overwriting (StaleDataError).
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[created_at]

@@ -252,3 +252,66 @@ class Budget(Base):
     @property
     def remaining(self) -> Decimal:
         return self.amount - self.committed
+
+
+class ProviderAudience(enum.StrEnum):
+    """Whom a sign-in provider serves: staff, applicants, or both."""
+
+    STAFF = "staff"
+    APPLICANTS = "applicants"
+    BOTH = "both"
+
+
+class SignInProvider(Base):
+    """An OpenID Provider an organisation's administrator set up for signing in.
+
+    Everyone who signs in through it belongs to its organisation: an account is created
+    there at the first login (roles only from `role_mapping`), and a person of another
+    organisation is never let in by it. The client secret is encrypted at rest with the
+    field keys (rotated by `housing keys rotate`).
+    """
+
+    __tablename__ = "sign_in_provider"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[intpk]
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    # The issuer, or its discovery document's URL (…/.well-known/openid-configuration).
+    issuer: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(200))
+    client_secret: Mapped[encrypted]
+    scopes: Mapped[str] = mapped_column(String(500), default="openid email profile")
+    audience: Mapped[ProviderAudience] = mapped_column(
+        str_enum(ProviderAudience, "provider_audience"), default=ProviderAudience.BOTH
+    )
+    # The ID token's claim with the person's groups or roles ("groups", "roles", …).
+    groups_claim: Mapped[str] = mapped_column(String(100), default="groups")
+    # One line per rule: "glob pattern = role" (e.g. "vw-beoordelaar* = assessor").
+    role_mapping: Mapped[str] = mapped_column(String(4000), default="")
+    # Whether the mapped roles replace the account's at each login (else only at the first).
+    sync_roles: Mapped[bool] = mapped_column(default=True)
+    # Whether the provider's `amr` saying "mfa" (or two factors) counts as our second factor.
+    trust_provider_mfa: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[created_at]
+
+    organisation: Mapped[Organisation] = relationship()
+
+
+class ExternalIdentity(Base):
+    """A person at a sign-in provider (its `sub`) and their account here."""
+
+    __tablename__ = "external_identity"
+    __table_args__ = (UniqueConstraint("provider_id", "subject"),)
+
+    id: Mapped[intpk]
+    provider_id: Mapped[int] = mapped_column(
+        ForeignKey("sign_in_provider.id", ondelete="CASCADE")
+    )
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    last_login_at: Mapped[dt.datetime | None]
+    created_at: Mapped[created_at]
