@@ -18,8 +18,13 @@ from typing import Any
 PASSWORD = "pwd"  # noqa: S105 (a method name, not a secret)
 ONE_TIME_CODE = "otp"  # a TOTP code, or one of the user's recovery codes
 MULTI_FACTOR = "mfa"  # a provider's word that it checked more than one factor
+# A sign-in at a provider whose own account of its methods (`amr`) is not trusted here: one
+# factor, whatever the provider says it checked.
+FEDERATED = "fed"
 # Methods that are a factor each (what you know, what you have, what you are).
-FACTORS = frozenset({PASSWORD, ONE_TIME_CODE, "hwk", "swk", "sc", "pop", "face", "fpt", "iris"})
+FACTORS = frozenset(
+    {PASSWORD, ONE_TIME_CODE, FEDERATED, "hwk", "swk", "sc", "pop", "face", "fpt", "iris"}
+)
 
 # The acts that matter (deciding, releasing a batch, exports, changing roles) need the user
 # to have proved who they are at most this long ago.
@@ -33,8 +38,10 @@ class Authentication:
     user_id: int
     methods: frozenset[str]
     at: dt.datetime
-    # Where the proof came from: "password" today; a sign-in provider later.
+    # Where the proof came from: "password", or "oidc:<provider id>" for a single sign-on.
     source: str = "password"
+    # The authentication context a provider reported (`acr`), e.g. DigiD "midden".
+    acr: str | None = None
 
     @property
     def multi_factor(self) -> bool:
@@ -47,7 +54,7 @@ class Authentication:
 
     def renewed(self, method: str, now: dt.datetime) -> Authentication:
         """The same session, proved again now with `method` (a step-up)."""
-        return Authentication(self.user_id, self.methods | {method}, now, self.source)
+        return Authentication(self.user_id, self.methods | {method}, now, self.source, self.acr)
 
     def stored(self) -> dict[str, Any]:
         """As the session keeps it (JSON)."""
@@ -56,6 +63,7 @@ class Authentication:
             "amr": sorted(self.methods),
             "at": int(self.at.timestamp()),
             "source": self.source,
+            "acr": self.acr,
         }
 
     @classmethod
@@ -68,8 +76,22 @@ class Authentication:
             return None
         if not isinstance(amr, list) or not all(isinstance(m, str) for m in amr):
             return None
-        return cls(user, frozenset(amr), dt.datetime.fromtimestamp(at, dt.UTC), source)
+        acr = data.get("acr")
+        return cls(
+            user,
+            frozenset(amr),
+            dt.datetime.fromtimestamp(at, dt.UTC),
+            source,
+            acr if isinstance(acr, str) else None,
+        )
 
 
-def authenticated(user_id: int, methods: Iterable[str], now: dt.datetime) -> Authentication:
-    return Authentication(user_id, frozenset(methods), now)
+def authenticated(
+    user_id: int,
+    methods: Iterable[str],
+    now: dt.datetime,
+    *,
+    source: str = "password",
+    acr: str | None = None,
+) -> Authentication:
+    return Authentication(user_id, frozenset(methods), now, source, acr)

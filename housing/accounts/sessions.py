@@ -57,12 +57,20 @@ class SessionService:
             lifetime=dt.timedelta(hours=config["SESSION_LIFETIME_HOURS"]),
         )
 
-    def start(self, user: User) -> tuple[UserSession, str]:
-        """A new session for `user`; the secret is for the cookie and is not stored."""
+    def start(
+        self, user: User, *, provider_id: int | None = None, acr: str | None = None
+    ) -> tuple[UserSession, str]:
+        """A new session for `user`; the secret is for the cookie and is not stored. A
+        single sign-on records its provider and authentication context (`acr`)."""
         secret = secrets.token_urlsafe(32)
         now = self.clock()
         record = UserSession(
-            user=user, token_hash=session_digest(secret), created_at=now, last_seen_at=now
+            user=user,
+            token_hash=session_digest(secret),
+            created_at=now,
+            last_seen_at=now,
+            provider_id=provider_id,
+            acr=acr,
         )
         self.session.add(record)
         self.session.flush()

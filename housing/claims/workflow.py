@@ -139,9 +139,12 @@ class WorkflowService(ClaimServiceBase):
         *,
         reason: str | None = None,
         details: Mapping[str, Any] | None = None,
+        acr: str | None = None,
     ) -> Claim:
-        """Fire a workflow event by `user` (None: the system) with its effects and audit."""
-        return self._fire(scope, user, claim_id, event, reason=reason, details=details)[0]
+        """Fire a workflow event by `user` (None: the system) with its effects and audit;
+        `acr` is the authentication context of the user's single sign-on, kept on a claim
+        submitted in it."""
+        return self._fire(scope, user, claim_id, event, reason=reason, details=details, acr=acr)[0]
 
     def answer_information_request(
         self,
@@ -201,6 +204,7 @@ class WorkflowService(ClaimServiceBase):
         *,
         reason: str | None = None,
         details: Mapping[str, Any] | None = None,
+        acr: str | None = None,
     ) -> tuple[Claim, InformationRequest | None]:
         """`fire`, and the information request the event asked or answered, if any."""
         details = dict(details or {})
@@ -238,6 +242,8 @@ class WorkflowService(ClaimServiceBase):
         asked_or_answered: list[InformationRequest] = []
 
         def effects() -> None:
+            if claim_event is ClaimEvent.SUBMIT:
+                claim.submitted_acr = acr
             request = self._effects(claim, claim_event, user, budget, rules, reason, details)
             if request is not None:
                 asked_or_answered.append(request)

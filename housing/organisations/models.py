@@ -306,9 +306,7 @@ class ExternalIdentity(Base):
     __table_args__ = (UniqueConstraint("provider_id", "subject"),)
 
     id: Mapped[intpk]
-    provider_id: Mapped[int] = mapped_column(
-        ForeignKey("sign_in_provider.id", ondelete="CASCADE")
-    )
+    provider_id: Mapped[int] = mapped_column(ForeignKey("sign_in_provider.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(255))
     user_id: Mapped[int] = mapped_column(
         ForeignKey("user_account.id", ondelete="CASCADE"), index=True

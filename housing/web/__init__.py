@@ -71,6 +71,7 @@ def register_web(app: Flask) -> None:
         profile,
         search,
         second_factor,
+        sso,
         start,
         step_up,
     )
@@ -78,6 +79,7 @@ def register_web(app: Flask) -> None:
     # The second-factor guard first: a staff session without one does nothing else.
     second_factor.install(app)
     step_up.install(app)
+    sso.install(app)
     once.install(app)
     app.register_blueprint(start.bp)
     app.register_blueprint(claims.bp)

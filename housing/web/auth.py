@@ -27,7 +27,7 @@ from housing.accounts.services import AccountService
 from housing.db import db
 from housing.extensions import limiter, login_manager
 from housing.i18n import LANGUAGES
-from housing.web import second_factor, sessions, throttle
+from housing.web import second_factor, sessions, sso, throttle
 from housing.web.access import login_required, public, safe_next
 from housing.web.forms import LanguageForm, LoginForm, PasswordChangeForm
 from housing.web.formtools import refusal_on_form
@@ -86,9 +86,11 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 @public
 def logout() -> ResponseReturnValue:
+    # A single sign-on ends at its provider too, where it offers that (RP-initiated logout).
+    at_provider = sso.logout_url()
     sessions.end()
     flash(_("You are logged out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(at_provider or url_for("auth.login"))
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

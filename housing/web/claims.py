@@ -59,6 +59,7 @@ from housing.web.handling import handling_panel
 from housing.web.next_action import CONFIRMED, primary_action
 from housing.web.objections import DECISION_KIND_LABELS, objection_panel, objection_queue
 from housing.web.payouts import payout_panel
+from housing.web.signin import current_acr
 from housing.web.step_up import require_recent_authentication, step_up_required
 from housing.web.timeline import timeline_of
 from workflows import awb
@@ -402,6 +403,7 @@ def fire_event(claim_id: int) -> ResponseReturnValue:
         event.value,
         reason=request.form.get("reason") or None,
         details=_event_details(event, claim_id),
+        acr=current_acr(),
     )
     message = _("Done: %(event)s.", event=str(EVENT_LABELS[event]))
     if event is ClaimEvent.SUBMIT and request.form.get("wizard_step") == "review":

@@ -55,7 +55,12 @@ from housing.organisations.accounts import AccountAdministration
 from housing.web.access import public
 from housing.web.forms import LoginForm
 from housing.web.formtools import refusal_on_form
-from housing.web.signin import current_authentication, sign_in, start_url_for
+from housing.web.signin import (
+    current_authentication,
+    finish_single_sign_on,
+    sign_in,
+    start_url_for,
+)
 
 bp = Blueprint("factor", __name__, url_prefix="/login")
 
@@ -92,8 +97,12 @@ def asked_of(user: User) -> bool:
     return requires_second_factor(user) or SecondFactors(db.session).is_enrolled(user.id)
 
 
-def challenge(user: User, next_url: str | None) -> ResponseReturnValue:
-    """After a right password: ask for the code, or have a staff user set one up."""
+def challenge(
+    user: User, next_url: str | None, *, sso: dict[str, Any] | None = None
+) -> ResponseReturnValue:
+    """After a right password, or a single sign-on not counted as multi-factor (`sso`: its
+    provider, `acr`, methods and ID token, `housing.web.sso`): ask for the code, or have a
+    staff user set one up."""
     chosen_language = session.get("language")
     session.clear()
     if chosen_language:
@@ -104,6 +113,8 @@ def challenge(user: User, next_url: str | None) -> ResponseReturnValue:
         "since": int(utcnow().timestamp()),
         "next": next_url,
     }
+    if sso is not None:
+        session[_PENDING]["sso"] = sso
     enrolled = SecondFactors(db.session).is_enrolled(user.id)
     return redirect(url_for("factor.code" if enrolled else "factor.enrol"))
 
@@ -144,7 +155,11 @@ def _step_expired() -> ResponseReturnValue:
 
 def _signed_in(user: User, pending: dict[str, Any]) -> str:
     """Start the session of a login that passed both steps; where it goes next."""
-    sign_in(user, (PASSWORD, ONE_TIME_CODE))
+    sso = pending.get("sso")
+    if isinstance(sso, dict):
+        finish_single_sign_on(user, sso, (ONE_TIME_CODE,))
+    else:
+        sign_in(user, (PASSWORD, ONE_TIME_CODE))
     next_url = pending.get("next")
     return next_url if isinstance(next_url, str) and next_url else start_url_for(user)
 

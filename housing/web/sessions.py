@@ -33,14 +33,17 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(unauthorized)
 
 
-def begin(user: User) -> None:
+def begin(user: User, *, provider_id: int | None = None, acr: str | None = None) -> None:
     """Sign `user` in: a cookie with nothing of the one before (no session fixation) but the
-    chosen language, and a new session record."""
+    chosen language, and a new session record (with the provider and `acr` of a single
+    sign-on)."""
     chosen_language = session.get("language")
     session.clear()
     if chosen_language:
         session["language"] = chosen_language
-    record, secret = services.user_sessions(db.session).start(user)
+    record, secret = services.user_sessions(db.session).start(
+        user, provider_id=provider_id, acr=acr
+    )
     session[SESSION_KEY] = secret
     login_user(user)
     setattr(g, _CURRENT, record.id)

@@ -8,7 +8,8 @@ methods its provider reported.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from flask import session, url_for
 from flask_login import current_user
@@ -20,6 +21,8 @@ from housing.roles import START_ENDPOINTS
 from housing.web import sessions
 
 _AUTHENTICATION = "authentication"
+# The provider and ID token of this session's single sign-on, for logging out there too.
+SSO_LOGOUT = "sso_logout"
 
 
 def start_url_for(user: User) -> str:
@@ -27,12 +30,39 @@ def start_url_for(user: User) -> str:
     return url_for(START_ENDPOINTS[role]) if role else url_for("start.no_role")
 
 
-def sign_in(user: User, methods: Iterable[str]) -> None:
+def sign_in(
+    user: User, methods: Iterable[str], *, provider_id: int | None = None, acr: str | None = None
+) -> None:
     """A new session for `user`, authenticated now with `methods`: a new server-side session
     record and a cookie with nothing of the anonymous one but its language
-    (`housing.web.sessions.begin`)."""
-    sessions.begin(user)
-    session[_AUTHENTICATION] = authenticated(user.id, methods, utcnow()).stored()
+    (`housing.web.sessions.begin`). A single sign-on names its provider and the
+    authentication context (`acr`) it reported; both are kept on the session's record."""
+    sessions.begin(user, provider_id=provider_id, acr=acr)
+    source = "password" if provider_id is None else f"oidc:{provider_id}"
+    session[_AUTHENTICATION] = authenticated(
+        user.id, methods, utcnow(), source=source, acr=acr
+    ).stored()
+
+
+def finish_single_sign_on(
+    user: User, signed_in: Mapping[str, Any], extra_methods: tuple[str, ...] = ()
+) -> None:
+    """Start the session of a single sign-on (`housing.web.sso`), after our second step
+    when it was asked (`extra_methods`); keep its provider and ID token for the logout."""
+    sign_in(
+        user,
+        (*signed_in["amr"], *extra_methods),
+        provider_id=signed_in["provider"],
+        acr=signed_in.get("acr"),
+    )
+    session[SSO_LOGOUT] = {"provider": signed_in["provider"], "id_token": signed_in.get("id_token")}
+
+
+def current_acr() -> str | None:
+    """The authentication context of this session's single sign-on; None for a password
+    login (recorded on each claim submitted in the session)."""
+    found = current_authentication()
+    return found.acr if found is not None else None
 
 
 def current_authentication() -> Authentication | None:
