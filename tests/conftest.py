@@ -31,7 +31,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 TEST_DATABASE = f"housing_test_{os.getpid()}_{RUN_ID}"
 PASSWORD = "correct-horse-battery-staple"
 
-pytest_plugins = ["celery.contrib.pytest"]
+pytest_plugins = ["celery.contrib.pytest", "tests.oidc"]
 # The builders assert too: rewrite them, so a failing builder explains itself as a test does.
 pytest.register_assert_rewrite("tests.builders")
 

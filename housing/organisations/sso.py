@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2 import OAuth2Error
 from flask_babel import lazy_gettext as _l
@@ -305,7 +306,7 @@ class OpenIdConnect:
                     code_verifier=pending.get("verifier"),
                     timeout=HTTP_TIMEOUT,
                 )
-        except OAuth2Error as error:
+        except (OAuth2Error, OAuthError) as error:
             raise refused(provider, f"token:{error.error}") from error
         except requests.RequestException as error:
             raise ProviderUnavailable(str(error)) from error
@@ -421,6 +422,7 @@ class SingleSignOn:
             provider.organisation_id,
             event="sso_sign_in_failed",
             actor_id=None,
+            reason=reason,
             payload={"provider_id": provider.id, "reason": reason, "subject": subject},
         )
 

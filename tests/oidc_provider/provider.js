@@ -47,7 +47,8 @@ function build() {
     jwks: { keys },
     acrValues: ['urn:etoegang:core:assurance-class:loa2', 'urn:etoegang:core:assurance-class:loa3'],
     claims: {
-      openid: ['sub'],
+      // How the person signed in travels in every ID token (DigiD's level through a broker).
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
       email: ['email', 'email_verified'],
       profile: ['name'],
       groups: ['groups', 'roles'],
