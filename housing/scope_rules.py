@@ -11,7 +11,14 @@ from housing.accounts.models import ApiToken, User
 from housing.claims.models import Claim, ClaimNote, Objection
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
-from housing.organisations.models import Budget, Home, MeasureCatalogue, OfficeHolder, Organisation
+from housing.organisations.models import (
+    Budget,
+    Home,
+    MeasureCatalogue,
+    OfficeHolder,
+    Organisation,
+    SignInProvider,
+)
 from housing.outbox.models import OutboxMessage
 from housing.payments.models import (
     ApprovalLimit,
@@ -112,6 +119,14 @@ def _objection(scope: Scope) -> list[ColumnElement[bool]]:
 def _measure_catalogue(scope: Scope) -> list[ColumnElement[bool]]:
     if scope.sees_whole_organisation:
         return [MeasureCatalogue.organisation_id == scope.organisation_id]
+    return [false()]
+
+
+# Sign-in providers hold a client secret and decide who gets which role: administrators only.
+@scope_rule(SignInProvider)
+def _sign_in_provider(scope: Scope) -> list[ColumnElement[bool]]:
+    if Role.ADMIN in scope.roles:
+        return [SignInProvider.organisation_id == scope.organisation_id]
     return [false()]
 
 

@@ -73,6 +73,7 @@ def register_api(app: Flask) -> Api:
     from housing.api.objections import blp as objections_blp
     from housing.api.payouts import blp as payouts_blp
     from housing.api.resources import blp
+    from housing.api.sign_in_providers import blp as sign_in_providers_blp
     from housing.api.statements import blp as statements_blp
 
     api = ProblemApi(
@@ -98,6 +99,7 @@ def register_api(app: Flask) -> Api:
         payouts_blp,
         batches_blp,
         statements_blp,
+        sign_in_providers_blp,
     ):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)

@@ -23,6 +23,7 @@ from housing.logging import get_logger
 from housing.roles import ROLE_PRECEDENCE, START_ENDPOINTS
 from housing.unit_of_work import work_may_be_saved
 from housing.web.forms import (
+    AUDIENCE_LABELS,
     CLOCK_LABELS,
     DOCUMENT_LABELS,
     EVENT_LABELS,
@@ -105,6 +106,7 @@ def register_web(app: Flask) -> None:
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
         ROLE_LABELS=ROLE_LABELS,
+        AUDIENCE_LABELS=AUDIENCE_LABELS,
         OFFICE_LABELS=OFFICE_LABELS,
         KIND_LABELS=KIND_LABELS,
         STATE_LABELS=STATE_LABELS,

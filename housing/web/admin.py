@@ -24,13 +24,21 @@ from housing.organisations.letterhead import (
     LetterheadService,
     logo_data_uri,
 )
-from housing.organisations.models import MeasureCatalogue, OfficeHolder, OfficeType, Organisation
+from housing.organisations.models import (
+    MeasureCatalogue,
+    OfficeHolder,
+    OfficeType,
+    Organisation,
+    ProviderAudience,
+    SignInProvider,
+)
 from housing.organisations.services import (
     OfficeHolderData,
     OrganisationService,
     RulesService,
     TermsData,
 )
+from housing.organisations.sso import ProviderAdministration, ProviderData
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import (
@@ -45,6 +53,7 @@ from housing.web.forms import (
     OfficeHolderForm,
     OrganisationForm,
     ResetPasswordForm,
+    SignInProviderForm,
     TermsForm,
     UserForm,
 )
@@ -179,6 +188,76 @@ def reset_second_factor(user_id: int) -> ResponseReturnValue:
 
 
 # --- organisations -----------------------------------------------------------------
+# --- sign-in providers (OpenID Connect) ------------------------------------------------
+@bp.route("/sign-in-providers")
+@role_required(Role.ADMIN)
+def sign_in_providers() -> ResponseReturnValue:
+    providers = db.session.scalars(
+        current_scope().select(SignInProvider).order_by(SignInProvider.name, SignInProvider.id)
+    ).all()
+    return render_template("admin/sign_in_providers.html", providers=providers)
+
+
+def _provider_data(form: SignInProviderForm) -> ProviderData:
+    return ProviderData(
+        name=form.name.data or "",
+        issuer=form.issuer.data or "",
+        client_id=form.client_id.data or "",
+        client_secret=form.client_secret.data or None,
+        scopes=form.scopes.data or "",
+        audience=ProviderAudience(form.audience.data),
+        groups_claim=form.groups_claim.data or "",
+        role_mapping=form.role_mapping.data or "",
+        sync_roles=bool(form.sync_roles.data),
+        trust_provider_mfa=bool(form.trust_provider_mfa.data),
+        active=bool(form.active.data),
+    )
+
+
+@bp.route("/sign-in-providers/new", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+@step_up_required("POST")
+def new_sign_in_provider() -> ResponseReturnValue:
+    form = SignInProviderForm()
+
+    def page() -> ResponseReturnValue:
+        status = 422 if form.errors or form.form_errors else 200
+        return render_template("admin/sign_in_provider_form.html", form=form, provider=None), status
+
+    if form.validate_on_submit():
+        refusal_on_form(form, page)
+        provider = ProviderAdministration(db.session).create(current_user, _provider_data(form))
+        flash(_("Sign-in provider %(name)s has been added.", name=provider.name), "success")
+        return redirect(url_for("admin.sign_in_providers"))
+    return page()
+
+
+@bp.route("/sign-in-providers/<int:provider_id>", methods=["GET", "POST"])
+@role_required(Role.ADMIN)
+@step_up_required("POST")
+def edit_sign_in_provider(provider_id: int) -> ResponseReturnValue:
+    provider = _scoped_or_404(SignInProvider, provider_id)
+    form = SignInProviderForm(
+        obj=None if request.method == "POST" else provider,
+        data=None if request.method == "POST" else {"audience": provider.audience.value},
+    )
+    if request.method != "POST":
+        form.client_secret.data = ""
+
+    def page() -> ResponseReturnValue:
+        status = 422 if form.errors or form.form_errors else 200
+        return render_template(
+            "admin/sign_in_provider_form.html", form=form, provider=provider
+        ), status
+
+    if form.validate_on_submit():
+        refusal_on_form(form, page)
+        ProviderAdministration(db.session).update(current_user, provider, _provider_data(form))
+        flash(_("The changes have been saved."), "success")
+        return redirect(url_for("admin.sign_in_providers"))
+    return page()
+
+
 @bp.route("/organisations")
 @role_required(Role.ADMIN)
 def organisations() -> ResponseReturnValue:

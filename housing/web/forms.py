@@ -18,6 +18,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
@@ -432,3 +433,62 @@ class MeasureForm(FlaskForm):
         validators=[DataRequired(REQUIRED), fits(MeasureCatalogue.code)],
     )
     recurring_allowed = BooleanField(_l("May be recurring (e.g. a monitoring subscription)"))
+
+
+AUDIENCE_LABELS = {
+    "staff": _l("Staff"),
+    "applicants": _l("Applicants"),
+    "both": _l("Staff and applicants"),
+}
+
+
+class SignInProviderForm(FlaskForm):
+    """An OpenID Provider of the organisation (`housing.organisations.sso.checked` has the
+    rules; the lengths are here so a too long value is a message, not a refusal later)."""
+
+    name = StringField(
+        _l("Name on the login page"), validators=[DataRequired(REQUIRED), Length(max=80)]
+    )
+    issuer = StringField(
+        _l("Issuer or discovery URL"),
+        description=_l(
+            "For example https://login.example.nl or its …/.well-known/openid-configuration."
+        ),
+        validators=[DataRequired(REQUIRED), Length(max=500)],
+    )
+    client_id = StringField(_l("Client id"), validators=[DataRequired(REQUIRED), Length(max=200)])
+    client_secret = PasswordField(
+        _l("Client secret"),
+        description=_l("Stored encrypted; never shown again. Leave empty to keep the current one."),
+        validators=[Optional(), Length(max=500)],
+    )
+    scopes = StringField(
+        _l("Scopes"),
+        default="openid email profile",
+        validators=[DataRequired(REQUIRED), Length(max=500)],
+    )
+    audience = RadioField(
+        _l("Serves"),
+        choices=[SelectChoice(k, v) for k, v in AUDIENCE_LABELS.items()],
+        default="both",
+        validators=[InputRequired(REQUIRED)],
+    )
+    groups_claim = StringField(
+        _l("Claim with the groups or roles"),
+        default="groups",
+        validators=[DataRequired(REQUIRED), Length(max=100)],
+    )
+    role_mapping = TextAreaField(
+        _l("Groups to roles"),
+        description=_l(
+            'One rule per line: "group = role"; * and ? match any characters. '
+            "Roles: applicant, assessor, decider, finance, admin, auditor. A person "
+            "whose groups match no rule gets no role."
+        ),
+        validators=[Length(max=4000)],
+    )
+    sync_roles = BooleanField(_l("Set the roles again at every login"), default=True)
+    trust_provider_mfa = BooleanField(
+        _l("A login with more than one factor at the provider counts as our second factor")
+    )
+    active = BooleanField(_l("Active (shown on the login page)"), default=True)
