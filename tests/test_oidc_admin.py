@@ -157,7 +157,7 @@ def test_the_api_adds_lists_and_changes_providers_without_showing_the_secret(cli
     body = {
         "name": "Entree",
         "issuer": "https://login.example.nl",
-        "client_id": "veilig-wonen",
+        "client": "veilig-wonen",
         "client_secret": SECRET,
         "audience": "staff",
         "role_mapping": "vw-* = assessor",
@@ -165,6 +165,7 @@ def test_the_api_adds_lists_and_changes_providers_without_showing_the_secret(cli
     made = client.post("/api/v1/sign-in-providers", json=body, headers=headers)
     assert made.status_code == 201, made.text
     assert "client_secret" not in made.get_json()
+    assert made.get_json()["client"] == "veilig-wonen"
     provider_id = made.get_json()["id"]
     listed = client.get("/api/v1/sign-in-providers", headers=headers).get_json()
     assert [p["name"] for p in listed] == ["Entree"]

@@ -33,7 +33,14 @@ class SignInProviderSchema(RequestSchema):
     organisation_id = fields.Int(dump_only=True)
     name = text_field(SignInProvider.name, min_length=1, required=True)
     issuer = text_field(SignInProvider.issuer, min_length=1, required=True)
-    client_id = text_field(SignInProvider.client_id, min_length=1, required=True)
+    # OAuth's client_id; named "client" here, as every "…_id" of this API is an integer id.
+    client = text_field(
+        SignInProvider.client_id,
+        min_length=1,
+        required=True,
+        attribute="client_id",
+        metadata={"description": "The client id (OAuth client_id) the provider gave."},
+    )
     client_secret = fields.String(
         load_only=True, required=True, validate=validate.Length(min=1, max=500)
     )
@@ -49,7 +56,7 @@ class SignInProviderSchema(RequestSchema):
 class SignInProviderPatchSchema(RequestSchema):
     name = text_field(SignInProvider.name, min_length=1)
     issuer = text_field(SignInProvider.issuer, min_length=1)
-    client_id = text_field(SignInProvider.client_id, min_length=1)
+    client = text_field(SignInProvider.client_id, min_length=1, attribute="client_id")
     client_secret = fields.String(load_only=True, validate=validate.Length(min=1, max=500))
     scopes = text_field(SignInProvider.scopes)
     audience = fields.Enum(ProviderAudience, by_value=True)
