@@ -40,6 +40,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from housing.accounts.authentication import FACTORS, FEDERATED, MULTI_FACTOR
 from housing.accounts.models import User
@@ -62,7 +63,7 @@ METADATA_MAX_AGE = 3600  # seconds a discovery document is kept
 CLOCK_LEEWAY = 30
 # An authorization request waits at most this long for its callback.
 PENDING_MAX_AGE = dt.timedelta(minutes=10)
-SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+SIGNING_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 # An account made by a provider has no password: this is no Argon2 hash, so none matches.
 NO_PASSWORD = "!sso"  # noqa: S105 (no hash: no password matches it)
 
@@ -309,6 +310,9 @@ class OpenIdConnect:
                 )
         except (OAuth2Error, OAuthError) as error:
             raise refused(provider, f"token:{error.error}") from error
+        except (ValueError, KeyError, TypeError) as error:
+            # Not a token response (not JSON, not an object): the provider is not well.
+            raise refused(provider, "token:malformed") from error
         except requests.RequestException as error:
             raise ProviderUnavailable(str(error)) from error
         id_token = token.get("id_token")
@@ -412,6 +416,7 @@ class SingleSignOn:
         return list(
             self.session.scalars(
                 select(SignInProvider)
+                .options(joinedload(SignInProvider.organisation))
                 .where(SignInProvider.active.is_(True))
                 .order_by(SignInProvider.name, SignInProvider.id)
             )

@@ -96,7 +96,8 @@ def log_in(app: Flask, browser: Browser, server: str) -> Iterator[Callable[[str]
         page.fill("#email", email)
         page.fill("#password", PASSWORD)
         with page.expect_navigation():
-            page.locator("main form button[type=submit]").click()
+            # The password form comes first; sign-in providers' buttons may follow it.
+            page.locator("main form button[type=submit]").first.click()
         if page.url.endswith("/login/code"):
             with Session(engine) as reading:
                 page.fill("#code", unused_code(reading, email, commit=True))

@@ -209,6 +209,8 @@ CLEANUP = [
     " WHERE home.office_holder_id = office_holder.id AND office_holder.organisation_id = :o",
     "DELETE FROM office_holder WHERE organisation_id = :o",
     "DELETE FROM budget WHERE organisation_id = :o",
+    # Their linked identities go with them (ON DELETE CASCADE).
+    "DELETE FROM sign_in_provider WHERE organisation_id = :o",
     "DELETE FROM user_role USING user_account"
     " WHERE user_role.user_id = user_account.id AND user_account.organisation_id = :o",
     "DELETE FROM user_account WHERE organisation_id = :o",
