@@ -17,7 +17,7 @@ from housing.audit.models import AuditEvent
 from housing.claims.models import Claim
 from housing.clock import utcnow
 from housing.organisations.models import ExternalIdentity, ProviderAudience, SignInProvider
-from housing.organisations.sso import CLOCK_LEEWAY
+from housing.organisations.oidc import CLOCK_LEEWAY
 from housing.roles import Role
 from tests.builders.claims import World
 from tests.conftest import PASSWORD, csrf_from, login

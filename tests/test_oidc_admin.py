@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 
+import time_machine
 from sqlalchemy import select, text
 
 from housing.audit.models import AuditEvent
+from housing.clock import utcnow
 from housing.organisations.models import ProviderAudience, SignInProvider
 from housing.organisations.sso import mapped_roles, parse_role_mapping
 from housing.roles import Role
 from tests.builders.api import assert_problem, bearer
 from tests.conftest import login
 from tests.factories import OrganisationFactory, UserFactory
-from tests.test_step_up import age_authentication
 
 SECRET = "s3cr3t-of-the-provider-0123456789"
 
@@ -119,8 +120,9 @@ def test_a_wrong_mapping_or_issuer_is_a_message_at_its_field_and_nothing_is_save
 def test_changing_a_provider_needs_a_recent_authentication(client, session):
     admin = UserFactory(admin=True)
     csrf = login(client, admin.email)
-    age_authentication(client, dt.timedelta(minutes=20))
-    answer = client.post("/admin/sign-in-providers/new", data=form(csrf))
+    # Twenty minutes on (the session itself lasts, idle for less than 30).
+    with time_machine.travel(utcnow() + dt.timedelta(minutes=20), tick=True):
+        answer = client.post("/admin/sign-in-providers/new", data=form(csrf))
     assert answer.status_code == 401
     assert "Bevestig met uw code" in answer.text
     assert session.scalars(select(SignInProvider)).all() == []

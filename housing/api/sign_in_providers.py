@@ -19,7 +19,7 @@ from housing.api.blueprint import BODY_ID, Blueprint, RequestSchema, link, linke
 from housing.db import db
 from housing.inputs import text_field
 from housing.organisations.models import ProviderAudience, SignInProvider
-from housing.organisations.sso import ProviderAdministration, ProviderData
+from housing.organisations.sign_in_providers import ProviderAdministration, ProviderData
 from housing.roles import Role
 
 blp = Blueprint(

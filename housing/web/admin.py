@@ -38,7 +38,7 @@ from housing.organisations.services import (
     RulesService,
     TermsData,
 )
-from housing.organisations.sso import ProviderAdministration, ProviderData
+from housing.organisations.sign_in_providers import ProviderAdministration, ProviderData
 from housing.roles import Role
 from housing.web.access import current_scope, role_required
 from housing.web.forms import (

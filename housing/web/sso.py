@@ -34,13 +34,8 @@ from housing.accounts.factors import requires_second_factor
 from housing.clock import utcnow
 from housing.db import db
 from housing.organisations.models import SignInProvider
-from housing.organisations.sso import (
-    OpenIdConnect,
-    ProviderUnavailable,
-    SignInRefused,
-    SingleSignOn,
-    session_methods,
-)
+from housing.organisations.oidc import OpenIdConnect, ProviderUnavailable, SignInRefused
+from housing.organisations.sso import SingleSignOn, session_methods
 from housing.unit_of_work import unit_of_work
 from housing.web import second_factor
 from housing.web.access import public, safe_next
