@@ -27,6 +27,9 @@ log = get_logger(__name__)
 _FLASHED = "housing_flashed"
 # What runs with the response just before the request commits (idempotency keys).
 _BEFORE_COMMIT = "housing_before_commit"
+# What a refused request must still record (the audit of a failed sign-in), each in a unit
+# of work of its own after the request's work is rolled back.
+_AFTER_ROLLBACK = "housing_after_rollback"
 # Set from the moment the COMMIT is sent: an error from then on may follow saved work.
 _MAY_BE_SAVED = "housing_work_may_be_saved"
 
@@ -69,6 +72,9 @@ class UnitOfWorkFlask(Flask):
             _commit()
         else:
             db.session.rollback()
+            for callback in g.pop(_AFTER_ROLLBACK, ()):
+                with unit_of_work(db.session):
+                    callback()
         return response
 
     def handle_user_exception(self, e: Exception) -> Any:
@@ -94,6 +100,13 @@ def before_commit(callback: Callable[[Response], None]) -> None:
     """Run `callback` with this request's response just before it commits (if it does),
     in its transaction."""
     g.setdefault(_BEFORE_COMMIT, []).append(callback)
+
+
+def after_rollback(callback: Callable[[], None]) -> None:
+    """Run `callback` in a unit of work of its own when this request answers 4xx or 5xx and
+    its own work is rolled back: what must be kept of a refused request (the audit of a
+    failed sign-in) and nothing else of it. Not run when the view raised instead."""
+    g.setdefault(_AFTER_ROLLBACK, []).append(callback)
 
 
 def work_may_be_saved() -> bool:

@@ -7,9 +7,9 @@ whose provider is not trusted for multi-factor (or said it used one factor) goes
 second step (`housing.web.second_factor`), carrying the provider and its `acr` along.
 
 A refusal answers 4xx with the login page and its reason, so the password login is still
-there (break-glass accounts); a provider that does not answer, 503. A refusal's audit link
-is written in a unit of work of its own after the request's work is rolled back: the
-answer (4xx) rolls back the request, and nothing of a half-admitted person may stay.
+there (break-glass accounts); a provider that does not answer, 503. The 4xx rolls the
+request's work back, so nothing of a half-admitted person stays; the refusal's audit link
+is written after that, in a unit of work of its own (`unit_of_work.after_rollback`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from housing.db import db
 from housing.organisations.models import SignInProvider
 from housing.organisations.oidc import OpenIdConnect, ProviderUnavailable, SignInRefused
 from housing.organisations.sso import SingleSignOn, session_methods
-from housing.unit_of_work import unit_of_work
+from housing.unit_of_work import after_rollback
 from housing.web import second_factor
 from housing.web.access import public, safe_next
 from housing.web.forms import LoginForm
@@ -67,15 +67,18 @@ def _unavailable(provider: SignInProvider) -> ResponseReturnValue:
 
 
 def _refusal(
-    provider: SignInProvider | None, refusal: SignInRefused, subject: str | None = None
+    provider: SignInProvider, refusal: SignInRefused, subject: str | None = None
 ) -> ResponseReturnValue:
-    db.session.rollback()
-    if provider is not None:
-        provider_id = provider.id
-        with unit_of_work(db.session):
-            found = db.session.get(SignInProvider, provider_id)
-            if found is not None:
-                SingleSignOn(db.session).failed(found, refusal.reason, subject)
+    """The login page with the refusal (4xx: the request's work is rolled back), and the
+    refusal audited in a unit of work of its own after that."""
+    provider_id, reason = provider.id, refusal.reason
+
+    def audit() -> None:
+        found = db.session.get(SignInProvider, provider_id)
+        if found is not None:
+            SingleSignOn(db.session).failed(found, reason, subject)
+
+    after_rollback(audit)
     return _login_page(refusal.message, refusal.status)
 
 
