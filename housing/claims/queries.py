@@ -34,6 +34,7 @@ from housing.claims.base import NO_SUCH_CLAIM
 from housing.claims.late_decisions import LateFacts
 from housing.claims.models import Claim, Decision, DefaultNotice, MeasureLine, SecurityAdvice
 from housing.db import DbSession
+from housing.deadlines.rules import rules_version_of
 from housing.errors import NotFound
 from housing.ids import MAX_ID
 from housing.organisations.models import OfficeHolder, Organisation
@@ -78,6 +79,8 @@ class ClaimDetail:
     # Oldest first.
     decisions: Sequence[Decision]
     notice_received_on: dt.date | None
+    # The organisation's rules version, for its rules as the process keeps them (`RulesCache`).
+    rules_version: str
 
     @property
     def late_facts(self) -> LateFacts:
@@ -95,13 +98,14 @@ def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) ->
     )
     if not rows:
         raise NotFound(NO_SUCH_CLAIM)
-    claim, _event, _decision, notice_received_on, acted_for = rows[0]
+    claim, _event, _decision, notice_received_on, acted_for, rules_version = rows[0]
     return ClaimDetail(
         claim=claim,
         actor=actor_from(user, acted_for),
         timeline=[row.AuditEvent for row in rows if row.AuditEvent is not None],
         decisions=[row.Decision for row in rows if row.Decision is not None],
         notice_received_on=notice_received_on,
+        rules_version=rules_version,
     )
 
 
@@ -113,7 +117,8 @@ def _detail_statement(scope: Scope) -> Select[Any]:
     numbered parts and each list to its own part only, one row per line, event and decision
     (never fewer than one per part: an empty list is a row of NULLs). The office holder, the
     organisation, the advice's id, the notice of default and the office holders the reader
-    acts for are one value per claim and ride along on every row.
+    acts for, and the organisation's rules version, are one value per claim and ride along on
+    every row.
     """
     parts = union_all(
         *(select(_part(part).label("part")) for part in (LINE, EVENT, DECISION))
@@ -131,7 +136,13 @@ def _detail_statement(scope: Scope) -> Select[Any]:
         .outerjoin(MeasureLine, and_(parts.c.part == _part(LINE), MeasureLine.claim_id == Claim.id))
         .outerjoin(AuditEvent, and_(parts.c.part == _part(EVENT), AuditEvent.claim_id == Claim.id))
         .outerjoin(Decision, and_(parts.c.part == _part(DECISION), Decision.claim_id == Claim.id))
-        .add_columns(AuditEvent, Decision, DefaultNotice.received_on, ACTED_FOR_COLUMN)
+        .add_columns(
+            AuditEvent,
+            Decision,
+            DefaultNotice.received_on,
+            ACTED_FOR_COLUMN,
+            rules_version_of(Claim.organisation_id),
+        )
         .options(
             # The organisation for its terms; not the offices it lists as eligible.
             contains_eager(Claim.office_holder.of_type(holder))
