@@ -309,19 +309,20 @@ class Workflow(Generic[StateT, EventT]):
 
         Each state's node has the id `<name>-state-<state>` and each transition's edge
         `<name>-edge-<source>-<event>-<dest>`, so a page can mark a state or a path in the
-        drawn SVG without laying it out again. The text depends only on the machine and the
-        labels: the same machine gives the same text (and `dot` the same drawing).
+        drawn SVG without laying it out again. The text depends only on the machine, the
+        labels and the title (none: no caption): the same machine gives the same text (and
+        `dot` the same drawing).
         """
         initial = self._state(self.machine.initial)
         final = {self._state(name) for name, state in self.machine.states.items() if state.final}
+        label = f", label={_dot_id(title)}, labelloc=t" if title else ""
         lines = [
             f"digraph {_dot_id(self.name)} {{",
             f"  graph [id={_dot_id(self.name + '-machine')}, rankdir=TB, nodesep=0.35,"
-            f' ranksep=0.45, fontname="Helvetica", fontsize=11,'
-            f" label={_dot_id(title or self.name)}, labelloc=t];",
+            f' ranksep=0.45, fontname="Helvetica", fontsize=13{label}];',
             '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", color="#434343",'
-            ' fontname="Helvetica", fontsize=11, margin="0.12,0.06"];',
-            '  edge [color="#6b6b6b", fontname="Helvetica", fontsize=9, arrowsize=0.7];',
+            ' fontname="Helvetica", fontsize=12, margin="0.12,0.06"];',
+            '  edge [color="#6b6b6b", fontname="Helvetica", fontsize=10, arrowsize=0.7];',
             f"  {_dot_id(self.name + '-start')} [id={_dot_id(self.name + '-start')},"
             ' shape=point, width=0.12, label="", fillcolor="#434343"];',
         ]

@@ -15,10 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import graphviz
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from lxml import etree
 from markupsafe import Markup
 
 from housing.audit.models import AuditEvent
@@ -68,6 +66,9 @@ _PATH_FILL = "#e8f0fa"
 def layout(dot_source: str) -> str:
     """The SVG that `dot` draws for this DOT text, drawn once per process (the same text
     gives the same bytes with the same Graphviz)."""
+    # Imported here: an app that never draws (a command) does not load them.
+    import graphviz
+
     svg: bytes = graphviz.pipe("dot", "svg", dot_source.encode("utf-8"))
     return svg.decode("utf-8")
 
@@ -141,7 +142,8 @@ def _event_label(event: ClaimEvent) -> str:
 
 def claim_diagram(state: ClaimState, path: ClaimPath) -> Markup:
     """The claim machine in the reader's language, the claim's state and path marked."""
-    svg = machine_svg(CLAIM_WORKFLOW, _state_label, _event_label, title=_("How a claim goes"))
+    # No caption in the drawing: the page's heading names it.
+    svg = machine_svg(CLAIM_WORKFLOW, _state_label, _event_label)
     description = _("Diagram of the claim process.") + " " + statement(state, path)
     # Safe to put in the page as it is: lxml wrote it, escaping every text in it (the labels
     # are our own catalogue's, and no user's text is in it).
@@ -167,6 +169,8 @@ def mark(
 ) -> str:
     """A copy of the machine's SVG for inline use: the current state and the path marked,
     named for assistive technology by `description` (role img, its own title)."""
+    from lxml import etree  # a page that draws loads it; the app's start does not
+
     parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
     root = etree.fromstring(svg.encode("utf-8"), parser)
     # The viewBox scales it to its box (theme.css); graphviz's size in points would not.
