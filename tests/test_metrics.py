@@ -23,9 +23,9 @@ from housing.jobs.models import Job, JobStatus
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxStatus
 from tests.builders.claims import World
+from tests.builders.outbox import outbox_row
 from tests.conftest import RUN_ID, login
 from tests.factories import OrganisationFactory, UserFactory
-from tests.test_ops import outbox_row
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}  # TEST-NET-3: no scraper of ours

@@ -61,7 +61,6 @@ def register_web(app: Flask) -> None:
         finance,
         handling,
         jobs,
-        metrics,
         notifications,
         objections,
         once,
@@ -76,8 +75,6 @@ def register_web(app: Flask) -> None:
         step_up,
     )
 
-    # Around everything the app does: each request's latency (no SQL), and /metrics.
-    metrics.install(app)
     # The second-factor guard first: a staff session without one does nothing else.
     second_factor.install(app)
     step_up.install(app)

@@ -1,8 +1,8 @@
 """Prometheus metrics at /metrics: each request's latency by route, and the outbox, jobs and
 workers' heartbeats read from the database when scraped (housing.ops.metrics).
 
-The latency is measured around the whole app (a WSGI middleware outside every hook: the
-unit of work's commit and the proxy fix included) and costs no SQL statement. Under
+The latency is measured around the whole app (a WSGI middleware outside every hook, the
+unit of work's commit included; inside the proxy fix) and costs no SQL statement. Under
 gunicorn each worker process writes its figures to PROMETHEUS_MULTIPROC_DIR
 (prometheus-client's multiprocess mode; gunicorn.conf.py sets the folder up and clears
 it), and a scrape of any worker adds up all of them. Without that folder (`housing run`),
