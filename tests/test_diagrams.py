@@ -244,3 +244,24 @@ def test_every_claim_state_and_event_has_a_label_on_the_diagram() -> None:
     assert set(CLAIM_EVENT_LABELS) == set(ClaimEvent)
     assert {state.value for state in ClaimState} <= set(STATE_LABELS)
     assert drawn(machine_svg(CLAIM_WORKFLOW), "claim") == in_machine(CLAIM_WORKFLOW)
+
+
+def test_a_reader_who_chose_english_gets_the_diagram_in_english(app, session):
+    world = World(session)
+    claim = world.draft()
+    world.fire(world.applicant, claim, "submit")
+    world.assessor.language = "en"
+    session.commit()
+    client = app.test_client()
+    login(client, world.assessor.email)
+    page = client.get(f"/claims/{claim.id}").text
+    svg = _svg_of(page)
+    texts = {text.text for text in svg.iter(f"{{{SVG_NS}}}text")}
+    assert {"Submitted", "Decision proposed", "submit", "objection upheld"} <= texts
+    assert "Ingediend" not in texts
+    title = svg.find(f"{{{SVG_NS}}}title")
+    assert title is not None
+    assert title.text == (
+        "Diagram of the claim process. Current state: Submitted. The path so far: Draft →"
+        " Submitted."
+    )
