@@ -349,12 +349,21 @@ def test_gunicorn_workers_add_up_their_figures_in_the_multiprocess_folder(
             assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "gunicorn did not answer"
             time.sleep(0.3)
-        # Requests until both workers have served some (each writes a file of its own).
-        served = 1
-        while len(list(folder.glob("histogram_*.db"))) < 2:
-            assert _get(f"{base}/login")[0] == 200
-            served += 1
-            assert served < 200, "one worker took every request"
+        # Both workers serve: a sync worker that accepted a connection waits for its request,
+        # so while one holds this silent connection the other serves the next three; then
+        # the held one gets its request too. Each worker writes a file of its own.
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as held:
+            time.sleep(1)  # a worker accepts it and waits
+            for _ in range(3):
+                assert _get(f"{base}/login")[0] == 200
+            request = f"GET /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
+            held.sendall(f"{request}\r\n".encode())
+            answer = b""
+            while chunk := held.recv(65536):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+        served = 1 + 3 + 1
+        assert len(list(folder.glob("histogram_*.db"))) == 2
         assert not (folder / "histogram_99999999.db").exists()
         scrapes = set()
         for _ in range(6):
