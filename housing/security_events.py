@@ -90,7 +90,8 @@ REFUSALS = frozenset({401, 403, 429})
 def _refusal(response: Response) -> Response:
     """Every refusal of the UI and the API, from the one place each leaves the app."""
     if response.status_code in REFUSALS:
-        actor = g.get("api_user") or current_user
+        # The API knows its caller by the bearer token only, never by a session cookie.
+        actor = g.get("api_user") if request.path.startswith("/api/") else current_user
         signed_in = actor is not None and actor.is_authenticated
         security_event(
             "request_refused",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, Unpack
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, distinct, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import selectinload
 
 from housing.accounts.models import TotpFactor, User, UserRole, UserSession
@@ -190,7 +190,8 @@ def trail_events(session: DbSession, scope: Scope) -> list[str]:
     """The names of the events in the organisation's chain, for the filter's list."""
     return list(
         session.scalars(
-            select(distinct(AuditEvent.event))
+            select(AuditEvent.event)
+            .distinct()
             .where(*scope.criteria(AuditEvent))
             .order_by(AuditEvent.event)
         )
