@@ -20,7 +20,7 @@ from tests.factories import UserFactory
 from tests.second_factor import factor_secret
 
 FIELDS = {"time", "logger", "action", "result", "actor", "organisation", "object", "origin"}
-WRONG_PASSWORD = "Tr0mbone-Verkeerd-2026"  # noqa: S105 (typed on purpose, must never be logged)
+WRONG_PASSWORD = "Tr0mbone-Verkeerd-2026"
 
 
 def events(capsys: pytest.CaptureFixture[str]) -> list[dict]:
@@ -30,7 +30,7 @@ def events(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     for line in lines:
         if f'"logger":"{LOGGER_NAME}"' in line:
             event = json.loads(line)
-            assert FIELDS <= event.keys(), event
+            assert event.keys() >= FIELDS, event
             assert dt.datetime.fromisoformat(event["time"]).utcoffset() == dt.timedelta(0)
             found.append(event)
     return found
