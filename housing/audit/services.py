@@ -234,12 +234,14 @@ class AuditTrail:
             ),
             None,
         )
-        roles = payload.get("roles") or {}
+        roles = payload.get("roles")
         detail = {key: payload[key] for key in _SECURITY_DETAILS if key in payload}
-        if roles:
+        if isinstance(roles, Mapping):  # a change: what was added and removed
             detail.update(
                 roles_added=roles.get("added", []), roles_removed=roles.get("removed", [])
             )
+        elif roles:  # a new account's roles
+            detail["roles"] = list(roles)
         if "active" in payload:
             detail["active"] = payload["active"]
         security_event(
