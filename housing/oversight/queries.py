@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import ColumnElement, Select, exists, func, select
@@ -41,7 +41,7 @@ ACCESS_ACTIONS = (VIEW_CLAIM, DOWNLOAD)
 PRIVILEGED_ROLES = frozenset({Role.ADMIN, Role.FINANCE, Role.DECIDER})
 T = TypeVar("T")
 # A select of several columns.
-Rows = Select[Unpack[tuple[Any, ...]]]
+Rows = Select[*tuple[Any, ...]]
 
 
 @dataclass(frozen=True)
