@@ -19,7 +19,7 @@ failed sign-in is a fact as it happens, and is written at once.
 
 The lines bypass structlog's renderer on purpose: they are JSON in development too, and
 operators route them by the logger's name (a handler on `housing.security`) or by its
-`logger` field in the process's output.
+`logger` field in the process's standard error.
 """
 
 from __future__ import annotations
@@ -53,16 +53,18 @@ _PENDING = "security_events_pending"
 logger = logging.getLogger(LOGGER_NAME)
 
 
-class _CurrentStdout(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes each line to the process's standard output as it is at that moment (the
-    other logs' stream), so a replaced `sys.stdout` (a test's capture) is honoured."""
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes each line to the process's standard error as it is at that moment, so a
+    replaced `sys.stderr` (a test's capture) is honoured. Standard error, as the web
+    server's own log: a command's standard output is its data (`housing tokens issue`
+    prints a token a script reads), never mixed with log lines."""
 
     def __init__(self) -> None:
-        super().__init__(sys.stdout)
+        super().__init__(sys.stderr)
 
     @property  # logging sets `stream`; here it is read only
     def stream(self) -> IO[str]:
-        return sys.stdout
+        return sys.stderr
 
     @stream.setter
     def stream(self, _value: IO[str]) -> None:
@@ -73,8 +75,8 @@ def install(app: Flask) -> None:
     """Give the logger its handler once (plain lines: they are JSON already; INFO up; not
     passed on to the root logger, so no second copy in another format), and write every
     refused request as it leaves."""
-    if not any(isinstance(handler, _CurrentStdout) for handler in logger.handlers):
-        handler = _CurrentStdout()
+    if not any(isinstance(handler, _CurrentStderr) for handler in logger.handlers):
+        handler = _CurrentStderr()
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)

@@ -25,7 +25,7 @@ WRONG_PASSWORD = "Tr0mbone-Verkeerd-2026"
 
 def events(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     """The security lines the process wrote to its output since the last call."""
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     found = []
     for line in lines:
         if f'"logger":"{LOGGER_NAME}"' in line:
@@ -37,7 +37,7 @@ def events(capsys: pytest.CaptureFixture[str]) -> list[dict]:
 
 
 def raw(capsys: pytest.CaptureFixture[str]) -> str:
-    return capsys.readouterr().out
+    return capsys.readouterr().err
 
 
 def test_sign_ins_and_their_failures_are_told_without_what_was_typed(app, client, capsys):
