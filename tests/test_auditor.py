@@ -23,9 +23,9 @@ from housing.scoping import Scope
 from tests.builders.api import bearer
 from tests.builders.claims import World
 from tests.builders.jobs import run_job_here
+from tests.builders.step_up import ASKED, age_authentication, confirm, next_code
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.test_step_up import ASKED, age_authentication, confirm, next_code
 
 SECRET_REASON = "Dreiging bij de achterdeur, zie politierapport"
 PAGES = ("/audit/trail", "/audit/access", "/audit/trail.csv", "/audit/trail.json")
