@@ -199,3 +199,24 @@ def test_a_secret_or_free_text_cannot_be_put_in_an_event(app: Flask, detail):
 def test_a_result_is_one_of_three(app: Flask):
     with pytest.raises(ValueError):
         security_event("probe", result="maybe", actor_id=None)
+
+
+def test_tokens_are_told_of_but_never_shown(app, client, session, capsys):
+    user = UserFactory(assessor=True)
+    session.commit()
+    capsys.readouterr()
+    with app.test_request_context():
+        _token, secret = AccountAdministration(session).issue_token(user, "zaaksysteem")
+        session.commit()
+    wrong = "vw_" + "x" * 40
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {wrong}"}).status_code == 401
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    )
+    output = raw(capsys)
+    told = [json.loads(line) for line in output.splitlines() if LOGGER_NAME in line]
+    assert [(e["action"], e["result"], e["object"]) for e in told] == [
+        ("api_token_issued", "success", f"user:{user.id}"),
+        ("request_refused", "refused", "GET /api/v1/me"),
+    ]
+    assert secret not in output and wrong not in output and secret[:12] not in output
