@@ -107,9 +107,7 @@ def test_every_schema_of_the_api_dumps_by_a_plan():
             yield from subclasses(sub)
 
     api_schemas = {
-        cls
-        for cls in subclasses(marshmallow.Schema)
-        if cls.__module__.startswith("housing.api")
+        cls for cls in subclasses(marshmallow.Schema) if cls.__module__.startswith("housing.api")
     }
     assert api_schemas and all(issubclass(cls, Schema) for cls in api_schemas)
 

@@ -36,7 +36,7 @@ from housing.api.schemas import (
     ScanSchema,
     claim_event_bodies,
 )
-from housing.audit.services import record_access
+from housing.audit.services import VIEW_CLAIM, record_access
 from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import readable_history
@@ -259,8 +259,9 @@ class ClaimItem(MethodView):
             db.session,
             organisation_id=claim.organisation_id,
             user_id=user.id,
+            roles=user.roles,
             claim_id=claim.id,
-            action="view_claim",
+            action=VIEW_CLAIM,
             request_id=g.get("request_id"),
         )
         # The calendar, if needed, as this process keeps it at the version read along.

@@ -56,6 +56,7 @@ def _wants_problem_json() -> bool:
 def register_web(app: Flask) -> None:
     from housing.web import (
         admin,
+        audit,
         claims,
         drafts,
         finance,
@@ -96,6 +97,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(finance.limits_bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(handling.bp)
+    app.register_blueprint(audit.bp)
     app.jinja_env.globals.update(
         typed=typed,
         refused_fields=refused_fields,

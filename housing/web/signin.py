@@ -17,6 +17,7 @@ from housing.accounts.authentication import Authentication, authenticated
 from housing.accounts.models import User
 from housing.clock import utcnow
 from housing.roles import START_ENDPOINTS
+from housing.security_events import SUCCESS, security_event
 from housing.web import sessions
 
 _AUTHENTICATION = "authentication"
@@ -33,6 +34,14 @@ def sign_in(user: User, methods: Iterable[str]) -> None:
     (`housing.web.sessions.begin`)."""
     sessions.begin(user)
     session[_AUTHENTICATION] = authenticated(user.id, methods, utcnow()).stored()
+    security_event(
+        "sign_in",
+        result=SUCCESS,
+        actor_id=user.id,
+        organisation_id=user.organisation_id,
+        object=f"user:{user.id}",
+        methods=list(methods),
+    )
 
 
 def current_authentication() -> Authentication | None:
