@@ -15,7 +15,7 @@ PG_PORT ?= 5432
 REDIS_HOST ?= 127.0.0.1
 REDIS_PORT ?= 6379
 
-.PHONY: run test install lock translations messages services chromium oidc-provider lint clean
+.PHONY: run test install lock translations messages services chromium graphviz oidc-provider lint clean
 
 # What an install gets is exactly requirements.lock: every package pinned with its hashes, so
 # a fresh machine installs what CI tested. The project itself goes in editable, without
@@ -34,7 +34,12 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
 		--python-version 3.11 $(if $(UPGRADE),--upgrade) --quiet -o $(LOCK)
 
-install: $(STAMP) translations
+# `dot` draws the process diagrams (the claim page, the README's): `make run` and `make test`
+# both need it, so the install gets it (Debian's package, or a loud failure).
+install: $(STAMP) translations graphviz
+
+graphviz:
+	@bash scripts/ensure-graphviz.sh
 
 translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d housing/translations

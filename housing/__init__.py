@@ -36,6 +36,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = Fal
     if config:
         app.config.from_mapping(config)
     app.extensions["housing.settings"] = settings
+    from housing.web import metrics
+
+    # Each request's latency and /metrics; measured inside the proxy fix, if any.
+    metrics.install(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

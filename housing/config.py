@@ -7,6 +7,7 @@ that reads the environment; everything else reads the app's config (`housing.ser
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -96,6 +97,13 @@ class Settings:
     # How many reverse proxies in front of the app set X-Forwarded-For and -Proto: their
     # word is taken for the client's address (the rate limits per address), and only theirs.
     trusted_proxies: int = 0
+    # Who may read /metrics: these addresses or networks (the scraper beside the app), or
+    # whoever sends this bearer token (None: no token opens it).
+    metrics_allowed_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    metrics_token: str | None = None
+    # prometheus-client's multiprocess mode: the folder where each gunicorn worker writes
+    # its metrics (gunicorn.conf.py sets it); None: this process's own metrics only.
+    prometheus_multiproc_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.document_root is None:
@@ -199,6 +207,13 @@ class Settings:
             sign_in_spike_failures=spike_failures,
             sign_in_spike_minutes=spike_minutes,
             trusted_proxies=proxies,
+            metrics_allowed_addresses=tuple(
+                part.strip()
+                for part in env.get("METRICS_ALLOWED_ADDRESSES", "127.0.0.1/32,::1/128").split(",")
+                if part.strip()
+            ),
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            prometheus_multiproc_dir=_path(env.get("PROMETHEUS_MULTIPROC_DIR")),
         )
 
     @property
@@ -226,6 +241,8 @@ class Settings:
             )
         if self.mail_backend == "file":
             problems.append("MAIL_BACKEND=file writes e-mail to disk instead of sending it")
+        if self.metrics_token is not None and len(self.metrics_token) < 32:
+            problems.append("METRICS_TOKEN is shorter than 32 characters")
         return problems
 
     def validate(self) -> None:
@@ -266,6 +283,14 @@ class Settings:
             )
         if self.trusted_proxies < 0:
             raise ConfigurationError("TRUSTED_PROXIES must be ≥ 0")
+        for address in self.metrics_allowed_addresses:
+            try:
+                ipaddress.ip_network(address, strict=False)
+            except ValueError:
+                raise ConfigurationError(
+                    "METRICS_ALLOWED_ADDRESSES must be addresses or networks (127.0.0.1,"
+                    f" 10.0.0.0/8), comma-separated, not {address!r}"
+                ) from None
         if self.is_production:
             problems = self.unsafe_settings()
             if problems:
@@ -387,6 +412,11 @@ class Settings:
             "SIGN_IN_SPIKE_FAILURES": self.sign_in_spike_failures,
             "SIGN_IN_SPIKE_MINUTES": self.sign_in_spike_minutes,
             "TRUSTED_PROXIES": self.trusted_proxies,
+            "METRICS_ALLOWED_ADDRESSES": self.metrics_allowed_addresses,
+            "METRICS_TOKEN": self.metrics_token,
+            "PROMETHEUS_MULTIPROC_DIR": (
+                str(self.prometheus_multiproc_dir) if self.prometheus_multiproc_dir else None
+            ),
             "API_TITLE": "Veilig Wonen",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",

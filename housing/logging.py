@@ -8,6 +8,8 @@ import uuid
 import structlog
 from flask import Flask, Response, g, request
 
+from housing import security_events
+
 REQUEST_ID_HEADER = "X-Request-ID"
 
 
@@ -28,6 +30,8 @@ def configure(app: Flask) -> None:
         cache_logger_on_first_use=True,
     )
     forward_extension_warnings()
+    # Security events have a logger of their own, for a SIEM (housing.security_events).
+    security_events.install(app)
 
     @app.before_request
     def bind_request_id() -> None:

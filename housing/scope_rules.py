@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 
 from housing.accounts.models import ApiToken, User
+from housing.audit.models import AccessLog, AuditEvent
 from housing.claims.models import Claim, ClaimNote, Objection
 from housing.jobs.models import Job
 from housing.notifications.models import Notification, PrintItem
@@ -38,9 +39,29 @@ def _organisation(scope: Scope) -> list[ColumnElement[bool]]:
 
 @scope_rule(User)
 def _user(scope: Scope) -> list[ColumnElement[bool]]:
-    if scope.sees_whole_organisation:
+    # The auditor reviews who holds which role (and reads who did what in the trail).
+    if scope.sees_whole_organisation or Role.AUDITOR in scope.roles:
         return [User.organisation_id == scope.organisation_id]
     return [User.id == scope.user_id]
+
+
+# The audit trail and the access log are the auditor's, of their own organisation only
+# (DESIGN.md §1); the services that append to them need no scope to write.
+AUDIT_READERS = frozenset({Role.AUDITOR})
+
+
+@scope_rule(AuditEvent)
+def _audit_event(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.roles & AUDIT_READERS:
+        return [AuditEvent.organisation_id == scope.organisation_id]
+    return [false()]
+
+
+@scope_rule(AccessLog)
+def _access_log(scope: Scope) -> list[ColumnElement[bool]]:
+    if scope.roles & AUDIT_READERS:
+        return [AccessLog.organisation_id == scope.organisation_id]
+    return [false()]
 
 
 @scope_rule(ApiToken)

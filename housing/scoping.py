@@ -9,12 +9,12 @@ so the answer is 404, never a hint that it exists elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, false, select
+from sqlalchemy import ColumnElement, Executable, Integer, Select, bindparam, false, select
 
 from housing.errors import NotFound
 from housing.roles import Role
@@ -33,6 +33,12 @@ CASE_STAFF = frozenset({Role.ASSESSOR, Role.DECIDER, Role.FINANCE, Role.ADMIN})
 
 Rule = Callable[["Scope"], list[ColumnElement[bool]]]
 _RULES: dict[type[Any], Rule] = {}
+
+# The values of a scope in a statement built once (`Scope.statement`).
+SCOPE_ORGANISATION_ID = "scope_organisation_id"
+SCOPE_USER_ID = "scope_user_id"
+StatementT = TypeVar("StatementT", bound=Executable)
+_STATEMENTS: dict[tuple[Any, ...], Executable] = {}
 
 
 def scope_rule(model: type[T]) -> Callable[[Rule], Rule]:
@@ -101,6 +107,32 @@ class Scope:
         """A `select(model)` limited to this scope."""
         return select(model).where(*self.criteria(model))
 
+    def statement(
+        self, build: Callable[..., StatementT], *shape: Hashable
+    ) -> tuple[StatementT, dict[str, Any]]:
+        """`build(scope, *shape)`, built once per process for all scopes with these roles,
+        and the values to execute it with: `session.execute(statement, {**values, ...})`.
+
+        Building a statement of many joins and options costs a request more than running
+        it. Built once, the scope's organisation and user are the bound parameters
+        `SCOPE_ORGANISATION_ID` and `SCOPE_USER_ID`; a rule that compares them, as every
+        rule does, reads the same. Whatever else varies per call is a `bindparam` of
+        `build`'s own, and `shape` what picks one of several statements (it is part of the
+        cache key). `build` may not close over anything: a value it kept from its first
+        call would be read for everyone after.
+        """
+        if getattr(build, "__closure__", None) or getattr(build, "__defaults__", None):
+            raise TypeError(f"{build.__qualname__} must take all it varies by as its shape")
+        if self.system or self.organisation_id is None:
+            # Neither is a request's: built each time, as `select` is.
+            return build(self, *shape), {}
+        key = (build.__module__, build.__qualname__, shape, self.roles)
+        statement = _STATEMENTS.get(key)
+        if statement is None:
+            statement = _STATEMENTS[key] = build(_bound_scope(self.roles), *shape)
+        values = {SCOPE_ORGANISATION_ID: self.organisation_id, SCOPE_USER_ID: self.user_id}
+        return cast(StatementT, statement), values
+
     def get(self, session: DbSession, model: type[T], ident: int) -> T | None:
         """The row with this id if it lies inside the scope, else None."""
         return session.scalars(self.select(model).where(_primary_key(model) == ident)).one_or_none()
@@ -145,6 +177,15 @@ class Scope:
             .with_for_update(of=model, skip_locked=skip_locked)
             .execution_options(populate_existing=True)
         )
+
+
+def _bound_scope(roles: frozenset[Role]) -> Scope:
+    """A scope with these roles whose organisation and user are bound parameters."""
+    return Scope(
+        user_id=cast(int, bindparam(SCOPE_USER_ID, type_=Integer)),
+        organisation_id=cast(int, bindparam(SCOPE_ORGANISATION_ID, type_=Integer)),
+        roles=roles,
+    )
 
 
 def _primary_key(model: type[Any]) -> ColumnElement[Any]:

@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "housing.config",
         "housing.crypto",
         "housing.logging",
+        "housing.security_events",
         "housing.money",
         "housing.db",
         "housing.extensions",
@@ -58,7 +59,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("housing.permissions", "housing.deadlines", "housing.workflow"),
     ("housing.claims",),
     # Above the claims: delivering the news they ask for, paying what they granted.
-    ("housing.notifications", "housing.payments"),
+    ("housing.notifications", "housing.payments", "housing.oversight"),
     # What assembles the areas: every model and rule, the services built from the app's
     # settings (they build on claims, notifications and payments), the demonstration data.
     ("housing.scope_rules", "housing.models", "housing.services", "housing.demo"),

@@ -153,12 +153,14 @@ def test_access_is_logged(session):
         session,
         organisation_id=claim.organisation_id,
         user_id=reader.id,
+        roles=reader.roles,
         claim_id=claim.id,
         action="view_claim",
         request_id="abc123",
     )
     logged = session.scalars(select(AccessLog).where(AccessLog.claim_id == claim.id)).one()
     assert (logged.user_id, logged.action) == (reader.id, "view_claim")
+    assert logged.roles == ",".join(sorted(reader.roles))
     assert logged.occurred_at.tzinfo is not None
 
 

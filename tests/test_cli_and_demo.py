@@ -24,7 +24,8 @@ def test_tokens_issue_prints_a_working_token(runner, client, session):
     user = UserFactory(email="api@test.example")
     result = runner.invoke(args=["tokens", "issue", "API@test.example", "--name", "zaaksysteem"])
     assert result.exit_code == 0, result.output
-    secret = result.output.strip()
+    # Standard output is the token alone (the security event goes to standard error).
+    secret = result.stdout.strip()
     assert secret.startswith("vw_")
     stored = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)).one()
     assert stored.name == "zaaksysteem" and secret not in stored.token_hash

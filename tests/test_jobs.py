@@ -355,7 +355,10 @@ def test_the_auditor_verifies_the_chain_intact_and_then_broken(committed, monkey
     assert committed.deliver(message_id) is Outcome.DONE  # the default handlers
     job = committed.job(job_id)
     assert job.status is JobStatus.SUCCEEDED
-    assert job.result == {"intact": True, "checked": 5, "first_broken_sequence": None}
+    assert _verdict(job.result) == {"intact": True, "checked": 5, "first_broken_sequence": None}
+    # What the verification report states: the head, the range's times, when it was checked.
+    assert job.result["head_hash"] == _hash_at(committed, 5)
+    assert job.result["first_at"] <= job.result["last_at"] <= job.result["verified_at"]
     assert (job.progress_done, job.progress_total) == (5, 5)
 
     with Session(committed.engine) as s:
@@ -368,11 +371,28 @@ def test_the_auditor_verifies_the_chain_intact_and_then_broken(committed, monkey
         s.commit()
     job_id, message_id = committed.start()
     committed.deliver(message_id)
-    assert committed.job(job_id).result == {
+    broken = committed.job(job_id).result
+    assert _verdict(broken) == {
         "intact": False,
         "checked": 3,
         "first_broken_sequence": 4,
     }
+    # The report names the last link found intact.
+    assert broken["head_hash"] == _hash_at(committed, 3)
+
+
+def _verdict(result: dict) -> dict:
+    return {key: result[key] for key in ("intact", "checked", "first_broken_sequence")}
+
+
+def _hash_at(committed, sequence: int) -> str:
+    with Session(committed.engine) as s:
+        return s.scalars(
+            select(AuditEvent.hash).where(
+                AuditEvent.organisation_id == committed.organisation_id,
+                AuditEvent.sequence == sequence,
+            )
+        ).one()
 
 
 def test_links_added_while_the_chain_is_checked_are_no_false_alarm(committed, monkeypatch):
@@ -398,7 +418,9 @@ def test_links_added_while_the_chain_is_checked_are_no_false_alarm(committed, mo
         )  # fmt: skip
         result = verify_chain(context)
     assert appended
-    assert result == {"intact": True, "checked": 3, "first_broken_sequence": None}
+    assert _verdict(result) == {"intact": True, "checked": 3, "first_broken_sequence": None}
+    # The head of the snapshot, not of the link added meanwhile.
+    assert result["head_hash"] == _hash_at(committed, 3)
     with Session(committed.engine) as s:
         assert AuditTrail(s).verify(org_id).checked == 4
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import time
-import uuid
 
 import pytest
 import structlog
@@ -20,29 +19,10 @@ from housing.config import Settings
 from housing.ops.models import WorkerHeartbeat
 from housing.outbox.models import OutboxMessage, OutboxStatus
 from housing.roles import Role
+from tests.builders.outbox import outbox_row
 from tests.conftest import REDIS_URL, RUN_ID, celery_on_redis, login
 from tests.factories import OrganisationFactory, UserFactory
 from workers.logging import bind_task, unbind_task
-
-
-def outbox_row(session, organisation_id, *, status=OutboxStatus.DEAD, created_at=None, **extra):
-    message = OutboxMessage(
-        key=f"notify:claim_received:claim-{uuid.uuid4().hex[:8]}:7",
-        topic="notification",
-        payload={"kind": "claim_received", "user_id": 7, "claim_id": 1},
-        organisation_id=organisation_id,
-        status=status,
-        attempts=8 if status is OutboxStatus.DEAD else 0,
-        next_attempt_at=utcnow(),
-        last_error="SMTPServerDisconnected: Connection unexpectedly closed"
-        if status is OutboxStatus.DEAD
-        else None,
-        created_at=created_at or utcnow(),
-        **extra,
-    )
-    session.add(message)
-    session.commit()
-    return message
 
 
 # --- dead messages in the admin UI ---------------------------------------------------

@@ -104,3 +104,44 @@ def test_only_the_system_scope_sees_every_organisation(session, world):
     everything = ids(session, Scope.system_scope(), Home)
     assert {world["own"].id, world["other"].id, world["colleague"].id} <= everything
     assert Scope.for_user(world["own"].office_holder.user).system is False
+
+
+def _homes_by_id(scope: Scope):
+    return scope.select(Home).where(Home.id.in_(select(Home.id)))
+
+
+def test_a_statement_built_once_reads_each_scopes_own_rows(session, world):
+    """`Scope.statement` builds once per kind of scope; each caller's organisation and user
+    are bound at execution, so the first caller's values are never read for the next."""
+    own, other = world["own"].office_holder.user, world["other"].office_holder.user
+    own_statement, own_values = Scope.for_user(own).statement(_homes_by_id)
+    other_statement, other_values = Scope.for_user(other).statement(_homes_by_id)
+    assert own_statement is other_statement
+    assert set(session.scalars(own_statement, own_values).all()) == {world["own"]}
+    assert set(session.scalars(other_statement, other_values).all()) == {world["other"]}
+
+    # A case handler of the own organisation: another statement (other roles), the
+    # organisation's homes, none of the other organisation's.
+    staff, staff_values = staff_scope(world, Role.ASSESSOR).statement(_homes_by_id)
+    assert staff is not own_statement
+    assert set(session.scalars(staff, staff_values).all()) == {world["own"], world["colleague"]}
+    # Finance never reads addresses, built once or not.
+    finance, finance_values = staff_scope(world, Role.FINANCE).statement(_homes_by_id)
+    assert session.scalars(finance, finance_values).all() == []
+
+
+def test_a_statement_builder_may_not_keep_a_callers_values(world):
+    """A builder that closed over a value would hand the first caller's value to everyone:
+    refused before anything is built."""
+    scope = staff_scope(world, Role.ASSESSOR)
+    home_id = world["own"].id
+
+    def one_home(scope: Scope):
+        return scope.select(Home).where(Home.id == home_id)
+
+    def with_default(scope: Scope, home_id: int = home_id):
+        return scope.select(Home).where(Home.id == home_id)
+
+    for build in (one_home, with_default):
+        with pytest.raises(TypeError, match="shape"):
+            scope.statement(build)

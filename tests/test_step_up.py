@@ -4,8 +4,6 @@ an authentication of at most 15 minutes ago, or the code again, and nothing type
 from __future__ import annotations
 
 import datetime as dt
-import html
-import re
 
 import pytest
 from markupsafe import escape
@@ -18,47 +16,19 @@ from housing.accounts.authentication import (
     STEP_UP_MAX_AGE,
     Authentication,
 )
-from housing.accounts.factors import step_at
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim, Decision
-from housing.clock import utcnow
 from housing.payments.models import PaymentBatch
 from housing.roles import Role
 from tests.builders.api import bearer
 from tests.builders.claims import World
 from tests.builders.payments import Finance, record
+from tests.builders.step_up import ASKED, age_authentication, confirm, hidden_fields, next_code
 from tests.conftest import login
 from tests.factories import UserFactory
-from tests.second_factor import code_for, factor_secret
 
-HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 REASON = 'Geen dreiging vastgesteld; zie het advies van 2 maart & de brief van de "politie"'
-ASKED = "Bevestig met uw code"
-
-
-def hidden_fields(page: str) -> list[tuple[str, str]]:
-    """What a browser would send from the step-up page: the hidden inputs of its form."""
-    form = page[page.index('action="/step-up"') :].split("</form>")[0]
-    return [(name, html.unescape(value)) for name, value in HIDDEN.findall(form)]
-
-
-def age_authentication(client, by: dt.timedelta) -> None:
-    """Move the session's stored authentication time back by `by`."""
-    with client.session_transaction() as cookie:
-        stored = cookie["authentication"]
-        stored["at"] -= int(by.total_seconds())
-        cookie["authentication"] = stored
-
-
-def next_code(email: str) -> str:
-    """A code the login did not use: the step after the one a login helper takes."""
-    return code_for(factor_secret(email), step_at(utcnow()) + 1)
-
-
-def confirm(client, page: str, code: str):
-    fields = MultiDict([*hidden_fields(page), ("step_up_code", code)])
-    return client.post("/step-up", data=fields)
 
 
 def confirm_and_follow(client, page: str, code: str):

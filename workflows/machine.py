@@ -298,6 +298,50 @@ class Workflow(Generic[StateT, EventT]):
         ]
         return "\n".join(lines) + "\n"
 
+    def to_dot(
+        self,
+        state_label: Callable[[StateT], str] = str,
+        event_label: Callable[[EventT], str] = str,
+        *,
+        title: str | None = None,
+    ) -> str:
+        """Render the machine as Graphviz DOT text, every state and transition read from it.
+
+        Each state's node has the id `<name>-state-<state>` and each transition's edge
+        `<name>-edge-<source>-<event>-<dest>`, so a page can mark a state or a path in the
+        drawn SVG without laying it out again. The text depends only on the machine, the
+        labels and the title (none: no caption): the same machine gives the same text (and
+        `dot` the same drawing).
+        """
+        initial = self._state(self.machine.initial)
+        final = {self._state(name) for name, state in self.machine.states.items() if state.final}
+        label = f", label={_dot_id(title)}, labelloc=t" if title else ""
+        lines = [
+            f"digraph {_dot_id(self.name)} {{",
+            f"  graph [id={_dot_id(self.name + '-machine')}, rankdir=TB, nodesep=0.35,"
+            f' ranksep=0.45, fontname="Helvetica", fontsize=13{label}];',
+            '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", color="#434343",'
+            ' fontname="Helvetica", fontsize=12, margin="0.12,0.06"];',
+            '  edge [color="#6b6b6b", fontname="Helvetica", fontsize=10, arrowsize=0.7];',
+            f"  {_dot_id(self.name + '-start')} [id={_dot_id(self.name + '-start')},"
+            ' shape=point, width=0.12, label="", fillcolor="#434343"];',
+        ]
+        for state in self.states:
+            shape = ", peripheries=2" if state in final else ""
+            lines.append(
+                f"  {_dot_id(state.value)} [id={_dot_id(f'{self.name}-state-{state.value}')},"
+                f" label={_dot_id(state_label(state))}{shape}];"
+            )
+        lines.append(f"  {_dot_id(self.name + '-start')} -> {_dot_id(initial.value)};")
+        for source, event, dest in self.transition_table():
+            ident = f"{self.name}-edge-{source.value}-{event.value}-{dest.value}"
+            lines.append(
+                f"  {_dot_id(source.value)} -> {_dot_id(dest.value)}"
+                f" [id={_dot_id(ident)}, label={_dot_id(event_label(event))}];"
+            )
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
     def _state(self, name: str | None) -> StateT:
         # The machine keys states by the enum member's NAME; every state here is ours.
         if name is None:
@@ -306,6 +350,12 @@ class Workflow(Generic[StateT, EventT]):
         if not isinstance(value, self.states):
             raise TypeError(f"the {self.name} machine holds a foreign state: {value!r}")
         return value
+
+
+def _dot_id(text: str) -> str:
+    """A DOT identifier: the text quoted, with its quotes and backslashes escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 def recorder(attribute: str) -> Step:

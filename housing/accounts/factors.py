@@ -29,6 +29,7 @@ from housing.clock import utcnow
 from housing.db import DbSession
 from housing.errors import Conflict, InvalidInput
 from housing.roles import STAFF_ROLES
+from housing.security_events import FAILURE, security_event
 
 ISSUER = "Veilig Wonen"
 INTERVAL = 30  # seconds per code (RFC 6238's default, what every app assumes)
@@ -129,7 +130,18 @@ class SecondFactors:
     def check(self, user: User, code: str) -> str | None:
         """Accept a code of the user's app (TOTP) or one of their recovery codes, once;
         which of the two it was, or None."""
-        typed = normalised(code)
+        method = self._accepted(user, normalised(code))
+        if method is None:
+            security_event(
+                "second_factor_check",
+                result=FAILURE,
+                actor_id=user.id,
+                organisation_id=user.organisation_id,
+                object=f"user:{user.id}",
+            )
+        return method
+
+    def _accepted(self, user: User, typed: str) -> str | None:
         factor = self.factor_of(user.id, for_update=True)
         if factor is None or not typed:
             return None

@@ -10,10 +10,11 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.orm import contains_eager
 
 from housing.accounts.models import ApiToken, User, UserRole
@@ -21,6 +22,7 @@ from housing.accounts.passwords import hash_password, policy_problems, verify_pa
 from housing.clock import utcnow
 from housing.db import DbSession
 from housing.errors import InvalidInput
+from housing.security_events import FAILURE, SUCCESS, security_event
 
 if TYPE_CHECKING:
     # Accounts sit below organisations: a user only points at theirs (the mapper resolves
@@ -46,8 +48,35 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def sign_in_failed(account: User | None, reason: str) -> None:
+    """A password sign-in failed: for the SIEM, the account (if one exists), never what was
+    typed (an e-mail field holds a password now and then)."""
+    security_event(
+        "sign_in",
+        result=FAILURE,
+        actor_id=None,
+        organisation_id=account.organisation_id if account else None,
+        object=f"user:{account.id}" if account else None,
+        reason=reason,
+    )
+
+
 def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@cache
+def _token_by_digest() -> Select[ApiToken]:
+    """Every API request's first statement, built once (at first use: the mappers are
+    complete by then): the token with its owner and roles."""
+    return (
+        select(ApiToken)
+        .join(ApiToken.user)
+        .outerjoin(User.role_rows)
+        .options(contains_eager(ApiToken.user).contains_eager(User.role_rows))
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+        .order_by(UserRole.role)
+    )
 
 
 class AccountService:
@@ -72,8 +101,10 @@ class AccountService:
         ).one_or_none()
         ok, needs_rehash = verify_password(account.password_hash if account else None, password)
         if account is None or not ok:
+            sign_in_failed(account, "unknown_account" if account is None else "wrong_password")
             return SignInAttempt(user=None, wrong_password_for=account)
         if not account.active:
+            sign_in_failed(account, "inactive_account")
             return SignInAttempt(user=None, wrong_password_for=None)
         if needs_rehash:
             account.password_hash = hash_password(password)
@@ -100,6 +131,14 @@ class AccountService:
         # Every other session of this user ends; the caller logs the current one in again.
         user.session_version += 1
         self.session.flush()
+        security_event(
+            "password_changed",
+            result=SUCCESS,
+            actor_id=user.id,
+            organisation_id=user.organisation_id,
+            object=f"user:{user.id}",
+            session=self.session,
+        )
 
     def token_for(self, secret: str) -> ApiToken | None:
         """The usable token with this secret, its active owner and the owner's roles, read
@@ -115,14 +154,7 @@ class AccountService:
         if not secret.startswith(TOKEN_PREFIX):
             return None
         token = (
-            self.session.scalars(
-                select(ApiToken)
-                .join(ApiToken.user)
-                .outerjoin(User.role_rows)
-                .options(contains_eager(ApiToken.user).contains_eager(User.role_rows))
-                .where(ApiToken.token_hash == token_digest(secret))
-                .order_by(UserRole.role)
-            )
+            self.session.scalars(_token_by_digest(), {"token_hash": token_digest(secret)})
             .unique()
             .one_or_none()
         )

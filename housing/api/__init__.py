@@ -67,6 +67,7 @@ class ProblemApi(Api):
 
 
 def register_api(app: Flask) -> Api:
+    from housing.api.audit import blp as audit_blp
     from housing.api.batches import blp as batches_blp
     from housing.api.claims import blp as claims_blp
     from housing.api.jobs import blp as jobs_blp
@@ -99,6 +100,7 @@ def register_api(app: Flask) -> Api:
         payouts_blp,
         batches_blp,
         statements_blp,
+        audit_blp,
         sign_in_providers_blp,
     ):
         csrf.exempt(blueprint)

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_babel import lazy_gettext as _l
 from flask_smorest import abort
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import (
@@ -26,6 +26,7 @@ from housing.api.blueprint import (
     linked,
     one_of_by_event,
 )
+from housing.api.dumping import Schema
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.dates import Day

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 import flask
 import flask_smorest
 from flask.views import MethodView
-from marshmallow import INCLUDE, Schema, fields, post_load, validate
+from marshmallow import INCLUDE, fields, post_load, validate
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from housing.api.dumping import Schema
 from housing.api.idempotency import PARAMETER, idempotent
 from housing.api.paging import PAGE_PARAMETERS
 from housing.inputs import CONTROL, UPLOAD_FORM_ROOM, read_json_body, upload_setting

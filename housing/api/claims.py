@@ -36,7 +36,7 @@ from housing.api.schemas import (
     ScanSchema,
     claim_event_bodies,
 )
-from housing.audit.services import record_access
+from housing.audit.services import VIEW_CLAIM, record_access
 from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import readable_history
@@ -86,10 +86,16 @@ UPLOAD_BODY = {
 
 
 def _calendar() -> AtwCalendar:
-    """The Atw calendar, read once per request."""
-    calendar: AtwCalendar = g.get("atw_calendar") or g.setdefault(
-        "atw_calendar", atw_calendar(db.session)
-    )
+    """The Atw calendar, read once per request: from the rules this process keeps when the
+    request read the organisation's rules version along with its claim, else read now."""
+    if "atw_calendar" not in g:
+        known = g.get("rules_version")
+        g.atw_calendar = (
+            services.rules_cache().rules(db.session, *known).calendar
+            if known is not None
+            else atw_calendar(db.session)
+        )
+    calendar: AtwCalendar = g.atw_calendar
     return calendar
 
 
@@ -253,10 +259,13 @@ class ClaimItem(MethodView):
             db.session,
             organisation_id=claim.organisation_id,
             user_id=user.id,
+            roles=user.roles,
             claim_id=claim.id,
-            action="view_claim",
+            action=VIEW_CLAIM,
             request_id=g.get("request_id"),
         )
+        # The calendar, if needed, as this process keeps it at the version read along.
+        g.rules_version = (claim.organisation_id, detail.rules_version)
         service = services.late_decisions(db.session)
         late = service.late_decision(claim, user, detail.late_facts, _calendar)
         return {

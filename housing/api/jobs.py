@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from housing.api.auth import api_scope, token_required
 from housing.api.blueprint import Blueprint
+from housing.api.dumping import Schema
 from housing.db import db
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobService

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint, RequestSchema
+from housing.api.dumping import Schema
 from housing.claims.models import Objection
 from housing.dates import evidence_day
 from housing.db import db

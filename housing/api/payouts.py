@@ -9,7 +9,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import (
@@ -22,6 +22,7 @@ from housing.api.blueprint import (
     linked,
     one_of_by_event,
 )
+from housing.api.dumping import Schema
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim

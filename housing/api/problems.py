@@ -6,10 +6,11 @@ from typing import Any
 
 from flask import Response, json
 from flask_babel import gettext as _
-from marshmallow import Schema, fields
+from marshmallow import fields
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from housing.api.dumping import Schema
 from housing.unit_of_work import work_may_be_saved
 
 PROBLEM_JSON = "application/problem+json"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates_schema
 
 from housing.accounts.models import Channel, Language
 from housing.api.blueprint import RequestSchema, event_field
+from housing.api.dumping import Schema
 from housing.api.paging import MAX_PAGE_SIZE, PAGE_SIZE
 from housing.audit.models import AuditEvent
 from housing.claims.models import (
@@ -387,13 +388,17 @@ def claim_event_bodies() -> dict[str, type[Schema]]:
     for event in API_CLAIM_EVENTS:
         details = EVENT_DETAILS.get(event, NoDetails)
         name = "".join(part.title() for part in event.value.split("_"))
-        bodies[event.value] = RequestSchema.from_dict(
-            {
-                "event": event_field(event.value),
-                "reason": text_field(AuditEvent.reason, allow_none=True),
-                "details": fields.Nested(details, required=details is not NoDetails),
-            },
-            name=f"ClaimEvent{name}",
+        # A subclass of RequestSchema, though `from_dict` is typed as marshmallow's.
+        bodies[event.value] = cast(
+            type[Schema],
+            RequestSchema.from_dict(
+                {
+                    "event": event_field(event.value),
+                    "reason": text_field(AuditEvent.reason, allow_none=True),
+                    "details": fields.Nested(details, required=details is not NoDetails),
+                },
+                name=f"ClaimEvent{name}",
+            ),
         )
     return bodies
 

@@ -9,12 +9,13 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from flask_smorest.pagination import PaginationParameters
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 from werkzeug.datastructures import FileStorage
 
 from housing import services
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint, RequestSchema, link, linked
+from housing.api.dumping import Schema
 from housing.api.paging import page_of
 from housing.audit.models import AuditEvent
 from housing.db import db

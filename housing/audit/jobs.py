@@ -62,8 +62,13 @@ def verify_chain(context: JobContext) -> Mapping[str, Any]:
             on_progress=(lambda checked: context.progress(checked, total)) if streaming else None,
             every=PROGRESS_EVERY,
         )
+    # What the verification report (a PDF for the auditor) states; hashes and times only.
     return {
         "intact": report.intact,
         "checked": report.checked,
         "first_broken_sequence": report.first_broken_sequence,
+        "head_hash": report.head_hash,
+        "first_at": report.first_at.isoformat() if report.first_at else None,
+        "last_at": report.last_at.isoformat() if report.last_at else None,
+        "verified_at": context.clock().isoformat(),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from housing.db import Base, intpk
@@ -46,6 +46,7 @@ class AccessLog(Base):
     """Every view of a claim and every download (DPIA: who read what, when)."""
 
     __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_organisation_id_id", "organisation_id", "id"),)
 
     id: Mapped[intpk]
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
@@ -53,5 +54,7 @@ class AccessLog(Base):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claim.id"), index=True)
     document_id: Mapped[int | None] = mapped_column(ForeignKey("document.id"))
     action: Mapped[str] = mapped_column(String(40))
+    # The roles the reader held at that moment, comma-separated; None for older reads.
+    roles: Mapped[str | None] = mapped_column(String(100))
     request_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[dt.datetime]

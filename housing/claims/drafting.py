@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.dialects import postgresql, sqlite
 
 from housing.accounts.models import User
-from housing.audit.services import record_access
+from housing.audit.services import DOWNLOAD, record_access
 from housing.claims.base import NO_SUCH_CLAIM, ClaimServiceBase
 from housing.claims.models import (
     Claim,
@@ -221,9 +221,10 @@ class DraftingService(ClaimServiceBase):
             self.session,
             organisation_id=claim.organisation_id,
             user_id=user.id,
+            roles=user.roles,
             claim_id=claim.id,
             document_id=document.id,
-            action="download",
+            action=DOWNLOAD,
             request_id=request_id,
         )
         return document, data

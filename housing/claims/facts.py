@@ -19,9 +19,9 @@ import datetime as dt
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, Label, exists, func, select
+from sqlalchemy import ColumnElement, Integer, Label, Select, bindparam, exists, func, select
 from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.interfaces import LoaderOption
 
@@ -119,6 +119,21 @@ _ACTED_FOR = ACTED_FOR_COLUMN.label("acted_for")
 _RULES_VERSION = rules_version_of(Claim.organisation_id).label("rules_version")
 
 
+def _locking_statement(
+    scope: Scope, wanted: tuple[Fact, ...], with_actor: bool, rules: bool
+) -> Select[Any]:
+    """`lock_for_event`'s statement for the claim `claim_id` (bound), built once per kind
+    of scope and set of facts."""
+    columns = [_HAS_DECISIONS, *(c for fact in wanted for c in _COLUMNS.get(fact, ()))]
+    if with_actor:
+        columns.append(_ACTED_FOR)
+    if rules:
+        columns.append(_RULES_VERSION)
+    options = [_LINES, *(_JOINED[fact] for fact in wanted if fact in _JOINED)]
+    claim_id = cast(int, bindparam("claim_id", type_=Integer))
+    return scope.select_for_update(Claim, claim_id).add_columns(*columns).options(*options)
+
+
 def lock_for_event(
     session: DbSession,
     scope: Scope,
@@ -131,16 +146,11 @@ def lock_for_event(
     """The claim with its lines and `facts`, locked until the transaction ends; `rules`: read
     the organisation's rules version too. NotFound outside the scope, as `get_for_update`."""
     # In the order of `Fact`, so that one event always sends one and the same statement.
-    wanted = [fact for fact in Fact if fact in facts]
-    columns = [_HAS_DECISIONS, *(c for fact in wanted for c in _COLUMNS.get(fact, ()))]
-    params: dict[str, Any] = {}
+    wanted = tuple(fact for fact in Fact if fact in facts)
+    statement, values = scope.statement(_locking_statement, wanted, user is not None, rules)
+    params: dict[str, Any] = {**values, "claim_id": claim_id}
     if user is not None:
-        columns.append(_ACTED_FOR)
-        params = acted_for_params(user)
-    if rules:
-        columns.append(_RULES_VERSION)
-    options = [_LINES, *(_JOINED[fact] for fact in wanted if fact in _JOINED)]
-    statement = scope.select_for_update(Claim, claim_id).add_columns(*columns).options(*options)
+        params.update(acted_for_params(user))
     row = session.execute(statement, params).unique().one_or_none()
     if row is None:
         raise NotFound(NO_SUCH_CLAIM)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    bindparam,
     literal_column,
     select,
     true,
@@ -33,10 +34,11 @@ from housing.claims.base import NO_SUCH_CLAIM
 from housing.claims.late_decisions import LateFacts
 from housing.claims.models import Claim, Decision, DefaultNotice, MeasureLine, SecurityAdvice
 from housing.db import DbSession
+from housing.deadlines.rules import rules_version_of
 from housing.errors import NotFound
 from housing.ids import MAX_ID
 from housing.organisations.models import OfficeHolder, Organisation
-from housing.permissions import office_holders_of, remember_actor
+from housing.permissions import ACTED_FOR_COLUMN, acted_for_params, actor_from
 from housing.scoping import Scope
 from workflows.rules import Actor
 
@@ -77,6 +79,8 @@ class ClaimDetail:
     # Oldest first.
     decisions: Sequence[Decision]
     notice_received_on: dt.date | None
+    # The organisation's rules version, for its rules as the process keeps them (`RulesCache`).
+    rules_version: str
 
     @property
     def late_facts(self) -> LateFacts:
@@ -85,25 +89,45 @@ class ClaimDetail:
 
 def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) -> ClaimDetail:
     """The claim as its detail shows it to `user`, if the scope may see it (else NotFound),
-    in one statement whatever the length of its history.
+    in one statement whatever the length of its history (`_detail_statement`)."""
+    statement, values = scope.statement(_detail_statement)
+    rows = (
+        session.execute(statement, {**values, **acted_for_params(user), "claim_id": claim_id})
+        .unique()
+        .all()
+    )
+    if not rows:
+        raise NotFound(NO_SUCH_CLAIM)
+    claim, _event, _decision, notice_received_on, acted_for, rules_version = rows[0]
+    return ClaimDetail(
+        claim=claim,
+        actor=actor_from(user, acted_for),
+        timeline=[row.AuditEvent for row in rows if row.AuditEvent is not None],
+        decisions=[row.Decision for row in rows if row.Decision is not None],
+        notice_received_on=notice_received_on,
+        rules_version=rules_version,
+    )
+
+
+def _detail_statement(scope: Scope) -> Select[Any]:
+    """The claim `claim_id` (bound) with all its detail, built once per kind of scope.
 
     Its measure lines, audit events and decisions are three lists: joined side by side they
     would multiply (lines × events × decisions rows). So the claim is joined to three
     numbered parts and each list to its own part only, one row per line, event and decision
     (never fewer than one per part: an empty list is a row of NULLs). The office holder, the
     organisation, the advice's id, the notice of default and the office holders the reader
-    acts for are one value per claim and ride along on every row.
+    acts for, and the organisation's rules version, are one value per claim and ride along on
+    every row.
     """
     parts = union_all(
         *(select(_part(part).label("part")) for part in (LINE, EVENT, DECISION))
     ).subquery("detail_part")
     # Aliased: the scope's own condition on the claim's office holder stays its own.
     holder = aliased(OfficeHolder)
-    # One at most: an office holder has one user.
-    acted_for = office_holders_of(user, aliased(OfficeHolder)).scalar_subquery()
-    query = (
+    return (
         scope.select(Claim)
-        .where(Claim.id == claim_id)
+        .where(Claim.id == bindparam("claim_id", type_=Integer))
         .join(holder, Claim.office_holder)
         .join(holder.organisation)
         .outerjoin(Claim.advice)
@@ -112,7 +136,13 @@ def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) ->
         .outerjoin(MeasureLine, and_(parts.c.part == _part(LINE), MeasureLine.claim_id == Claim.id))
         .outerjoin(AuditEvent, and_(parts.c.part == _part(EVENT), AuditEvent.claim_id == Claim.id))
         .outerjoin(Decision, and_(parts.c.part == _part(DECISION), Decision.claim_id == Claim.id))
-        .add_columns(AuditEvent, Decision, DefaultNotice.received_on, acted_for)
+        .add_columns(
+            AuditEvent,
+            Decision,
+            DefaultNotice.received_on,
+            ACTED_FOR_COLUMN,
+            rules_version_of(Claim.organisation_id),
+        )
         .options(
             # The organisation for its terms; not the offices it lists as eligible.
             contains_eager(Claim.office_holder.of_type(holder))
@@ -122,17 +152,6 @@ def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) ->
             contains_eager(Claim.lines),
         )
         .order_by(parts.c.part, MeasureLine.id, AuditEvent.sequence, Decision.id)
-    )
-    rows = session.execute(query).unique().all()
-    if not rows:
-        raise NotFound(NO_SUCH_CLAIM)
-    claim, _event, _decision, notice_received_on, office_holder_id = rows[0]
-    return ClaimDetail(
-        claim=claim,
-        actor=remember_actor(user, () if office_holder_id is None else (office_holder_id,)),
-        timeline=[row.AuditEvent for row in rows if row.AuditEvent is not None],
-        decisions=[row.Decision for row in rows if row.Decision is not None],
-        notice_received_on=notice_received_on,
     )
 
 

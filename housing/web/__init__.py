@@ -57,6 +57,7 @@ def _wants_problem_json() -> bool:
 def register_web(app: Flask) -> None:
     from housing.web import (
         admin,
+        audit,
         claims,
         drafts,
         finance,
@@ -99,6 +100,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(finance.limits_bp)
     app.register_blueprint(search.bp)
     app.register_blueprint(handling.bp)
+    app.register_blueprint(audit.bp)
     app.jinja_env.globals.update(
         typed=typed,
         refused_fields=refused_fields,

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import abort, g
 from flask_login import current_user
 
-from housing.audit.services import record_access
+from housing.audit.services import VIEW_CLAIM, record_access
 from housing.claims.models import Claim
 from housing.db import db
 from housing.extensions import login_manager
@@ -81,7 +81,8 @@ def record_claim_view(claim: Claim) -> None:
         db.session,
         organisation_id=claim.organisation_id,
         user_id=current_user.id,
+        roles=current_user.roles,
         claim_id=claim.id,
-        action="view_claim",
+        action=VIEW_CLAIM,
         request_id=g.get("request_id"),
     )

@@ -51,6 +51,7 @@ from housing.organisations.models import Home, MeasureCatalogue
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, record_claim_view, role_required
+from housing.web.diagrams import claim_diagram, path_of, statement
 from housing.web.drafts import require_confirmed_submission
 from housing.web.expectations import expected_of_applicant
 from housing.web.forms import EVENT_LABELS
@@ -228,8 +229,12 @@ def _claim_page(claim_id: int) -> ResponseReturnValue:
         if may_see_information_requests(actor, claim)
         else []
     )
+    # The path comes from the history read above: the diagram costs no query.
+    path = path_of(history)
     page = render_template(
         "claims/show.html",
+        diagram=claim_diagram(claim.state, path),
+        process_statement=statement(claim.state, path),
         claim=claim,
         show_scan=may_see_scan(actor, claim),
         can_record_scan=may_record_scan(actor, claim) is None,

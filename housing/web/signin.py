@@ -18,6 +18,7 @@ from housing.accounts.authentication import Authentication, authenticated
 from housing.accounts.models import User
 from housing.clock import utcnow
 from housing.roles import START_ENDPOINTS
+from housing.security_events import SUCCESS, security_event
 from housing.web import sessions
 
 _AUTHENTICATION = "authentication"
@@ -37,11 +38,21 @@ def sign_in(
     record and a cookie with nothing of the anonymous one but its language
     (`housing.web.sessions.begin`). A single sign-on names its provider and the
     authentication context (`acr`) it reported; both are kept on the session's record."""
+    methods = tuple(methods)
     sessions.begin(user, provider_id=provider_id, acr=acr)
     source = "password" if provider_id is None else f"oidc:{provider_id}"
     session[_AUTHENTICATION] = authenticated(
         user.id, methods, utcnow(), source=source, acr=acr
     ).stored()
+    security_event(
+        "sign_in",
+        result=SUCCESS,
+        actor_id=user.id,
+        organisation_id=user.organisation_id,
+        object=f"user:{user.id}",
+        methods=list(methods),
+        source=source,
+    )
 
 
 def finish_single_sign_on(

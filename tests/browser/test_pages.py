@@ -116,8 +116,16 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/admin/approval-limits",
             "/admin/catalogue",
             "/admin/outbox",
+            "/audit/reviews",
         ],
-        ("auditor", paid.auditor.email): ["/auditor"],
+        # After the assessor's pages: the access log has their reads to show.
+        ("auditor", paid.auditor.email): [
+            "/auditor",
+            "/audit/trail",
+            "/audit/access",
+            "/audit/reviews",
+            "/audit/reviews?list=privileged",
+        ],
     }
     problems = []
     for (role, email), paths in pages.items():
@@ -127,6 +135,7 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             assert response is not None and response.status == 200, path
             # Screenshots by role and page kind, not by id: the next run overwrites them.
             kind = "/".join(part for part in path.split("/") if not part.isdigit())
+            kind = kind.replace("?list=", "-")
             problems += look(page, f"{role}{kind}").problems
     assert not problems, "\n".join(problems)
 
@@ -157,6 +166,31 @@ def test_finance_rejects_a_payout_after_confirming_and_a_mistake_keeps_the_page(
     assert page.url.endswith("/finance/payouts")
     assert "Uitbetaling F-3: Afgewezen." in page.content()
     assert page.locator("tr", has_text="F-3").count() == 0
+
+
+def test_the_auditor_filters_the_trail_and_a_mistake_is_shown_at_its_field(log_in, paid):
+    page = log_in(paid.auditor.email)
+    page.goto("/audit/trail")
+    page.fill("#from", "2026-05-01")
+    page.fill("#to", "2026-04-01")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Tonen").click()
+    assert "from=2026-05-01" in page.url and "to=2026-04-01" in page.url
+    assert page.locator("#to").get_attribute("aria-invalid") == "true"
+    assert "ligt voor de eerste" in page.locator("#to-error").inner_text()
+    assert look(page, "auditor/audit-trail-refused").problems == []
+    # Corrected: the events of the period, each with its hash and its predecessor's.
+    page.fill("#from", "2000-01-01")
+    page.fill("#to", "2100-12-31")
+    page.select_option("#event", "submit")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Tonen").click()
+    rows = page.locator("tbody tr")
+    assert rows.count() >= 3  # the fixture's three claims and the payment builder's
+    events = page.locator("tbody code.utrecht-code:not(.vw-hash)").all_inner_texts()
+    assert events == ["submit"] * rows.count()
+    assert rows.first.locator("code.vw-hash").count() == 2
+    assert look(page, "auditor/audit-trail-filtered").problems == []
 
 
 def test_the_unread_count_in_the_menu_is_read_out_as_such(log_in, paid):

@@ -169,6 +169,31 @@ def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds)
     assert look(decider, "walk/18-decider-claim").problems == []
     press(decider, "Volledig toekennen")
     assert "Toegekend" in decider.locator(".vw-facts").first.inner_text()
+    # The process diagram, drawn from the machine, marks where the claim is and the way it
+    # came; the page says both in words beside it.
+    diagram = decider.get_by_role("img", name=re.compile("^Schema van het aanvraagproces"))
+    assert diagram.is_visible()
+    current = decider.locator(".vw-diagram__current")
+    assert current.count() == 1
+    assert current.get_attribute("id") == "claim-state-granted"
+    assert current.get_attribute("aria-current") == "step"
+    assert current.locator("text").text_content() == "Toegekend"
+    marked = decider.locator(".vw-diagram__path")
+    assert {marked.nth(i).get_attribute("id") for i in range(marked.count())} == {
+        "claim-edge-draft-submit-submitted",
+        "claim-edge-submitted-start_assessment-in_assessment",
+        "claim-edge-in_assessment-request_info-awaiting_info",
+        "claim-edge-awaiting_info-provide_info-in_assessment",
+        "claim-edge-in_assessment-request_advice-awaiting_advice",
+        "claim-edge-awaiting_advice-record_advice-in_assessment",
+        "claim-edge-in_assessment-propose_decision-decision_proposed",
+        "claim-edge-decision_proposed-grant-granted",
+    }
+    assert decider.locator("#process-statement").inner_text() == (
+        "Huidige status: Toegekend. De weg tot nu toe: Concept → Ingediend → In behandeling"
+        " → Wacht op informatie → In behandeling → Wacht op advies → In behandeling → Besluit"
+        " voorgesteld → Toegekend."
+    )
     assert look(decider, "walk/19-decider-granted").problems == []
 
     # --- a decided claim is found again through the search ---------------------------------
