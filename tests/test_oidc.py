@@ -5,6 +5,7 @@ and every way a login must fail, with a clear 4xx, an audit link and no account 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -483,3 +484,23 @@ def test_the_login_page_offers_the_active_providers(client, session, op):
     page = client.get("/login").text
     assert "Entree Gemeente" in page and "Uitgezet" not in page
     assert re.search(rf'action="/login/sso/{shown.id}', page)
+
+
+def test_a_siem_hears_of_single_sign_ons_their_failures_and_the_accounts_made(
+    client, session, op, capsys
+):
+    org = OrganisationFactory()
+    provider = make_provider(session, op, org)
+    op.add_account("emp-18", Account("siem@gemeente.example", groups=["vw-beoordelaars"],
+                                     amr=["pwd", "mfa"]))  # fmt: skip
+    capsys.readouterr()
+    sso_login(client, provider.id, "emp-18", tamper=lambda url: _with_query(url, nonce="x"))
+    sso_login(client, provider.id, "emp-18")
+    told = [json.loads(line) for line in capsys.readouterr().err.splitlines()
+            if '"logger":"housing.security"' in line]  # fmt: skip
+    said = [(e["action"], e["result"], e.get("reason"), e.get("source")) for e in told]
+    assert ("sign_in", "failure", "claims:nonce", None) in said
+    assert ("sso_user_provisioned", "success", None, None) in said
+    assert ("sign_in", "success", None, f"oidc:{provider.id}") in said
+    assert all(e["organisation"] == org.id for e in told)
+    assert "siem@gemeente.example" not in json.dumps(told)

@@ -44,13 +44,28 @@ SECURITY_EVENTS = frozenset(
         "api_token_issued",
         "api_token_revoked",
         "sign_in_failure_spike",
+        # Single sign-on (OpenID Connect): accounts made and roles set by a provider, and
+        # the providers themselves (who may sign in, and with which roles).
+        "sso_user_provisioned",
+        "sso_roles_changed",
+        "sign_in_provider_added",
+        "sign_in_provider_changed",
         "payouts_exported",
         "batch_file_downloaded",
         "audit_exported",
     }
 )
 # The payload's keys whose values (ids, counts, dates, names of lists) may go along.
-_SECURITY_DETAILS = ("rows", "from", "to", "format", "list", "sessions", "failures")
+_SECURITY_DETAILS = (
+    "rows",
+    "from",
+    "to",
+    "format",
+    "list",
+    "sessions",
+    "failures",
+    "provider_id",
+)
 HEAD = cast(Table, AuditChainHead.__table__)
 EVENTS = cast(Table, AuditEvent.__table__)
 

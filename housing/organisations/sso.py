@@ -35,6 +35,7 @@ from housing.organisations.models import (
 )
 from housing.organisations.oidc import SignInRefused, Verified
 from housing.roles import STAFF_ROLES, Role
+from housing.security_events import FAILURE, MAX_WORD, security_event
 
 NO_PASSWORD = "!sso"  # noqa: S105 (no hash: no password matches it)
 
@@ -135,7 +136,16 @@ class SingleSignOn:
         )
 
     def failed(self, provider: SignInProvider, reason: str, subject: str | None = None) -> None:
-        """A sign-in at `provider` that did not succeed."""
+        """A sign-in at `provider` that did not succeed: audited, and a SIEM hears of it at
+        once (as of a wrong password)."""
+        security_event(
+            "sign_in",
+            result=FAILURE,
+            actor_id=None,
+            organisation_id=provider.organisation_id,
+            object=f"sign_in_provider:{provider.id}",
+            reason=reason[:MAX_WORD],
+        )
         self.audit.append(
             provider.organisation_id,
             event="sso_sign_in_failed",
@@ -246,8 +256,7 @@ class SingleSignOn:
             payload={
                 "provider_id": provider.id,
                 "user_id": user.id,
-                "added": added,
-                "removed": removed,
+                "roles": {"added": added, "removed": removed},
                 "groups": sorted(groups),
             },
         )
