@@ -57,6 +57,7 @@ def register_web(app: Flask) -> None:
     from housing.web import (
         admin,
         claims,
+        dashboard,
         drafts,
         finance,
         handling,
@@ -80,6 +81,7 @@ def register_web(app: Flask) -> None:
     step_up.install(app)
     once.install(app)
     app.register_blueprint(start.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(objections.bp)
@@ -102,6 +104,7 @@ def register_web(app: Flask) -> None:
         EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
+        DASHBOARD_ROLES=dashboard.DASHBOARD_ROLES,
         ROLE_LABELS=ROLE_LABELS,
         OFFICE_LABELS=OFFICE_LABELS,
         KIND_LABELS=KIND_LABELS,
