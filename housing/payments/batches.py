@@ -97,8 +97,6 @@ class BatchService:
         )
         total = Decimal("0.00")
         count = 0
-        if progress is not None:
-            progress(0, len(rows))
         # In chunks, each flushed: the work (the payouts' transitions, their audit links and
         # the batch's items written) advances with the count the job page shows. Still one
         # transaction: the batch is built whole or not at all.
