@@ -146,6 +146,8 @@ def _chart(kind: str, **options: Any) -> Any:
         legend_at_bottom=True,
         print_values=False,
         show_y_guides=True,
+        truncate_label=-1,  # labels whole: "Termijn eindigt deze week"
+        truncate_legend=-1,
         disable_xml_declaration=False,
         **options,
     )
