@@ -336,3 +336,19 @@ def test_charts_are_svg_images_from_our_origin_and_the_csp_is_unchanged(client, 
     # Dutch labels inside the image: the chart speaks the page's language.
     assert "Ingediend" in client.get("/dashboard/charts/states.svg").text
     assert 'href="/dashboard"' in start.text  # linked from the start page and the menu
+
+
+def test_in_english_for_who_chose_it_with_english_amounts(client, session):
+    from housing.accounts.models import Language
+
+    books = Books(session)
+    claim = books.claim("1000.00", "400.00")
+    books.payout(claim, 0, "1000.00", state="booked")
+    books.finance.language = Language.EN
+    session.commit()
+    login(client, books.finance.email)
+    page = client.get("/dashboard").text
+    assert "Budget per year" in page and "Spend per measure" in page
+    assert "€1,000.00" in page
+    chart = client.get("/dashboard/charts/spend.svg").text
+    assert "€1,000.00" in chart  # the values formatted as the reader writes them

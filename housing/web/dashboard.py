@@ -166,6 +166,16 @@ def month_label(month: str) -> str:
     return str(format_date(dt.date(int(month[:4]), int(month[5:7]), 1), "MMM yyyy"))
 
 
+def _count_ticks(chart: Any, values: Sequence[int]) -> None:
+    """Whole numbers on a chart of counts: no "0,2 claims" on its axis."""
+    top = max([*values, 1])
+    magnitude = 10 ** (len(str(top)) - 1)
+    # A round step (1, 2 or 5 times a power of ten) giving at most about six ticks.
+    step = next(m * magnitude for m in (0.1, 0.2, 0.5, 1, 2, 5, 10) if m * magnitude * 6 >= top)
+    step = max(1, int(step))
+    chart.y_labels = list(range(0, top + step, step))
+
+
 def _months(months: Sequence[str]) -> list[str]:
     return [month_label(m) for m in months]
 
@@ -175,6 +185,7 @@ def _states_chart(period: Period) -> Any:
     chart = _chart("HorizontalBar", show_legend=False, value_formatter=_number)
     chart.x_labels = [str(STATE_LABELS[state.value]) for state in states]
     chart.add(_("Claims"), list(states.values()))
+    _count_ticks(chart, list(states.values()))
     return chart
 
 
@@ -183,6 +194,7 @@ def _deadlines_chart(period: Period) -> Any:
     chart = _chart("Bar", show_legend=False, value_formatter=_number)
     chart.x_labels = [_("Due this week"), _("Overdue")]
     chart.add(_("Claims"), [figures.due_this_week, figures.overdue])
+    _count_ticks(chart, [figures.due_this_week, figures.overdue])
     return chart
 
 
@@ -214,6 +226,7 @@ def _payouts_chart(period: Period) -> Any:
     chart.add(_("In progress"), [m.in_progress for m in months])
     chart.add(_("Returned"), [m.returned for m in months])
     chart.add(_("Booked"), [m.booked for m in months])
+    _count_ticks(chart, [m.in_progress + m.returned + m.booked for m in months])
     return chart
 
 

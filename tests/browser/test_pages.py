@@ -85,8 +85,9 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/print-queue",
             "/notifications",
             "/profile",
+            "/dashboard",
         ],
-        ("decider", world.decider.email): ["/decider", "/claims/decisions"],
+        ("decider", world.decider.email): ["/decider", "/claims/decisions", "/dashboard"],
         ("applicant", world.applicant.email): [
             "/applicant",
             "/claims/mine",
@@ -102,6 +103,7 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/finance/budget",
             "/finance/statements",
             "/finance/review",
+            "/dashboard",
         ],
         ("admin", paid.admin.email): [
             "/admin",
@@ -116,6 +118,8 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/admin/approval-limits",
             "/admin/catalogue",
             "/admin/outbox",
+            "/dashboard",
+            "/dashboard?year=2026&regime=A",
         ],
         ("auditor", paid.auditor.email): ["/auditor"],
     }
