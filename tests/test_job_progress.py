@@ -5,6 +5,7 @@ the job's own transaction commits, on PostgreSQL and on the embedded SQLite defa
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -157,3 +158,74 @@ def test_a_batch_build_shows_its_progress_moving_while_it_runs(backend, celery_a
         assert job is not None and (job.progress_done, job.progress_total) == (PAYOUTS, PAYOUTS)
         batch = s.get(PaymentBatch, job.result["batch_id"])
         assert batch is not None and batch.item_count == PAYOUTS
+
+
+# --- the page's figures ------------------------------------------------------------------------
+def test_the_page_shows_percentage_time_taken_and_time_left_and_a_reload_shows_them(
+    client, session
+):
+    from sqlalchemy import update
+
+    from housing.clock import utcnow
+    from housing.jobs.models import Job
+    from tests.conftest import login
+
+    finance = UserFactory(roles={Role.FINANCE})
+    login(client, finance.email)
+    job = JobService(session).start(
+        Scope.for_user(finance), finance, PAYMENT_BATCH_BUILD, {"execution_date": "2026-12-31"}
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=1,
+            started_at=utcnow() - dt.timedelta(seconds=20),
+            progress_done=2500,
+            progress_total=10000,
+        )
+    )
+    session.commit()
+    # The whole page (no JavaScript: a reload) and the fragment htmx polls say the same.
+    for path in (f"/jobs/{job.id}", f"/jobs/{job.id}/status"):
+        page = client.get(path).text
+        assert "2.500 van 10.000 uitbetalingen (25%)" in page
+        assert re.search(r'id="job-elapsed">2[0-9] seconden<', page), page
+        # 20 seconds for a quarter: about a minute for the rest.
+        assert re.search(r'id="job-remaining">ongeveer (1 minuut|6[0-9] seconden)<', page), page
+
+
+def test_a_failed_job_says_what_failed_where_it_stopped_and_that_nothing_was_kept(client, session):
+    from sqlalchemy import update
+
+    from housing.clock import utcnow
+    from housing.jobs.models import Job
+    from tests.conftest import login
+
+    finance = UserFactory(roles={Role.FINANCE})
+    login(client, finance.email)
+    job = JobService(session).start(
+        Scope.for_user(finance), finance, PAYMENT_BATCH_BUILD, {"execution_date": "2026-12-31"}
+    )
+    session.execute(
+        update(Job)
+        .where(Job.id == job.id)
+        .values(
+            status=JobStatus.FAILED,
+            attempts=1,
+            started_at=utcnow() - dt.timedelta(seconds=90),
+            finished_at=utcnow(),
+            progress_done=1500,
+            progress_total=4000,
+            message="Er zijn geen goedgekeurde uitbetalingen om te betalen.",
+        )
+    )
+    session.commit()
+    page = client.get(f"/jobs/{job.id}").text
+    assert "De taak is niet afgerond." in page
+    assert "Er zijn geen goedgekeurde uitbetalingen om te betalen." in page
+    assert "De taak stopte na 1.500 van 4.000." in page
+    assert "Van deze poging is niets bewaard" in page
+    assert re.search(r'id="job-elapsed">(2 minuten|9[0-9] seconden)<', page), page
+    assert "job-remaining" not in page and "hx-trigger" not in page
