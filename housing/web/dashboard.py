@@ -14,6 +14,7 @@ housing.payments.figures check the roles.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -137,6 +138,8 @@ def _chart(kind: str, **options: Any) -> Any:
     import pygal
     from pygal.style import Style
 
+    _drop_pygal_plugin_finder(pygal)
+
     return getattr(pygal, kind)(
         js=[],  # no script: the image is drawn as it is, and the CSP needs none
         style=Style(**CHART_STYLE),
@@ -151,6 +154,14 @@ def _chart(kind: str, **options: Any) -> Any:
         disable_xml_declaration=False,
         **options,
     )
+
+
+def _drop_pygal_plugin_finder(pygal: Any) -> None:
+    """pygal puts a finder for its former plugins (pygal.maps.*) on sys.meta_path at import,
+    one without `find_spec`: every later import that no other finder answers then raises an
+    ImportWarning through it (an error where warnings are, as in the tests). We use no
+    plugin, so it goes."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 
 def _number(value: float | None) -> str:
