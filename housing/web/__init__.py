@@ -58,6 +58,7 @@ def register_web(app: Flask) -> None:
         admin,
         audit,
         claims,
+        dashboard,
         drafts,
         finance,
         handling,
@@ -81,6 +82,7 @@ def register_web(app: Flask) -> None:
     step_up.install(app)
     once.install(app)
     app.register_blueprint(start.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(objections.bp)
@@ -104,6 +106,7 @@ def register_web(app: Flask) -> None:
         EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
+        DASHBOARD_ROLES=dashboard.DASHBOARD_ROLES,
         ROLE_LABELS=ROLE_LABELS,
         OFFICE_LABELS=OFFICE_LABELS,
         KIND_LABELS=KIND_LABELS,
