@@ -216,7 +216,11 @@ def _lead_time_chart(period: Period) -> Any:
     chart.x_labels = _months([m.month for m in months])
     chart.add(_("Median days"), [m.median_days for m in months])
     chart.add(_("Longest (days)"), [m.worst_days for m in months])
-    chart.add(_("Legal term (days)"), [term for _m in months], show_dots=False)
+    # One month is one point: shown as a dot, as a line needs two.
+    chart.add(_("Legal term (days)"), [term for _m in months], show_dots=len(months) == 1)
+    # The term always within the axis, also when every claim was decided well within it.
+    worst = max((m.worst_days or 0 for m in months), default=0)
+    chart.range = (0, max(term, worst) * 1.1)
     return chart
 
 
