@@ -114,7 +114,7 @@ def test_claim_figures_agree_with_the_search_the_worklist_and_the_decisions(clie
     # Deadlines: overdue as the start page's worklist counts them; due this week as the
     # claims themselves say (running term, ends from today to Sunday).
     work = worklist(session, scope, (*ASSESSOR_STATES, *DECIDER_STATES), today)
-    assert int(by_id(page, "overdue")) == work.overdue == 2
+    assert int(by_id(page, "figure-overdue")) == work.overdue == 2
     week_end = today + dt.timedelta(days=6 - today.weekday())
     claims = session.scalars(select(Claim).where(Claim.organisation_id == world.org.id)).all()
     decided_ids = set(
@@ -130,7 +130,7 @@ def test_claim_figures_agree_with_the_search_the_worklist_and_the_decisions(clie
         and c.decision_deadline is not None
         and today <= c.decision_deadline <= week_end
     ]
-    assert int(by_id(page, "due-this-week")) == len(due) == 2
+    assert int(by_id(page, "figure-due-this-week")) == len(due) == 2
 
     # Lead time per month: computed again from the decisions, in Python.
     rows = session.execute(
@@ -352,3 +352,38 @@ def test_in_english_for_who_chose_it_with_english_amounts(client, session):
     assert "€1,000.00" in page
     chart = client.get("/dashboard/charts/spend.svg").text
     assert "€1,000.00" in chart  # the values formatted as the reader writes them
+
+
+def test_each_roles_start_page_shows_its_charts_with_the_tables_beside_them(client, session):
+    """The start page is where people look: its role's charts, each beside its table, with
+    the dashboard's figures (all years, both regimes)."""
+    books = Books(session)
+    world = books.world
+    ClaimFactory(home=world.home, in_assessment=True, decision_deadline=amsterdam_today())
+    session.commit()
+    admin = UserFactory(organisation=books.org, roles={Role.ADMIN})
+    shown = {
+        (world.assessor, "/assessor"): ("states", "term-figures", "lead-time"),
+        (world.decider, "/decider"): ("states", "term-figures", "lead-time"),
+        (books.finance, "/finance"): ("budget", "payouts", "spend"),
+        (admin, "/admin"): ("states", "term-figures", "lead-time", "budget", "payouts", "spend"),
+    }
+    every = {"states", "term-figures", "lead-time", "budget", "payouts", "spend"}
+    for (user, start), sections in shown.items():
+        other = client.application.test_client()
+        login(other, user.email)
+        page = other.get(start).text
+        dashboard = other.get("/dashboard").text
+        for section in sections:
+            assert f'<section class="vw-chart" id="{section}"' in page, (start, section)
+        for section in every - set(sections):
+            assert f'id="{section}"' not in page, (start, section)
+        if "term-figures" in sections:
+            assert 'src="/dashboard/charts/deadlines.svg"' in page
+            for figure in ("figure-due-this-week", "figure-overdue"):
+                assert by_id(page, figure) == by_id(dashboard, figure), (start, figure)
+            assert by_id(page, "states-total") == by_id(dashboard, "states-total")
+        if "budget" in sections:
+            assert 'src="/dashboard/charts/budget.svg"' in page
+            year = str(amsterdam_today().year)
+            assert cells(page, f'data-year="{year}"') == cells(dashboard, f'data-year="{year}"')

@@ -86,10 +86,9 @@ def _shows(roles: frozenset[Role]) -> bool:
     return bool(current_user.roles & roles)
 
 
-@bp.route("")
-@role_required(*DASHBOARD_ROLES)
-def show() -> ResponseReturnValue:
-    period, errors = _period()
+def figures_for(period: Period) -> dict[str, Any]:
+    """The figures the reader's roles show for `period`, with what `dashboard/_figures.html`
+    draws them with: for the dashboard and for the start pages."""
     scope = current_scope()
     today = amsterdam_today()
     figures: dict[str, Any] = {}
@@ -112,21 +111,32 @@ def show() -> ResponseReturnValue:
             ("year", period.year),
             ("regime", period.regime.value if period.regime else None),
         )
-        if value is not None and not errors
+        if value is not None
     }
+    return dict(
+        figures,
+        chart_args=chart_args,
+        format_number=format_decimal,
+        format_percent=format_percent,
+        month_label=month_label,
+        chart_titles=CHART_TITLES,
+        state_labels=STATE_LABELS,
+    )
+
+
+@bp.route("")
+@role_required(*DASHBOARD_ROLES)
+def show() -> ResponseReturnValue:
+    period, errors = _period()
+    today = amsterdam_today()
     return (
         render_template(
             "dashboard/show.html",
             period=period,
             errors=errors,
             years=range(today.year + 1, FIRST_YEAR - 1, -1),
-            chart_args=chart_args,
-            format_number=format_decimal,
-            format_percent=format_percent,
-            month_label=month_label,
-            chart_titles=CHART_TITLES,
-            state_labels=STATE_LABELS,
-            **figures,
+            # A bad period shows every year and both regimes, as the page says.
+            **figures_for(Period(year=None, regime=None) if errors else period),
         ),
         400 if errors else 200,
     )
@@ -263,7 +273,7 @@ CHARTS: dict[str, tuple[frozenset[Role], Callable[[Period], Any]]] = {
 }
 CHART_TITLES = {
     "states": _l("Claims by state"),
-    "deadlines": _l("Deadlines"),
+    "deadlines": _l("Deadlines this week and overdue"),
     "lead-time": _l("Lead time from receipt to decision"),
     "budget": _l("Budget per year"),
     "payouts": _l("Payouts per month"),
