@@ -237,6 +237,26 @@ def demo_code(email: str) -> None:
     click.echo(code_at(secret, utcnow()))
 
 
+@demo.command("payouts")
+@click.argument("count", type=click.IntRange(1, 100_000))
+@click.option("--organisation", "name", default="Gemeente Rivierstad", show_default=True)
+@command_unit_of_work
+def demo_payouts(count: int, name: str) -> None:
+    """Add COUNT approved payouts (one granted claim each) to a demo organisation: the load
+    of a big payment batch, to watch it being built on the job page."""
+    from sqlalchemy import select
+
+    from housing.db import db
+    from housing.demo import approved_payouts
+    from housing.organisations.models import Organisation
+
+    organisation = db.session.scalars(select(Organisation).where(Organisation.name == name)).first()
+    if organisation is None:
+        raise click.ClickException(f"There is no organisation named {name!r}.")
+    approved_payouts(db.session, organisation, count)
+    click.echo(f"{count:,} approved payouts added to {name}; build a batch as finance.")
+
+
 @demo.command("statement")
 @click.argument("msg_id")
 @click.option(

@@ -8,13 +8,16 @@ import sqlite3
 from decimal import Decimal
 from select import POLLIN
 from select import poll as socket_poll
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from flask import abort, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
+    Date,
     DateTime,
     Enum,
+    Float,
+    Integer,
     MetaData,
     Numeric,
     String,
@@ -25,9 +28,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, registry, scoped_session
+from sqlalchemy.sql.functions import FunctionElement
 
-from housing.clock import utcnow
+from housing.clock import AMSTERDAM, utcnow
 from housing.crypto import active_cipher
 from housing.ids import MAX_ID
 
@@ -143,6 +148,110 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
+    # What PostgreSQL has built in and SQLite lacks, for the figures below (`median`,
+    # `local_date`): defined on each connection, run inside SQLite's own query.
+    dbapi_connection.create_aggregate("vw_median", 1, cast(Any, _SqliteMedian))
+    dbapi_connection.create_function("vw_local_date", 1, _sqlite_local_date, deterministic=True)
+
+
+# --- figures computed in SQL on both databases ----------------------------------------------
+class _SqliteMedian:
+    """The median of the non-NULL values, as PostgreSQL's percentile_cont(0.5) gives it."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(float(value))
+
+    def finalize(self) -> float | None:
+        if not self.values:
+            return None
+        ordered = sorted(self.values)
+        middle = len(ordered) // 2
+        if len(ordered) % 2:
+            return ordered[middle]
+        return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _sqlite_local_date(value: str | None) -> str | None:
+    # SQLite keeps UTCDateTime as naive UTC text ("2026-03-02 10:00:00.000000").
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+    return moment.astimezone(AMSTERDAM).date().isoformat()
+
+
+class median(FunctionElement[float]):
+    """Aggregate: the median (percentile_cont(0.5) on PostgreSQL, vw_median on SQLite)."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(median, "postgresql")
+def _median_postgresql(element: median, compiler: Any, **kw: Any) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(median, "sqlite")
+def _median_sqlite(element: median, compiler: Any, **kw: Any) -> str:
+    return f"vw_median({compiler.process(element.clauses, **kw)})"
+
+
+class local_date(FunctionElement[dt.date]):
+    """The calendar day in Amsterdam of a UTC timestamp (UTCDateTime)."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(local_date, "postgresql")
+def _local_date_postgresql(element: local_date, compiler: Any, **kw: Any) -> str:
+    inner = compiler.process(element.clauses, **kw)
+    return f"CAST(timezone('Europe/Amsterdam', {inner}) AS DATE)"
+
+
+@compiles(local_date, "sqlite")
+def _local_date_sqlite(element: local_date, compiler: Any, **kw: Any) -> str:
+    return f"vw_local_date({compiler.process(element.clauses, **kw)})"
+
+
+class days_between(FunctionElement[int]):
+    """days_between(later, earlier): whole days from one date to the next."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(days_between, "postgresql")
+def _days_between_postgresql(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"({later} - {earlier})"
+
+
+@compiles(days_between, "sqlite")
+def _days_between_sqlite(element: days_between, compiler: Any, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+
+
+class year_month(FunctionElement[str]):
+    """'YYYY-MM' of a date."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(year_month, "postgresql")
+def _year_month_postgresql(element: year_month, compiler: Any, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
+
+
+@compiles(year_month, "sqlite")
+def _year_month_sqlite(element: year_month, compiler: Any, **kw: Any) -> str:
+    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
 
 
 @event.listens_for(Engine, "checkout")

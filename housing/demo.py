@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from housing.accounts.models import Channel, User
 from housing.db import DbSession
@@ -21,6 +21,7 @@ from housing.organisations.letterhead import check_logo
 from housing.organisations.models import (
     Home,
     Letterhead,
+    MeasureCatalogue,
     OfficeHolder,
     OfficeType,
     Organisation,
@@ -468,3 +469,91 @@ def _seed_payments(
             )
             payouts.decide(Scope.for_user(finance), finance, payout.id, "approve")
         report.created += 1
+
+
+def approved_payouts(session: DbSession, organisation: Organisation, count: int) -> int:
+    """`count` granted regime B claims of the organisation's first office holder with a
+    home, each with one approved payout of EUR 250 for cameras: the load of a big payment
+    batch (`bench/payments.py` sizes), to watch a batch being built. Returns the number
+    written. Written in bulk, without the workflow: demonstration data only."""
+    from sqlalchemy import insert
+
+    from housing.claims.models import Claim, MeasureLine
+    from housing.payments.models import Payout, PayoutKind
+    from workflows.rules import Regime
+
+    home = session.scalars(
+        select(Home)
+        .join(OfficeHolder)
+        .where(OfficeHolder.organisation_id == organisation.id)
+        .order_by(Home.id)
+    ).first()
+    filer = session.scalars(
+        select(User).where(User.organisation_id == organisation.id).order_by(User.id)
+    ).first()
+    cameras = session.scalars(
+        select(MeasureCatalogue.id).where(
+            MeasureCatalogue.organisation_id == organisation.id,
+            MeasureCatalogue.code == "cameras",
+        )
+    ).first()
+    if home is None or filer is None or cameras is None:
+        raise ValueError("the organisation needs an office holder's home, a user and cameras")
+    first = session.scalar(select(func.count()).select_from(Claim)) or 0
+    today = dt.date.today()
+    for offset in range(0, count, 2_000):
+        size = min(2_000, count - offset)
+        claim_ids = session.scalars(
+            insert(Claim).returning(Claim.id),
+            [
+                {
+                    "organisation_id": organisation.id,
+                    "number": f"VW-DEMO-{first + offset + n:07d}",
+                    "office_holder_id": home.office_holder_id,
+                    "home_id": home.id,
+                    "filed_by_id": filer.id,
+                    "regime": Regime.B,
+                    "state": "granted",
+                    "received_on": today,
+                    "application_date": today,
+                    "version": 1,
+                }
+                for n in range(size)
+            ],
+        ).all()
+        line_ids = session.scalars(
+            insert(MeasureLine).returning(MeasureLine.id),
+            [
+                {
+                    "claim_id": claim_id,
+                    "catalogue_id": cameras,
+                    "description": "Camera",
+                    "requested_amount": Decimal("250.00"),
+                    "vat_amount": Decimal("43.39"),
+                    "granted_amount": Decimal("250.00"),
+                }
+                for claim_id in claim_ids
+            ],
+        ).all()
+        session.execute(
+            insert(Payout),
+            [
+                {
+                    "organisation_id": organisation.id,
+                    "claim_id": claim_id,
+                    "measure_line_id": line_id,
+                    "kind": PayoutKind.SUPPLIER,
+                    "state": "approved",
+                    "payee_name": f"Leverancier {n % 97}",
+                    "payee_iban": "NL91ABNA0417164300",
+                    "amount": Decimal("250.00"),
+                    "vat_amount": Decimal("43.39"),
+                    "invoice_number": f"DEMO-{first + offset + n}",
+                    "invoice_date": today,
+                    "version": 1,
+                }
+                for n, (claim_id, line_id) in enumerate(zip(claim_ids, line_ids, strict=True))
+            ],
+        )
+    session.flush()
+    return count

@@ -173,3 +173,81 @@ def test_on_sqlite_the_claim_detail_and_the_list_by_cursor_read_as_on_postgresql
         assert [h["sequence"] for h in body["history"]] == sorted(
             h["sequence"] for h in body["history"]
         )
+
+
+def test_on_sqlite_the_dashboards_figures_and_charts_are_those_of_postgresql(sqlite_app):
+    """The median (an aggregate of our own on SQLite, percentile_cont on PostgreSQL), the
+    day in Amsterdam of a decision and the days between two dates, all inside the query."""
+    import datetime as dt
+    import statistics
+
+    from housing.claims.figures import Period, claims_by_state, deadlines, lead_times
+    from housing.claims.models import Claim, Decision, DecisionKind
+    from housing.payments import figures as money
+    from housing.payments.queries import budget_overview
+    from housing.scoping import Scope
+
+    seed(db.session)
+    db.session.commit()
+    assessor = db.session.scalars(
+        select(User).where(User.email == "beoordelaar@rivierstad.example")
+    ).one()
+    claim = db.session.scalars(
+        select(Claim).where(
+            Claim.organisation_id == assessor.organisation_id, Claim.state == "granted"
+        )
+    ).first()
+    assert claim is not None and claim.received_on is not None
+    received = claim.received_on
+    # Five more decisions on the demo's claim: 10, 20, 70 days in one month, 30 and 45 in
+    # the next; 23:30 UTC in winter is the next day in Amsterdam.
+    start = dt.datetime(2027, 1, 1, 23, 30, tzinfo=dt.UTC)
+    received = start.date() - dt.timedelta(days=70)
+    claim.received_on = received
+    claim.decision_deadline = received + dt.timedelta(days=56)
+    for moment in db.session.scalars(select(Decision).where(Decision.claim_id == claim.id)):
+        db.session.delete(moment)
+    for days in (10, 20, 70, 30 + 31, 45 + 31):
+        db.session.add(
+            Decision(
+                claim_id=claim.id,
+                kind=DecisionKind.GRANT,
+                decided_at=dt.datetime.combine(
+                    received + dt.timedelta(days=days - 1), dt.time(23, 30), dt.UTC
+                ),
+                reasons="-",
+                legal_basis="-",
+            )
+        )
+    db.session.commit()
+    scope = Scope.for_user(assessor)
+    months = {m.month: m for m in lead_times(db.session, scope, Period())}
+    # Decided at 23:30 UTC the day before: in Amsterdam (00:30) that day itself.
+    days_by_month: dict[str, list[int]] = {}
+    for days in (10, 20, 70, 61, 76):
+        day = received + dt.timedelta(days=days)
+        days_by_month.setdefault(day.strftime("%Y-%m"), []).append(days)
+    assert set(months) == set(days_by_month)
+    for month, found in days_by_month.items():
+        assert months[month].decided == len(found)
+        assert months[month].median_days == statistics.median(found)
+        assert months[month].worst_days == max(found)
+        assert months[month].on_time == sum(1 for d in found if d <= 56)
+    assert sum(claims_by_state(db.session, scope, Period()).values()) == db.session.scalar(
+        select(func.count())
+        .select_from(Claim)
+        .where(Claim.organisation_id == assessor.organisation_id, Claim.received_on.is_not(None))
+    )
+    assert deadlines(db.session, scope, Period(), dt.date(2026, 12, 7)).overdue >= 0
+
+    finance = db.session.scalars(
+        select(User).where(User.email == "financien@rivierstad.example")
+    ).one()
+    money_scope = Scope.for_user(finance)
+    table = {y.year: y for y in budget_overview(db.session, money_scope)}
+    for year in money.budget(db.session, money_scope, Period()):
+        assert year == table[year.year]
+    months_of_payouts = money.payouts_by_month(db.session, money_scope, Period())
+    assert sum(m.in_progress for m in months_of_payouts) >= 1
+    money.spend_by_measure(db.session, money_scope, Period())
+    db.session.remove()

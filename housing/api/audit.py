@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from housing.api.auth import api_scope, api_user, token_required
 from housing.api.blueprint import Blueprint
+from housing.api.dumping import Schema
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim
 from housing.dates import Day

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.views import MethodView
 from marshmallow import fields
 
@@ -9,7 +11,7 @@ from housing.api.auth import api_scope, token_required
 from housing.api.blueprint import Blueprint
 from housing.api.dumping import Schema
 from housing.db import db
-from housing.jobs.models import Job, JobStatus
+from housing.jobs.models import JobStatus
 from housing.jobs.services import JobService
 
 blp = Blueprint("api_jobs", __name__, url_prefix="/api/v1", description="Jobs")
@@ -34,6 +36,24 @@ class JobItem(MethodView):
     @token_required()
     @blp.doc(security=SECURITY)
     @blp.response(200, JobSchema)
-    def get(self, job_id: int) -> Job:
+    def get(self, job_id: int) -> dict[str, Any]:
         """One job: poll it until `status` is succeeded or failed."""
-        return JobService(db.session).get(api_scope(), job_id)
+        service = JobService(db.session)
+        job = service.get(api_scope(), job_id)
+        # The figures as the job page shows them (while it runs on SQLite, kept apart).
+        progress = service.progress(job)
+        fields_of_row = (
+            "id",
+            "kind",
+            "status",
+            "result",
+            "created_at",
+            "started_at",
+            "finished_at",
+        )
+        return {
+            **{name: getattr(job, name) for name in fields_of_row},
+            "progress_done": progress.done,
+            "progress_total": progress.total,
+            "message": progress.message,
+        }

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import ColumnElement, and_, exists, func, select
 
 from housing.claims.models import Claim, Decision
 from housing.claims.states import APPLICATION_DECISION_KINDS
@@ -48,6 +48,34 @@ class Worklist:
         return sum(self.by_state.values())
 
 
+def _clock_applies() -> ColumnElement[bool]:
+    return and_(
+        Claim.decision_deadline.is_not(None),
+        ~exists().where(
+            Decision.claim_id == Claim.id, Decision.kind.in_(APPLICATION_DECISION_KINDS)
+        ),
+    )
+
+
+def due_between(first: dt.date, last: dt.date) -> ColumnElement[bool]:
+    """A claim whose running decision term ends from `first` through `last`."""
+    return and_(
+        _clock_applies(),
+        Claim.state.in_([s.value for s in WARNING_STATES]),
+        Claim.decision_deadline >= first,
+        Claim.decision_deadline <= last,
+    )
+
+
+def overdue_on(today: dt.date) -> ColumnElement[bool]:
+    """A claim whose decision term ended before `today` without a decision."""
+    return and_(
+        _clock_applies(),
+        Claim.state.in_([s.value for s in OVERDUE_STATES]),
+        Claim.decision_deadline < today,
+    )
+
+
 def worklist(
     session: DbSession,
     scope: Scope,
@@ -62,20 +90,8 @@ def worklist(
     deadline (see DeadlineWatch.current_deadline), and the stored one would call it late.
     """
     horizon = atw_calendar(session).add_working_days(today, warning_working_days)
-    deadline = Claim.decision_deadline
-    clock_applies = and_(
-        deadline.is_not(None),
-        ~exists().where(
-            Decision.claim_id == Claim.id, Decision.kind.in_(APPLICATION_DECISION_KINDS)
-        ),
-    )
-    soon = and_(
-        clock_applies,
-        Claim.state.in_([s.value for s in WARNING_STATES]),
-        deadline >= today,
-        deadline <= horizon,
-    )
-    late = and_(clock_applies, Claim.state.in_([s.value for s in OVERDUE_STATES]), deadline < today)
+    soon = due_between(today, horizon)
+    late = overdue_on(today)
     rows = session.execute(
         select(
             Claim.state,

@@ -8,8 +8,11 @@ Running: the outbox consumer calls `run_job` (a `JobRunner`) once per delivery, 
 own transaction on the worker's session. The runner of the job's kind does the work in that
 transaction, so what it writes commits together with the job's result and the outbox
 message's "done": all of it or nothing. Progress cannot wait for that commit (the page
-must see it while the job runs), so "running" and each progress report are committed on a
-separate connection of the same engine, in a transaction of a few milliseconds.
+must see it while the job runs), so "running" is committed on a separate connection of the
+same engine, and each progress report where a page can read it at once, in a transaction
+of a few milliseconds (housing/jobs/progress.py: the job's row on PostgreSQL, a small file
+of its own beside the database on SQLite). The page shows done of total, the percentage,
+the time taken and an estimate of the time left (`JobService.progress`).
 
 Failing: an exception from the runner rolls back what the runner wrote (a SAVEPOINT), marks
 the job failed with a message safe to show, and returns normally, so the outbox message is
@@ -37,7 +40,6 @@ from typing import Any, Protocol, cast
 from flask_babel import LazyString, force_locale
 from flask_babel import gettext as _
 from sqlalchemy import Connection, CursorResult, Engine, select, update
-from sqlalchemy.exc import OperationalError
 
 from housing.accounts.models import User
 from housing.clock import utcnow
@@ -45,6 +47,7 @@ from housing.db import DbSession
 from housing.errors import Forbidden, InvalidInput, NotFound
 from housing.i18n import locale_of
 from housing.jobs.models import FINISHED, Job, JobStatus
+from housing.jobs.progress import ProgressStore, Reported, progress_store
 from housing.logging import get_logger
 from housing.outbox.handlers import outbox_handler
 from housing.outbox.models import OutboxMessage
@@ -198,48 +201,78 @@ class JobService:
             .execution_options(populate_existing=True)
         ).all()
 
+    def progress(self, job: Job) -> JobProgress:
+        """The job's figures now: its row, or while it runs its latest report where that
+        is kept apart (SQLite), with the time taken and an estimate of the time left."""
+        done, total, message = job.progress_done, job.progress_total, job.message
+        if job.status is JobStatus.RUNNING:
+            store = progress_store(engine_of(self.session))
+            report = store.read(job.id) if store is not None else None
+            if report is not None and report.attempt == job.attempts:
+                done, total = report.done, report.total
+                message = report.message if report.message is not None else message
+        started = job.started_at
+        end = job.finished_at if job.finished else self.clock()
+        elapsed = (end - started) if started is not None and end is not None else None
+        remaining = None
+        if job.status is JobStatus.RUNNING and elapsed is not None and 0 < done < total:
+            remaining = elapsed * (total - done) / done
+        return JobProgress(done, total, message, started, elapsed, remaining)
+
     def kind_of(self, job: Job) -> JobKind | None:
         return self.kinds.get(job.kind)
 
 
 class _Progress:
-    """Progress of one run, committed on its own connection so others see it at once."""
+    """Progress of one run, saved at once where a page can read it (housing.jobs.progress)."""
 
-    def __init__(self, engine: Engine, job_id: int, attempt: int) -> None:
-        self.engine = engine
+    def __init__(
+        self,
+        store: ProgressStore | None,
+        job_id: int,
+        attempt: int,
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self.store = store
         self.job_id = job_id
         self.attempt = attempt
+        self.clock = clock
+        self.last: Reported | None = None
 
     def __call__(self, done: int, total: int, message: str | None = None) -> None:
         if done < 0 or total < 0:
             raise ValueError("progress is counted from zero")
         # A total estimated at the start may grow while the job runs (new rows arrive).
-        values: dict[str, Any] = {"progress_done": done, "progress_total": max(total, done)}
-        if message is not None:
-            values["message"] = message[:MESSAGE_LENGTH]
-        if self.engine.dialect.name == "sqlite":
-            # One writer at a time: while the job's own transaction writes, its progress
-            # cannot be written; waiting for that lock would only hold the job up. The
-            # embedded database shows the result at the end.
-            return
-        try:
-            with self.engine.begin() as connection:
-                updated = connection.execute(
-                    update(Job)
-                    .where(
-                        Job.id == self.job_id,
-                        Job.attempts == self.attempt,
-                        Job.status == JobStatus.RUNNING,
-                    )
-                    .values(**values)
-                ).rowcount
-        except OperationalError as exc:
-            # Progress is for the eye only: the job does not fail because it could not be
-            # shown (e.g. SQLite, one writer at a time, while the runner holds the lock).
-            log.warning("job.progress_not_saved", job_id=self.job_id, error=type(exc).__name__)
-            return
-        if not updated:
+        report = Reported(
+            attempt=self.attempt,
+            done=done,
+            total=max(total, done),
+            message=message[:MESSAGE_LENGTH] if message is not None else None,
+            at=self.clock(),
+        )
+        self.last = report
+        if self.store is not None and not self.store.write(self.job_id, report):
             raise JobSuperseded(self.job_id)
+
+
+@dataclass(frozen=True)
+class JobProgress:
+    """What the job page shows of a job's progress, as it is now."""
+
+    done: int
+    total: int
+    message: str | None
+    started_at: dt.datetime | None
+    # Until it finished, or now.
+    elapsed: dt.timedelta | None
+    # Estimated from the pace so far; None before the first figure or once finished.
+    remaining: dt.timedelta | None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.total:
+            return None
+        return min(100, self.done * 100 // self.total)
 
 
 class JobRunner:
@@ -302,13 +335,14 @@ class JobRunner:
         if attempt is None:
             return  # finished meanwhile, by an earlier delivery
         log.info("job.started", job_id=job_id, kind=kind.name, attempt=attempt)
+        progress = _Progress(progress_store(engine), job_id, attempt, self.clock)
         context = JobContext(
             job_id=job_id,
             organisation_id=row.organisation_id,
             created_by_id=row.created_by_id,
             params=dict(row.params or {}),
             session=session,
-            progress=_Progress(engine, job_id, attempt),
+            progress=progress,
             clock=self.clock,
         )
         try:
@@ -316,7 +350,9 @@ class JobRunner:
             # and the job's "failed" still commits with the outbox message's "done".
             with session.begin_nested():
                 result = dict(kind.runner(context))
-                if not self._finish(session, job_id, attempt, JobStatus.SUCCEEDED, result):
+                if not self._finish(
+                    session, job_id, attempt, JobStatus.SUCCEEDED, result, last=progress.last
+                ):
                     raise JobSuperseded(job_id)
         except JobSuperseded:
             log.warning("job.superseded", job_id=job_id, attempt=attempt)
@@ -331,7 +367,9 @@ class JobRunner:
         else:
             log.info("job.succeeded", job_id=job_id, kind=kind.name, attempt=attempt)
             return
-        self._finish(session, job_id, attempt, JobStatus.FAILED, message=failure)
+        self._finish(
+            session, job_id, attempt, JobStatus.FAILED, message=failure, last=progress.last
+        )
 
     def _mark_running(self, engine: Engine, job_id: int) -> int | None:
         """Commit "running" at once (the page shows it); returns this run's attempt number."""
@@ -358,6 +396,7 @@ class JobRunner:
         result: Mapping[str, Any] | None = None,
         *,
         message: str | None = None,
+        last: Reported | None = None,
     ) -> bool:
         """Record the outcome in the consumer's transaction; False if the job is not ours."""
         values: dict[str, Any] = {
@@ -365,7 +404,13 @@ class JobRunner:
             "finished_at": self.clock(),
             "message": message[:MESSAGE_LENGTH] if message else None,
         }
-        if status is JobStatus.SUCCEEDED:
+        if last is not None:
+            # The last figures into the row (on SQLite they were kept apart while it ran);
+            # a failed job shows where it stopped.
+            values.update(progress_done=last.done, progress_total=last.total)
+        if status is JobStatus.SUCCEEDED and last is not None:
+            values.update(result=dict(result or {}), progress_done=last.total)
+        elif status is JobStatus.SUCCEEDED:
             # Done is done: the bar is full even if the runner stopped counting early.
             values.update(result=dict(result or {}), progress_done=Job.progress_total)
         query = update(Job).where(Job.id == job_id, Job.status.not_in(list(FINISHED)))

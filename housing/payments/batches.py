@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from housing.payments.pain import PainVersion
 
 
+# Payouts added to a batch per flush (and per progress report while a batch is built).
+BUILD_CHUNK = 500
+
+
 class BatchService:
     def __init__(self, session: DbSession, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.session = session
@@ -91,41 +95,48 @@ class BatchService:
                 .group_by(PaymentBatchItem.payout_id)
             ).all()
         )
-        fire_each(
-            self.audit,
-            PAYOUT,
-            [payout for payout, _number in rows],
-            "add_to_batch",
-            user=user,
-            actor=actor,
-            payload=lambda payout: {"batch_id": batch.id},
-        )
-        items = []
         total = Decimal("0.00")
-        for done, (payout, number) in enumerate(rows, start=1):
-            sent_before = earlier.get(payout.id, 0)
-            # The claim number travels with the payment; a payout paid again after a
-            # return or a cancelled batch gets a new id: a bank never sees one id twice.
-            e2e = f"{number}-P{payout.id}" + (f"-R{sent_before}" if sent_before else "")
-            items.append(
-                PaymentBatchItem(
-                    batch_id=batch.id,
-                    payout_id=payout.id,
-                    end_to_end_id=e2e,
-                    amount=payout.amount,
-                    payee_name=payout.payee_name,
-                    payee_iban=payout.payee_iban,
-                    payee_bic=payout.payee_bic,
-                    remittance=f"Veilig Wonen {number} factuur {payout.invoice_number}"[:140],
-                )
+        count = 0
+        # In chunks, each flushed: the work (the payouts' transitions, their audit links and
+        # the batch's items written) advances with the count the job page shows. Still one
+        # transaction: the batch is built whole or not at all.
+        for first in range(0, len(rows), BUILD_CHUNK):
+            chunk = rows[first : first + BUILD_CHUNK]
+            fire_each(
+                self.audit,
+                PAYOUT,
+                [payout for payout, _number in chunk],
+                "add_to_batch",
+                user=user,
+                actor=actor,
+                payload=lambda payout: {"batch_id": batch.id},
             )
-            total += payout.amount
-            if progress is not None and (done % 500 == 0 or done == len(rows)):
-                progress(done, len(rows))
-        self.session.add_all(items)
-        batch.item_count = len(items)
-        batch.total = total
-        self.session.flush()
+            items = []
+            for payout, number in chunk:
+                sent_before = earlier.get(payout.id, 0)
+                # The claim number travels with the payment; a payout paid again after a
+                # return or a cancelled batch gets a new id: a bank never sees one id twice.
+                e2e = f"{number}-P{payout.id}" + (f"-R{sent_before}" if sent_before else "")
+                items.append(
+                    PaymentBatchItem(
+                        batch_id=batch.id,
+                        payout_id=payout.id,
+                        end_to_end_id=e2e,
+                        amount=payout.amount,
+                        payee_name=payout.payee_name,
+                        payee_iban=payout.payee_iban,
+                        payee_bic=payout.payee_bic,
+                        remittance=f"Veilig Wonen {number} factuur {payout.invoice_number}"[:140],
+                    )
+                )
+                total += payout.amount
+            self.session.add_all(items)
+            count += len(items)
+            batch.item_count = count
+            batch.total = total
+            self.session.flush()
+            if progress is not None:
+                progress(count, len(rows))
         self.audit.append(
             organisation.id,
             event="batch_built",

@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import aliased, object_session
 
 from housing.accounts.models import User, UserRole
@@ -415,8 +415,24 @@ def _year_of(moment: dt.datetime) -> int:
 
 def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
     """Per year: the budget, what grants committed, and what was paid against them."""
-    budgets = {b.year: b for b in session.scalars(scope.select(Budget))}
-    visible_claims = select(Claim.id).where(*scope.criteria(Claim))
+    return budget_years(
+        session,
+        budgets=scope.select(Budget),
+        claims=scope.criteria(Claim),
+        payouts=scope.criteria(Payout),
+    )
+
+
+def budget_years(
+    session: DbSession,
+    *,
+    budgets: Select[Budget],
+    claims: Sequence[ColumnElement[bool]],
+    payouts: Sequence[ColumnElement[bool]],
+) -> list[BudgetYear]:
+    """The budget table of the budgets, claims and payouts selected, in three queries."""
+    by_year = {b.year: b for b in session.scalars(budgets)}
+    visible_claims = select(Claim.id).where(*claims)
     # The grant commits the budget of the year it is taken in (ClaimService), in Amsterdam.
     granted_on = dict(
         session.execute(
@@ -431,7 +447,7 @@ def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
     )
     sums = session.execute(
         select(Payout.claim_id, Payout.state, func.sum(Payout.amount))
-        .where(*scope.criteria(Payout))
+        .where(*payouts)
         .where(Payout.state.in_([PayoutState.SENT, PayoutState.BOOKED]))
         .group_by(Payout.claim_id, Payout.state)
     ).all()
@@ -444,12 +460,12 @@ def budget_overview(session: DbSession, scope: Scope) -> list[BudgetYear]:
         target = paid if state == PayoutState.BOOKED else sent
         year = _year_of(moment)
         target[year] = target.get(year, Decimal("0.00")) + Decimal(total)
-    years = sorted(set(budgets) | set(paid) | set(sent), reverse=True)
+    years = sorted(set(by_year) | set(paid) | set(sent), reverse=True)
     return [
         BudgetYear(
             year=year,
-            amount=budgets[year].amount if year in budgets else None,
-            committed=budgets[year].committed if year in budgets else Decimal("0.00"),
+            amount=by_year[year].amount if year in by_year else None,
+            committed=by_year[year].committed if year in by_year else Decimal("0.00"),
             paid=paid.get(year, Decimal("0.00")),
             sent=sent.get(year, Decimal("0.00")),
         )

@@ -59,6 +59,7 @@ def register_web(app: Flask) -> None:
         admin,
         audit,
         claims,
+        dashboard,
         drafts,
         finance,
         handling,
@@ -84,6 +85,7 @@ def register_web(app: Flask) -> None:
     sso.install(app)
     once.install(app)
     app.register_blueprint(start.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(claims.bp)
     app.register_blueprint(drafts.bp)
     app.register_blueprint(objections.bp)
@@ -107,6 +109,7 @@ def register_web(app: Flask) -> None:
         EVIDENCE_FROM=EVIDENCE_FROM,
         ROLE_PRECEDENCE=ROLE_PRECEDENCE,
         START_ENDPOINTS=START_ENDPOINTS,
+        DASHBOARD_ROLES=dashboard.DASHBOARD_ROLES,
         ROLE_LABELS=ROLE_LABELS,
         AUDIENCE_LABELS=AUDIENCE_LABELS,
         OFFICE_LABELS=OFFICE_LABELS,

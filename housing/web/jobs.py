@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_decimal
+from flask_babel import format_decimal, format_timedelta
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
@@ -39,9 +39,11 @@ def _render(template: str, job_id: int) -> ResponseReturnValue:
     return render_template(
         template,
         job=job,
+        progress=service.progress(job),
         kind=service.kind_of(job),
         status_labels=STATUS_LABELS,
         format_number=format_decimal,
+        format_timedelta=format_timedelta,
     )
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from housing.accounts.models import User
 from housing.audit.jobs import AUDIT_VERIFY
+from housing.claims.figures import Period
 from housing.claims.models import Claim
 from housing.claims.objections import open_objections
 from housing.claims.worklist import ASSESSOR_STATES, DECIDER_STATES, worklist
@@ -23,6 +24,7 @@ from housing.payments.queries import finance_summary
 from housing.permissions import actor_for
 from housing.roles import Role
 from housing.web.access import current_scope, login_required, public, role_required
+from housing.web.dashboard import figures_for
 from housing.web.expectations import expected_of_applicant
 from housing.web.jobs import STATUS_LABELS
 from housing.web.signin import start_url_for
@@ -93,6 +95,7 @@ def assessor() -> ResponseReturnValue:
         "start/assessor.html",
         holder_count=_office_holder_count(),
         work=worklist(db.session, current_scope(), ASSESSOR_STATES, amsterdam_today()),
+        **figures_for(Period()),
     )
 
 
@@ -107,6 +110,7 @@ def decider() -> ResponseReturnValue:
         work=worklist(db.session, current_scope(), DECIDER_STATES, today),
         objections=len(deadlines),
         objections_overdue=sum(1 for due in deadlines if due < today),
+        **figures_for(Period()),
     )
 
 
@@ -117,6 +121,7 @@ def finance() -> ResponseReturnValue:
         "start/finance.html",
         organisation=current_user.organisation,
         summary=finance_summary(db.session, current_scope()),
+        **figures_for(Period()),
     )
 
 
@@ -136,5 +141,8 @@ def admin() -> ResponseReturnValue:
         select(func.count()).select_from(current_scope().select(User).subquery())
     )
     return render_template(
-        "start/admin.html", user_count=user_count, holder_count=_office_holder_count()
+        "start/admin.html",
+        user_count=user_count,
+        holder_count=_office_holder_count(),
+        **figures_for(Period()),
     )

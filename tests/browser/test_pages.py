@@ -4,6 +4,7 @@ page-wide horizontal scrolling at 375 px or at 200 % zoom (tables scroll in thei
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -85,8 +86,9 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/print-queue",
             "/notifications",
             "/profile",
+            "/dashboard",
         ],
-        ("decider", world.decider.email): ["/decider", "/claims/decisions"],
+        ("decider", world.decider.email): ["/decider", "/claims/decisions", "/dashboard"],
         ("applicant", world.applicant.email): [
             "/applicant",
             "/claims/mine",
@@ -102,6 +104,7 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/finance/budget",
             "/finance/statements",
             "/finance/review",
+            "/dashboard",
         ],
         ("admin", paid.admin.email): [
             "/admin",
@@ -117,6 +120,8 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             "/admin/catalogue",
             "/admin/outbox",
             "/audit/reviews",
+            "/dashboard",
+            "/dashboard?year=2026&regime=A",
         ],
         # After the assessor's pages: the access log has their reads to show.
         ("auditor", paid.auditor.email): [
@@ -135,7 +140,7 @@ def test_the_pages_of_each_role_pass_axe_and_fit_a_phone(log_in, paid):
             assert response is not None and response.status == 200, path
             # Screenshots by role and page kind, not by id: the next run overwrites them.
             kind = "/".join(part for part in path.split("/") if not part.isdigit())
-            kind = kind.replace("?list=", "-")
+            kind = re.sub(r"[?&=]+", "-", kind.replace("?list=", "-"))
             problems += look(page, f"{role}{kind}").problems
     assert not problems, "\n".join(problems)
 
