@@ -97,9 +97,7 @@ def upgrade() -> None:
             "provider_id", "subject", name=op.f("uq_external_identity_provider_id")
         ),
     )
-    op.create_index(
-        op.f("ix_external_identity_user_id"), "external_identity", ["user_id"]
-    )
+    op.create_index(op.f("ix_external_identity_user_id"), "external_identity", ["user_id"])
     with op.batch_alter_table("user_session") as batch:
         batch.add_column(sa.Column("provider_id", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("acr", sa.String(length=200), nullable=True))
