@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from housing.accounts.models import Channel, User
+from housing.clock import today as amsterdam_today
 from housing.db import DbSession
 from housing.organisations.accounts import AccountAdministration
 from housing.organisations.letterhead import check_logo
@@ -500,7 +501,8 @@ def approved_payouts(session: DbSession, organisation: Organisation, count: int)
     if home is None or filer is None or cameras is None:
         raise ValueError("the organisation needs an office holder's home, a user and cameras")
     first = session.scalar(select(func.count()).select_from(Claim)) or 0
-    today = dt.date.today()
+    # The day in Amsterdam, as every date the product compares with.
+    today = amsterdam_today()
     for offset in range(0, count, 2_000):
         size = min(2_000, count - offset)
         claim_ids = session.scalars(

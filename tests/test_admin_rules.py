@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail, payload_digest
 from housing.claims.models import Regime
+from housing.clock import today as amsterdam_today
 from housing.deadlines.models import EquatedDay
 from housing.deadlines.services import equate_day
 from housing.errors import Forbidden
@@ -225,7 +226,7 @@ class TestHolidays:
         assert "Vrijdag na Nieuwjaarsdag 2026" in page
 
     def test_a_year_outside_the_calendar_is_explained(self, client, csrf, session):
-        this_year = dt.date.today().year
+        this_year = amsterdam_today().year
         for bad, message in (
             ("2013", "Kies een jaar van 2014 tot en met 9998."),
             ("abc", "Ongeldig getal."),

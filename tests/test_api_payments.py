@@ -3,13 +3,13 @@ application/problem+json) for every refusal, and all of it in the OpenAPI docume
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 
 import pytest
 from sqlalchemy import func, select
 
 from housing.claims.models import Claim
+from housing.clock import today as amsterdam_today
 from housing.jobs.models import Job
 from housing.outbox.handlers import default_handlers
 from housing.outbox.models import OutboxMessage
@@ -86,7 +86,7 @@ def test_from_supplier_invoice_to_a_released_batch_through_the_api(client, fin, 
 
     # Building is a job: 202 with the job to poll.
     started = client.post(
-        "/api/v1/batches", headers=f1, json={"execution_date": dt.date.today().isoformat()}
+        "/api/v1/batches", headers=f1, json={"execution_date": amsterdam_today().isoformat()}
     )
     assert started.status_code == 202, started.text
     job = started.get_json()
@@ -195,7 +195,7 @@ def test_another_organisations_payouts_and_batches_are_not_found(client, fin, se
     other = Finance(session, name="Gemeente Elders")
     foreign = record(other, number="E-1")
     other.approve(foreign, other.f2)
-    batch = other.batches.build(other.scope(other.f1), other.f1, execution_date=dt.date.today())
+    batch = other.batches.build(other.scope(other.f1), other.f1, execution_date=amsterdam_today())
     session.commit()
     batch_id, foreign_id = batch.id, foreign.id
     other_claim, other_line = other.claim.id, other.claim.lines[0].id

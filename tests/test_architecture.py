@@ -179,3 +179,34 @@ def test_only_the_settings_read_the_environment():
         if _reads_the_environment(node)
     ]
     assert not readers, "read these from Settings (housing/config.py): " + ", ".join(readers)
+
+
+def _asks_the_machine_for_the_day(node: ast.AST) -> bool:
+    # date.today(), datetime.today(), datetime.now() without a zone: the machine's day or
+    # hour, which is not Amsterdam's between 23:00 and 24:00 UTC (22:00 in summer).
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    receiver = node.func.value
+    named = getattr(receiver, "attr", None) or getattr(receiver, "id", None)
+    if node.func.attr == "today":
+        return named in {"date", "datetime"}
+    return node.func.attr == "now" and named == "datetime" and not node.args and not node.keywords
+
+
+def test_the_day_is_amsterdams_everywhere():
+    """Every "which day is it" goes through housing.clock (Amsterdam), in the product and
+    in its tests: two tests that took the machine's date failed every night between 23:00
+    and 24:00 UTC, when Amsterdam is a day further."""
+    paths = [
+        path
+        for package in (*APPLICATION_PACKAGES, "tests")
+        for path in (ROOT / package).rglob("*.py")
+        if path != ROOT / "housing" / "clock.py"
+    ]
+    found = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _asks_the_machine_for_the_day(node)
+    ]
+    assert not found, "use housing.clock.today() or utcnow(): " + ", ".join(found)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from housing.audit.jobs import AUDIT_VERIFY
 from housing.audit.models import AuditEvent
 from housing.audit.services import AuditTrail
+from housing.clock import today as amsterdam_today
 from housing.jobs.models import Job, JobStatus
 from housing.jobs.services import JobService
 from housing.oversight import queries
@@ -91,7 +92,7 @@ def test_the_trail_filters_by_number_actor_event_and_period(client, session, wor
     assert code("start_assessment") in by_event.text and code("submit") not in by_event.text
     by_number = client.get("/audit/trail?number=VW-1999")
     assert "Geen gebeurtenissen gevonden." in by_number.text
-    today = dt.date.today()
+    today = amsterdam_today()
     later = client.get(f"/audit/trail?from={(today + dt.timedelta(days=400)).isoformat()}")
     assert "Geen gebeurtenissen gevonden." in later.text
     # The filters stay in the address: the page's export links carry them.

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from housing import create_app
 from housing.accounts.models import ApiToken
 from housing.claims.models import Claim
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.deadlines.models import EquatedDay
 from housing.organisations.models import Organisation
@@ -384,7 +385,7 @@ def test_a_day_equated_through_one_app_moves_the_deadline_the_other_computes_nex
         first, second = (
             ClaimFactory(
                 home=world.home,
-                application_date=dt.date.today(),
+                application_date=amsterdam_today(),
                 lines=[("cameras", "900.00", "156.20")],
             )
             for _ in range(2)

@@ -5,7 +5,6 @@ batch are confirmed on a page of their own first, without JavaScript."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import pytest
@@ -13,6 +12,7 @@ from markupsafe import escape
 from sqlalchemy import select
 
 from housing.audit.models import AuditEvent
+from housing.clock import today as amsterdam_today
 from housing.inputs import TEXT_MAX
 from housing.payments.models import PaymentBatch, Payout
 from tests.builders.payments import BAD_IBAN, SUPPLIER_IBAN, Finance, record
@@ -196,7 +196,7 @@ def test_only_finance_is_shown_a_confirmation_page(app, fin, session):
     payout = record(fin)
     batch_payout = record(fin, number="F-2", amount="50.00")
     fin.approve(batch_payout, fin.f2)
-    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
     session.commit()
     for user in (fin.world.applicant, fin.world.assessor, fin.world.decider):
         browser = app.test_client()
@@ -264,7 +264,7 @@ def test_a_refused_correction_keeps_what_was_typed_on_its_own_form(client, fin, 
 def batch(fin, session) -> PaymentBatch:
     for number in ("F-1", "F-2"):
         fin.approve(record(fin, number=number, amount="100.00"), fin.f2)
-    built = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+    built = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
     session.commit()
     return built
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim, Regime
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.jobs.models import Job, JobStatus
 from housing.outbox.handlers import default_handlers
@@ -114,7 +115,7 @@ def test_from_supplier_invoice_to_a_released_batch_through_the_ui(app, committed
     assert "Niets te controleren" in f1.get("/finance/payouts").text
     started = f1.post(
         "/finance/batches",
-        data={"csrf_token": token1, "execution_date": dt.date.today().isoformat()},
+        data={"csrf_token": token1, "execution_date": amsterdam_today().isoformat()},
     )
     assert started.status_code == 303 and started.headers["Location"].startswith("/jobs/")
     job_id = int(started.headers["Location"].rsplit("/", 1)[1])
@@ -341,7 +342,7 @@ def test_another_organisations_batch_and_payouts_are_not_found(app, client, fin,
     other = Finance(session, name="Gemeente Elders")
     foreign = record(other, amount="10.00", number="E-1", name="Elders BV")
     other.approve(foreign, other.f2)
-    batch = other.batches.build(other.scope(other.f1), other.f1, execution_date=dt.date.today())
+    batch = other.batches.build(other.scope(other.f1), other.f1, execution_date=amsterdam_today())
     session.commit()
     token = login(client, fin.f1.email)
     assert client.get(f"/finance/batches/{batch.id}").status_code == 404
@@ -431,7 +432,7 @@ def test_the_csv_export_has_no_address_and_defuses_formulas(client, fin, session
     session.commit()
     plain = record(fin, number="F-1", amount="300.00")
     fin.approve(plain, fin.f2)
-    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
     session.commit()
     record(fin, number="F-2", amount="10.00", name='=HYPERLINK("http://evil.example","Klik")')
     record(fin, number="-2+3", amount="5.00", name="@SUM(A1)")
@@ -496,7 +497,7 @@ def test_the_budget_page_sets_committed_against_paid_and_sent(client, fin, sessi
     )
     for payout in (booked, sent):
         fin.approve(payout, fin.f2)
-    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+    batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
     session.commit()
     fin.batches.approve(fin.scope(fin.f1), fin.f1, batch.id)
     fin.batches.release(fin.scope(fin.f2), fin.f2, batch.id)

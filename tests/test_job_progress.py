@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from housing import create_app
 from housing.accounts.models import User
+from housing.clock import today as amsterdam_today
 from housing.db import db
 from housing.demo import approved_payouts
 from housing.demo import seed as demo_seed
@@ -55,7 +56,7 @@ class Backend:
                 Scope.for_user(user),
                 user,
                 PAYMENT_BATCH_BUILD,
-                {"execution_date": (dt.date.today() + dt.timedelta(days=7)).isoformat()},
+                {"execution_date": (amsterdam_today() + dt.timedelta(days=7)).isoformat()},
             )
             s.commit()
             message = outbox_message(s, job.id)

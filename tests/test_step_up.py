@@ -19,6 +19,7 @@ from housing.accounts.authentication import (
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
 from housing.claims.models import Claim, Decision
+from housing.clock import today as amsterdam_today
 from housing.payments.models import PaymentBatch
 from housing.roles import Role
 from tests.builders.api import bearer
@@ -209,7 +210,7 @@ class TestFinance:
         fin = Finance(session)
         payout = record(fin, number="F-1", amount="400.00")
         fin.approve(payout, fin.f2)
-        batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+        batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
         fin.batches.approve(fin.scope(fin.f1), fin.f1, batch.id)
         session.commit()
         csrf = login(client, fin.f2.email)

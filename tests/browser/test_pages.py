@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
+from housing.clock import today as amsterdam_today
 from housing.clock import utcnow
 from housing.db import db
 from housing.notifications.models import Notification, NotificationKind
@@ -64,7 +65,7 @@ def paid(app: Flask) -> Iterator[Finance]:
             fin.world.fire(fin.world.applicant, fin.world.draft(), "submit")
         for number in ("F-1", "F-2"):
             fin.approve(record(fin, number=number, amount="150.00"), fin.f2)
-        fin.batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=dt.date.today())
+        fin.batch = fin.batches.build(fin.scope(fin.f1), fin.f1, execution_date=amsterdam_today())
         fin.to_check = record(fin, number="F-3", amount="90.00")  # one left to check
         for _ in range(2):  # unread: the "New" badge and the count in the menu
             unread_notice(setup, fin.world.assessor, fin.claim)

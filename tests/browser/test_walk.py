@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from decimal import Decimal
 
+from housing.clock import today as amsterdam_today
 from housing.payments.models import ApprovalLimit
 from housing.roles import Role
 from tests.browser.conftest import look, press
@@ -30,7 +31,7 @@ def with_finance(world) -> None:
 
 def test_a_claim_from_the_applicants_wizard_to_finance(log_in, committed_worlds):
     world = committed_worlds("Gemeente Wandeling", extra=with_finance)
-    today = dt.date.today()
+    today = amsterdam_today()
 
     # --- the applicant starts a claim and goes through the wizard --------------------------
     applicant = log_in(world.applicant.email)
