@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ColumnElement, Select, exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Select, exists, func, select
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from housing.accounts.models import TotpFactor, User, UserRole, UserSession
 from housing.audit.models import AccessLog, AuditEvent
@@ -129,13 +129,31 @@ class LogFilter:
             "to": self.end.isoformat() if self.end else None,
         }
 
-    def _period(self, column: Any) -> list[ColumnElement[bool]]:
-        found = []
+    def applied(
+        self,
+        query: Rows,
+        *,
+        moment: InstrumentedAttribute[dt.datetime],
+        actor: InstrumentedAttribute[Any],
+        what: InstrumentedAttribute[str],
+        key: InstrumentedAttribute[int],
+    ) -> Rows:
+        """`query` (which joins `Claim` for its number) limited to this filter: the period
+        on `moment`, the claim number's start, the `actor`, `what` was done, and the page
+        after the cursor on `key`, by which it is ordered, newest first."""
         if self.start is not None:
-            found.append(column >= _midnight(self.start))
+            query = query.where(moment >= _midnight(self.start))
         if self.end is not None:
-            found.append(column < _midnight(self.end + dt.timedelta(days=1)))
-        return found
+            query = query.where(moment < _midnight(self.end + dt.timedelta(days=1)))
+        if self.number:
+            query = query.where(Claim.number.startswith(self.number, autoescape=True))
+        if self.actor is not None:
+            query = query.where(actor == self.actor)
+        if self.what:
+            query = query.where(what == self.what)
+        if self.after is not None:
+            query = query.where(key < self.after)
+        return query.order_by(key.desc())
 
 
 @dataclass(frozen=True)
@@ -166,24 +184,25 @@ def trail_query(scope: Scope, wanted: LogFilter) -> Rows:
         # The number only: the claim's own scope would hide it, its contents stay hidden.
         .outerjoin(Claim, Claim.id == AuditEvent.claim_id)
         .outerjoin(User, User.id == AuditEvent.actor_id)
-        .where(*wanted._period(AuditEvent.occurred_at))
-        .order_by(AuditEvent.sequence.desc())
     )
-    if wanted.number:
-        query = query.where(Claim.number.startswith(wanted.number, autoescape=True))
-    if wanted.actor is not None:
-        query = query.where(AuditEvent.actor_id == wanted.actor)
-    if wanted.what:
-        query = query.where(AuditEvent.event == wanted.what)
-    if wanted.after is not None:
-        query = query.where(AuditEvent.sequence < wanted.after)
-    return query
+    return wanted.applied(
+        query,
+        moment=AuditEvent.occurred_at,
+        actor=AuditEvent.actor_id,
+        what=AuditEvent.event,
+        key=AuditEvent.sequence,
+    )
+
+
+def _page(session: DbSession, query: Rows, key: str) -> Page:
+    """The first `PER_PAGE` rows, and the cursor (their last `key`) when more follow."""
+    rows = session.execute(query.limit(PER_PAGE + 1)).all()
+    shown = rows[:PER_PAGE]
+    return Page(shown, getattr(shown[-1], key) if len(rows) > PER_PAGE else None)
 
 
 def trail_page(session: DbSession, scope: Scope, wanted: LogFilter) -> Page:
-    rows = session.execute(trail_query(scope, wanted).limit(PER_PAGE + 1)).all()
-    shown = rows[:PER_PAGE]
-    return Page(shown, shown[-1].sequence if len(rows) > PER_PAGE else None)
+    return _page(session, trail_query(scope, wanted), "sequence")
 
 
 def trail_events(session: DbSession, scope: Scope) -> list[str]:
@@ -217,24 +236,18 @@ def access_query(scope: Scope, wanted: LogFilter) -> Rows:
         .join(User, User.id == AccessLog.user_id)
         .join(Claim, Claim.id == AccessLog.claim_id)
         .outerjoin(Document, Document.id == AccessLog.document_id)
-        .where(*wanted._period(AccessLog.occurred_at))
-        .order_by(AccessLog.id.desc())
     )
-    if wanted.number:
-        query = query.where(Claim.number.startswith(wanted.number, autoescape=True))
-    if wanted.actor is not None:
-        query = query.where(AccessLog.user_id == wanted.actor)
-    if wanted.what:
-        query = query.where(AccessLog.action == wanted.what)
-    if wanted.after is not None:
-        query = query.where(AccessLog.id < wanted.after)
-    return query
+    return wanted.applied(
+        query,
+        moment=AccessLog.occurred_at,
+        actor=AccessLog.user_id,
+        what=AccessLog.action,
+        key=AccessLog.id,
+    )
 
 
 def access_page(session: DbSession, scope: Scope, wanted: LogFilter) -> Page:
-    rows = session.execute(access_query(scope, wanted).limit(PER_PAGE + 1)).all()
-    shown = rows[:PER_PAGE]
-    return Page(shown, shown[-1].id if len(rows) > PER_PAGE else None)
+    return _page(session, access_query(scope, wanted), "id")
 
 
 # --- people ---------------------------------------------------------------------------------
