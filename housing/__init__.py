@@ -11,12 +11,16 @@ from flask import Flask
 from housing.config import PROJECT_ROOT, Settings
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = False) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None, *, on_demand: bool = False, surfaces: bool = True
+) -> Flask:
     """Build the app: settings from the environment, then `config` overrides (tests).
 
     What a plugin leaves for its first use (`housing.extensions.on_first_use`: the Celery
     app) is built here, so that no request waits for it; with `on_demand`, the `housing`
-    command's choice, it is built only if a command uses it.
+    command's choice, it is built only if a command uses it. Without `surfaces` the app has
+    no pages, API or sign-in: what an operator's command needs (its models, database,
+    services and settings) at a third of the start-up, for commands that serve nothing.
     """
     settings = Settings.from_env()
     settings.validate()
@@ -36,10 +40,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = Fal
     if config:
         app.config.from_mapping(config)
     app.extensions["housing.settings"] = settings
-    from housing.web import metrics
+    if surfaces:
+        from housing.web import metrics
 
-    # Each request's latency and /metrics; measured inside the proxy fix, if any.
-    metrics.install(app)
+        # Each request's latency and /metrics; measured inside the proxy fix, if any.
+        metrics.install(app)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -73,17 +78,18 @@ def create_app(config: Mapping[str, Any] | None = None, *, on_demand: bool = Fal
 
     i18n.init_app(app)
 
-    from housing.web import auth
+    if surfaces:
+        from housing.web import auth
 
-    auth.init_app(app)
+        auth.init_app(app)
 
-    from housing.web import register_web
+        from housing.web import register_web
 
-    register_web(app)
+        register_web(app)
 
-    from housing.api import register_api
+        from housing.api import register_api
 
-    register_api(app)
+        register_api(app)
 
     from housing import cli
 

@@ -482,6 +482,12 @@ COMMANDS = (tokens, users, orgs, keys, demo, audit, holidays, check, outbox)
 # What the app's extensions add to app.cli (Flask-Migrate, flask-smorest), with their own
 # short help: `housing --help` names them without building the app; a test keeps them in step.
 EXTENSION_COMMANDS = {"db": "Perform database migrations.", "openapi": "OpenAPI commands."}
+# The app a command builds. Flask's (run, shell, routes) and the OpenAPI document need the
+# whole app; the operators' commands and the migrations serve nothing and get it without
+# its pages, API and sign-in (`create_app(surfaces=False)`).
+APP_FACTORY = "housing:create_app(on_demand=True)"
+OPERATIONS_APP_FACTORY = "housing:create_app(on_demand=True, surfaces=False)"
+SERVE_NOTHING = frozenset({*(command.name for command in COMMANDS), "db"})
 
 
 def register(app: Flask) -> None:
@@ -515,10 +521,20 @@ class HousingGroup(FlaskGroup):
         self._load_plugin_commands()
         return sorted(self.commands)
 
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        # Ours and the stand-ins are held here: found without loading every plugin's.
+        if name in self.commands:
+            return self.commands[name]
+        return super().get_command(ctx, name)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
+        info = ctx.ensure_object(ScriptInfo)
+        if name in SERVE_NOTHING and info.app_import_path == APP_FACTORY:
+            # An operator's command and the migrations: no pages, API or sign-in to build.
+            info.app_import_path = OPERATIONS_APP_FACTORY
         if isinstance(command, _OfTheApp):
             app = ctx.ensure_object(ScriptInfo).load_app()
             if not current_app:
@@ -531,5 +547,5 @@ def main() -> None:
     # The factory by its import path, as `flask --app housing` finds it: the app factory
     # registers these commands, so importing it here would make the two import each other.
     # On demand: a command builds what is slow to load only if it uses it.
-    info = ScriptInfo(app_import_path="housing:create_app(on_demand=True)")
+    info = ScriptInfo(app_import_path=APP_FACTORY)
     HousingGroup(help="Veilig Wonen operations.")(prog_name="housing", obj=info)

@@ -33,8 +33,9 @@ HEAVY = (
     "housing.payments.pain",
     "housing.payments.camt",
 )
-# Loaded when an app is built (its models and pages).
-APP = ("housing.models", "housing.web")
+# Loaded when an app is built: its models; and its pages and API when it serves them.
+MODELS = ("housing.models",)
+SURFACES = ("housing.web", "housing.api")
 REPORT = """
 import atexit, json, sys
 watched = {watched!r}
@@ -46,7 +47,7 @@ main()
 
 def housing(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, list[str]]:
     """Run `housing ARGS` in a new interpreter: its exit status, output and watched modules."""
-    code = REPORT.format(watched=HEAVY + APP)
+    code = REPORT.format(watched=HEAVY + MODELS + SURFACES)
     result = subprocess.run(  # noqa: S603 (this interpreter, our own code, fixed arguments)
         [sys.executable, "-c", code, *args],
         env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
@@ -75,7 +76,7 @@ def test_a_commands_help_builds_no_app():
     assert loaded == []
 
 
-def test_tokens_issue_builds_the_app_without_letters_payment_files_or_celery(
+def test_tokens_issue_builds_the_app_without_pages_api_letters_payment_files_or_celery(
     app, database_url, tmp_path
 ):
     # The test database is migrated (the app fixture); the user is unknown, so the call
@@ -88,7 +89,29 @@ def test_tokens_issue_builds_the_app_without_letters_payment_files_or_celery(
     )
     assert status == 1, output
     assert "No active user with e-mail address nobody@test.example." in output
-    assert sorted(loaded) == sorted(APP)  # the app was built, and nothing heavy with it
+    # The app was built with its models, and nothing it serves or that is heavy with it.
+    assert sorted(loaded) == sorted(MODELS)
+
+
+def test_the_migrations_build_the_app_without_its_pages_or_api(app, database_url, tmp_path):
+    status, output, loaded = housing(
+        "db",
+        "current",
+        env={"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)},
+    )
+    assert status == 0, output
+    assert "(head)" in output
+    assert sorted(loaded) == sorted(MODELS)
+
+
+def test_routes_builds_the_whole_app_it_lists(app, database_url, tmp_path):
+    status, output, loaded = housing(
+        "routes",
+        env={"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)},
+    )
+    assert status == 0, output
+    assert "/api/v1/claims/<int:claim_id>/events" in output and "/login" in output
+    assert sorted(loaded) == sorted(MODELS + SURFACES)
 
 
 def test_the_stand_ins_name_the_commands_the_app_adds(app):
