@@ -62,7 +62,25 @@ def _format(field: fields.Field[Any]) -> Format:
             return None if value is None else [inner(each, name, obj) for each in value]
 
         return dump_list
+    kept = _KEPT_AS_THEY_ARE.get(type(field))
+    if kept is not None and not getattr(field, "as_string", False):
+        # Most values of an answer are already what the field makes of them (an id, a
+        # text): those pass as they are, anything else through the field.
+        serialize = field._serialize
+
+        def dump_kept(value: Any, name: str, obj: Any) -> Any:
+            return value if type(value) is kept else serialize(value, name, obj)
+
+        return dump_kept
     return field._serialize
+
+
+# Fields whose `_serialize` returns a value of exactly this type as it is.
+_KEPT_AS_THEY_ARE: dict[type[fields.Field[Any]], type] = {
+    fields.Integer: int,
+    fields.String: str,
+    fields.Boolean: bool,
+}
 
 
 def _plan(schema: marshmallow.Schema) -> Dump:
