@@ -23,8 +23,9 @@ from tests.factories import ClaimFactory, UserFactory
 DETAIL = [
     "SAVEPOINT",
     "SELECT user_role",  # the token, its user and their roles (housing.api.auth)
-    "SELECT organisation",  # the claim with everything its detail shows (claim_detail)
-    "INSERT INTO access_log",  # every read of a claim is logged
+    # The claim with everything its detail shows, and the read's access-log row written
+    # by the same statement (claim_detail): every read of a claim is logged.
+    "WITH read_logged AS (INSERT INTO access_log",
     "RELEASE SAVEPOINT",
 ]
 LIST = [
@@ -63,6 +64,9 @@ def _kind(statement: str) -> str:
         return "SAVEPOINT"
     if words[0] == "INSERT":
         return " ".join(words[:3])
+    if words[0] == "WITH":
+        # A statement with a data-modifying CTE: named by the CTE and what it writes.
+        return " ".join(words[:6])
     # What the statement reads first names it: its first column's table.
     return f"SELECT {words[1].split('.')[0]}"
 
@@ -140,7 +144,7 @@ def test_a_decided_claims_calendar_comes_from_the_process_rules(
 
     first, statements = counted(path, decider)
     # The process has not read this organisation's rules yet: read them once.
-    with_rules = [*DETAIL[:4], *RULES, DETAIL[4]]
+    with_rules = [*DETAIL[:3], *RULES, DETAIL[3]]
     assert statements == with_rules
     body = first.get_json()
     assert body["deadline"]["clock"] == "decided" and body["deadline"]["objection_deadline"]
@@ -324,3 +328,23 @@ def test_an_applicant_pages_through_their_own_claims_only(client, session):
     assert len(first.get_json()) + len(rest.get_json()) == 3 and _next(rest) is None
     colleague = UserFactory(organisation_id=world.org.id, roles={Role.APPLICANT})
     assert client.get(_next(first), headers=bearer(session, colleague)).get_json() == []
+
+
+def test_a_claim_the_reader_may_not_see_is_a_404_and_logs_no_read(client, session):
+    """The read's log row is written by the read's own statement, only for a claim the
+    reader may see: another office holder's claim, or another organisation's, is a 404
+    with nothing logged."""
+    world = World(session)
+    (applicant,) = _tokens(session, world.applicant)
+    others = ClaimFactory(home__office_holder__organisation=world.org)
+    elsewhere = ClaimFactory()
+    own = ClaimFactory(home=world.home)
+    session.commit()
+    hidden, own_id, reader_id = [others.id, elsewhere.id], own.id, world.applicant.id
+    for claim_id in hidden:
+        assert_problem(client.get(f"/api/v1/claims/{claim_id}", headers=applicant), 404)
+    assert client.get(f"/api/v1/claims/{own_id}", headers=applicant).status_code == 200
+    logged = session.execute(
+        select(AccessLog.claim_id, AccessLog.user_id, AccessLog.action, AccessLog.roles)
+    ).all()
+    assert logged == [(own_id, reader_id, "view_claim", "applicant")]

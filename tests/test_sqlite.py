@@ -142,10 +142,25 @@ def test_on_sqlite_the_claim_detail_and_the_list_by_cursor_read_as_on_postgresql
     tokens = AccountAdministration(db.session)
     _token, applicant = tokens.issue_token(home.office_holder.user, "sqlite")
     _token, secret = tokens.issue_token(assessor, "sqlite")
-    home_id = home.id
+    home_id, assessor_id = home.id, assessor.id
     db.session.commit()
     db.session.remove()
-    client = sqlite_app.test_client()
+    test_client = sqlite_app.test_client()
+
+    class client:  # stands in for the test client
+        """Each request in an app context of its own, as when served: the fixture's would
+        be shared by them all, and with it `g`, the caller authenticated once."""
+
+        @staticmethod
+        def get(path: str, **kwargs):
+            with sqlite_app.app_context():
+                return test_client.get(path, **kwargs)
+
+        @staticmethod
+        def post(path: str, **kwargs):
+            with sqlite_app.app_context():
+                return test_client.post(path, **kwargs)
+
     for _ in range(3):  # drafts: no deadline, listed last
         created = client.post(
             "/api/v1/claims",
@@ -173,6 +188,15 @@ def test_on_sqlite_the_claim_detail_and_the_list_by_cursor_read_as_on_postgresql
         assert [h["sequence"] for h in body["history"]] == sorted(
             h["sequence"] for h in body["history"]
         )
+    # Each read logged, by a statement of its own here (PostgreSQL's goes with the read).
+    from housing.audit.models import AccessLog
+
+    logged = db.session.scalars(
+        select(AccessLog).where(AccessLog.user_id == assessor_id).order_by(AccessLog.id)
+    ).all()
+    assert [(row.claim_id, row.action, row.roles) for row in logged] == [
+        (claim["id"], "view_claim", "assessor") for claim in whole
+    ]
 
 
 def test_on_sqlite_the_dashboards_figures_and_charts_are_those_of_postgresql(sqlite_app):

@@ -36,7 +36,6 @@ from housing.api.schemas import (
     ScanSchema,
     claim_event_bodies,
 )
-from housing.audit.services import VIEW_CLAIM, record_access
 from housing.claims.decided import decided, decisions_of
 from housing.claims.drafting import LineInput, ScanInput
 from housing.claims.handling import readable_history
@@ -253,17 +252,10 @@ class ClaimItem(MethodView):
     def get(self, claim_id: int) -> dict[str, object]:
         """One claim with its history and deadline; the read is logged."""
         user = api_user()
-        detail = claim_detail(db.session, api_scope(), user, claim_id)
-        claim, actor, decisions = detail.claim, detail.actor, detail.decisions
-        record_access(
-            db.session,
-            organisation_id=claim.organisation_id,
-            user_id=user.id,
-            roles=user.roles,
-            claim_id=claim.id,
-            action=VIEW_CLAIM,
-            request_id=g.get("request_id"),
+        detail = claim_detail(
+            db.session, api_scope(), user, claim_id, request_id=g.get("request_id")
         )
+        claim, actor, decisions = detail.claim, detail.actor, detail.decisions
         # The calendar, if needed, as this process keeps it at the version read along.
         g.rules_version = (claim.organisation_id, detail.rules_version)
         service = services.late_decisions(db.session)

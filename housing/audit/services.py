@@ -16,7 +16,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import CTE, Executable, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -416,17 +416,64 @@ def chain_length(session: DbSession, organisation_id: int) -> int:
 
 VIEW_CLAIM, DOWNLOAD = "view_claim", "download"
 
-# Built once: a read's log row is one INSERT of bound values, without the ORM's flush.
+# Built once: a read's log row is one INSERT of bound values, without the ORM's flush. The
+# reader's values are bound under `access_*` names (`_reader_values`), which no read's own
+# parameters use, so that a read may carry its log row in its own statement (`read_logged`).
+_READER = {
+    name: bindparam(f"access_{name}", type_=AccessLog.__table__.c[name].type)
+    for name in ("user_id", "document_id", "action", "roles", "request_id", "occurred_at")
+}
 _ACCESS_INSERT = insert(AccessLog).values(
-    organisation_id=bindparam("organisation_id"),
-    user_id=bindparam("user_id"),
-    claim_id=bindparam("claim_id"),
-    document_id=bindparam("document_id"),
-    action=bindparam("action"),
-    roles=bindparam("roles"),
-    request_id=bindparam("request_id"),
-    occurred_at=bindparam("occurred_at"),
+    organisation_id=bindparam("organisation_id"), claim_id=bindparam("claim_id"), **_READER
 )
+
+
+def _reader_values(
+    *,
+    user_id: int,
+    roles: Iterable[str],
+    action: str,
+    document_id: int | None,
+    request_id: str | None,
+    now: dt.datetime | None,
+) -> dict[str, Any]:
+    return {
+        "access_user_id": user_id,
+        "access_document_id": document_id,
+        "access_action": action,
+        "access_roles": ",".join(sorted(roles)),
+        "access_request_id": request_id,
+        "access_occurred_at": now or utcnow(),
+    }
+
+
+def read_logged(claim_read: Select[int, int]) -> CTE:
+    """A read's log row, written by the read's own statement (PostgreSQL's data-modifying
+    CTE, `Select.add_cte`): one row for the claim `claim_read` selects (its organisation
+    and id, when the reader may see it), none when it selects none. Executed with
+    `read_logged_values`; a database without such CTEs logs the read by `record_access`."""
+    return (
+        insert(AccessLog)
+        .from_select(
+            ["organisation_id", "claim_id", *_READER],
+            claim_read.add_columns(*_READER.values()),
+        )
+        .cte("read_logged")
+    )
+
+
+def read_logged_values(
+    *, user_id: int, roles: Iterable[str], request_id: str | None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The values of `read_logged`'s row: `user_id`, in `roles`, viewed the claim."""
+    return _reader_values(
+        user_id=user_id,
+        roles=roles,
+        action=VIEW_CLAIM,
+        document_id=None,
+        request_id=request_id,
+        now=now,
+    )
 
 
 def record_access(
@@ -447,18 +494,16 @@ def record_access(
 
     Sent on the session's connection, past the ORM: nothing of the unit of work is
     involved in a row no one reads back in the request (half the time of an ORM INSERT)."""
+    reader = _reader_values(
+        user_id=user_id,
+        roles=roles,
+        action=action,
+        document_id=document_id,
+        request_id=request_id,
+        now=now,
+    )
     session.connection().execute(
-        _ACCESS_INSERT,
-        {
-            "organisation_id": organisation_id,
-            "user_id": user_id,
-            "claim_id": claim_id,
-            "document_id": document_id,
-            "action": action,
-            "roles": ",".join(sorted(roles)),
-            "request_id": request_id,
-            "occurred_at": now or utcnow(),
-        },
+        _ACCESS_INSERT, {"organisation_id": organisation_id, "claim_id": claim_id, **reader}
     )
     if action == DOWNLOAD:
         security_event(

@@ -30,6 +30,7 @@ from sqlalchemy.orm import (
 
 from housing.accounts.models import User
 from housing.audit.models import AuditEvent
+from housing.audit.services import VIEW_CLAIM, read_logged, read_logged_values, record_access
 from housing.claims.base import NO_SUCH_CLAIM
 from housing.claims.late_decisions import LateFacts
 from housing.claims.models import Claim, Decision, DefaultNotice, MeasureLine, SecurityAdvice
@@ -87,18 +88,32 @@ class ClaimDetail:
         return LateFacts.of(self.notice_received_on, self.decisions)
 
 
-def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) -> ClaimDetail:
+def claim_detail(
+    session: DbSession, scope: Scope, user: User, claim_id: int, *, request_id: str | None
+) -> ClaimDetail:
     """The claim as its detail shows it to `user`, if the scope may see it (else NotFound),
-    in one statement whatever the length of its history (`_detail_statement`)."""
-    statement, values = scope.statement(_detail_statement)
-    rows = (
-        session.execute(statement, {**values, **acted_for_params(user), "claim_id": claim_id})
-        .unique()
-        .all()
-    )
+    in one statement whatever the length of its history (`_detail_statement`); the read is
+    logged (`VIEW_CLAIM`, request `request_id`) in the same statement on PostgreSQL, by a
+    second one elsewhere, in the caller's transaction."""
+    logged_along = session.get_bind().dialect.name == "postgresql"
+    statement, values = scope.statement(_detail_statement, logged_along)
+    params = {**values, **acted_for_params(user), "claim_id": claim_id}
+    if logged_along:
+        params.update(read_logged_values(user_id=user.id, roles=user.roles, request_id=request_id))
+    rows = session.execute(statement, params).unique().all()
     if not rows:
         raise NotFound(NO_SUCH_CLAIM)
     claim, _event, _decision, notice_received_on, acted_for, rules_version = rows[0]
+    if not logged_along:
+        record_access(
+            session,
+            organisation_id=claim.organisation_id,
+            user_id=user.id,
+            roles=user.roles,
+            claim_id=claim.id,
+            action=VIEW_CLAIM,
+            request_id=request_id,
+        )
     return ClaimDetail(
         claim=claim,
         actor=actor_from(user, acted_for),
@@ -109,8 +124,9 @@ def claim_detail(session: DbSession, scope: Scope, user: User, claim_id: int) ->
     )
 
 
-def _detail_statement(scope: Scope) -> Select[Any]:
-    """The claim `claim_id` (bound) with all its detail, built once per kind of scope.
+def _detail_statement(scope: Scope, logged_along: bool) -> Select[Any]:
+    """The claim `claim_id` (bound) with all its detail, built once per kind of scope;
+    `logged_along`: with the read's access-log row (`read_logged`).
 
     Its measure lines, audit events and decisions are three lists: joined side by side they
     would multiply (lines × events × decisions rows). So the claim is joined to three
@@ -125,7 +141,7 @@ def _detail_statement(scope: Scope) -> Select[Any]:
     ).subquery("detail_part")
     # Aliased: the scope's own condition on the claim's office holder stays its own.
     holder = aliased(OfficeHolder)
-    return (
+    statement = (
         scope.select(Claim)
         .where(Claim.id == bindparam("claim_id", type_=Integer))
         .join(holder, Claim.office_holder)
@@ -153,6 +169,12 @@ def _detail_statement(scope: Scope) -> Select[Any]:
         )
         .order_by(parts.c.part, MeasureLine.id, AuditEvent.sequence, Decision.id)
     )
+    if logged_along:
+        visible = scope.select(Claim).where(Claim.id == bindparam("claim_id", type_=Integer))
+        statement = statement.add_cte(
+            read_logged(visible.with_only_columns(Claim.organisation_id, Claim.id))
+        )
+    return statement
 
 
 # A cursor: the decision deadline (or "none") and the id of the last claim of a page.
