@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, cast
 
 from flask_smorest.fields import Upload
@@ -374,12 +375,19 @@ class ClaimEventSchema(RequestSchema):
 
     @post_load
     def typed_details(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        schema = EVENT_DETAILS.get(ClaimEvent(data["event"]), NoDetails)()
+        schema = _details_schema(ClaimEvent(data["event"]))
         try:
             data["details"] = schema.load(data["details"])
         except ValidationError as refused:
             raise ValidationError({"details": refused.messages}) from None
         return data
+
+
+@cache
+def _details_schema(event: ClaimEvent) -> Schema:
+    """The schema of an event's details, made once: making a schema costs a request more
+    than loading a body with it, and a schema that loads keeps nothing of a body."""
+    return EVENT_DETAILS.get(event, NoDetails)()
 
 
 def claim_event_bodies() -> dict[str, type[Schema]]:
