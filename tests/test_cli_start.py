@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.cli import ScriptInfo
@@ -76,39 +77,33 @@ def test_a_commands_help_builds_no_app():
     assert loaded == []
 
 
+@pytest.fixture
+def test_database(app, database_url, tmp_path):
+    """The environment of a call on the suite's database (migrated by the app fixture)."""
+    return {"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)}
+
+
 def test_tokens_issue_builds_the_app_without_pages_api_letters_payment_files_or_celery(
-    app, database_url, tmp_path
+    test_database,
 ):
-    # The test database is migrated (the app fixture); the user is unknown, so the call
-    # builds the app, asks the database, refuses and writes nothing.
-    status, output, loaded = housing(
-        "tokens",
-        "issue",
-        "nobody@test.example",
-        env={"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)},
-    )
+    # The user is unknown, so the call builds the app, asks the database, refuses and
+    # writes nothing.
+    status, output, loaded = housing("tokens", "issue", "nobody@test.example", env=test_database)
     assert status == 1, output
     assert "No active user with e-mail address nobody@test.example." in output
     # The app was built with its models, and nothing it serves or that is heavy with it.
     assert sorted(loaded) == sorted(MODELS)
 
 
-def test_the_migrations_build_the_app_without_its_pages_or_api(app, database_url, tmp_path):
-    status, output, loaded = housing(
-        "db",
-        "current",
-        env={"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)},
-    )
+def test_the_migrations_build_the_app_without_its_pages_or_api(test_database):
+    status, output, loaded = housing("db", "current", env=test_database)
     assert status == 0, output
     assert "(head)" in output
     assert sorted(loaded) == sorted(MODELS)
 
 
-def test_routes_builds_the_whole_app_it_lists(app, database_url, tmp_path):
-    status, output, loaded = housing(
-        "routes",
-        env={"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)},
-    )
+def test_routes_builds_the_whole_app_it_lists(test_database):
+    status, output, loaded = housing("routes", env=test_database)
     assert status == 0, output
     assert "/api/v1/claims/<int:claim_id>/events" in output and "/login" in output
     assert sorted(loaded) == sorted(MODELS + SURFACES)
