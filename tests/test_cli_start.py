@@ -78,32 +78,34 @@ def test_a_commands_help_builds_no_app():
 
 
 @pytest.fixture
-def test_database(app, database_url, tmp_path):
+def suite_database_env(app, database_url, tmp_path):
     """The environment of a call on the suite's database (migrated by the app fixture)."""
     return {"DATABASE_URL": database_url, "HOUSING_INSTANCE_PATH": str(tmp_path)}
 
 
 def test_tokens_issue_builds_the_app_without_pages_api_letters_payment_files_or_celery(
-    test_database,
+    suite_database_env,
 ):
     # The user is unknown, so the call builds the app, asks the database, refuses and
     # writes nothing.
-    status, output, loaded = housing("tokens", "issue", "nobody@test.example", env=test_database)
+    status, output, loaded = housing(
+        "tokens", "issue", "nobody@test.example", env=suite_database_env
+    )
     assert status == 1, output
     assert "No active user with e-mail address nobody@test.example." in output
     # The app was built with its models, and nothing it serves or that is heavy with it.
     assert sorted(loaded) == sorted(MODELS)
 
 
-def test_the_migrations_build_the_app_without_its_pages_or_api(test_database):
-    status, output, loaded = housing("db", "current", env=test_database)
+def test_the_migrations_build_the_app_without_its_pages_or_api(suite_database_env):
+    status, output, loaded = housing("db", "current", env=suite_database_env)
     assert status == 0, output
     assert "(head)" in output
     assert sorted(loaded) == sorted(MODELS)
 
 
-def test_routes_builds_the_whole_app_it_lists(test_database):
-    status, output, loaded = housing("routes", env=test_database)
+def test_routes_builds_the_whole_app_it_lists(suite_database_env):
+    status, output, loaded = housing("routes", env=suite_database_env)
     assert status == 0, output
     assert "/api/v1/claims/<int:claim_id>/events" in output and "/login" in output
     assert sorted(loaded) == sorted(MODELS + SURFACES)

@@ -380,6 +380,9 @@ def test_each_roles_start_page_shows_its_charts_with_the_tables_beside_them(clie
             assert f'id="{section}"' not in page, (start, section)
         if "term-figures" in sections:
             assert 'src="/dashboard/charts/deadlines.svg"' in page
+            # The way to the open claims, for those who handle them.
+            handles = user in (world.assessor, world.decider)
+            assert ('href="/claims/inbox"' in page) is handles, start
             for figure in ("figure-due-this-week", "figure-overdue"):
                 assert by_id(page, figure) == by_id(dashboard, figure), (start, figure)
             assert by_id(page, "states-total") == by_id(dashboard, "states-total")
